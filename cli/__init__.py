@@ -1,0 +1,1 @@
+"""The ``isms`` command line."""

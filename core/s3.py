@@ -1,0 +1,108 @@
+"""The S3 client factory and the Object Lock checks every archive write depends on.
+
+>>> s3 = make_s3_client(settings)
+>>> ensure_archive_bucket(s3, settings.archive_bucket)   # creates it with Object Lock, or checks it
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class ObjectLockNotEnabledError(Exception):
+    """The archive bucket exists but cannot hold WORM evidence."""
+
+
+def make_s3_client(
+    settings: Settings,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+) -> S3Client:
+    """A boto3 S3 client for the configured endpoint (path-style, bounded retries).
+
+    Pass another key pair to act as a different identity, for example the read-only auditor.
+    """
+    if access_key_id is None and settings.s3_access_key_id is not None:
+        access_key_id = settings.s3_access_key_id
+        assert settings.s3_secret_access_key is not None  # guaranteed by Settings
+        secret_access_key = settings.s3_secret_access_key.get_secret_value()
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def bucket_exists(s3: S3Client, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def object_lock_enabled(s3: S3Client, bucket: str) -> bool:
+    """True when the bucket was created with Object Lock (so versions can be retained)."""
+    try:
+        config = s3.get_object_lock_configuration(Bucket=bucket)
+    except ClientError as exc:
+        if _error_code(exc) in ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"):
+            return False
+        raise
+    return config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
+
+def verify_archive_bucket(s3: S3Client, bucket: str) -> None:
+    """Raise :class:`ObjectLockNotEnabledError` unless ``bucket`` exists with Object Lock."""
+    if not bucket_exists(s3, bucket):
+        raise ObjectLockNotEnabledError(
+            f"archive bucket {bucket!r} does not exist; create it with Object Lock enabled"
+        )
+    if not object_lock_enabled(s3, bucket):
+        raise ObjectLockNotEnabledError(
+            f"archive bucket {bucket!r} does not have Object Lock enabled; evidence written there "
+            "could be changed or deleted. Object Lock can only be turned on when a bucket is "
+            "created: create a new bucket with Object Lock and set ISMS_ARCHIVE_BUCKET to it"
+        )
+
+
+def ensure_archive_bucket(s3: S3Client, bucket: str) -> bool:
+    """Create ``bucket`` with Object Lock if missing, else check it has it. True if created."""
+    if bucket_exists(s3, bucket):
+        verify_archive_bucket(s3, bucket)
+        return False
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    verify_archive_bucket(s3, bucket)
+    return True
+
+
+def ensure_bucket(s3: S3Client, bucket: str) -> bool:
+    """Create a plain (versioning off, no lock) bucket if missing. True if created."""
+    if bucket_exists(s3, bucket):
+        return False
+    s3.create_bucket(Bucket=bucket)
+    return True

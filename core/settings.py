@@ -1,0 +1,188 @@
+"""One settings object for every process: worker, web app, command line and tests.
+
+Values come from ``ISMS_``-prefixed environment variables and, optionally, from a
+settings file in the same ``ISMS_NAME=value`` form (the file that ``isms dev up``
+writes, or one you keep for production). Environment variables win over the file.
+
+>>> settings = load_settings()          # raises SettingsError listing every problem
+>>> settings.temporal_address
+'localhost:7233'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from email.utils import parseaddr
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ISMS_"
+SETTINGS_FILE_VARIABLE = "ISMS_SETTINGS_FILE"
+DEFAULT_DATA_DIR = Path(".isms-data")
+DEV_SETTINGS_FILENAME = "isms.env"
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:(\d{1,5})$")
+
+
+class SmtpSecurity(StrEnum):
+    """How the SMTP connection is protected."""
+
+    NONE = "none"  # plain SMTP: only for a sink on localhost
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS (SMTPS, usually port 465)
+
+
+def _host_port(value: str) -> str:
+    match = _HOST_PORT_RE.match(value)
+    if not match or not 0 < int(match.group(1)) < 65536:
+        raise ValueError("must be host:port, for example localhost:7233")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _bucket_name(value: str) -> str:
+    if not _BUCKET_RE.match(value) or ".." in value:
+        raise ValueError("must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens")
+    return value
+
+
+def _mail_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, _, domain = address.partition("@")
+    if not local or not domain or " " in address:
+        raise ValueError('must be an email address, optionally with a name: "ISMS <isms@example.com>"')
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
+MailAddress = Annotated[str, AfterValidator(_mail_address)]
+
+
+class Settings(BaseSettings):
+    """Configuration of isms-cycle. Every field maps to ``ISMS_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Temporal
+    temporal_address: HostPort = "localhost:7233"
+    temporal_namespace: str = Field("default", min_length=1)
+    temporal_task_queue: str = Field("isms-cycle", min_length=1)
+    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_url: HttpUrl | None = None
+
+    # S3 (the archive bucket must have Object Lock enabled)
+    s3_endpoint_url: HttpUrl | None = None  # None means AWS S3
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # None means the default AWS credential chain
+    s3_secret_access_key: SecretStr | None = None
+    archive_bucket: BucketName
+    drafts_bucket: BucketName
+    drafts_prefix: str = "drafts/"
+    retention_years: int = Field(7, ge=3, le=100)
+
+    # Mail
+    smtp_host: str = Field("localhost", min_length=1)
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: MailAddress
+
+    # Web app
+    public_base_url: HttpUrl
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8000, ge=1, le=65535)
+    link_secret: SecretStr = Field(min_length=32)
+
+    @model_validator(mode="after")
+    def _pairs_are_complete(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("ISMS_S3_ACCESS_KEY_ID and ISMS_S3_SECRET_ACCESS_KEY must be set together")
+        if (self.smtp_user is None) != (self.smtp_password is None):
+            raise ValueError("ISMS_SMTP_USER and ISMS_SMTP_PASSWORD must be set together")
+        if self.archive_bucket == self.drafts_bucket:
+            raise ValueError(
+                "ISMS_DRAFTS_BUCKET must differ from ISMS_ARCHIVE_BUCKET: drafts are deleted, "
+                "the archive is write-once"
+            )
+        return self
+
+
+_FIELD_HELP: dict[str, str] = {
+    "archive_bucket": "the S3 bucket with Object Lock that keeps signed evidence",
+    "drafts_bucket": "the S3 bucket for drafts and working files",
+    "smtp_sender": 'the From address of every email, for example "ISMS <isms@example.com>"',
+    "public_base_url": "the address people open links at, for example https://isms.example.com",
+    "link_secret": "the secret that signs emailed links, at least 32 random characters",
+}
+
+
+class SettingsError(Exception):
+    """Settings are missing or invalid; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str], *, source: str) -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(problems))
+
+
+def settings_file_from_environment(*, data_dir: Path = DEFAULT_DATA_DIR) -> Path | None:
+    """The settings file to read: ``$ISMS_SETTINGS_FILE``, else the one ``isms dev up`` wrote."""
+    explicit = os.environ.get(SETTINGS_FILE_VARIABLE)
+    if explicit:
+        return Path(explicit)
+    dev_file = data_dir / DEV_SETTINGS_FILENAME
+    return dev_file if dev_file.is_file() else None
+
+
+def _describe_error(error: Any) -> str:
+    location = [str(part) for part in error["loc"]]
+    if not location:  # a model-level rule: the message already names the variables
+        return str(error["msg"]).removeprefix("Value error, ")
+    field = location[0]
+    variable = ENV_PREFIX + field.upper()
+    if error["type"] == "missing":
+        hint = _FIELD_HELP.get(field)
+        return f"{variable}: missing" + (f" ({hint})" if hint else "")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    # never echo the value of a secret back into a terminal or a log
+    if "secret" in field or "password" in field or "api_key" in field:
+        return f"{variable}: {message}"
+    return f"{variable}: {message} (got {error.get('input')!r})"
+
+
+def load_settings(*, settings_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the settings, or raise :class:`SettingsError` with one line per problem.
+
+    ``settings_file`` defaults to :func:`settings_file_from_environment`;
+    ``overrides`` take precedence over both the environment and the file.
+    """
+    path = settings_file if settings_file is not None else settings_file_from_environment()
+    if path is not None and not path.is_file():
+        raise SettingsError([f"{SETTINGS_FILE_VARIABLE}: no such file {path}"], source=str(path))
+    source = str(path) if path else "environment"
+    try:
+        return Settings(_env_file=path, **overrides)
+    except ValidationError as exc:
+        raise SettingsError([_describe_error(e) for e in exc.errors()], source=source) from None

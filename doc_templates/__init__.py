@@ -1,0 +1,1 @@
+"""Word (.docx) and email (Markdown + Jinja2) templates."""

@@ -1,0 +1,87 @@
+"""The isms-cycle worker: registers every workflow and activity on the task queue and runs.
+
+    ISMS_SETTINGS_FILE=.isms-data/isms.env python -m worker
+
+It refuses to start when the archive bucket has no Object Lock: evidence written there
+could be changed or deleted, which is worse than not archiving at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.health import HealthActivities
+from core.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
+from core.settings import Settings, SettingsError, load_settings
+from core.temporal import connect_temporal
+from workflows.stack_check import StackCheckWorkflow
+
+logger = logging.getLogger("isms.worker")
+
+WORKFLOWS: list[type] = [StackCheckWorkflow]
+
+
+def worker_identity() -> str:
+    return f"isms-worker@{socket.gethostname()}:{os.getpid()}"
+
+
+def build_worker(client: Client, settings: Settings, *, identity: str | None = None) -> Worker:
+    """A worker with every workflow and activity of the product, on the configured queue."""
+    s3 = make_s3_client(settings)
+    health = HealthActivities(settings=settings, s3=s3, worker_identity=identity or worker_identity())
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=[health.check_dependencies],
+        identity=identity,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Check the archive bucket, connect, and run until SIGTERM or SIGINT."""
+    await asyncio.to_thread(verify_archive_bucket, make_s3_client(settings), settings.archive_bucket)
+    identity = worker_identity()
+    client = await connect_temporal(settings, identity=identity)
+    worker = build_worker(client, settings, identity=identity)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info(
+        "worker %s polling task queue %r on %s (namespace %s)",
+        identity,
+        settings.temporal_task_queue,
+        settings.temporal_address,
+        settings.temporal_namespace,
+    )
+    async with worker:
+        await stop.wait()
+        logger.info("shutting down: finishing running activities")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            logger.error("invalid settings (%s): %s", exc.source, problem)
+        sys.exit(2)
+    try:
+        asyncio.run(run_worker(settings))
+    except ObjectLockNotEnabledError as exc:
+        logger.error("refusing to start: %s", exc)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

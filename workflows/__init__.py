@@ -1,0 +1,1 @@
+"""Orchestration only: no I/O, no clocks, no randomness outside the Temporal API."""
