@@ -19,3 +19,7 @@ app.add_typer(dev_app, name="dev")
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -67,10 +67,20 @@ def _mail_address(value: str) -> str:
     return value
 
 
+def _strong_secret(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 32:
+        raise ValueError(
+            "must be at least 32 characters; generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return value
+
+
 HostPort = Annotated[str, AfterValidator(_host_port)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 BucketName = Annotated[str, AfterValidator(_bucket_name)]
 MailAddress = Annotated[str, AfterValidator(_mail_address)]
+StrongSecret = Annotated[SecretStr, AfterValidator(_strong_secret)]
 
 
 class Settings(BaseSettings):
@@ -113,7 +123,7 @@ class Settings(BaseSettings):
     public_base_url: HttpUrl
     web_host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
-    link_secret: SecretStr = Field(min_length=32)
+    link_secret: StrongSecret
 
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Settings:

@@ -84,11 +84,24 @@ def spawn(
     return record, process
 
 
-def stop(record: ProcessRecord, *, grace_seconds: float = 10.0) -> str:
+def stop(
+    record: ProcessRecord,
+    *,
+    grace_seconds: float = 10.0,
+    process: subprocess.Popen[bytes] | None = None,
+) -> str:
     """Stop the recorded process: SIGTERM, wait up to ``grace_seconds``, then SIGKILL.
 
+    Pass ``process`` when this interpreter started it, so the exited child is reaped.
     Returns what happened: ``"not running"``, ``"stopped"`` or ``"killed"``.
     """
+    outcome = _stop(record, grace_seconds=grace_seconds)
+    if process is not None:
+        process.wait(timeout=5)
+    return outcome
+
+
+def _stop(record: ProcessRecord, *, grace_seconds: float) -> str:
     if not is_running(record):
         return "not running"
     os.kill(record.pid, signal.SIGTERM)

