@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.dev import dev_app
+from cli.docs import docs_app
 
 app = typer.Typer(
     name="isms",
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dev_app, name="dev")
+app.add_typer(docs_app, name="docs")
 
 
 def main() -> None:

@@ -1,0 +1,162 @@
+"""The organisation profile: what the policy (Clause 5.2) and the roles document (Clause 5.3) say.
+
+Loaded from YAML by :mod:`core.profile_io`; checked against Clause 5 by :mod:`core.clause5`.
+The models accept anything well-formed; the Clause 5 rules (holders, RACI, segregation of
+duties, review dates) are findings, not parse errors, so one run reports all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG_RE.match(value):
+        raise ValueError("must be lowercase letters, digits and hyphens, starting with a letter or digit")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Organisation(StrictModel):
+    name: Text
+    short_name: Slug = Field(description="used in cycle ids and archive keys, e.g. 'brightwave'")
+    purpose: Text
+    address: str | None = None
+
+
+class Commitments(StrictModel):
+    applicable_requirements: list[Text] = Field(
+        default_factory=list, description="laws, regulations and contracts the policy commits to satisfy"
+    )
+    continual_improvement: str | None = Field(
+        None, description="the commitment to continually improve the ISMS, in the policy's words"
+    )
+    statements: list[Text] = Field(default_factory=list)
+
+
+class Objective(StrictModel):
+    objective: Text
+    measure: Text
+    target: Text
+    owner: Slug  # a role id
+
+
+class SubPolicy(StrictModel):
+    title: Text
+    reference: Text
+    owner: Slug  # a role id
+
+
+class VersionEntry(StrictModel):
+    version: Text
+    date: date
+    author: Text
+    summary: Text
+
+
+class Policy(StrictModel):
+    title: Text = "Information Security Policy"
+    version: Text
+    effective_date: date
+    review_due: date
+    owner: Slug  # the role that maintains the policy, usually the ISMS lead
+    approved_by: Slug  # the role that signs it: top management
+    ceo_statement: Text
+    commitments: Commitments
+    objectives: list[Objective] = Field(default_factory=list)
+    objectives_framework: str | None = Field(
+        None, description="how objectives are set and measured, where they are not listed"
+    )
+    sub_policies: list[SubPolicy] = Field(default_factory=list)
+    version_history: list[VersionEntry] = Field(default_factory=list)
+
+
+class RoleKind(StrEnum):
+    TOP_MANAGEMENT = "top_management"
+    ISMS_LEAD = "isms_lead"
+    INTERNAL_AUDITOR = "internal_auditor"
+    RISK_OWNER = "risk_owner"
+    DEPARTMENTAL_CONTACT = "departmental_contact"
+    GROUP = "group"  # e.g. "All staff": a column of the RACI matrix held by nobody in particular
+    OTHER = "other"
+
+
+class MandatoryResponsibility(StrEnum):
+    """The two responsibilities Clause 5.3 requires top management to assign."""
+
+    CONFORMANCE = "conformance"  # 5.3 a) ensuring the ISMS conforms to ISO/IEC 27001
+    PERFORMANCE_REPORTING = "performance_reporting"  # 5.3 b) reporting ISMS performance to top management
+
+
+MANDATORY_WORDING: dict[MandatoryResponsibility, str] = {
+    MandatoryResponsibility.CONFORMANCE: (
+        "Ensuring that the information security management system conforms to the requirements "
+        "of ISO/IEC 27001 (Clause 5.3 a)"
+    ),
+    MandatoryResponsibility.PERFORMANCE_REPORTING: (
+        "Reporting on the performance of the information security management system to top "
+        "management (Clause 5.3 b)"
+    ),
+}
+
+
+class Role(StrictModel):
+    id: Slug
+    title: Text
+    kind: RoleKind = RoleKind.OTHER
+    holder: str | None = Field(None, description="email or employee id in the staff directory")
+    deputy: str | None = None
+    reports_to: Slug | None = None  # a role id
+    department: str | None = Field(None, description="the area this role owns or speaks for")
+    responsibilities: list[Text] = Field(default_factory=list)
+    authorities: list[Text] = Field(default_factory=list)
+    mandatory_responsibilities: list[MandatoryResponsibility] = Field(default_factory=list)
+    audits: list[Text] = Field(
+        default_factory=list, description="for an internal auditor: the departments they audit"
+    )
+
+
+class RaciLetter(StrEnum):
+    R = "R"
+    A = "A"
+    C = "C"
+    I = "I"  # noqa: E741 (the letter of the RACI matrix)
+
+
+class RaciActivity(StrictModel):
+    activity: Text
+    assignments: dict[str, RaciLetter]  # role id -> letter
+
+
+class ConflictingDuties(StrictModel):
+    """A pair of RACI activities one person must not both approve and implement."""
+
+    approve: Text  # the approval activity: its Accountable and Responsible roles approve
+    implement: Text  # the activity whose Responsible roles carry it out
+    reason: Text
+
+
+class OrganisationProfile(StrictModel):
+    organisation: Organisation
+    isms_scope: Text
+    policy: Policy
+    roles: list[Role]
+    raci: list[RaciActivity]
+    conflicting_duties: list[ConflictingDuties] = Field(default_factory=list)
+
+    def role(self, role_id: str) -> Role | None:
+        return next((role for role in self.roles if role.id == role_id), None)
