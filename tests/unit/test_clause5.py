@@ -209,3 +209,13 @@ def test_the_guides_worked_example_fails_two_rules(demo_data: Profile, staff: St
     _raci(data, "Run an annual management review").update({"ceo": "R", "isms-lead": "R"})
     rules = {f.rule for f in _findings(data, staff)}
     assert rules == {"5.3.raci.responsible", "5.3.raci.one-accountable"}
+
+
+def test_an_it_manager_in_the_sponsor_role_cannot_approve(demo_data: Profile, staff: StaffDirectory) -> None:
+    people = [
+        person.model_copy(update={"job_title": "IT Manager"}) if person.employee_id == "LA-001" else person
+        for person in staff.people
+    ]
+    findings = _findings(demo_data, StaffDirectory(people=people))
+    assert [(f.rule, f.where) for f in findings] == [("5.2.approved-by-top-management", "policy.approved_by")]
+    assert "is the IT Manager, not top management" in findings[0].message
