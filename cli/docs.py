@@ -13,6 +13,8 @@ from rich.table import Table
 
 from core.clause5 import Severity, blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from models.profile import OrganisationProfile
+from models.staff import StaffDirectory
 
 docs_app = typer.Typer(
     help="Check the organisation profile against ISO 27001 Clause 5 before anyone signs.",
@@ -22,6 +24,28 @@ console = Console()
 errors = Console(stderr=True)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _load_inputs(profile: Path, staff: Path, *, as_json: bool) -> tuple[OrganisationProfile, StaffDirectory]:
+    """Both files, or exit 2 listing every problem in either (file, line, column)."""
+    problems = []
+    loaded_profile = loaded_staff = None
+    try:
+        loaded_profile = load_profile(profile)
+    except UnreadableInputError as exc:
+        problems += exc.problems
+    try:
+        loaded_staff = load_staff(staff)
+    except UnreadableInputError as exc:
+        problems += exc.problems
+    if problems or loaded_profile is None or loaded_staff is None:
+        if as_json:
+            typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
+        else:
+            for problem in problems:
+                errors.print(f"[red]unreadable:[/red] {problem}", highlight=False)
+        raise typer.Exit(EXIT_UNREADABLE)
+    return loaded_profile, loaded_staff
 
 
 @docs_app.command("check")
@@ -42,24 +66,7 @@ def check(
     except ValueError:
         errors.print(f"[red]error:[/red] --today must be a date as YYYY-MM-DD (got {today!r})")
         raise typer.Exit(EXIT_UNREADABLE) from None
-    problems = []
-    loaded_profile = loaded_staff = None
-    try:
-        loaded_profile = load_profile(profile)
-    except UnreadableInputError as exc:
-        problems += exc.problems
-    try:
-        loaded_staff = load_staff(staff)
-    except UnreadableInputError as exc:
-        problems += exc.problems
-    if problems or loaded_profile is None or loaded_staff is None:
-        if as_json:
-            typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
-        else:
-            for problem in problems:
-                errors.print(f"[red]unreadable:[/red] {problem}", highlight=False)
-        raise typer.Exit(EXIT_UNREADABLE)
-
+    loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=as_of)
     failed = blocking(findings)
     if as_json:
@@ -101,3 +108,42 @@ def check(
                 f"({count_warnings} warning(s)); ready for signature."
             )
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+
+
+@docs_app.command("render")
+def render(
+    profile: Annotated[Path, typer.Argument(help="The organisation profile (YAML).")],
+    staff: Annotated[Path, typer.Option("--staff", help="The staff directory exported by HR (CSV).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the documents into.")],
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Render even when Clause 5 errors remain (marked as a draft).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+) -> None:
+    """Render the Information Security Policy and the Roles document (.docx) into --out.
+
+    The Clause 5 checks run first: with errors nothing is written (exit 1) unless --draft.
+    Each document is listed with its version, date, SHA-256 and its template's SHA-256.
+    """
+    # imported here: docxtpl is heavy, and `isms docs check` should stay quick
+    from activities.render import render_documents
+
+    loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
+    findings = check_profile(loaded_profile, loaded_staff, today=datetime.now(UTC).date())
+    if blocking(findings) and not draft:
+        for finding in findings:
+            if finding.severity is Severity.ERROR:
+                errors.print(f"[red]error:[/red] {finding.rule} at {finding.where}: {finding.message}")
+        errors.print("Nothing written: fix the errors (see `isms docs check`), or pass --draft.")
+        raise typer.Exit(EXIT_FINDINGS)
+    signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
+    documents = render_documents(loaded_profile, loaded_staff, out, signature_line=signature_line)
+    if as_json:
+        typer.echo(json.dumps([document.model_dump(mode="json") for document in documents], indent=2))
+        return
+    table = Table(title=f"{loaded_profile.organisation.name}: version {loaded_profile.policy.version}")
+    for column in ("document", "file", "sha256", "template sha256"):
+        table.add_column(column, overflow="fold")
+    for document in documents:
+        table.add_row(document.name, str(document.path), document.sha256, document.template_sha256)
+    console.print(table)

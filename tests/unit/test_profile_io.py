@@ -127,3 +127,35 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     unreadable = runner.invoke(app, ["docs", "check", str(broken), "--staff", str(STAFF), "--json"])
     assert unreadable.exit_code == 2
     assert json.loads(unreadable.stdout)["readable"] is False
+
+
+def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["docs", "render", str(PROFILE), "--staff", str(STAFF), "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)
+    assert sorted(d["name"] for d in written) == [
+        "information-security-policy.docx",
+        "isms-roles-responsibilities.docx",
+    ]
+    for document in written:
+        assert Path(document["path"]).is_file()
+        assert len(document["sha256"]) == len(document["template_sha256"]) == 64
+
+    broken = tmp_path / "profile.yaml"
+    broken.write_text(PROFILE.read_text().replace("approved_by: ceo", "approved_by: engineering-lead"))
+    refused_out = tmp_path / "refused"
+    refused = runner.invoke(
+        app, ["docs", "render", str(broken), "--staff", str(STAFF), "--out", str(refused_out)]
+    )
+    assert refused.exit_code == 1
+    assert "Nothing written" in refused.output
+    assert not refused_out.exists()
+
+    draft = runner.invoke(
+        app, ["docs", "render", str(broken), "--staff", str(STAFF), "--out", str(refused_out), "--draft"]
+    )
+    assert draft.exit_code == 0, draft.output
+    assert len(list(refused_out.glob("*.docx"))) == 2
