@@ -9,9 +9,11 @@ stays well-formed; a placeholder with no value is an error, not a blank.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -580,16 +582,36 @@ def render_docx(
     for name, builder in (subdocs or {}).items():
         values[name] = builder(tpl)
     tpl.render(values, jinja_env=sandboxed_environment(), autoescape=True)
+    rendered = io.BytesIO()
+    tpl.save(rendered)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)
     try:
-        tpl.save(temporary)
+        Path(temporary).write_bytes(normalise_docx(rendered.getvalue()))
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return out
+
+
+# Every zip entry gets this timestamp: the same content then gives the same bytes and SHA-256,
+# which archive keys by content hash and idempotent retries rely on.
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def normalise_docx(data: bytes) -> bytes:
+    """Rewrite a .docx (a zip) with fixed entry timestamps, keeping entry order and content."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=_FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry.filename))
+    return output.getvalue()
 
 
 def render_documents(

@@ -187,3 +187,16 @@ def test_approval_details_come_from_the_arguments(
     text = _all_text(_by_name(rendered, "information-security-policy.docx"))
     assert "Signed electronically" in text
     assert "25 November 2026" in text
+
+
+def test_the_same_input_renders_the_same_bytes(
+    profile: OrganisationProfile, staff: StaffDirectory, tmp_path: Path
+) -> None:
+    first = render_documents(profile, staff, tmp_path / "first")
+    second = render_documents(profile, staff, tmp_path / "second")  # later: other zip timestamps
+    assert [d.sha256 for d in first] == [d.sha256 for d in second]
+    changed = profile.model_copy(update={"isms_scope": profile.isms_scope + " Also the Leeds office."})
+    third = render_documents(changed, staff, tmp_path / "third")
+    assert third[0].sha256 != first[0].sha256
+    with zipfile.ZipFile(first[0].path) as docx:
+        assert {entry.date_time for entry in docx.infolist()} == {(1980, 1, 1, 0, 0, 0)}
