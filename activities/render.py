@@ -31,6 +31,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict
 
+from models.documents import RenderedDocument
 from models.profile import (
     MANDATORY_WORDING,
     MandatoryResponsibility,
@@ -169,17 +170,6 @@ class RolesContext(DocumentContext):
     roles: list[RoleDetail]
     conflicts: list[ConflictRow]
     auditor_independence: list[str]
-
-
-class RenderedDocument(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    path: Path
-    sha256: str
-    template_sha256: str
-    version: str
-    date: date
 
 
 # --------------------------------------------------------------------------------------------

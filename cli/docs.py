@@ -118,16 +118,32 @@ def render(
     draft: Annotated[
         bool, typer.Option("--draft", help="Render even when Clause 5 errors remain (marked as a draft).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="A folder with the previous version (its render-manifest.json, or its .docx files): "
+            "the manifest then records what changed in text, roles and holders.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the render manifest as JSON.")] = False,
 ) -> None:
     """Render the Information Security Policy and the Roles document (.docx) into --out.
 
     The Clause 5 checks run first: with errors nothing is written (exit 1) unless --draft.
-    Each document is listed with its version, date, SHA-256 and its template's SHA-256.
+    Each document is listed with its version, date, SHA-256 and its template's SHA-256, in
+    --out/render-manifest.json with the change summary against --previous.
     """
     # imported here: docxtpl is heavy, and `isms docs check` should stay quick
+    from activities.changes import build_manifest, load_previous, write_manifest
     from activities.render import render_documents
 
+    if previous is not None:
+        try:
+            load_previous(previous)
+        except (FileNotFoundError, ValueError) as exc:
+            errors.print(f"[red]error:[/red] --previous: {exc}")
+            raise typer.Exit(EXIT_UNREADABLE) from None
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=datetime.now(UTC).date())
     if blocking(findings) and not draft:
@@ -138,8 +154,10 @@ def render(
         raise typer.Exit(EXIT_FINDINGS)
     signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
     documents = render_documents(loaded_profile, loaded_staff, out, signature_line=signature_line)
+    manifest = build_manifest(loaded_profile, loaded_staff, documents, previous_dir=previous)
+    manifest_path = write_manifest(out, manifest)
     if as_json:
-        typer.echo(json.dumps([document.model_dump(mode="json") for document in documents], indent=2))
+        typer.echo(manifest.model_dump_json(indent=2, exclude={"facts"}))
         return
     table = Table(title=f"{loaded_profile.organisation.name}: version {loaded_profile.policy.version}")
     for column in ("document", "file", "sha256", "template sha256"):
@@ -147,3 +165,8 @@ def render(
     for document in documents:
         table.add_row(document.name, str(document.path), document.sha256, document.template_sha256)
     console.print(table)
+    if manifest.changes is not None:
+        console.print("[bold]Changes since the previous version[/bold]")
+        for line in manifest.changes.lines():
+            console.print(f"  • {line}", highlight=False)
+    console.print(f"Manifest: {manifest_path}")

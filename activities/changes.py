@@ -1,0 +1,159 @@
+"""What changed between two renders: text paragraph by paragraph, roles, and who holds them.
+
+>>> summary = summarise_changes(previous_facts, current_facts)
+>>> summary.lines()
+['Version 2.0 -> 3.0', 'isms-lead: holder Ravi Chandran -> Sofia Alvarez', ...]
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from datetime import date
+from pathlib import Path
+
+from docx import Document
+
+from models.documents import (
+    MANIFEST_NAME,
+    ChangeSummary,
+    HolderChange,
+    RenderedDocument,
+    RenderFacts,
+    RenderManifest,
+    RoleFact,
+    TextChanges,
+)
+from models.profile import OrganisationProfile
+from models.staff import StaffDirectory
+
+
+def document_paragraphs(path: Path) -> list[str]:
+    """The non-empty text of a .docx in reading order: body paragraphs, then table cells row by row."""
+    document = Document(str(path))
+    texts = [paragraph.text.strip() for paragraph in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            cells = [cell.text.strip() for cell in row.cells]
+            texts.append(" | ".join(cell for cell in cells if cell))
+    return [text for text in texts if text]
+
+
+def _person_label(staff: StaffDirectory, reference: str | None) -> str | None:
+    if not reference:
+        return None
+    person = staff.find(reference)
+    return f"{person.name} <{person.email}>" if person else reference
+
+
+def render_facts(
+    profile: OrganisationProfile, staff: StaffDirectory, documents: dict[str, Path]
+) -> RenderFacts:
+    return RenderFacts(
+        organisation=profile.organisation.name,
+        version=profile.policy.version,
+        effective_date=profile.policy.effective_date,
+        roles={
+            role.id: RoleFact(
+                title=role.title,
+                holder=_person_label(staff, role.holder),
+                deputy=_person_label(staff, role.deputy),
+            )
+            for role in profile.roles
+        },
+        paragraphs={name: document_paragraphs(path) for name, path in documents.items()},
+    )
+
+
+def _text_changes(previous: list[str], current: list[str]) -> TextChanges:
+    changes = TextChanges()
+    matcher = difflib.SequenceMatcher(a=previous, b=current, autojunk=False)
+    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            changes.removed += previous[a_start:a_end]
+        if tag in ("replace", "insert"):
+            changes.added += current[b_start:b_end]
+    return changes
+
+
+def summarise_changes(
+    previous: RenderFacts, current: RenderFacts, *, roles_compared: bool = True
+) -> ChangeSummary:
+    """Compare two renders. Roles are matched by id; documents by file name."""
+    summary = ChangeSummary(
+        previous_version=previous.version or None,
+        current_version=current.version,
+        roles_compared=roles_compared,
+    )
+    if roles_compared:
+        for role_id, role in current.roles.items():
+            before = previous.roles.get(role_id)
+            if before is None:
+                summary.roles_added.append(role.title)
+                continue
+            if before.title != role.title:
+                summary.roles_retitled.append((before.title, role.title))
+            for field in ("holder", "deputy"):
+                old, new = getattr(before, field), getattr(role, field)
+                if old != new:
+                    summary.holder_changes.append(
+                        HolderChange(role=role.title, field=field, previous=old, current=new)
+                    )
+        summary.roles_removed = [
+            role.title for role_id, role in previous.roles.items() if role_id not in current.roles
+        ]
+    for name, paragraphs in current.paragraphs.items():
+        summary.text[name] = _text_changes(previous.paragraphs.get(name, []), paragraphs)
+    return summary
+
+
+def load_previous(directory: Path) -> tuple[RenderFacts, bool]:
+    """The facts of a previous render in ``directory``: from its manifest, else from its .docx files.
+
+    The flag says whether roles and holders can be compared (only with a manifest).
+    """
+    manifest_path = directory / MANIFEST_NAME
+    if manifest_path.is_file():
+        return RenderManifest.model_validate_json(manifest_path.read_text()).facts, True
+    documents = sorted(directory.glob("*.docx"))
+    if not documents:
+        raise FileNotFoundError(f"{directory} has neither {MANIFEST_NAME} nor any .docx to compare with")
+    facts = RenderFacts(
+        organisation="",
+        version="",
+        effective_date=date.min,
+        roles={},
+        paragraphs={path.name: document_paragraphs(path) for path in documents},
+    )
+    return facts, False
+
+
+def build_manifest(
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    documents: list[RenderedDocument],
+    *,
+    previous_dir: Path | None = None,
+) -> RenderManifest:
+    """The manifest of one render, with the change summary when a previous render is given."""
+    facts = render_facts(profile, staff, {document.name: document.path for document in documents})
+    changes = None
+    if previous_dir is not None:
+        previous, roles_compared = load_previous(previous_dir)
+        changes = summarise_changes(previous, facts, roles_compared=roles_compared)
+    return RenderManifest(
+        organisation=profile.organisation.name,
+        version=profile.policy.version,
+        documents=documents,
+        facts=facts,
+        changes=changes,
+    )
+
+
+def write_manifest(out_dir: Path, manifest: RenderManifest) -> Path:
+    """Write ``render-manifest.json`` atomically."""
+    target = out_dir / MANIFEST_NAME
+    temporary = out_dir / f".{MANIFEST_NAME}.tmp"
+    temporary.write_text(manifest.model_dump_json(indent=2))
+    os.replace(temporary, target)
+    return target

@@ -1,0 +1,94 @@
+"""Rendered documents, the facts a render records, and what changed since the previous version."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_NAME = "render-manifest.json"
+
+
+class RenderedDocument(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: Path
+    sha256: str
+    template_sha256: str
+    version: str
+    date: date
+    pdf_path: Path | None = None
+    pdf_sha256: str | None = None
+
+
+class RoleFact(BaseModel):
+    title: str
+    holder: str | None
+    deputy: str | None
+
+
+class RenderFacts(BaseModel):
+    """What a render said, kept beside the documents so next year's render can be compared."""
+
+    organisation: str
+    version: str
+    effective_date: date
+    roles: dict[str, RoleFact]
+    paragraphs: dict[str, list[str]]  # document name -> its text, paragraph by paragraph
+
+
+class HolderChange(BaseModel):
+    role: str
+    field: str  # "holder" or "deputy"
+    previous: str | None
+    current: str | None
+
+
+class TextChanges(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+
+
+class ChangeSummary(BaseModel):
+    """What changed in the text, roles and holders against the previous version."""
+
+    previous_version: str | None
+    current_version: str
+    roles_added: list[str] = Field(default_factory=list)
+    roles_removed: list[str] = Field(default_factory=list)
+    roles_retitled: list[tuple[str, str]] = Field(default_factory=list)
+    holder_changes: list[HolderChange] = Field(default_factory=list)
+    text: dict[str, TextChanges] = Field(default_factory=dict)
+    roles_compared: bool = True  # False when the previous version had no render manifest
+
+    def lines(self) -> list[str]:
+        """The summary as short sentences, for the signing page, emails and the CLI."""
+        result = [f"Version {self.previous_version or '(unknown)'} -> {self.current_version}"]
+        result += [f"New role: {title}" for title in self.roles_added]
+        result += [f"Role removed: {title}" for title in self.roles_removed]
+        result += [f"Role renamed: {old} -> {new}" for old, new in self.roles_retitled]
+        result += [
+            f"{change.role}: {change.field} {change.previous or 'none'} -> {change.current or 'none'}"
+            for change in self.holder_changes
+        ]
+        if not self.roles_compared:
+            result.append("Roles and holders not compared: the previous version has no render manifest")
+        for document, changes in self.text.items():
+            if changes.added or changes.removed:
+                result.append(
+                    f"{document}: {len(changes.added)} paragraph(s) added or changed, "
+                    f"{len(changes.removed)} removed or replaced"
+                )
+        return result
+
+
+class RenderManifest(BaseModel):
+    """``render-manifest.json``: every document of one render, with hashes and changes."""
+
+    organisation: str
+    version: str
+    documents: list[RenderedDocument]
+    facts: RenderFacts
+    changes: ChangeSummary | None = None
