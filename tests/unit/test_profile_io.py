@@ -135,7 +135,7 @@ def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) 
         app, ["docs", "render", str(PROFILE), "--staff", str(STAFF), "--out", str(out), "--json"]
     )
     assert result.exit_code == 0, result.output
-    written = json.loads(result.stdout)
+    written = json.loads(result.stdout)["documents"]
     assert sorted(d["name"] for d in written) == [
         "information-security-policy.docx",
         "isms-roles-responsibilities.docx",
