@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # LibreOffice converts the rendered .docx to PDF; the fonts keep the layout stable.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libreoffice-writer-nogui \
+        libreoffice-writer-nogui python3-uno \
         fonts-dejavu \
         fonts-liberation \
     && rm -rf /var/lib/apt/lists/*

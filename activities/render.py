@@ -8,7 +8,6 @@ stays well-formed; a placeholder with no value is an error, not a blank.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -31,6 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict
 
+from core.hashing import sha256_file
 from models.documents import RenderedDocument
 from models.profile import (
     MANDATORY_WORDING,
@@ -59,14 +59,6 @@ SubdocBuilder = Callable[[Any], Any]
 def format_date(value: date) -> str:
     """``2026-12-01`` -> ``1 December 2026`` (the form a reader expects in a policy)."""
     return f"{value.day} {value.strftime('%B %Y')}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

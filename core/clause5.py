@@ -12,10 +12,8 @@ False
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 
-from pydantic import BaseModel
-
+from models.findings import Finding, Severity
 from models.profile import (
     MANDATORY_WORDING,
     MandatoryResponsibility,
@@ -26,20 +24,9 @@ from models.profile import (
 )
 from models.staff import Person, StaffDirectory
 
+__all__ = ["Finding", "Severity", "blocking", "check_profile"]
+
 MAX_REVIEW_INTERVAL_DAYS = 366  # "review at least annually": a leap year is still within 12 months
-
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-class Finding(BaseModel):
-    rule: str
-    severity: Severity
-    where: str
-    message: str
-    fix: str
 
 
 def blocking(findings: list[Finding]) -> bool:

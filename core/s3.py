@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from core.hashing import sha256_file
 from core.settings import Settings
+from models.storage import StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -106,3 +110,50 @@ def ensure_bucket(s3: S3Client, bucket: str) -> bool:
         return False
     s3.create_bucket(Bucket=bucket)
     return True
+
+
+class IntegrityError(Exception):
+    """A downloaded object does not have the SHA-256 its reference promises."""
+
+
+def put_file(s3: S3Client, *, bucket: str, key: str, path: Path, content_type: str) -> StoredObject:
+    """Upload ``path`` to ``key`` unless that key already holds the same bytes (safe to retry).
+
+    The SHA-256 travels as the S3 checksum (the server verifies it) and as metadata.
+    """
+    digest = sha256_file(path)
+    size = path.stat().st_size
+    stored = StoredObject(bucket=bucket, key=key, sha256=digest, size=size, content_type=content_type)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    else:
+        if head.get("Metadata", {}).get("sha256") == digest and head["ContentLength"] == size:
+            return stored
+    with path.open("rb") as body:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata={"sha256": digest},
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+        )
+    return stored
+
+
+def get_file(s3: S3Client, stored: StoredObject, target: Path) -> Path:
+    """Download ``stored`` to ``target``, checking its SHA-256 (:class:`IntegrityError` if it differs)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    s3.download_file(stored.bucket, stored.key, str(partial))
+    actual = sha256_file(partial)
+    if actual != stored.sha256:
+        partial.unlink(missing_ok=True)
+        raise IntegrityError(
+            f"s3://{stored.bucket}/{stored.key} has SHA-256 {actual}, expected {stored.sha256}"
+        )
+    partial.replace(target)
+    return target

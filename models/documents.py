@@ -7,6 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.findings import Finding
+from models.storage import StoredObject
+
 MANIFEST_NAME = "render-manifest.json"
 
 
@@ -92,3 +95,43 @@ class RenderManifest(BaseModel):
     documents: list[RenderedDocument]
     facts: RenderFacts
     changes: ChangeSummary | None = None
+
+
+class CheckDocumentsInput(BaseModel):
+    """The profile and staff directory as stored inputs; ``as_of`` is the day the check counts from."""
+
+    profile: StoredObject
+    staff: StoredObject
+    as_of: date
+
+
+class CheckDocumentsResult(BaseModel):
+    organisation: str
+    version: str
+    findings: list[Finding]
+    blocking: bool
+
+
+class RenderDocumentsInput(BaseModel):
+    """Render, convert and store drafts of both documents for one cycle."""
+
+    cycle_id: str
+    profile: StoredObject
+    staff: StoredObject
+    as_of: date
+    previous_manifest: StoredObject | None = None
+    signature_line: str = "Awaiting signature"
+
+
+class DraftDocument(BaseModel):
+    name: str
+    version: str
+    template_sha256: str
+    docx: StoredObject
+    pdf: StoredObject
+
+
+class RenderDocumentsResult(BaseModel):
+    documents: list[DraftDocument]
+    manifest: StoredObject
+    change_lines: list[str] = Field(default_factory=list)
