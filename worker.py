@@ -18,7 +18,9 @@ import sys
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.documents import DocumentActivities
 from activities.health import HealthActivities
+from activities.pdf_convert import PdfConverter, PdfConverterPool
 from core.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from core.settings import Settings, SettingsError, load_settings
 from core.temporal import connect_temporal
@@ -33,15 +35,25 @@ def worker_identity() -> str:
     return f"isms-worker@{socket.gethostname()}:{os.getpid()}"
 
 
-def build_worker(client: Client, settings: Settings, *, identity: str | None = None) -> Worker:
-    """A worker with every workflow and activity of the product, on the configured queue."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    converter: PdfConverter | PdfConverterPool,
+    identity: str | None = None,
+) -> Worker:
+    """A worker with every workflow and activity of the product, on the configured queue.
+
+    The caller owns ``converter`` (a warm LibreOffice) and closes it after the worker stops.
+    """
     s3 = make_s3_client(settings)
     health = HealthActivities(settings=settings, s3=s3, worker_identity=identity or worker_identity())
+    documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[health.check_dependencies],
+        activities=[health.check_dependencies, documents.check_documents, documents.render_documents],
         identity=identity,
     )
 
@@ -51,7 +63,9 @@ async def run_worker(settings: Settings) -> None:
     await asyncio.to_thread(verify_archive_bucket, make_s3_client(settings), settings.archive_bucket)
     identity = worker_identity()
     client = await connect_temporal(settings, identity=identity)
-    worker = build_worker(client, settings, identity=identity)
+    # started lazily on the first conversion, so a worker that only checks stays light
+    converter = PdfConverter()
+    worker = build_worker(client, settings, converter=converter, identity=identity)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -63,9 +77,12 @@ async def run_worker(settings: Settings) -> None:
         settings.temporal_address,
         settings.temporal_namespace,
     )
-    async with worker:
-        await stop.wait()
-        logger.info("shutting down: finishing running activities")
+    try:
+        async with worker:
+            await stop.wait()
+            logger.info("shutting down: finishing running activities")
+    finally:
+        await asyncio.to_thread(converter.close)
 
 
 def main() -> None:

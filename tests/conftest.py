@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.pdf_convert import PdfConverter
 from core.s3 import ensure_archive_bucket, ensure_bucket, make_s3_client
 from core.settings import Settings, load_settings
 from core.temporal import DATA_CONVERTER
@@ -220,3 +221,12 @@ def s3_auditor(s3_server: S3Server) -> S3Client:
         access_key_id=s3_server.auditor.access_key_id,
         secret_access_key=s3_server.auditor.secret_access_key,
     )
+
+
+@pytest.fixture(scope="session")
+def pdf_converter() -> Iterator[PdfConverter]:
+    """One warm LibreOffice for the whole run (each converter has its own profile)."""
+    converter = PdfConverter()
+    converter.start()
+    yield converter
+    converter.close()

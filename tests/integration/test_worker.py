@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from activities.pdf_convert import PdfConverter
 from core.s3 import ObjectLockNotEnabledError, ensure_bucket, make_s3_client
 from core.settings import Settings
 from core.temporal import connect_temporal
@@ -14,9 +15,11 @@ from worker import build_worker, run_worker
 from workflows.stack_check import StackCheckWorkflow
 
 
-async def test_worker_runs_the_stack_check_against_real_services(settings: Settings) -> None:
+async def test_worker_runs_the_stack_check_against_real_services(
+    settings: Settings, pdf_converter: PdfConverter
+) -> None:
     client = await connect_temporal(settings)
-    async with build_worker(client, settings, identity="test-worker"):
+    async with build_worker(client, settings, converter=pdf_converter, identity="test-worker"):
         result = await client.execute_workflow(
             StackCheckWorkflow.run,
             StackCheckInput(),
@@ -30,11 +33,13 @@ async def test_worker_runs_the_stack_check_against_real_services(settings: Setti
     assert result.dependencies.worker_identity == "test-worker"
 
 
-async def test_stack_check_reports_a_bucket_without_object_lock(settings: Settings) -> None:
+async def test_stack_check_reports_a_bucket_without_object_lock(
+    settings: Settings, pdf_converter: PdfConverter
+) -> None:
     ensure_bucket(make_s3_client(settings), "no-lock-archive")
     unlocked = settings.model_copy(update={"archive_bucket": "no-lock-archive"})
     client = await connect_temporal(unlocked)
-    async with build_worker(client, unlocked):
+    async with build_worker(client, unlocked, converter=pdf_converter):
         result = await client.execute_workflow(
             StackCheckWorkflow.run,
             StackCheckInput(),
