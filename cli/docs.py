@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clause5 import Severity, blocking, check_profile
+from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from models.documents import RenderedDocument
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
 
@@ -126,6 +128,7 @@ def render(
             "the manifest then records what changed in text, roles and holders.",
         ),
     ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also convert each document to PDF.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the render manifest as JSON.")] = False,
 ) -> None:
     """Render the Information Security Policy and the Roles document (.docx) into --out.
@@ -154,19 +157,48 @@ def render(
         raise typer.Exit(EXIT_FINDINGS)
     signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
     documents = render_documents(loaded_profile, loaded_staff, out, signature_line=signature_line)
+    if pdf:
+        documents = _convert_all(documents, quiet=as_json)
     manifest = build_manifest(loaded_profile, loaded_staff, documents, previous_dir=previous)
     manifest_path = write_manifest(out, manifest)
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2, exclude={"facts"}))
         return
     table = Table(title=f"{loaded_profile.organisation.name}: version {loaded_profile.policy.version}")
-    for column in ("document", "file", "sha256", "template sha256"):
+    for column in ("document", "sha256", "template sha256", "pdf"):
         table.add_column(column, overflow="fold")
     for document in documents:
-        table.add_row(document.name, str(document.path), document.sha256, document.template_sha256)
+        table.add_row(
+            str(document.path),
+            document.sha256,
+            document.template_sha256,
+            str(document.pdf_path) if document.pdf_path else "-",
+        )
     console.print(table)
     if manifest.changes is not None:
         console.print("[bold]Changes since the previous version[/bold]")
         for line in manifest.changes.lines():
             console.print(f"  • {line}", highlight=False)
     console.print(f"Manifest: {manifest_path}")
+
+
+def _convert_all(documents: list[RenderedDocument], *, quiet: bool) -> list[RenderedDocument]:
+    """Convert every .docx to PDF with one warm LibreOffice; exit 1 naming the file on failure."""
+    from activities.pdf_convert import PdfConverter, PdfConverterError
+
+    converted = []
+    with errors.status("Starting LibreOffice…") as status, PdfConverter() as converter:
+        for document in documents:
+            status.update(f"Converting {document.name} to PDF…")
+            target = document.path.with_suffix(".pdf")
+            try:
+                converter.convert(document.path, target)
+            except PdfConverterError as exc:
+                errors.print(f"[red]error:[/red] PDF conversion failed: {exc}")
+                raise typer.Exit(EXIT_FINDINGS) from None
+            converted.append(
+                document.model_copy(update={"pdf_path": target, "pdf_sha256": sha256_file(target)})
+            )
+            if not quiet:
+                errors.print(f"[dim]•[/dim] {target.name}", highlight=False)
+    return converted

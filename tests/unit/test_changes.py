@@ -100,7 +100,9 @@ def test_previous_without_manifest_compares_text_only(staff: StaffDirectory, tmp
 def test_cli_render_with_previous_writes_the_manifest(tmp_path: Path) -> None:
     runner = CliRunner()
     profile, staff = str(DEMO / "profile.yaml"), str(DEMO / "staff.csv")
-    first = runner.invoke(app, ["docs", "render", profile, "--staff", staff, "--out", str(tmp_path / "v3")])
+    first = runner.invoke(
+        app, ["docs", "render", profile, "--staff", staff, "--out", str(tmp_path / "v3"), "--no-pdf"]
+    )
     assert first.exit_code == 0, first.output
     changed = tmp_path / "profile.yaml"
     changed.write_text((DEMO / "profile.yaml").read_text().replace('version: "3.0"', 'version: "3.1"'))
@@ -117,6 +119,7 @@ def test_cli_render_with_previous_writes_the_manifest(tmp_path: Path) -> None:
             "--previous",
             str(tmp_path / "v3"),
             "--json",
+            "--no-pdf",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -132,7 +132,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
 def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(
-        app, ["docs", "render", str(PROFILE), "--staff", str(STAFF), "--out", str(out), "--json"]
+        app, ["docs", "render", str(PROFILE), "--staff", str(STAFF), "--out", str(out), "--json", "--no-pdf"]
     )
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout)["documents"]
@@ -155,7 +155,18 @@ def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) 
     assert not refused_out.exists()
 
     draft = runner.invoke(
-        app, ["docs", "render", str(broken), "--staff", str(STAFF), "--out", str(refused_out), "--draft"]
+        app,
+        [
+            "docs",
+            "render",
+            str(broken),
+            "--staff",
+            str(STAFF),
+            "--out",
+            str(refused_out),
+            "--draft",
+            "--no-pdf",
+        ],
     )
     assert draft.exit_code == 0, draft.output
     assert len(list(refused_out.glob("*.docx"))) == 2
