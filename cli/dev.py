@@ -107,7 +107,10 @@ def up(
         console.print(_status_table(statuses))
         env = stack.settings_env(stack.load_state())  # type: ignore[arg-type]
         console.print(f"Temporal UI   {env['ISMS_TEMPORAL_UI_URL']}")
-        console.print(f"Web app       {env['ISMS_PUBLIC_BASE_URL']}")
+        console.print(
+            f"Web app       {env['ISMS_PUBLIC_BASE_URL']}  (the lead's dashboard password is "
+            "ISMS_DASHBOARD_PASSWORD in the settings file)"
+        )
         console.print(f"S3 endpoint   {env['ISMS_S3_ENDPOINT_URL']} (bucket {ARCHIVE_BUCKET}, Object Lock)")
         console.print(f"Mailbox       {stack.mailbox_dir}  (one .eml file per message)")
         console.print(f"Settings      {stack.settings_file}  (read by every `isms` command run here)")

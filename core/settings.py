@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
     link_secret: StrongSecret
+    link_ttl_days: int = Field(21, ge=1, le=365)  # how long an emailed signing or acknowledgement link works
+    dashboard_password: SecretStr | None = (
+        None  # the ISMS lead's credential; None: emailed one-time links only
+    )
+
+    # PAdES sealing: the organisation's key and certificate (PEM), or a self-signed pair made
+    # on first run and kept in signing_dir
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    signing_key_passphrase: SecretStr | None = None
+    signing_dir: Path = DEFAULT_DATA_DIR / "signing"
 
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Settings:
@@ -131,6 +142,8 @@ class Settings(BaseSettings):
             raise ValueError("ISMS_S3_ACCESS_KEY_ID and ISMS_S3_SECRET_ACCESS_KEY must be set together")
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("ISMS_SMTP_USER and ISMS_SMTP_PASSWORD must be set together")
+        if (self.signing_key_file is None) != (self.signing_cert_file is None):
+            raise ValueError("ISMS_SIGNING_KEY_FILE and ISMS_SIGNING_CERT_FILE must be set together")
         if self.archive_bucket == self.drafts_bucket:
             raise ValueError(
                 "ISMS_DRAFTS_BUCKET must differ from ISMS_ARCHIVE_BUCKET: drafts are deleted, "

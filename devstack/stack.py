@@ -119,6 +119,8 @@ class DevState(BaseModel):
     s3_admin: S3Identity
     s3_auditor: S3Identity
     link_secret: str
+    # generated on first `up`; a default keeps devstack.json files from before it readable
+    dashboard_password: str = Field(default_factory=lambda: secrets.token_urlsafe(12))
     processes: dict[str, ProcessRecord] = {}
 
 
@@ -213,6 +215,8 @@ class DevStack:
             "ISMS_WEB_HOST": HOST,
             "ISMS_WEB_PORT": str(ports.web),
             "ISMS_LINK_SECRET": state.link_secret,
+            "ISMS_DASHBOARD_PASSWORD": state.dashboard_password,
+            "ISMS_SIGNING_DIR": str(self.data_dir / "signing"),
         }
 
     def _write_settings_file(self, state: DevState) -> None:
