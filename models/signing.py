@@ -1,0 +1,65 @@
+"""The CEO's signature and its evidence: who, intent, when, where and what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from models.storage import StoredObject
+
+
+class AuditEvent(BaseModel):
+    """One line of the audit trail: created, sent, opened (documents loaded), reminded, signed..."""
+
+    at: datetime  # UTC
+    event: str
+    actor: str  # an email address, or "isms-cycle"
+    detail: str = ""
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class Signer(BaseModel):
+    name: str  # as typed by the signer
+    title: str
+    email: str
+
+
+class SignDocumentsInput(BaseModel):
+    """Stamp, convert, seal and certify one approved version."""
+
+    cycle_id: str
+    version: str
+    profile: StoredObject
+    staff: StoredObject
+    signer: Signer
+    signed_at: datetime  # server time, UTC
+    consent_text: str
+    ip: str | None
+    user_agent: str | None
+    shown_documents: dict[str, str]  # document name -> SHA-256 of the draft the signer was shown
+    audit_trail: list[AuditEvent] = Field(default_factory=list)
+
+
+class SignedDocument(BaseModel):
+    name: str
+    draft_sha256: str  # the version shown to the signer
+    docx: StoredObject  # with the signature block stamped in
+    pdf: StoredObject  # PAdES-sealed
+
+
+class SignDocumentsResult(BaseModel):
+    documents: list[SignedDocument]
+    certificate: StoredObject  # certificate of completion (sealed PDF)
+    evidence: StoredObject  # evidence.json
+
+
+class SignatureCheck(BaseModel):
+    """What verifying a sealed PDF found."""
+
+    valid: bool  # cryptographically valid and the certificate chains to a trusted root
+    intact: bool  # the signed bytes were not modified
+    signer_subject: str
+    signing_time: datetime | None
+    detail: str
