@@ -21,6 +21,7 @@ from core.clause5 import blocking, check_profile
 from core.drafts import content_type, draft_key
 from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from core.routing import cycle_routing
 from core.s3 import IntegrityError, get_file, put_file
 from core.settings import Settings
 from models.documents import (
@@ -81,6 +82,7 @@ class DocumentActivities:
             version=profile.policy.version,
             findings=findings,
             blocking=blocking(findings),
+            routing=cycle_routing(profile, staff),
         )
 
     @activity.defn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.cycle import cycle_app
 from cli.dev import dev_app
 from cli.docs import docs_app
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(dev_app, name="dev")
 app.add_typer(docs_app, name="docs")
+app.add_typer(cycle_app, name="cycle")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.findings import Finding
+from models.routing import CycleRouting
 from models.storage import StoredObject
 
 MANIFEST_NAME = "render-manifest.json"
@@ -110,6 +111,7 @@ class CheckDocumentsResult(BaseModel):
     version: str
     findings: list[Finding]
     blocking: bool
+    routing: CycleRouting | None = None  # None when the profile names no resolvable signer or lead
 
 
 class RenderDocumentsInput(BaseModel):

@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from models.links import LinkRole
+
+
+class LinkRequest(BaseModel):
+    """A personal link the mail activity mints and puts in the context as ``link``.
+
+    Tokens are bearer credentials: they are made inside the activity so they never enter
+    workflow history, and each email gets a fresh one (a new nonce, the same claims).
+    """
+
+    cycle_id: str
+    person: str
+    role: LinkRole
+    version_hash: str | None
+    path: str  # the web app's route, e.g. "sign" -> <public_base_url>/sign/<token>
+
 
 class SendEmailInput(BaseModel):
     """One email rendered from ``doc_templates/emails/<template>.md``.
@@ -17,6 +33,7 @@ class SendEmailInput(BaseModel):
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
     context: dict[str, str | int | list[str]] = Field(default_factory=dict)
+    link: LinkRequest | None = None
 
 
 class SendEmailResult(BaseModel):

@@ -8,11 +8,11 @@ duties, review dates) are findings, not parse errors, so one run reports all of 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -23,7 +23,21 @@ def _slug(value: str) -> str:
     return value
 
 
+def _days_or_duration(value: object) -> object:
+    # a bare number in the profile means days; ISO 8601 ("PT5M") allows the demo's minutes
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(days=value)
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
 Slug = Annotated[str, AfterValidator(_slug)]
+Duration = Annotated[timedelta, BeforeValidator(_days_or_duration), AfterValidator(_positive)]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -150,6 +164,21 @@ class ConflictingDuties(StrictModel):
     reason: Text
 
 
+class SignatureSchedule(StrictModel):
+    """When the CEO is reminded and who is told if the signature does not come.
+
+    Numbers are days; ISO 8601 durations (``PT10M``) are accepted too. Every delay counts
+    from the moment the version is sent for signature.
+    """
+
+    reminders: list[Duration] = Field(default_factory=lambda: [timedelta(days=3), timedelta(days=7)])
+    escalate_after: Duration = timedelta(days=10)
+    escalate_to: list[str] = Field(
+        default_factory=list, description="besides the ISMS lead: e.g. the board chair (email or employee id)"
+    )
+    overdue_after: Duration = timedelta(days=14)
+
+
 class OrganisationProfile(StrictModel):
     organisation: Organisation
     isms_scope: Text
@@ -157,6 +186,7 @@ class OrganisationProfile(StrictModel):
     roles: list[Role]
     raci: list[RaciActivity]
     conflicting_duties: list[ConflictingDuties] = Field(default_factory=list)
+    signature_schedule: SignatureSchedule = Field(default_factory=SignatureSchedule)
 
     def role(self, role_id: str) -> Role | None:
         return next((role for role in self.roles if role.id == role_id), None)

@@ -1,0 +1,116 @@
+"""The annual review cycle: its input, its stages, the CEO's decision and what the lead sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from models.documents import DraftDocument
+from models.findings import Finding
+from models.signing import AuditEvent, SignDocumentsResult
+from models.storage import StoredObject
+
+CONSENT_TEXT = (
+    "I agree to sign these documents electronically. My typed name is my signature, and it "
+    "has the same effect as my handwritten signature on the documents identified by the "
+    "SHA-256 fingerprints shown."
+)
+
+
+def cycle_id_for(short_name: str, year: int, *, ad_hoc: str | None = None) -> str:
+    """``isms-review-<org>-<year>``; an ad-hoc review gets a suffix of its own."""
+    base = f"isms-review-{short_name}-{year}"
+    return f"{base}-{ad_hoc}" if ad_hoc else base
+
+
+class Stage(StrEnum):
+    CHECKING = "checking"
+    RENDERING = "rendering"
+    AWAITING_SIGNATURE = "awaiting_signature"
+    AWAITING_REVISION = "awaiting_revision"  # the CEO asked for changes; the lead revises
+    SIGNING = "signing"
+    SIGNED = "signed"
+
+
+class AnnualReviewInput(BaseModel):
+    cycle_id: str
+    year: int
+    profile: StoredObject
+    staff: StoredObject
+    started_by: str
+    reason: str | None = None  # set for an ad-hoc review ("significant change: ...")
+    previous_manifest: StoredObject | None = None  # last year's render, for the change summary
+
+
+class DecisionKind(StrEnum):
+    SIGN = "sign"
+    REQUEST_CHANGES = "request_changes"
+
+
+class SignatureDecision(BaseModel):
+    """The CEO's decision, as the web app received it (server time, IP, user agent)."""
+
+    kind: DecisionKind
+    person: str  # the link's addressee
+    version_hash: str  # the version the link was for
+    link_id: str
+    typed_name: str = ""
+    consent: bool = False
+    consent_text: str = CONSENT_TEXT
+    comment: str = ""
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class DecisionReceipt(BaseModel):
+    kind: DecisionKind
+    version: str
+    round: int
+    recorded_at: datetime
+
+
+class DocumentsViewed(BaseModel):
+    """A person's browser loaded the documents (not a mail scanner's GET of the link)."""
+
+    person: str
+    version_hash: str
+    document: str
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class RevisionInput(BaseModel):
+    profile: StoredObject
+    staff: StoredObject | None = None  # None keeps the current directory
+    submitted_by: str
+
+
+class RevisionReceipt(BaseModel):
+    round: int
+    accepted_at: datetime
+
+
+class CycleStatus(BaseModel):
+    cycle_id: str
+    stage: Stage
+    organisation: str = ""
+    version: str = ""
+    round: int = 0
+    version_hash: str = ""
+    waiting_on: str = ""
+    overdue: bool = False
+    documents: list[DraftDocument] = Field(default_factory=list)
+    change_lines: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    last_comment: str = ""
+    events: list[AuditEvent] = Field(default_factory=list)
+    signed: SignDocumentsResult | None = None
+
+
+class AnnualReviewResult(BaseModel):
+    cycle_id: str
+    version: str
+    rounds: int
+    signed: SignDocumentsResult
