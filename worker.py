@@ -9,6 +9,7 @@ could be changed or deleted, which is worse than not archiving at all.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import signal
@@ -20,15 +21,20 @@ from temporalio.worker import Worker
 
 from activities.documents import DocumentActivities
 from activities.health import HealthActivities
+from activities.mail import MailActivities
 from activities.pdf_convert import PdfConverter, PdfConverterPool
+from activities.signing import SigningActivities, SigningIdentity, load_or_create_signing_identity
 from core.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from core.settings import Settings, SettingsError, load_settings
 from core.temporal import connect_temporal
+from workflows.annual_review import AnnualReviewWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 logger = logging.getLogger("isms.worker")
 
-WORKFLOWS: list[type] = [StackCheckWorkflow]
+WORKFLOWS: list[type] = [AnnualReviewWorkflow, StackCheckWorkflow]
+# threads for blocking activities; LibreOffice converts one document at a time per converter anyway
+ACTIVITY_THREADS = 8
 
 
 def worker_identity() -> str:
@@ -40,21 +46,41 @@ def build_worker(
     settings: Settings,
     *,
     converter: PdfConverter | PdfConverterPool,
+    signing_identity: SigningIdentity | None = None,
     identity: str | None = None,
+    executor: concurrent.futures.ThreadPoolExecutor | None = None,
 ) -> Worker:
     """A worker with every workflow and activity of the product, on the configured queue.
 
     The caller owns ``converter`` (a warm LibreOffice) and closes it after the worker stops.
+    ``signing_identity`` defaults to the configured key, or the self-signed pair in signing_dir.
+    The blocking activities (rendering, LibreOffice, pyHanko, boto3, SMTP) are plain functions
+    run on ``executor``'s threads, where heartbeats from the activity thread are supported.
     """
     s3 = make_s3_client(settings)
     health = HealthActivities(settings=settings, s3=s3, worker_identity=identity or worker_identity())
     documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
+    mail = MailActivities(settings=settings, s3=s3)
+    signing = SigningActivities(
+        settings=settings,
+        s3=s3,
+        converter=converter,
+        identity=signing_identity or load_or_create_signing_identity(settings),
+    )
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[health.check_dependencies, documents.check_documents, documents.render_documents],
+        activities=[
+            health.check_dependencies,
+            documents.check_documents,
+            documents.render_documents,
+            mail.send_email,
+            signing.sign_documents,
+        ],
         identity=identity,
+        activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=ACTIVITY_THREADS),
+        max_concurrent_activities=ACTIVITY_THREADS,
     )
 
 
@@ -65,7 +91,8 @@ async def run_worker(settings: Settings) -> None:
     client = await connect_temporal(settings, identity=identity)
     # started lazily on the first conversion, so a worker that only checks stays light
     converter = PdfConverter()
-    worker = build_worker(client, settings, converter=converter, identity=identity)
+    executor = concurrent.futures.ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity")
+    worker = build_worker(client, settings, converter=converter, identity=identity, executor=executor)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -82,6 +109,7 @@ async def run_worker(settings: Settings) -> None:
             await stop.wait()
             logger.info("shutting down: finishing running activities")
     finally:
+        executor.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(converter.close)
 
 

@@ -6,7 +6,6 @@ deterministic, so a retried render stores the same .docx under the same key.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,9 +85,9 @@ class DocumentActivities:
         )
 
     @activity.defn
-    async def check_documents(self, data: CheckDocumentsInput) -> CheckDocumentsResult:
+    def check_documents(self, data: CheckDocumentsInput) -> CheckDocumentsResult:
         """Run the Clause 5 checks on the stored profile and directory; findings are data, not errors."""
-        return await asyncio.to_thread(self._check, data)
+        return self._check(data)
 
     def _store(self, *, cycle_id: str, sha256: str, path: Path) -> StoredObject:
         key = draft_key(self._settings, cycle_id=cycle_id, sha256=sha256, name=path.name)
@@ -167,10 +166,10 @@ class DocumentActivities:
         )
 
     @activity.defn
-    async def render_documents(self, data: RenderDocumentsInput) -> RenderDocumentsResult:
+    def render_documents(self, data: RenderDocumentsInput) -> RenderDocumentsResult:
         """Check, render both .docx, convert each to PDF, and store all of it in the drafts bucket.
 
         Raises non-retryable errors for unreadable inputs, Clause 5 errors, a tampered input
         and a document LibreOffice cannot convert; S3 and LibreOffice start-up problems retry.
         """
-        return await asyncio.to_thread(self._render, data)
+        return self._render(data)

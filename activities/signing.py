@@ -868,7 +868,7 @@ class SigningActivities:
         return evidence.result(stored_evidence)
 
     @activity.defn
-    async def sign_documents(self, data: SignDocumentsInput) -> SignDocumentsResult:
+    def sign_documents(self, data: SignDocumentsInput) -> SignDocumentsResult:
         """Stamp, convert, seal and certify one approved version; store it all beside the drafts.
 
         Returns the stored result if an earlier attempt finished (its ``evidence.json`` exists).
@@ -876,4 +876,4 @@ class SigningActivities:
         documents that does not match, a version already signed by someone else, and a PDF
         that cannot be converted or sealed; S3 and LibreOffice start-up problems retry.
         """
-        return await asyncio.to_thread(self._sign, data)
+        return self._sign(data)

@@ -8,14 +8,11 @@ import json
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from cli.common import (
     EXIT_BAD_INPUT,
@@ -27,15 +24,11 @@ from cli.common import (
     settings_or_exit,
     workflow_ui_url,
 )
-from core.clause5 import Severity, blocking, check_profile
-from core.drafts import store_input
-from core.profile_io import UnreadableInputError, load_profile, load_staff
+from core.cycles import Outcome, check_files, cycle_status, start_cycle, submit_revision
 from core.s3 import make_s3_client
 from core.settings import Settings
 from core.temporal import connect_temporal
-from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
-
-WORKFLOW = "AnnualReviewWorkflow"
+from models.cycle import CycleStatus
 
 cycle_app = typer.Typer(
     help="Run the annual review: start it, submit a revision the CEO asked for, follow its progress.",
@@ -50,25 +43,23 @@ def _who() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} (command line)"
 
 
-def _check_locally(profile_path: Path, staff_path: Path) -> tuple[str, int]:
-    """Check before anything is uploaded or started: (organisation short name, findings shown)."""
-    try:
-        profile = load_profile(profile_path)
-        staff = load_staff(staff_path)
-    except UnreadableInputError as exc:
-        for problem in exc.problems:
-            errors.print(f"[red]unreadable:[/red] {problem}", highlight=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    findings = check_profile(profile, staff, today=datetime.now(UTC).date())
-    if blocking(findings):
-        for finding in findings:
-            if finding.severity is Severity.ERROR:
-                errors.print(
-                    f"[red]error:[/red] {finding.rule} at {finding.where}: {finding.message}", highlight=False
-                )
-                errors.print(f"       fix: {finding.fix}", highlight=False)
-        fail("the documents fail Clause 5: nothing was started (see `isms docs check`)")
-    return profile.organisation.short_name, len(findings)
+def _report_failure(outcome: Outcome, *, as_json: bool) -> None:
+    code = EXIT_BAD_INPUT if outcome.unreadable else EXIT_EXISTS if outcome.exists else EXIT_FAILED
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": False,
+                    "cycle_id": outcome.cycle_id,
+                    "message": outcome.message,
+                    "problems": outcome.problems,
+                }
+            )
+        )
+        raise typer.Exit(code)
+    for problem in outcome.problems:
+        errors.print(f"  {problem}", highlight=False)
+    fail(outcome.message, code=code)
 
 
 async def _client(settings: Settings) -> Client:
@@ -95,56 +86,36 @@ def start(
     settings, 3 a cycle with that id already exists (nothing is changed).
     """
     settings = settings_or_exit()
-    short_name, _ = _check_locally(profile, staff)
-    cycle_year = year or datetime.now(UTC).year
-    suffix = datetime.now(UTC).strftime("adhoc-%Y%m%d%H%M") if reason else None
-    cycle_id = cycle_id_for(short_name, cycle_year, ad_hoc=suffix)
+    checked = check_files(profile, staff)  # before connecting to anything: quick feedback
+    if not checked.ok:
+        _report_failure(checked, as_json=as_json)
 
-    async def go() -> None:
+    async def go() -> Outcome:
         client = await _client(settings)
-        s3 = make_s3_client(settings)
-        stored_profile, stored_staff = await asyncio.gather(
-            asyncio.to_thread(store_input, s3, settings, profile),
-            asyncio.to_thread(store_input, s3, settings, staff),
+        return await start_cycle(
+            client,
+            settings,
+            make_s3_client(settings),
+            profile=profile,
+            staff=staff,
+            year=year or datetime.now(UTC).year,
+            started_by=_who(),
+            reason=reason,
         )
-        try:
-            await client.start_workflow(
-                WORKFLOW,
-                AnnualReviewInput(
-                    cycle_id=cycle_id,
-                    year=cycle_year,
-                    profile=stored_profile,
-                    staff=stored_staff,
-                    started_by=_who(),
-                    reason=reason,
-                ),
-                id=cycle_id,
-                task_queue=settings.temporal_task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                # a cycle that failed (e.g. its documents were refused) may be started again
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        except WorkflowAlreadyStartedError:
-            if as_json:
-                typer.echo(json.dumps({"cycle_id": cycle_id, "started": False, "reason": "exists"}))
-            else:
-                errors.print(
-                    f"Cycle {cycle_id} already exists: nothing was changed. "
-                    f"See `isms cycle status {cycle_id}`."
-                )
-            raise typer.Exit(EXIT_EXISTS) from None
 
-    asyncio.run(go())
-    ui = workflow_ui_url(settings, cycle_id)
+    outcome = asyncio.run(go())
+    if not outcome.ok:
+        _report_failure(outcome, as_json=as_json)
+    ui = workflow_ui_url(settings, outcome.cycle_id)
     if as_json:
-        typer.echo(json.dumps({"cycle_id": cycle_id, "started": True, "temporal_ui": ui}))
+        typer.echo(json.dumps({"ok": True, "cycle_id": outcome.cycle_id, "temporal_ui": ui}))
         return
     console.print(
-        f"Started [bold]{cycle_id}[/bold]: the documents are being rendered and sent for signature."
+        f"Started [bold]{outcome.cycle_id}[/bold]: the documents are being rendered and sent for signature."
     )
     if ui:
         console.print(f"Temporal UI: {ui}")
-    console.print(f"Follow it with: isms cycle status {cycle_id}")
+    console.print(f"Follow it with: isms cycle status {outcome.cycle_id}")
 
 
 @cycle_app.command("revise")
@@ -154,58 +125,41 @@ def revise(
     staff: Annotated[
         Path | None, typer.Option("--staff", help="A new staff directory (default: keep the current one).")
     ] = None,
-    staff_for_check: Annotated[
-        Path | None,
-        typer.Option(
-            "--check-staff", help="The directory to check against locally when --staff is not given."
-        ),
-    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a revised profile after the CEO requested changes: a new version goes to the CEO.
 
-    The revision is checked against Clause 5 by the workflow before it is accepted; a
-    refused revision changes nothing and prints the findings.
+    The cycle checks the revision against Clause 5 before accepting it; a refused revision
+    changes nothing and prints the findings.
     """
     settings = settings_or_exit()
-    local_staff = staff or staff_for_check
-    if local_staff is not None:
-        _check_locally(profile, local_staff)
+    if staff is not None:
+        checked = check_files(profile, staff)
+        if not checked.ok:
+            _report_failure(checked, as_json=as_json)
 
-    async def go() -> RevisionReceipt:
+    async def go() -> Outcome:
         client = await _client(settings)
-        s3 = make_s3_client(settings)
-        stored_profile = await asyncio.to_thread(store_input, s3, settings, profile)
-        stored_staff = await asyncio.to_thread(store_input, s3, settings, staff) if staff else None
-        handle = client.get_workflow_handle(cycle_id)
-        try:
-            receipt: RevisionReceipt = await handle.execute_update(
-                "submit_revision",
-                RevisionInput(profile=stored_profile, staff=stored_staff, submitted_by=_who()),
-                result_type=RevisionReceipt,
-            )
-            return receipt
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError):
-                for detail in cause.details:
-                    errors.print(f"  {detail}", highlight=False)
-                fail(cause.message)
-            fail(str(cause))
-        except RPCError as exc:
-            _rpc_failure(exc, cycle_id)
+        outcome, _ = await submit_revision(
+            client,
+            settings,
+            make_s3_client(settings),
+            cycle_id=cycle_id,
+            profile=profile,
+            staff=staff,
+            submitted_by=_who(),
+        )
+        return outcome
 
-    receipt = asyncio.run(go())
+    outcome = asyncio.run(go())
+    if not outcome.ok:
+        _report_failure(outcome, as_json=as_json)
     if as_json:
-        typer.echo(receipt.model_dump_json())
+        typer.echo(json.dumps({"ok": True, "cycle_id": cycle_id, "message": outcome.message}))
         return
-    console.print(f"Revision accepted: round {receipt.round} is being rendered and sent to the CEO.")
-
-
-def _rpc_failure(exc: RPCError, cycle_id: str) -> NoReturn:
-    if exc.status is RPCStatusCode.NOT_FOUND:
-        fail(f"no cycle {cycle_id}: see `isms cycle start`", code=EXIT_FAILED)
-    fail(str(exc))
+    console.print(
+        f"{outcome.message[0].upper()}{outcome.message[1:]}: the new version is rendered and sent to the CEO."
+    )
 
 
 @cycle_app.command("status")
@@ -216,18 +170,13 @@ def status(
     """The stage, version, who is waiting on whom, and the history of events."""
     settings = settings_or_exit()
 
-    async def go() -> tuple[CycleStatus, str]:
-        client = await _client(settings)
-        handle = client.get_workflow_handle(cycle_id)
-        try:
-            description = await handle.describe()
-            current = await handle.query("status", result_type=CycleStatus)
-        except RPCError as exc:
-            _rpc_failure(exc, cycle_id)
-        run_state = description.status.name.lower() if description.status else "unknown"
-        return current, run_state
+    async def go() -> tuple[CycleStatus, str] | None:
+        return await cycle_status(await _client(settings), cycle_id)
 
-    current, run_state = asyncio.run(go())
+    found = asyncio.run(go())
+    if found is None:
+        fail(f"no cycle {cycle_id}: see `isms cycle start`")
+    current, run_state = found
     if as_json:
         typer.echo(json.dumps({**current.model_dump(mode="json"), "workflow_status": run_state}, indent=2))
         return

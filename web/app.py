@@ -8,45 +8,68 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import jinja2
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
 from temporalio.client import Client
 
+from core.s3 import make_s3_client
 from core.settings import Settings
 from core.temporal import connect_temporal
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
-class TemporalConnection:
-    """Connects on first use, so the web app starts (and says it is unhealthy) without Temporal."""
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._client: Client | None = None
 
-    async def client(self) -> Client:
+class Services:
+    """The app's connections. Temporal is connected on first use, so the app starts (and says
+    it is unhealthy) without it; tests pass their own client."""
+
+    def __init__(
+        self, settings: Settings, *, client: Client | None = None, s3: S3Client | None = None
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self.s3 = s3 or make_s3_client(settings)
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+        )
+        self.templates = Jinja2Templates(env=environment)
+
+    async def temporal(self) -> Client:
         if self._client is None:
-            self._client = await connect_temporal(self._settings)
+            self._client = await connect_temporal(self.settings)
         return self._client
 
 
-def create_app(settings: Settings) -> FastAPI:
-    temporal = TemporalConnection(settings)
+def create_app(settings: Settings, *, client: Client | None = None, s3: S3Client | None = None) -> FastAPI:
+    # imported here so the route modules can import Services from this one
+    from web.dashboard import router as dashboard_router
+    from web.signing import router as signing_router
+
+    services = Services(settings, client=client, s3=s3)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = FastAPI(title="isms-cycle", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.settings = settings
-    app.state.temporal = temporal
+    app = FastAPI(title="isms-cycle", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.services = services
+    app.include_router(signing_router)
+    app.include_router(dashboard_router)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         """200 when the app can reach Temporal, 503 with the reason when it cannot."""
         try:
-            client = await temporal.client()
-            await client.service_client.check_health()
+            temporal = await services.temporal()
+            await temporal.service_client.check_health()
         except Exception as exc:  # any failure to reach Temporal is the answer, not a crash
             return JSONResponse(
                 {"status": "unavailable", "temporal": f"unreachable: {type(exc).__name__}"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 from datetime import date
@@ -50,15 +51,15 @@ async def test_render_stores_docx_and_pdf_with_everyone_in_them(
     profile = store_input(s3, settings, DEMO / "profile.yaml")
     staff = store_input(s3, settings, DEMO / "staff.csv")
     env = ActivityEnvironment()
-    checked = await env.run(
-        activities.check_documents, CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF)
+    checked = await asyncio.to_thread(
+        env.run, activities.check_documents, CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF)
     )
     assert checked.findings == []
     assert checked.blocking is False
 
     cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:6]}"
     request = RenderDocumentsInput(cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF)
-    result = await env.run(activities.render_documents, request)
+    result = await asyncio.to_thread(env.run, activities.render_documents, request)
     assert [d.name for d in result.documents] == [
         "information-security-policy.docx",
         "isms-roles-responsibilities.docx",
@@ -83,7 +84,9 @@ async def test_render_stores_docx_and_pdf_with_everyone_in_them(
     assert [str(d.path) for d in manifest.documents] == [d.name for d in result.documents]
     assert [d.pdf_sha256 for d in manifest.documents] == [d.pdf.sha256 for d in result.documents]
 
-    again = await env.run(activities.render_documents, request)  # a retry: same .docx, same keys
+    again = await asyncio.to_thread(
+        env.run, activities.render_documents, request
+    )  # a retry: same .docx, same keys
     assert [d.docx for d in again.documents] == [d.docx for d in result.documents]
 
 
@@ -92,7 +95,8 @@ async def test_render_with_previous_manifest_reports_changes(
 ) -> None:
     staff = store_input(s3, settings, DEMO / "staff.csv")
     env = ActivityEnvironment()
-    first = await env.run(
+    first = await asyncio.to_thread(
+        env.run,
         activities.render_documents,
         RenderDocumentsInput(
             cycle_id="changes-v3",
@@ -108,7 +112,8 @@ async def test_render_with_previous_manifest_reports_changes(
         .replace('version: "3.0"', 'version: "3.1"')
         .replace("holder: sofia.alvarez@larkspur.example", "holder: liam.hughes@larkspur.example")
     )
-    second = await env.run(
+    second = await asyncio.to_thread(
+        env.run,
         activities.render_documents,
         RenderDocumentsInput(
             cycle_id="changes-v31",
@@ -141,7 +146,8 @@ async def test_bad_inputs_are_non_retryable_and_store_nothing(
     broken = tmp_path / "broken.yaml"
     broken.write_text("organisation: [\n")
     unreadable = await _application_error(
-        env.run(
+        asyncio.to_thread(
+            env.run,
             activities.render_documents,
             RenderDocumentsInput(
                 cycle_id=cycle_id, profile=store_input(s3, settings, broken), staff=staff, as_of=AS_OF
@@ -157,7 +163,8 @@ async def test_bad_inputs_are_non_retryable_and_store_nothing(
         (DEMO / "profile.yaml").read_text().replace("approved_by: ceo", "approved_by: engineering-lead")
     )
     clause5 = await _application_error(
-        env.run(
+        asyncio.to_thread(
+            env.run,
             activities.render_documents,
             RenderDocumentsInput(
                 cycle_id=cycle_id, profile=store_input(s3, settings, failing), staff=staff, as_of=AS_OF
@@ -170,7 +177,11 @@ async def test_bad_inputs_are_non_retryable_and_store_nothing(
     good = store_input(s3, settings, DEMO / "profile.yaml")
     tampered = StoredObject(**{**good.model_dump(), "sha256": "0" * 64})
     integrity = await _application_error(
-        env.run(activities.check_documents, CheckDocumentsInput(profile=tampered, staff=staff, as_of=AS_OF))
+        asyncio.to_thread(
+            env.run,
+            activities.check_documents,
+            CheckDocumentsInput(profile=tampered, staff=staff, as_of=AS_OF),
+        )
     )
     assert (integrity.type, integrity.non_retryable) == (INTEGRITY, True)
 

@@ -330,7 +330,7 @@ async def test_sign_documents_seals_stamps_certifies_and_is_idempotent(
         ).model_dump()
     )
     env = ActivityEnvironment()
-    result = await env.run(signing.sign_documents, request)
+    result = await asyncio.to_thread(env.run, signing.sign_documents, request)
 
     prefix = f"{settings.drafts_prefix}{cycle_id}/signed/v3.0/"
     assert [d.name for d in result.documents] == list(drafts)
@@ -393,7 +393,7 @@ async def test_sign_documents_seals_stamps_certifies_and_is_idempotent(
         key: s3.head_object(Bucket=settings.drafts_bucket, Key=key)["LastModified"]
         for key in [result.certificate.key, result.evidence.key, *(d.pdf.key for d in result.documents)]
     }
-    again = await env.run(signing.sign_documents, request)
+    again = await asyncio.to_thread(env.run, signing.sign_documents, request)
     assert again == result
     for key, modified in versions_before.items():
         assert s3.head_object(Bucket=settings.drafts_bucket, Key=key)["LastModified"] == modified
@@ -412,6 +412,6 @@ async def test_sign_documents_refuses_a_different_set_of_shown_documents(
         ).model_dump()
     )
     with pytest.raises(ApplicationError) as raised:
-        await ActivityEnvironment().run(signing.sign_documents, request)
+        await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, request)
     assert raised.value.type == SHOWN_DOCUMENTS_MISMATCH
     assert raised.value.non_retryable

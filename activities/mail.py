@@ -1,0 +1,163 @@
+"""Send one email, at most once per key, with a personal link minted inside the activity.
+
+A marker object per key in the drafts bucket (``<prefix>mail/sent/<sha256 of key>.json``) is
+written after a successful send and checked before sending, so a retried activity or a
+restarted worker does not send the same message again. The one window left (the server
+accepted the message, the worker died before the marker was written) can repeat a message
+once; the Message-ID, derived from the key, lets mail systems and people recognise it.
+
+Logs carry the key and the number of recipients: never a body, a link or a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.email_templates import EmailTemplateError, render_email_template
+from core.hashing import sha256_bytes
+from core.settings import Settings
+from core.smtp import open_smtp
+from core.tokens import issue_link, link_url
+from models.mail import SendEmailInput, SendEmailResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Error types a workflow can name in its retry policy: retrying cannot fix any of them.
+RECIPIENT_REFUSED = "RecipientRefused"
+TEMPLATE_ERROR = "EmailTemplateError"
+INVALID_ADDRESS = "InvalidAddress"
+NON_RETRYABLE_ERRORS = [RECIPIENT_REFUSED, TEMPLATE_ERROR, INVALID_ADDRESS]
+
+
+def message_id_for(key: str) -> str:
+    """The Message-ID of the email with ``key``: the same for every attempt."""
+    return f"<{sha256_bytes(key.encode())[:32]}@isms-cycle>"
+
+
+def _check_address(address: str) -> None:
+    _, parsed = parseaddr(address)
+    local, _, domain = parsed.partition("@")
+    if not local or not domain or parsed != address.strip() or any(c in address for c in "\r\n,"):
+        raise ApplicationError(
+            f"not a single email address: {address!r}", type=INVALID_ADDRESS, non_retryable=True
+        )
+
+
+class MailActivities:
+    """Holds the settings (SMTP, link secret) and the S3 client that keeps the sent markers."""
+
+    def __init__(self, *, settings: Settings, s3: S3Client) -> None:
+        self._settings = settings
+        self._s3 = s3
+
+    def _marker_key(self, digest: str) -> str:
+        return f"{self._settings.drafts_prefix}mail/sent/{digest}.json"
+
+    def _already_sent(self, marker: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._settings.drafts_bucket, Key=marker)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def _context(self, data: SendEmailInput) -> dict[str, object]:
+        context: dict[str, object] = dict(data.context)
+        if data.link is not None:
+            # minted here so the bearer token never enters workflow history
+            now = datetime.now(UTC)
+            ttl = timedelta(days=self._settings.link_ttl_days)
+            token = issue_link(
+                self._settings.link_secret.get_secret_value(),
+                cycle_id=data.link.cycle_id,
+                person=data.link.person,
+                role=data.link.role,
+                version_hash=data.link.version_hash,
+                ttl=ttl,
+                now=now,
+            )
+            context["link"] = link_url(self._settings.public_base_url, data.link.path, token)
+            context["link_expires"] = (now + ttl).strftime("%d %B %Y, %H:%M UTC")
+        return context
+
+    def _message(self, data: SendEmailInput, message_id: str) -> EmailMessage:
+        try:
+            rendered = render_email_template(template_name=data.template, context=self._context(data))
+        except EmailTemplateError as exc:
+            raise ApplicationError(str(exc), type=TEMPLATE_ERROR, non_retryable=True) from exc
+        message = EmailMessage()
+        message["From"] = self._settings.smtp_sender
+        message["To"] = ", ".join(data.to)
+        if data.cc:
+            message["Cc"] = ", ".join(data.cc)
+        message["Subject"] = rendered.subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = message_id
+        message["X-Isms-Key"] = data.key
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
+
+    def _write_marker(
+        self, marker: str, *, data: SendEmailInput, message_id: str, refused: list[str]
+    ) -> None:
+        record = {
+            "key": data.key,
+            "message_id": message_id,
+            "template": data.template,
+            "to": data.to,
+            "cc": data.cc,
+            "refused": refused,
+            "sent_at": datetime.now(UTC).isoformat(),
+        }
+        self._s3.put_object(
+            Bucket=self._settings.drafts_bucket,
+            Key=marker,
+            Body=json.dumps(record, indent=2).encode(),
+            ContentType="application/json",
+        )
+
+    @activity.defn
+    def send_email(self, data: SendEmailInput) -> SendEmailResult:
+        """Render and send one email unless its key was sent before.
+
+        Non-retryable: ``RecipientRefused`` (the server refused every recipient),
+        ``EmailTemplateError`` (unknown template, missing or mistyped variable) and
+        ``InvalidAddress``. SMTP and S3 outages raise ordinary errors, so Temporal retries them.
+        Runs on the worker's thread pool (smtplib and boto3 block).
+        """
+        digest = sha256_bytes(data.key.encode())
+        message_id = message_id_for(data.key)
+        marker = self._marker_key(digest)
+        if self._already_sent(marker):
+            activity.logger.info("email %s was already sent; not sending again", data.key)
+            return SendEmailResult(key=data.key, message_id=message_id, sent=False)
+        recipients = [*data.to, *data.cc]
+        for address in recipients:
+            _check_address(address)
+        message = self._message(data, message_id)
+        try:
+            with open_smtp(self._settings) as smtp:
+                refused = smtp.send_message(message, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise ApplicationError(
+                f"the mail server refused every recipient: {', '.join(sorted(exc.recipients))}",
+                type=RECIPIENT_REFUSED,
+                non_retryable=True,
+            ) from exc
+        if refused:
+            activity.logger.warning("email %s: %d recipient(s) refused", data.key, len(refused))
+        self._write_marker(marker, data=data, message_id=message_id, refused=sorted(refused))
+        activity.logger.info("sent email %s to %d recipient(s)", data.key, len(recipients) - len(refused))
+        return SendEmailResult(key=data.key, message_id=message_id, sent=True)

@@ -1,0 +1,170 @@
+"""Start a cycle, submit a revision, read a cycle's status: shared by the CLI and the dashboard.
+
+Workflows are addressed by name and id, so neither door imports workflow or activity code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.clause5 import blocking, check_profile
+from core.drafts import store_input
+from core.profile_io import UnreadableInputError, load_profile, load_staff
+from core.settings import Settings
+from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
+from models.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+WORKFLOW = "AnnualReviewWorkflow"
+
+
+@dataclass
+class Outcome:
+    """What happened: ``ok``, or why not (``problems`` are lines a person can act on)."""
+
+    ok: bool
+    cycle_id: str = ""
+    message: str = ""
+    problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    exists: bool = False
+    unreadable: bool = False
+
+
+def check_files(profile: Path, staff: Path, *, today: datetime | None = None) -> Outcome:
+    """Read and check both files: unreadable input, Clause 5 errors, or ok with the org's short name."""
+    try:
+        loaded = load_profile(profile)
+        directory = load_staff(staff)
+    except UnreadableInputError as exc:
+        return Outcome(
+            ok=False, message="unreadable input", problems=[str(p) for p in exc.problems], unreadable=True
+        )
+    findings = check_profile(loaded, directory, today=(today or datetime.now(UTC)).date())
+    if blocking(findings):
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        return Outcome(
+            ok=False,
+            message=f"the documents fail Clause 5 ({len(errors)} error(s)): nothing was started",
+            problems=[f"{f.rule} at {f.where}: {f.message} (fix: {f.fix})" for f in errors],
+            findings=findings,
+        )
+    return Outcome(ok=True, cycle_id=loaded.organisation.short_name, findings=findings)
+
+
+async def start_cycle(
+    client: Client,
+    settings: Settings,
+    s3: S3Client,
+    *,
+    profile: Path,
+    staff: Path,
+    year: int,
+    started_by: str,
+    reason: str | None = None,
+) -> Outcome:
+    """Check, upload the inputs by content hash, and start AnnualReviewWorkflow.
+
+    A cycle whose id exists is reported (``exists``) and left unchanged.
+    """
+    checked = check_files(profile, staff)
+    if not checked.ok:
+        return checked
+    suffix = datetime.now(UTC).strftime("adhoc-%Y%m%d%H%M") if reason else None
+    cycle_id = cycle_id_for(checked.cycle_id, year, ad_hoc=suffix)
+    stored_profile, stored_staff = await asyncio.gather(
+        asyncio.to_thread(store_input, s3, settings, profile),
+        asyncio.to_thread(store_input, s3, settings, staff),
+    )
+    try:
+        await client.start_workflow(
+            WORKFLOW,
+            AnnualReviewInput(
+                cycle_id=cycle_id,
+                year=year,
+                profile=stored_profile,
+                staff=stored_staff,
+                started_by=started_by,
+                reason=reason,
+            ),
+            id=cycle_id,
+            task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # a cycle that failed (its documents were refused, say) may be started again
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return Outcome(
+            ok=False,
+            cycle_id=cycle_id,
+            exists=True,
+            message=f"cycle {cycle_id} already exists: nothing was changed",
+        )
+    return Outcome(ok=True, cycle_id=cycle_id, message=f"started {cycle_id}", findings=checked.findings)
+
+
+async def submit_revision(
+    client: Client,
+    settings: Settings,
+    s3: S3Client,
+    *,
+    cycle_id: str,
+    profile: Path,
+    staff: Path | None,
+    submitted_by: str,
+) -> tuple[Outcome, RevisionReceipt | None]:
+    """Upload the revised inputs and hand them to the cycle, which checks them before accepting."""
+    stored_profile = await asyncio.to_thread(store_input, s3, settings, profile)
+    stored_staff = await asyncio.to_thread(store_input, s3, settings, staff) if staff else None
+    handle = client.get_workflow_handle(cycle_id)
+    try:
+        receipt: RevisionReceipt = await handle.execute_update(
+            "submit_revision",
+            RevisionInput(profile=stored_profile, staff=stored_staff, submitted_by=submitted_by),
+            result_type=RevisionReceipt,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            return Outcome(
+                ok=False, cycle_id=cycle_id, message=cause.message, problems=[str(d) for d in cause.details]
+            ), None
+        return Outcome(ok=False, cycle_id=cycle_id, message=str(cause)), None
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return Outcome(ok=False, cycle_id=cycle_id, message=f"no cycle {cycle_id}"), None
+        raise
+    return Outcome(ok=True, cycle_id=cycle_id, message=f"revision accepted: round {receipt.round}"), receipt
+
+
+async def cycle_status(client: Client, cycle_id: str) -> tuple[CycleStatus, str] | None:
+    """The cycle's status and its workflow run state (running, completed, failed...), or None."""
+    handle = client.get_workflow_handle(cycle_id)
+    try:
+        description = await handle.describe()
+        status: CycleStatus = await handle.query("status", result_type=CycleStatus)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return status, description.status.name.lower() if description.status else "unknown"
+
+
+async def list_cycles(client: Client, *, limit: int = 100) -> list[tuple[str, str, datetime]]:
+    """(cycle id, run state, started at) of the most recent cycles."""
+    found = []
+    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW}'", limit=limit):
+        state = execution.status.name.lower() if execution.status else "unknown"
+        found.append((execution.id, state, execution.start_time))
+    return found

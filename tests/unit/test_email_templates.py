@@ -1,0 +1,194 @@
+"""Email templates: each renders with exactly its declared variables; values stay data in both parts."""
+
+from __future__ import annotations
+
+import html
+import re
+from importlib import resources
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.email_templates import (
+    EMAIL_TEMPLATES,
+    TEMPLATE_VARIABLES,
+    EmailTemplateError,
+    EmailTemplateSpec,
+    render_email_template,
+    required_variables,
+    template_names,
+    used_variables,
+)
+
+SAMPLES: dict[str, object] = {
+    "organisation": "Larkspur Analytics Ltd",
+    "version": "3.0",
+    "signer_name": "Eleanor Marsh",
+    "lead_name": "Ravi Chandran",
+    "documents": ["information-security-policy.docx", "isms-roles-responsibilities.docx"],
+    "change_lines": ["Version 2.0 -> 3.0", "Scope: the Leeds office added"],
+    "deadline": "7 December 2026",
+    "link": "https://isms.example/sign/abc_DEF-123.xyz",
+    "link_expires": "24 November 2026 09:30 UTC",
+    "reminder_number": 2,
+    "days_waiting": 10,
+    "cycle_id": "isms-review-larkspur-2026",
+    "comment": "Add the Leeds office.",
+    "signed_by": "Eleanor Marsh",
+    "hashes": ["information-security-policy.pdf: " + "a" * 64],
+}
+HOSTILE = "<script>alert(1)</script> **bold** [x](http://evil.example) {{ 7*7 }} O'Brien & Sons"
+EMAILS = resources.files("doc_templates").joinpath("emails")
+
+
+def _context(name: str, **overrides: object) -> dict[str, object]:
+    return {**{key: SAMPLES[key] for key in required_variables(name)}, **overrides}
+
+
+def test_the_expected_templates_exist_and_each_has_a_file() -> None:
+    assert set(template_names()) == {
+        "ceo_invitation",
+        "ceo_reminder",
+        "signature_escalation",
+        "cycle_overdue",
+        "changes_requested",
+        "signed_confirmation",
+        "lead_signin",
+    }
+    files = {entry.name.removesuffix(".md") for entry in EMAILS.iterdir() if entry.name.endswith(".md")}
+    assert files == set(template_names())
+
+
+@pytest.mark.parametrize("name", sorted(EMAIL_TEMPLATES))
+def test_declared_variables_are_exactly_what_the_template_uses(name: str) -> None:
+    assert EMAILS.joinpath(f"{name}.md").read_text(encoding="utf-8").startswith("Subject: ")
+    assert used_variables(name) == TEMPLATE_VARIABLES[name]
+
+
+@pytest.mark.parametrize("name", sorted(EMAIL_TEMPLATES))
+def test_each_template_renders_with_exactly_its_variables(name: str) -> None:
+    email = render_email_template(template_name=name, context=_context(name))
+    assert email.subject
+    assert "\n" not in email.subject
+    for part in (email.subject, email.text, email.html):
+        assert "{{" not in part
+        assert "{%" not in part
+    assert email.text.endswith("-- \nSent by isms-cycle for Larkspur Analytics Ltd\n")
+    assert email.html.startswith("<!doctype html>")
+    assert "max-width:600px" in email.html
+    assert "Sent by isms-cycle for Larkspur Analytics Ltd" in email.html
+    if "link" in required_variables(name):
+        assert str(SAMPLES["link"]) in email.text.split()  # on a line of its own: easy to copy
+        assert f'href="{SAMPLES["link"]}"' in email.html
+        assert email.html.count(f'href="{SAMPLES["link"]}"') == 2  # the button and the fallback
+    else:
+        assert "href=" not in email.html
+
+
+@pytest.mark.parametrize("name", sorted(EMAIL_TEMPLATES))
+def test_a_missing_variable_is_a_clear_error(name: str) -> None:
+    for missing in sorted(required_variables(name)):
+        context = _context(name)
+        del context[missing]
+        with pytest.raises(EmailTemplateError, match=f"'{name}' needs: {missing} "):
+            render_email_template(template_name=name, context=context)
+
+
+def test_a_template_using_an_undeclared_variable_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = dict(EMAIL_TEMPLATES["ceo_reminder"].variables)
+    del declared["deadline"]
+    monkeypatch.setitem(EMAIL_TEMPLATES, "ceo_reminder", EmailTemplateSpec(declared, button="Go"))
+    context = _context("ceo_reminder")
+    del context["deadline"]
+    with pytest.raises(EmailTemplateError, match="'deadline' is undefined"):
+        render_email_template(template_name="ceo_reminder", context=context)
+
+
+def test_a_mistyped_variable_is_a_clear_error() -> None:
+    with pytest.raises(EmailTemplateError, match="documents must be lines"):
+        render_email_template(
+            template_name="ceo_invitation", context=_context("ceo_invitation", documents="policy.docx")
+        )
+    with pytest.raises(EmailTemplateError, match="reminder_number must be number"):
+        render_email_template(
+            template_name="ceo_reminder", context=_context("ceo_reminder", reminder_number="2")
+        )
+
+
+def test_a_link_that_is_not_a_web_address_is_refused() -> None:
+    with pytest.raises(EmailTemplateError, match="http"):
+        render_email_template(
+            template_name="lead_signin", context=_context("lead_signin", link="javascript:alert(1)")
+        )
+
+
+@pytest.mark.parametrize("name", ["nope", "../ceo_invitation", "CEO_INVITATION", ""])
+def test_unknown_template_is_a_clear_error(name: str) -> None:
+    with pytest.raises(EmailTemplateError, match="no email template"):
+        render_email_template(template_name=name, context={})
+
+
+def test_extra_context_is_ignored() -> None:
+    email = render_email_template(template_name="changes_requested", context=SAMPLES)
+    assert "Add the Leeds office." in email.text
+
+
+def test_reminder_number_reads_as_words() -> None:
+    email = render_email_template(template_name="ceo_reminder", context=_context("ceo_reminder"))
+    assert email.subject.startswith("Second reminder:")
+    assert "the second reminder" in email.text
+
+
+def _assert_literal(value: str, text: str, page: str) -> None:
+    assert value in text
+    assert html.escape(value, quote=True) in page
+
+
+def test_hostile_values_are_literal_in_text_and_escaped_in_html() -> None:
+    context = _context("changes_requested", comment=HOSTILE)
+    email = render_email_template(template_name="changes_requested", context=context)
+    _assert_literal(HOSTILE, email.text, email.html)
+    assert "<script" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+    assert "<strong>bold</strong>" not in email.html
+    assert "**bold**" in email.html
+    assert 'href="http://evil.example"' not in email.html
+    assert "{{ 7*7 }}" in email.html
+    assert "49" not in email.html + email.text
+    code = re.search(r"<code[^>]*>(.*?)</code>", email.html, re.S)
+    assert code is not None
+    assert "isms cycle revise isms-review-larkspur-2026 PROFILE" in code.group(1)
+
+
+@pytest.mark.parametrize("name", sorted(EMAIL_TEMPLATES))
+def test_hostile_values_in_every_text_variable(name: str) -> None:
+    spec = EMAIL_TEMPLATES[name]
+    hostile: dict[str, object] = {
+        var: HOSTILE for var, kind in spec.variables.items() if kind.kind == "text" and var != "link"
+    }
+    hostile |= {var: [HOSTILE] for var, kind in spec.variables.items() if kind.kind == "lines"}
+    email = render_email_template(template_name=name, context=_context(name, **hostile))
+    assert "<script" not in email.html
+    assert "<strong>bold</strong>" not in email.html
+    assert 'href="http://evil.example"' not in email.html
+    assert "49" not in email.html
+    assert HOSTILE in email.text
+    assert "\n" not in email.subject
+
+
+def _tags(page: str) -> list[str]:
+    return [tag for tag in re.findall(r"<[A-Za-z/!][^>]*>", page) if tag != "<br>"]
+
+
+@settings(max_examples=150)
+@given(st.text(max_size=200))
+def test_any_comment_is_data_in_both_parts(comment: str) -> None:
+    email = render_email_template(
+        template_name="changes_requested", context=_context("changes_requested", comment=comment)
+    )
+    assert comment.strip() in email.text
+    assert html.escape(comment, quote=True).replace("\n", "<br>\n") in email.html
+    # whatever the value, the HTML has the same elements as with a harmless one
+    plain = render_email_template(template_name="changes_requested", context=_context("changes_requested"))
+    assert _tags(email.html) == _tags(plain.html)

@@ -1,0 +1,37 @@
+"""Fixtures for workflow tests: the real worker, on the dev server or the time-skipping server.
+
+Cycles that only wait for people run on the Temporal dev server in real time. The timing
+test (reminders after 3 and 7 days...) runs on the time-skipping server, and waits for
+results by query: awaiting a result there unlocks time skipping, and with real activities
+running the server was seen to jump its clock ten years ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.pdf_convert import PdfConverter
+from core.settings import Settings
+from core.temporal import connect_temporal
+from worker import build_worker
+
+
+@pytest.fixture
+async def review(settings: Settings, pdf_converter: PdfConverter) -> AsyncIterator[tuple[Client, Settings]]:
+    """A worker on the dev server for this test's task queue, and a client."""
+    client = await connect_temporal(settings)
+    async with build_worker(client, settings, converter=pdf_converter):
+        yield client, settings
+
+
+@pytest.fixture
+async def review_skipping(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, pdf_converter: PdfConverter
+) -> AsyncIterator[tuple[WorkflowEnvironment, Settings]]:
+    """A worker on the time-skipping server, for tests that let days pass."""
+    async with build_worker(time_skipping_env.client, settings, converter=pdf_converter):
+        yield time_skipping_env, settings

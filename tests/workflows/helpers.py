@@ -1,0 +1,152 @@
+"""Helpers for the annual review tests: start a cycle, wait for a stage, read its emails."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+
+from core.drafts import store_input
+from core.hashing import sha256_bytes
+from core.s3 import make_s3_client
+from core.settings import Settings
+from devstack.mailsink import read_mailbox
+from models.cycle import (
+    AnnualReviewInput,
+    AnnualReviewResult,
+    CycleStatus,
+    DecisionKind,
+    SignatureDecision,
+)
+from models.storage import StoredObject
+from tests.conftest import SmtpSink
+from workflows.annual_review import AnnualReviewWorkflow
+
+DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
+CEO = "eleanor.marsh@larkspur.example"
+LEAD = "ravi.chandran@larkspur.example"
+
+
+def current_demo_profile(folder: Path, *, text: str | None = None) -> Path:
+    """The demo profile with its policy dates moved to today, so it is never overdue for review.
+
+    The shipped file has fixed dates (effective 2026-12-01, review due 2027-11-30); a workflow
+    checks against ``workflow.now()``, which is the real date.
+    """
+    today = datetime.now(UTC).date()
+    source = text if text is not None else (DEMO / "profile.yaml").read_text()
+    assert "effective_date: 2026-12-01" in source
+    assert "review_due: 2027-11-30" in source
+    moved = source.replace("effective_date: 2026-12-01", f"effective_date: {today.isoformat()}").replace(
+        "review_due: 2027-11-30", f"review_due: {(today + timedelta(days=364)).isoformat()}"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"profile-{sha256_bytes(moved.encode())[:12]}.yaml"
+    path.write_text(moved)
+    return path
+
+
+def store(settings: Settings, path: Path) -> StoredObject:
+    return store_input(make_s3_client(settings), settings, path)
+
+
+async def start(client: Client, settings: Settings, profile: Path | None = None) -> WorkflowHandle:
+    cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
+    return await client.start_workflow(
+        AnnualReviewWorkflow.run,
+        AnnualReviewInput(
+            cycle_id=cycle_id,
+            year=2026,
+            profile=store(settings, profile or current_demo_profile(Path(tempfile.mkdtemp(prefix="demo-")))),
+            staff=store(settings, DEMO / "staff.csv"),
+            started_by=LEAD,
+        ),
+        id=cycle_id,
+        task_queue=settings.temporal_task_queue,
+    )
+
+
+async def current_status(handle: WorkflowHandle) -> CycleStatus:
+    status: CycleStatus = await handle.query(AnnualReviewWorkflow.status)
+    return status
+
+
+async def wait_for(handle: WorkflowHandle, check: object, *, within: float = 60) -> CycleStatus:
+    """Poll the status query (real time: queries do not skip time) until ``check(status)``."""
+    deadline = time.monotonic() + within
+    while True:
+        status = await current_status(handle)
+        if check(status):  # type: ignore[operator]
+            return status
+        if time.monotonic() >= deadline:
+            description = await handle.describe()
+            raw = description.raw_description
+            if description.status is not None and description.status.name != "RUNNING":
+                history = await handle.fetch_history()
+                failures = [
+                    str(e.workflow_execution_failed_event_attributes.failure)
+                    for e in history.events
+                    if e.HasField("workflow_execution_failed_event_attributes")
+                ]
+                raise AssertionError(f"the workflow is {description.status.name}: {failures}")
+            pending = [
+                f"{a.activity_type.name} attempt {a.attempt}: {a.last_failure.message or 'no failure'}"
+                for a in raw.pending_activities
+            ]
+            raise AssertionError(f"gave up waiting; stage is {status.stage}; pending: {pending}")
+        await asyncio.sleep(0.2)
+
+
+def mails(sink: SmtpSink, cycle_id: str) -> dict[str, EmailMessage]:
+    found = {}
+    for message in read_mailbox(sink.maildir):
+        key = str(message.get("X-Isms-Key", ""))
+        if key.startswith(f"{cycle_id}/"):
+            assert key not in found, f"{key} was sent twice"
+            found[key.removeprefix(f"{cycle_id}/")] = message
+    return found
+
+
+async def wait_for_mail(sink: SmtpSink, cycle_id: str, key: str, *, within: float = 30) -> EmailMessage:
+    deadline = time.monotonic() + within
+    while (message := mails(sink, cycle_id).get(key)) is None:
+        assert time.monotonic() < deadline, f"no email {key}; got {sorted(mails(sink, cycle_id))}"
+        await asyncio.sleep(0.2)
+    return message
+
+
+def sign(
+    status: CycleStatus, *, name: str = "Eleanor Marsh", version_hash: str | None = None
+) -> SignatureDecision:
+    return SignatureDecision(
+        kind=DecisionKind.SIGN,
+        person=CEO,
+        version_hash=version_hash or status.version_hash,
+        link_id=uuid.uuid4().hex,
+        typed_name=name,
+        consent=True,
+        ip="203.0.113.7",
+        user_agent="pytest",
+    )
+
+
+async def finish(handle: WorkflowHandle, *, within: float = 120) -> AnnualReviewResult:
+    """The result of a cycle, once it has completed.
+
+    Not ``handle.result()`` straight away: on the time-skipping server, awaiting a result
+    unlocks time skipping, and while a real activity runs the server jumped the clock ten
+    years ahead (seen here), after which every later cycle's policy was "overdue for review".
+    """
+    deadline = time.monotonic() + within
+    while (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the cycle did not finish; stage is {(await current_status(handle)).stage}")
+        await asyncio.sleep(0.2)
+    result: AnnualReviewResult = await handle.result()
+    return result

@@ -1,0 +1,118 @@
+"""The CEO's path in a real browser: Debian's Chromium, driven by Playwright, through the web app.
+
+The link comes from the invitation in the SMTP sink; the web app runs under uvicorn in this
+event loop (it shares the time-skipping server's client); after signing, the sealed PDFs
+must validate with pyHanko and the certificate of completion must list the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import async_playwright
+from temporalio.client import Client
+
+from activities.pdf_convert import PdfConverter
+from activities.signing import load_or_create_signing_identity, verify_pdf_signature
+from core.s3 import get_file, make_s3_client
+from core.settings import Settings
+from core.temporal import connect_temporal
+from devstack.ports import find_free_ports
+from models.cycle import AnnualReviewResult, Stage
+from tests.conftest import SmtpSink
+from tests.workflows.helpers import finish, start, wait_for, wait_for_mail
+from web.app import create_app
+from worker import build_worker
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def served(settings: Settings, pdf_converter: PdfConverter) -> AsyncIterator[tuple[Client, Settings]]:
+    """Worker and web app sharing settings whose public URL is where uvicorn really listens."""
+    (port,) = find_free_ports(1)
+    settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+    client = await connect_temporal(settings)
+    app = create_app(settings, client=client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+        await asyncio.sleep(0.05)
+    async with build_worker(client, settings, converter=pdf_converter):
+        yield client, settings
+    server.should_exit = True
+    await serving
+
+
+def _pdf_text(path: Path) -> str:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return " ".join(text.stdout.split())
+
+
+async def test_ceo_signs_in_chromium_and_the_seal_validates(
+    served: tuple[Client, Settings], smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    client, settings = served
+    handle = await start(client, settings)
+    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    invitation = await wait_for_mail(smtp_sink, handle.id, "round-1/invitation")
+    body = invitation.get_body(preferencelist=("plain",))
+    assert body is not None
+    match = re.search(rf"{re.escape(settings.public_base_url)}/sign/\S+", body.get_content())
+    assert match, "no signing link in the invitation"
+    link = match.group(0).rstrip(").,>")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        await page.goto(link)
+        await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
+        # the page's script loads both PDFs into their viewers: that, not the GET, is "opened"
+        await page.wait_for_function(
+            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+        )
+        await page.screenshot(path=str(tmp_path / "signing-page.png"), full_page=True)
+        await page.get_by_label("Type your full name").fill("Eleanor Marsh")
+        await page.get_by_role("checkbox").check()
+        await page.get_by_role("button", name="Sign version 3.0").click()
+        await page.get_by_role("heading", name="Thank you: your signature is recorded").wait_for()
+        confirmation = await page.content()
+        await browser.close()
+    assert "Eleanor Marsh" in confirmation
+
+    result: AnnualReviewResult = await finish(handle)
+    status = await handle.query("status")
+    events = [event["event"] for event in status["events"]]
+    assert events[:3] == ["created", "rendered", "sent"]
+    assert events.count("opened") == 2  # one per document, from the browser only
+    assert events[-2:] == ["signed", "sealed"]
+
+    s3 = make_s3_client(settings)
+    trust = [load_or_create_signing_identity(settings).certificate]
+    for document in result.signed.documents:
+        pdf = get_file(s3, document.pdf, tmp_path / Path(document.pdf.key).name)
+        check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=trust)
+        assert check.valid, check.detail
+        assert check.intact
+        assert "Signed electronically by Eleanor Marsh" in _pdf_text(pdf)
+    certificate = get_file(s3, result.signed.certificate, tmp_path / "certificate.pdf")
+    assert (await asyncio.to_thread(verify_pdf_signature, certificate, trust=trust)).valid
+    text = _pdf_text(certificate)
+    for event in ("created", "rendered", "sent", "opened", "signed"):
+        assert event in text

@@ -1,0 +1,356 @@
+"""The CEO's signing page: review both documents, then sign or request changes.
+
+A GET never changes anything (mail security scanners fetch every link within seconds of
+delivery). The documents count as opened only when the page's own script fetches them with
+its viewer header and CSRF value; the decision is a POST, sent to the workflow as the
+``decide`` Update whose id is derived from the link, so a double click is recorded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.tokens import read_link
+from models.cycle import (
+    CONSENT_TEXT,
+    CycleStatus,
+    DecisionKind,
+    DecisionReceipt,
+    DocumentsViewed,
+    SignatureDecision,
+    Stage,
+)
+from models.links import LinkClaims, LinkProblem, LinkRole
+from web.app import Services
+from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
+
+router = APIRouter()
+
+_PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
+    LinkProblem.TAMPERED: (
+        400,
+        "This link is not valid",
+        "The link is incomplete or has been changed. Links work only exactly as they were sent.",
+        "Open the link from the email again, or ask the ISMS lead to send a new one.",
+    ),
+    LinkProblem.EXPIRED: (
+        410,
+        "This link has expired",
+        "Signing links work for a limited time, and this one's time is over.",
+        "Ask the ISMS lead to send a new link.",
+    ),
+    LinkProblem.SUPERSEDED: (
+        410,
+        "A newer version has been sent",
+        "This link is for an earlier version of the documents, which has been replaced.",
+        "Use the link in the most recent email.",
+    ),
+    LinkProblem.WRONG_ROLE: (
+        403,
+        "This link is not for this page",
+        "The link you opened grants access to something else, not to signing.",
+        "Open the signing link from the CEO's invitation email.",
+    ),
+}
+
+# the server refuses an 11th concurrent update; retry refusals a few times before giving up
+_UPDATE_ATTEMPTS = 4
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _page(
+    request: Request, template: str, context: dict[str, object], *, status_code: int = 200
+) -> HTMLResponse:
+    response = _services(request).templates.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _problem(request: Request, problem: LinkProblem) -> HTMLResponse:
+    status_code, heading, explanation, advice = _PROBLEMS[problem]
+    return _page(
+        request,
+        "problem.html",
+        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "bad"},
+        status_code=status_code,
+    )
+
+
+def _notice(request: Request, heading: str, explanation: str, *, status_code: int = 200) -> HTMLResponse:
+    return _page(
+        request,
+        "problem.html",
+        {"heading": heading, "explanation": explanation, "advice": "", "tone": "warn"},
+        status_code=status_code,
+    )
+
+
+def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
+    settings = _services(request).settings
+    return read_link(
+        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
+    )
+
+
+async def _cycle(
+    request: Request, cycle_id: str
+) -> tuple[WorkflowHandle[object, object], CycleStatus | None]:
+    client = await _services(request).temporal()
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(cycle_id)
+    try:
+        status: CycleStatus = await handle.query("status", result_type=CycleStatus)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return handle, None
+        raise
+    return handle, status
+
+
+def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | None) -> HTMLResponse | None:
+    """A page for a link that is genuine but cannot be acted on now, or None when it can."""
+    if status is None:
+        return _problem(request, LinkProblem.TAMPERED)
+    if status.stage in (Stage.SIGNING, Stage.SIGNED):
+        return _notice(
+            request,
+            "Already signed",
+            f"Version {status.version} of the documents has been signed; there is nothing more to do here.",
+        )
+    if claims.version_hash != status.version_hash:
+        return _problem(request, LinkProblem.SUPERSEDED)
+    if status.stage is not Stage.AWAITING_SIGNATURE:
+        return _notice(
+            request,
+            "Not waiting for your signature",
+            f"The review is at the stage: {status.stage.value.replace('_', ' ')}. "
+            "You will receive a new email when the documents are ready for you.",
+        )
+    return None
+
+
+def _signing_page(
+    request: Request,
+    token: str,
+    status: CycleStatus,
+    *,
+    error: str = "",
+    typed_name: str = "",
+    comment: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    csrf = new_csrf_token()
+    base_path = f"/sign/{token}"
+    waiting = status.waiting_on
+    response = _page(
+        request,
+        "sign.html",
+        {
+            "status": status,
+            "signer_name": waiting.split(" (")[0] if waiting else "",
+            "lead_name": "the ISMS lead",
+            "consent_text": CONSENT_TEXT,
+            "csrf": csrf,
+            "base_path": base_path,
+            "error": error,
+            "typed_name": typed_name,
+            "comment": comment,
+        },
+        status_code=status_code,
+    )
+    set_csrf_cookie(
+        response, csrf, path=base_path, secure=_services(request).settings.public_base_url.startswith("https")
+    )
+    return response
+
+
+@router.get("/sign/{token}", response_class=HTMLResponse)
+async def signing_page(request: Request, token: str) -> HTMLResponse:
+    """Show the documents and the two forms. Records nothing."""
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return _problem(request, claims)
+    _, status = await _cycle(request, claims.cycle_id)
+    notice = _state_notice(request, claims, status)
+    if notice is not None or status is None:
+        return notice or _problem(request, LinkProblem.TAMPERED)
+    return _signing_page(request, token, status)
+
+
+@router.get("/sign/{token}/documents/{name}")
+async def signing_document(request: Request, token: str, name: str) -> Response:
+    """The PDF of one document. Counts as opened only when fetched by the signing page's script."""
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return _problem(request, claims)
+    handle, status = await _cycle(request, claims.cycle_id)
+    notice = _state_notice(request, claims, status)
+    if notice is not None or status is None:
+        return notice or _problem(request, LinkProblem.TAMPERED)
+    document = next((d for d in status.documents if d.name == name), None)
+    if document is None:
+        return _notice(
+            request, "No such document", "This version has no document of that name.", status_code=404
+        )
+    services = _services(request)
+    body = await asyncio.to_thread(
+        lambda: services.s3.get_object(Bucket=document.pdf.bucket, Key=document.pdf.key)["Body"].read()
+    )
+    if request.headers.get("x-isms-viewer") == "1" and csrf_matches(
+        request, request.headers.get("x-isms-csrf")
+    ):
+        await handle.signal(
+            "documents_viewed",
+            DocumentsViewed(
+                person=claims.person,
+                version_hash=claims.version_hash or "",
+                document=name,
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            ),
+        )
+    filename = name.removesuffix(".docx") + ".pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/sign/{token}", response_class=HTMLResponse)
+async def record_decision(
+    request: Request,
+    token: str,
+    action: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    typed_name: Annotated[str, Form(max_length=200)] = "",
+    consent: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=5000)] = "",
+) -> HTMLResponse:
+    """Sign, or request changes: sent to the workflow, which has the last word."""
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return _problem(request, claims)
+    handle, status = await _cycle(request, claims.cycle_id)
+    notice = _state_notice(request, claims, status)
+    if notice is not None or status is None:
+        return notice or _problem(request, LinkProblem.TAMPERED)
+    if not csrf_matches(request, csrf):
+        return _notice(
+            request,
+            "Please reload the page",
+            "The form was not sent from the signing page you opened (or the page is too old). "
+            "Open the link again and submit from there.",
+            status_code=403,
+        )
+    try:
+        kind = DecisionKind(action)
+    except ValueError:
+        return _notice(request, "Unknown action", "Use the Sign or Request changes button.", status_code=400)
+    decision = SignatureDecision(
+        kind=kind,
+        person=claims.person,
+        version_hash=claims.version_hash or "",
+        link_id=claims.token_id,
+        typed_name=typed_name.strip(),
+        consent=consent == "yes",
+        comment=comment.strip(),
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+    try:
+        receipt = await _decide(handle, decision, update_id=f"decide-{claims.token_id}-{kind.value}")
+    except WorkflowUpdateFailedError as exc:
+        reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
+        if reason.startswith(("already signed", "superseded", "not awaiting")):
+            return _notice(
+                request, "Nothing was recorded", reason[0].upper() + reason[1:] + ".", status_code=409
+            )
+        return _signing_page(
+            request, token, status, error=reason, typed_name=typed_name, comment=comment, status_code=422
+        )
+    except RPCError:
+        return _notice(
+            request,
+            "Please try again",
+            "The review service is busy and nothing was recorded. Submit the form again in a moment.",
+            status_code=503,
+        )
+    return _recorded(request, status, decision, receipt)
+
+
+async def _decide(
+    handle: WorkflowHandle[object, object], decision: SignatureDecision, *, update_id: str
+) -> DecisionReceipt:
+    """The update, retried when the server refuses it for load; the same id makes retries safe."""
+    for attempt in range(_UPDATE_ATTEMPTS):
+        try:
+            receipt: DecisionReceipt = await handle.execute_update(
+                "decide", decision, id=update_id, result_type=DecisionReceipt
+            )
+            return receipt
+        except RPCError as exc:
+            retryable = exc.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+            if not retryable or attempt == _UPDATE_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _recorded(
+    request: Request, status: CycleStatus, decision: SignatureDecision, receipt: DecisionReceipt
+) -> HTMLResponse:
+    at = receipt.recorded_at.strftime("%d %B %Y, %H:%M:%S UTC")
+    facts: list[tuple[str, str]] = [
+        ("Decision", "Signed" if decision.kind is DecisionKind.SIGN else "Changes requested"),
+        ("By", f"{decision.typed_name or decision.person} <{decision.person}>"),
+        ("Recorded at", at),
+        ("Version", receipt.version),
+        ("From", f"{decision.ip or 'unknown address'}; {decision.user_agent or 'unknown browser'}"),
+    ]
+    facts += [(f"SHA-256 of {d.name}", d.docx.sha256) for d in status.documents]
+    if decision.kind is DecisionKind.SIGN:
+        return _page(
+            request,
+            "recorded.html",
+            {
+                "organisation": status.organisation,
+                "heading": "Thank you: your signature is recorded",
+                "summary": f"You signed version {receipt.version} electronically. "
+                f"Your consent: {decision.consent_text}",
+                "facts": facts,
+                "next_step": "The documents are now being sealed with the organisation's signature; you "
+                "and the ISMS lead will receive a confirmation email with their fingerprints.",
+            },
+        )
+    facts.append(("Comment", decision.comment))
+    return _page(
+        request,
+        "recorded.html",
+        {
+            "organisation": status.organisation,
+            "heading": "Your request for changes is recorded",
+            "summary": "The ISMS lead has been asked to revise the documents; you will receive a new link "
+            "for the revised version. This link no longer works once it is sent.",
+            "facts": facts,
+            "next_step": "No signature was recorded.",
+        },
+    )

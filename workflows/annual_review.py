@@ -1,0 +1,464 @@
+"""AnnualReviewWorkflow: one organisation's yearly Clause 5 review, from draft to signature.
+
+Stages: checking -> rendering -> awaiting_signature -> (awaiting_revision -> checking ...)
+-> signing -> signed. Orchestration only: every side effect is an activity, every clock is
+``workflow.now()``, every wait is a durable timer or a condition; nothing polls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.documents import CLAUSE5_ERRORS, NON_RETRYABLE_ERRORS, DocumentActivities
+    from activities.mail import MailActivities
+    from activities.signing import NON_RETRYABLE_ERRORS as SIGNING_ERRORS
+    from activities.signing import SigningActivities
+    from models.cycle import (
+        AnnualReviewInput,
+        AnnualReviewResult,
+        CycleStatus,
+        DecisionKind,
+        DecisionReceipt,
+        DocumentsViewed,
+        RevisionInput,
+        RevisionReceipt,
+        SignatureDecision,
+        Stage,
+    )
+    from models.documents import CheckDocumentsInput, CheckDocumentsResult, RenderDocumentsInput
+    from models.findings import Finding, Severity
+    from models.links import LinkRole
+    from models.mail import LinkRequest, SendEmailInput
+    from models.routing import CycleRouting
+    from models.signing import AuditEvent, SignDocumentsInput, SignDocumentsResult, Signer
+    from models.storage import StoredObject
+
+SYSTEM = "isms-cycle"
+
+DOCUMENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+# SMTP or S3 down for a while: keep trying with backoff, the message goes out when it returns
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["RecipientRefused", "EmailTemplateError"],
+)
+SIGNING_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=SIGNING_ERRORS,
+)
+
+
+def _errors(findings: list[Finding]) -> list[str]:
+    return [f"{f.rule} at {f.where}: {f.message}" for f in findings if f.severity is Severity.ERROR]
+
+
+def _same_name(typed: str, expected: str) -> bool:
+    return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
+
+
+@workflow.defn
+class AnnualReviewWorkflow:
+    """Checks and renders the documents, routes them to the CEO, chases, and seals the signature.
+
+    Waits for: the CEO's decision (the ``decide`` Update: sign, or request changes with a
+    comment) and, after a request for changes, the ISMS lead's revision (the
+    ``submit_revision`` Update). While the CEO has not decided, the profile's signature
+    schedule runs on durable timers counted from the moment each version was sent:
+    reminders to the CEO, escalation to the ISMS lead and named deputies, and the cycle
+    marked overdue. A revision may also arrive while the CEO is still deciding: the new
+    version supersedes the old one and the old links stop working.
+    """
+
+    def __init__(self) -> None:
+        self._status = CycleStatus(cycle_id="", stage=Stage.CHECKING)
+        self._input: AnnualReviewInput | None = None
+        self._routing: CycleRouting | None = None
+        self._round_started: datetime | None = None
+        self._profile: StoredObject | None = None  # the inputs of the current version
+        self._staff: StoredObject | None = None
+        self._decision: SignatureDecision | None = None
+        self._decided_at: datetime | None = None
+        self._revision: RevisionInput | None = None
+        self._revision_checking = False
+        self._viewed: set[tuple[str, str, str]] = set()
+
+    # ---------------------------------------------------------------------------- run
+
+    @workflow.run
+    async def run(self, data: AnnualReviewInput) -> AnnualReviewResult:
+        self._input = data
+        self._status.cycle_id = data.cycle_id
+        self._event("created", data.started_by, data.reason or f"annual review {data.year}")
+        self._profile, self._staff = data.profile, data.staff
+        while True:
+            self._status.round += 1
+            await self._check_and_render(self._profile, self._staff)
+            revision = await self._route_for_signature()
+            if revision is None:
+                decision = self._decision
+                assert decision is not None
+                if decision.kind is DecisionKind.SIGN:
+                    break
+                revision = await self._wait_for_revision(decision)
+            self._profile = revision.profile
+            self._staff = revision.staff or self._staff
+
+        signed = await self._sign()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return AnnualReviewResult(
+            cycle_id=data.cycle_id, version=self._status.version, rounds=self._status.round, signed=signed
+        )
+
+    async def _check_and_render(self, profile: StoredObject, staff: StoredObject) -> None:
+        assert self._input is not None
+        self._set_stage(Stage.CHECKING)
+        check = await self._check(profile, staff)
+        if check.blocking or check.routing is None:
+            raise ApplicationError(
+                "the documents fail Clause 5 and cannot go for signature",
+                _errors(check.findings)
+                or ["the profile names no signer or ISMS lead found in the staff directory"],
+                type=CLAUSE5_ERRORS,
+                non_retryable=True,
+            )
+        self._routing = check.routing
+        self._status.organisation = check.organisation
+        self._set_stage(Stage.RENDERING)
+        render = await workflow.execute_activity_method(
+            DocumentActivities.render_documents,
+            RenderDocumentsInput(
+                cycle_id=self._input.cycle_id,
+                profile=profile,
+                staff=staff,
+                as_of=workflow.now().date(),
+                previous_manifest=self._input.previous_manifest,
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=DOCUMENT_RETRY,
+        )
+        self._status.version = check.version
+        self._status.version_hash = render.manifest.sha256
+        self._status.documents = render.documents
+        self._status.change_lines = render.change_lines
+        self._event("rendered", SYSTEM, f"version {check.version}, round {self._status.round}")
+
+    async def _check(self, profile: StoredObject, staff: StoredObject) -> CheckDocumentsResult:
+        result = await workflow.execute_activity_method(
+            DocumentActivities.check_documents,
+            CheckDocumentsInput(profile=profile, staff=staff, as_of=workflow.now().date()),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=DOCUMENT_RETRY,
+        )
+        self._status.findings = result.findings
+        return result
+
+    # ------------------------------------------------------------------ signature round
+
+    async def _route_for_signature(self) -> RevisionInput | None:
+        """Invite the CEO and chase until a decision (returns None) or a revision (returns it)."""
+        routing = self._routing
+        assert routing is not None
+        self._decision = None
+        self._revision = None
+        self._round_started = workflow.now()
+        self._set_stage(Stage.AWAITING_SIGNATURE)
+        deadline = self._round_started + routing.schedule.overdue_after
+        await self._mail(
+            "invitation",
+            "ceo_invitation",
+            [routing.signer.email],
+            {
+                "deadline": deadline.strftime("%d %B %Y"),
+                "change_lines": self._status.change_lines or ["First version routed by isms-cycle"],
+            },
+            link=True,
+        )
+        self._event("sent", routing.signer.email, f"signing invitation for version {self._status.version}")
+
+        schedule = routing.schedule
+        chase: list[tuple[timedelta, str, int]] = [
+            (delay, "reminder", number) for number, delay in enumerate(schedule.reminders, start=1)
+        ]
+        chase += [(schedule.escalate_after, "escalation", 0), (schedule.overdue_after, "overdue", 0)]
+        for delay, kind, number in sorted(chase, key=lambda step: step[0]):
+            remaining = self._round_started + delay - workflow.now()
+            try:
+                # the timer's meaning: no decision within `delay` of sending means we chase
+                await workflow.wait_condition(self._decided_or_revised, timeout=max(remaining, timedelta(0)))
+                return self._revision
+            except TimeoutError:
+                pass
+            if self._decided_or_revised():
+                return self._revision
+            await self._chase(kind, number, deadline)
+        await workflow.wait_condition(self._decided_or_revised)
+        return self._revision
+
+    def _decided_or_revised(self) -> bool:
+        return self._decision is not None or self._revision is not None
+
+    async def _chase(self, kind: str, number: int, deadline: datetime) -> None:
+        routing = self._routing
+        assert routing is not None and self._round_started is not None
+        days = (workflow.now() - self._round_started).days
+        if kind == "reminder":
+            await self._mail(
+                f"reminder-{number}",
+                "ceo_reminder",
+                [routing.signer.email],
+                {"reminder_number": number, "deadline": deadline.strftime("%d %B %Y")},
+                link=True,
+            )
+            self._event("reminded", routing.signer.email, f"reminder {number}")
+        elif kind == "escalation":
+            recipients = [routing.lead.email] + [p.email for p in routing.schedule.escalate_to]
+            await self._mail(
+                "escalation",
+                "signature_escalation",
+                recipients,
+                {"days_waiting": days, "deadline": deadline.strftime("%d %B %Y")},
+            )
+            self._event("escalated", ", ".join(recipients), f"no decision after {days} day(s)")
+        else:
+            self._status.overdue = True
+            await self._mail(
+                "overdue",
+                "cycle_overdue",
+                [routing.lead.email, routing.signer.email],
+                {"days_waiting": days, "deadline": deadline.strftime("%d %B %Y")},
+            )
+            self._event("overdue", SYSTEM, f"no decision after {days} day(s)")
+
+    async def _wait_for_revision(self, decision: SignatureDecision) -> RevisionInput:
+        routing = self._routing
+        assert routing is not None
+        self._set_stage(Stage.AWAITING_REVISION)
+        self._status.last_comment = decision.comment
+        await self._mail(
+            "changes-requested", "changes_requested", [routing.lead.email], {"comment": decision.comment}
+        )
+        await workflow.wait_condition(lambda: self._revision is not None)
+        assert self._revision is not None
+        return self._revision
+
+    async def _sign(self) -> SignDocumentsResult:
+        routing, decision, data = self._routing, self._decision, self._input
+        assert routing is not None and decision is not None and data is not None
+        assert self._profile is not None and self._staff is not None and self._decided_at is not None
+        self._set_stage(Stage.SIGNING)
+        signed = await workflow.execute_activity_method(
+            SigningActivities.sign_documents,
+            SignDocumentsInput(
+                cycle_id=data.cycle_id,
+                version=self._status.version,
+                profile=self._profile,
+                staff=self._staff,
+                signer=Signer(
+                    name=decision.typed_name, title=routing.signer.title, email=routing.signer.email
+                ),
+                signed_at=self._decided_at,
+                consent_text=decision.consent_text,
+                ip=decision.ip,
+                user_agent=decision.user_agent,
+                shown_documents={d.name: d.docx.sha256 for d in self._status.documents},
+                audit_trail=list(self._status.events),
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=SIGNING_RETRY,
+        )
+        self._status.signed = signed
+        self._set_stage(Stage.SIGNED)
+        self._event(
+            "sealed", SYSTEM, f"version {self._status.version}: PAdES seal and certificate of completion"
+        )
+        await self._mail(
+            "signed",
+            "signed_confirmation",
+            [routing.signer.email, routing.lead.email],
+            {
+                "signed_by": decision.typed_name,
+                "hashes": [f"{d.name}: {d.pdf.sha256}" for d in signed.documents],
+            },
+        )
+        return signed
+
+    # --------------------------------------------------------------------------- helpers
+
+    def _set_stage(self, stage: Stage) -> None:
+        self._status.stage = stage
+        routing = self._routing
+        if stage is Stage.AWAITING_SIGNATURE and routing is not None:
+            self._status.waiting_on = (
+                f"{routing.signer.name} ({routing.signer.title}) to sign or request changes"
+            )
+        elif stage is Stage.AWAITING_REVISION and routing is not None:
+            self._status.waiting_on = (
+                f"{routing.lead.name} ({routing.lead.title}) to submit a revised profile"
+            )
+        else:
+            self._status.waiting_on = ""
+
+    def _event(
+        self,
+        event: str,
+        actor: str,
+        detail: str = "",
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._status.events.append(
+            AuditEvent(
+                at=workflow.now(), event=event, actor=actor, detail=detail, ip=ip, user_agent=user_agent
+            )
+        )
+
+    async def _mail(
+        self,
+        purpose: str,
+        template: str,
+        to: list[str],
+        context: dict[str, str | int | list[str]],
+        *,
+        link: bool = False,
+    ) -> None:
+        routing, data = self._routing, self._input
+        assert routing is not None and data is not None
+        # the key names the message for good: never the attempt number
+        key = f"{data.cycle_id}/round-{self._status.round}/{purpose}"
+        common: dict[str, str | int | list[str]] = {
+            "organisation": routing.organisation,
+            "cycle_id": data.cycle_id,
+            "version": self._status.version,
+            "documents": [document.name for document in self._status.documents],
+            "signer_name": routing.signer.name,
+            "lead_name": routing.lead.name,
+        }
+        await workflow.execute_activity_method(
+            MailActivities.send_email,
+            SendEmailInput(
+                key=key,
+                template=template,
+                to=to,
+                context={**common, **context},
+                link=LinkRequest(
+                    cycle_id=data.cycle_id,
+                    person=routing.signer.email,
+                    role=LinkRole.SIGNER,
+                    version_hash=self._status.version_hash,
+                    path="sign",
+                )
+                if link
+                else None,
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=MAIL_RETRY,
+        )
+
+    # ----------------------------------------------------------------- updates, signals
+
+    @workflow.update
+    async def decide(self, decision: SignatureDecision) -> DecisionReceipt:
+        """The CEO signs or requests changes. The web app sends it with the link's id as update id."""
+        self._decision = decision
+        self._decided_at = workflow.now()
+        if decision.kind is DecisionKind.SIGN:
+            self._event(
+                "signed", decision.person, decision.typed_name, ip=decision.ip, user_agent=decision.user_agent
+            )
+        else:
+            self._event(
+                "changes requested",
+                decision.person,
+                decision.comment,
+                ip=decision.ip,
+                user_agent=decision.user_agent,
+            )
+        return DecisionReceipt(
+            kind=decision.kind,
+            version=self._status.version,
+            round=self._status.round,
+            recorded_at=workflow.now(),
+        )
+
+    @decide.validator
+    def _validate_decision(self, decision: SignatureDecision) -> None:
+        stage, routing = self._status.stage, self._routing
+        if stage in (Stage.SIGNING, Stage.SIGNED):
+            raise ValueError(f"already signed: version {self._status.version} was signed")
+        if decision.version_hash != self._status.version_hash:
+            raise ValueError("superseded: this link is for an earlier version of the documents")
+        if stage is not Stage.AWAITING_SIGNATURE or self._decision is not None or self._revision is not None:
+            raise ValueError(f"not awaiting a signature (the cycle is {stage.value.replace('_', ' ')})")
+        if routing is None or decision.person.casefold() != routing.signer.email.casefold():
+            raise ValueError("this link is not for the person who signs")
+        if decision.kind is DecisionKind.SIGN:
+            if not decision.consent:
+                raise ValueError("consent to sign electronically is required")
+            if not _same_name(decision.typed_name, routing.signer.name):
+                raise ValueError(f"the typed name must be the signer's full name ({routing.signer.name})")
+        elif not decision.comment.strip():
+            raise ValueError("a request for changes needs a comment saying what to change")
+
+    @workflow.update
+    async def submit_revision(self, revision: RevisionInput) -> RevisionReceipt:
+        """The ISMS lead's revised profile: checked at once, refused with the findings if it fails."""
+        self._revision_checking = True
+        try:
+            staff = revision.staff or self._staff
+            assert staff is not None
+            result = await self._check(revision.profile, staff)
+        finally:
+            self._revision_checking = False
+        if result.blocking or result.routing is None:
+            errors = _errors(result.findings)
+            raise ApplicationError(
+                f"revision refused: {len(errors)} Clause 5 error(s)", errors, type=CLAUSE5_ERRORS
+            )
+        if (
+            self._status.stage not in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION)
+            or self._decision_signed()
+        ):
+            raise ApplicationError("revision refused: the CEO signed the current version meanwhile")
+        self._revision = revision
+        self._event("revised", revision.submitted_by, f"revision for round {self._status.round + 1}")
+        return RevisionReceipt(round=self._status.round + 1, accepted_at=workflow.now())
+
+    @submit_revision.validator
+    def _validate_revision(self, revision: RevisionInput) -> None:
+        if self._status.stage not in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION):
+            raise ValueError(
+                f"a revision cannot be taken now (the cycle is {self._status.stage.value.replace('_', ' ')})"
+            )
+        if self._decision_signed():
+            raise ValueError("already signed: the current version was signed")
+        if self._revision is not None or self._revision_checking:
+            raise ValueError("a revision is already being processed")
+
+    def _decision_signed(self) -> bool:
+        return self._decision is not None and self._decision.kind is DecisionKind.SIGN
+
+    @workflow.signal
+    def documents_viewed(self, viewed: DocumentsViewed) -> None:
+        """A person's browser fetched a document (recorded once per person, version and document)."""
+        key = (viewed.person.casefold(), viewed.version_hash, viewed.document)
+        if key in self._viewed or viewed.version_hash != self._status.version_hash:
+            return
+        self._viewed.add(key)
+        self._event("opened", viewed.person, viewed.document, ip=viewed.ip, user_agent=viewed.user_agent)
+
+    @workflow.query
+    def status(self) -> CycleStatus:
+        return self._status
