@@ -1,0 +1,108 @@
+"""`isms cycle start / status / revise` as a person runs them, against the dev server and a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+
+from core.settings import Settings
+from models.cycle import DecisionKind, SignatureDecision, Stage
+from tests.workflows.helpers import CEO, DEMO, current_demo_profile, wait_for
+from workflows.annual_review import AnnualReviewWorkflow
+
+ISMS = str(Path(sys.executable).parent / "isms")
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISMS_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if hasattr(getattr(settings, name), "get_secret_value"):
+            value = getattr(settings, name).get_secret_value()
+        env[f"ISMS_{name.upper()}"] = str(value)
+    env["ISMS_SETTINGS_FILE"] = str(Path(__file__).parents[1] / "data" / "empty.env")
+    return env
+
+
+async def _isms(settings: Settings, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        ISMS,
+        *args,
+        env=_environment(settings),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_start_status_and_revise_from_the_command_line(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    profile = current_demo_profile(tmp_path)
+    staff = str(DEMO / "staff.csv")
+
+    code, out, err = await _isms(
+        settings, "cycle", "start", str(profile), "--staff", staff, "--year", "2041", "--json"
+    )
+    assert code == 0, err
+    started = json.loads(out)
+    cycle_id = started["cycle_id"]
+    assert cycle_id == "isms-review-larkspur-2041"
+
+    code, _, err = await _isms(settings, "cycle", "start", str(profile), "--staff", staff, "--year", "2041")
+    assert code == 3
+    assert "already exists: nothing was changed" in err
+
+    handle = client.get_workflow_handle(cycle_id)
+    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    code, out, err = await _isms(settings, "cycle", "status", cycle_id, "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["stage"] == "awaiting_signature"
+    assert shown["version"] == "3.0"
+    assert shown["waiting_on"].startswith("Eleanor Marsh")
+    assert [e["event"] for e in shown["events"]] == ["created", "rendered", "sent"]
+
+    code, out, _ = await _isms(settings, "cycle", "status", cycle_id)
+    assert "Waiting   Eleanor Marsh" in out
+
+    await handle.execute_update(
+        AnnualReviewWorkflow.decide,
+        SignatureDecision(
+            kind=DecisionKind.REQUEST_CHANGES,
+            person=CEO,
+            version_hash=status.version_hash,
+            link_id="cli",
+            comment="Name the Leeds office",
+        ),
+    )
+    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(profile.read_text().replace("approved_by: ceo", "approved_by: engineering-lead"))
+    code, _, err = await _isms(settings, "cycle", "revise", cycle_id, str(failing))
+    assert code == 1
+    assert "5.2.approved-by-top-management" in err
+    assert (await wait_for(handle, lambda s: True)).stage is Stage.AWAITING_REVISION
+
+    revised = current_demo_profile(
+        tmp_path, text=(DEMO / "profile.yaml").read_text().replace('version: "3.0"', 'version: "3.1"')
+    )
+    code, out, err = await _isms(settings, "cycle", "revise", cycle_id, str(revised))
+    assert code == 0, err
+    assert "Revision accepted: round 2" in out
+    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE and s.version == "3.1")
+
+    code, _, err = await _isms(settings, "cycle", "status", "isms-review-nobody-2041")
+    assert code == 1
+    assert "no cycle isms-review-nobody-2041" in err
+    await handle.terminate("test over")
