@@ -78,6 +78,13 @@ def start(
         str | None,
         typer.Option(help='Start an ad-hoc review outside the schedule: "significant change: ..."'),
     ] = None,
+    previous_manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous-manifest",
+            help="Last year's render-manifest.json: the CEO sees what changed in text, roles and holders.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Check the documents, then start the annual review: the CEO gets the signing invitation.
@@ -101,6 +108,7 @@ def start(
             year=year or datetime.now(UTC).year,
             started_by=_who(),
             reason=reason,
+            previous_manifest=previous_manifest,
         )
 
     outcome = asyncio.run(go())

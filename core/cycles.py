@@ -21,6 +21,7 @@ from core.drafts import store_input
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.settings import Settings
 from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
+from models.documents import RenderManifest
 from models.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -73,19 +74,33 @@ async def start_cycle(
     year: int,
     started_by: str,
     reason: str | None = None,
+    previous_manifest: Path | None = None,
 ) -> Outcome:
     """Check, upload the inputs by content hash, and start AnnualReviewWorkflow.
 
-    A cycle whose id exists is reported (``exists``) and left unchanged.
+    ``previous_manifest`` is last year's ``render-manifest.json``: the CEO is then shown what
+    changed in text, roles and holders. A cycle whose id exists is reported (``exists``) and
+    left unchanged.
     """
-    checked = check_files(profile, staff)
+    # parsing a large HR export blocks: keep it off the event loop (the web app calls this too)
+    checked = await asyncio.to_thread(check_files, profile, staff)
     if not checked.ok:
         return checked
     suffix = datetime.now(UTC).strftime("adhoc-%Y%m%d%H%M") if reason else None
     cycle_id = cycle_id_for(checked.cycle_id, year, ad_hoc=suffix)
+    if previous_manifest is not None:
+        try:
+            RenderManifest.model_validate_json(await asyncio.to_thread(previous_manifest.read_text))
+        except (OSError, ValueError) as exc:
+            return Outcome(
+                ok=False, message=f"{previous_manifest} is not a render-manifest.json: {exc}", unreadable=True
+            )
     stored_profile, stored_staff = await asyncio.gather(
         asyncio.to_thread(store_input, s3, settings, profile),
         asyncio.to_thread(store_input, s3, settings, staff),
+    )
+    stored_previous = (
+        await asyncio.to_thread(store_input, s3, settings, previous_manifest) if previous_manifest else None
     )
     try:
         await client.start_workflow(
@@ -97,6 +112,7 @@ async def start_cycle(
                 staff=stored_staff,
                 started_by=started_by,
                 reason=reason,
+                previous_manifest=stored_previous,
             ),
             id=cycle_id,
             task_queue=settings.temporal_task_queue,

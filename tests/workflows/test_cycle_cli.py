@@ -51,9 +51,33 @@ async def test_start_status_and_revise_from_the_command_line(
     profile = current_demo_profile(tmp_path)
     staff = str(DEMO / "staff.csv")
 
-    code, out, err = await _isms(
-        settings, "cycle", "start", str(profile), "--staff", staff, "--year", "2041", "--json"
+    last_year = current_demo_profile(
+        tmp_path / "last-year",
+        text=(DEMO / "profile.yaml")
+        .read_text()
+        .replace('version: "3.0"', 'version: "2.0"')
+        .replace("holder: sofia.alvarez@larkspur.example", "holder: liam.hughes@larkspur.example"),
     )
+    code, _, err = await _isms(
+        settings,
+        "docs",
+        "render",
+        str(last_year),
+        "--staff",
+        staff,
+        "--out",
+        str(tmp_path / "v2"),
+        "--no-pdf",
+    )
+    assert code == 0, err
+    manifest = str(tmp_path / "v2" / "render-manifest.json")
+
+    start = ["cycle", "start", str(profile), "--staff", staff, "--year", "2041"]
+    code, _, err = await _isms(settings, *start, "--previous-manifest", str(profile))
+    assert code == 2
+    assert "is not a render-manifest.json" in err
+
+    code, out, err = await _isms(settings, *start, "--previous-manifest", manifest, "--json")
     assert code == 0, err
     started = json.loads(out)
     cycle_id = started["cycle_id"]
@@ -72,6 +96,8 @@ async def test_start_status_and_revise_from_the_command_line(
     assert shown["version"] == "3.0"
     assert shown["waiting_on"].startswith("Eleanor Marsh")
     assert [e["event"] for e in shown["events"]] == ["created", "rendered", "sent"]
+    assert shown["change_lines"][0] == "Version 2.0 -> 3.0"
+    assert any(line.startswith("Engineering Lead: holder Liam Hughes") for line in shown["change_lines"])
 
     code, out, _ = await _isms(settings, "cycle", "status", cycle_id)
     assert "Waiting   Eleanor Marsh" in out
