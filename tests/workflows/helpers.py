@@ -23,6 +23,7 @@ from models.cycle import (
     CycleStatus,
     DecisionKind,
     SignatureDecision,
+    Stage,
 )
 from models.storage import StoredObject
 from tests.conftest import SmtpSink
@@ -31,6 +32,16 @@ from workflows.annual_review import AnnualReviewWorkflow
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 CEO = "eleanor.marsh@larkspur.example"
 LEAD = "ravi.chandran@larkspur.example"
+
+
+def invited(status: CycleStatus) -> bool:
+    """Awaiting the signature, and this round's invitation recorded as sent.
+
+    The stage changes before the email goes out (a decision may arrive while it is sent), so
+    waiting for the stage alone races the "sent" event.
+    """
+    sent = [event.event for event in status.events].count("sent")
+    return status.stage is Stage.AWAITING_SIGNATURE and sent >= status.round
 
 
 def current_demo_profile(folder: Path, *, text: str | None = None) -> Path:

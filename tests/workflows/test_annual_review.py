@@ -24,6 +24,7 @@ from tests.workflows.helpers import (
     current_demo_profile,
     current_status,
     finish,
+    invited,
     mails,
     sign,
     start,
@@ -39,7 +40,7 @@ async def test_sign_path_seals_and_confirms(
 ) -> None:
     env, settings = review
     handle = await start(env, settings)
-    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    status = await wait_for(handle, invited)
     assert status.version == "3.0"
     assert status.waiting_on.startswith("Eleanor Marsh")
     invitation = await wait_for_mail(smtp_sink, handle.id, "round-1/invitation")
@@ -71,7 +72,7 @@ async def test_reminders_escalation_and_overdue_on_time(
 ) -> None:
     env, settings = review_skipping
     handle = await start(env.client, settings)
-    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    status = await wait_for(handle, invited)
     await wait_for_mail(smtp_sink, handle.id, "round-1/invitation")
 
     await env.sleep(timedelta(days=2, hours=23))
@@ -108,7 +109,7 @@ async def test_changes_requested_then_revised_version_signed(
 ) -> None:
     client, settings = review
     handle = await start(client, settings)
-    first = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    first = await wait_for(handle, invited)
 
     comment = "Please add the Leeds office to the scope."
     request = SignatureDecision(
@@ -151,7 +152,7 @@ async def test_changes_requested_then_revised_version_signed(
         RevisionInput(profile=store(settings, revised), submitted_by=LEAD),
     )
     assert receipt.round == 2
-    second = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE and s.round == 2)
+    second = await wait_for(handle, lambda s: invited(s) and s.round == 2)
     assert second.version == "3.1"
     assert second.version_hash != first.version_hash
     await wait_for_mail(smtp_sink, handle.id, "round-2/invitation")

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from models.cycle import DecisionKind, SignatureDecision, Stage
-from tests.workflows.helpers import CEO, DEMO, current_demo_profile, wait_for
+from tests.workflows.helpers import CEO, DEMO, current_demo_profile, invited, wait_for
 from workflows.annual_review import AnnualReviewWorkflow
 
 ISMS = str(Path(sys.executable).parent / "isms")
@@ -88,7 +88,7 @@ async def test_start_status_and_revise_from_the_command_line(
     assert "already exists: nothing was changed" in err
 
     handle = client.get_workflow_handle(cycle_id)
-    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    status = await wait_for(handle, invited)
     code, out, err = await _isms(settings, "cycle", "status", cycle_id, "--json")
     assert code == 0, err
     shown = json.loads(out)
@@ -126,7 +126,7 @@ async def test_start_status_and_revise_from_the_command_line(
     code, out, err = await _isms(settings, "cycle", "revise", cycle_id, str(revised))
     assert code == 0, err
     assert "Revision accepted: round 2" in out
-    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE and s.version == "3.1")
+    await wait_for(handle, lambda s: invited(s) and s.version == "3.1")
 
     code, _, err = await _isms(settings, "cycle", "status", "isms-review-nobody-2041")
     assert code == 1

@@ -16,7 +16,7 @@ from core.settings import Settings
 from core.tokens import issue_link
 from models.cycle import DecisionKind, SignatureDecision, Stage
 from models.links import LinkRole
-from tests.workflows.helpers import CEO, DEMO, current_demo_profile, wait_for
+from tests.workflows.helpers import CEO, DEMO, current_demo_profile, invited, wait_for
 from web.app import create_app
 from web.dashboard import SESSION_COOKIE
 from workflows.annual_review import AnnualReviewWorkflow
@@ -112,7 +112,7 @@ async def test_start_refuses_bad_profiles_then_starts_and_revises(
 
     handle = temporal.get_workflow_handle(cycle_id)
     # this test's worker polls its own task queue, which the settings name
-    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    status = await wait_for(handle, invited)
     again = await client.post(
         "/dashboard/cycles",
         data={"csrf": csrf, "year": str(year)},
@@ -146,6 +146,6 @@ async def test_start_refuses_bad_profiles_then_starts_and_revises(
     )
     assert accepted.status_code == 200, accepted.text
     assert "revision accepted: round 2" in accepted.text
-    second = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE and s.round == 2)
+    second = await wait_for(handle, lambda s: invited(s) and s.round == 2)
     assert second.version == "3.1"
     await handle.terminate("test over")

@@ -24,9 +24,9 @@ from core.s3 import get_file, make_s3_client
 from core.settings import Settings
 from core.temporal import connect_temporal
 from devstack.ports import find_free_ports
-from models.cycle import AnnualReviewResult, Stage
+from models.cycle import AnnualReviewResult
 from tests.conftest import SmtpSink
-from tests.workflows.helpers import finish, start, wait_for, wait_for_mail
+from tests.workflows.helpers import finish, invited, start, wait_for, wait_for_mail
 from web.app import create_app
 from worker import build_worker
 
@@ -70,7 +70,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
 ) -> None:
     client, settings = served
     handle = await start(client, settings)
-    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    await wait_for(handle, invited)
     invitation = await wait_for_mail(smtp_sink, handle.id, "round-1/invitation")
     body = invitation.get_body(preferencelist=("plain",))
     assert body is not None

@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.tokens import issue_link
 from models.cycle import CycleStatus, Stage
 from models.links import LinkRole
-from tests.workflows.helpers import CEO, finish, start, wait_for
+from tests.workflows.helpers import CEO, finish, invited, start, wait_for
 from web.app import create_app
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -30,7 +30,7 @@ async def cycle(
 ) -> AsyncIterator[tuple[WorkflowHandle, CycleStatus]]:
     client, settings = review
     handle = await start(client, settings)
-    status = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_SIGNATURE)
+    status = await wait_for(handle, invited)
     yield handle, status
     if (await handle.describe()).status is not None and (await _current(handle)).stage is not Stage.SIGNED:
         await handle.terminate("test over")
@@ -93,8 +93,9 @@ async def test_scanner_get_records_nothing_and_the_page_shows_the_version(
         headers={"X-Isms-Viewer": "1", "X-Isms-Csrf": _csrf(page.text)},
     )
     assert viewed.status_code == 200
-    events = (await _current(handle)).events
-    assert [e.event for e in events][-1] == "opened"
+    # the signal is accepted at once and applied by the workflow a moment later
+    events = (await wait_for(handle, lambda s: s.events[-1].event == "opened")).events
+    assert [e.event for e in events] == ["created", "rendered", "sent", "opened"]
     assert events[-1].detail == status.documents[0].name
 
 
