@@ -31,6 +31,7 @@ from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict
 
 from core.hashing import sha256_file
+from doc_templates.build_templates import shade_cell
 from models.documents import RenderedDocument
 from models.profile import (
     MANDATORY_WORDING,
@@ -421,15 +422,6 @@ _LEGEND = (
 )
 
 
-def _shade(cell: Any, fill: str) -> None:
-    tc_pr = cell._tc.get_or_add_tcPr()
-    shd = OxmlElement("w:shd")
-    shd.set(qn("w:val"), "clear")
-    shd.set(qn("w:color"), "auto")
-    shd.set(qn("w:fill"), fill)
-    tc_pr.append(shd)
-
-
 def _cell_text(cell: Any, text: str, *, size: float, bold: bool = False, white: bool = False) -> None:
     paragraph = cell.paragraphs[0]
     paragraph.paragraph_format.space_after = Pt(0)
@@ -498,7 +490,7 @@ def raci_subdoc(profile: OrganisationProfile) -> SubdocBuilder:
         for index, title in enumerate(["Activity", *(title for _, title in columns)]):
             cell = header.cells[index]
             cell.width = Cm(first if index == 0 else other)
-            _shade(cell, "1F3864")
+            shade_cell(cell, "1F3864")
             _cell_text(cell, title, size=size - 0.5, bold=True, white=True)
         for item in profile.raci:
             row = table.add_row()
@@ -511,7 +503,7 @@ def raci_subdoc(profile: OrganisationProfile) -> SubdocBuilder:
                 cell.width = Cm(other)
                 letter: RaciLetter | None = item.assignments.get(role_id)
                 if letter is not None:
-                    _shade(cell, _RACI_FILL[letter.value])
+                    shade_cell(cell, _RACI_FILL[letter.value])
                     _cell_text(cell, letter.value, size=size + 1, bold=True)
                     cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
         widths = [first] + [other] * len(columns)

@@ -30,9 +30,9 @@ from doc_templates.build_templates import (
     _new_document,
     _runs,
     _set_widths,
-    _shade,
     _text,
     _title_block,
+    shade_cell,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ def _documents_table(doc: Any) -> Table:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     header, opening, body, closing = table.rows
     for cell, label in zip(header.cells, ("Document", "SHA-256"), strict=True):
-        _shade(cell, HEADER_FILL)
+        shade_cell(cell, HEADER_FILL)
         run = cell.paragraphs[0].add_run(label)
         run.bold = True
         run.font.size = Pt(9.5)
@@ -87,7 +87,7 @@ def _documents_table(doc: Any) -> Table:
 def _hash_row(table: Table, label: str, placeholder: str) -> None:
     """A key-value row whose value is a SHA-256 (monospace, so all 64 digits fit on one line)."""
     cells = table.add_row().cells  # type: ignore[no-untyped-call]
-    _shade(cells[0], "E8EDF5")
+    shade_cell(cells[0], "E8EDF5")
     _runs(cells[0].paragraphs[0], label, bold=True, size=Pt(10))
     run = cells[1].paragraphs[0].add_run(placeholder)
     run.font.size = Pt(8)

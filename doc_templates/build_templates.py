@@ -82,7 +82,7 @@ def _new_document(title: str) -> Any:
     return doc
 
 
-def _shade(cell: _Cell, fill: str) -> None:
+def shade_cell(cell: _Cell, fill: str) -> None:
     tc_pr = cell._tc.get_or_add_tcPr()
     shd = OxmlElement("w:shd")
     shd.set(qn("w:val"), "clear")
@@ -204,7 +204,7 @@ def _key_value_table(doc: Any, rows: Sequence[tuple[str, str]], label_width: flo
     for label, value in rows:
         cells = table.add_row().cells  # type: ignore[no-untyped-call]
         cells[0].width, cells[1].width = Cm(label_width), Cm(16.4 - label_width)
-        _shade(cells[0], LABEL_FILL)
+        shade_cell(cells[0], LABEL_FILL)
         _runs(cells[0].paragraphs[0], label, bold=True, size=Pt(10))
         _runs(cells[1].paragraphs[0], *_split_placeholders(value), size=Pt(10))
         for cell in cells:
@@ -273,7 +273,7 @@ def _loop_table(doc: Any, headers: Sequence[tuple[str, float]], loop: str, cells
         for row in table.rows:
             row.cells[index].width = Cm(width)
         cell = header.cells[index]
-        _shade(cell, HEADER_FILL)
+        shade_cell(cell, HEADER_FILL)
         run = cell.paragraphs[0].add_run(label)
         run.bold = True
         run.font.size = Pt(9.5)

@@ -178,22 +178,11 @@ def _signing_page(
     return response
 
 
-@router.get("/sign/{token}", response_class=HTMLResponse)
-async def signing_page(request: Request, token: str) -> HTMLResponse:
-    """Show the documents and the two forms. Records nothing."""
-    claims = _claims(request, token)
-    if isinstance(claims, LinkProblem):
-        return _problem(request, claims)
-    _, status = await _cycle(request, claims.cycle_id)
-    notice = _state_notice(request, claims, status)
-    if notice is not None or status is None:
-        return notice or _problem(request, LinkProblem.TAMPERED)
-    return _signing_page(request, token, status)
+OpenLink = tuple[LinkClaims, WorkflowHandle[object, object], CycleStatus]
 
 
-@router.get("/sign/{token}/documents/{name}")
-async def signing_document(request: Request, token: str, name: str) -> Response:
-    """The PDF of one document. Counts as opened only when fetched by the signing page's script."""
+async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
+    """The link's claims and its cycle when the link can be acted on now, else the page saying why."""
     claims = _claims(request, token)
     if isinstance(claims, LinkProblem):
         return _problem(request, claims)
@@ -201,6 +190,25 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
     notice = _state_notice(request, claims, status)
     if notice is not None or status is None:
         return notice or _problem(request, LinkProblem.TAMPERED)
+    return claims, handle, status
+
+
+@router.get("/sign/{token}", response_class=HTMLResponse)
+async def signing_page(request: Request, token: str) -> HTMLResponse:
+    """Show the documents and the two forms. Records nothing."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    return _signing_page(request, token, opened[2])
+
+
+@router.get("/sign/{token}/documents/{name}")
+async def signing_document(request: Request, token: str, name: str) -> Response:
+    """The PDF of one document. Counts as opened only when fetched by the signing page's script."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claims, handle, status = opened
     document = next((d for d in status.documents if d.name == name), None)
     if document is None:
         return _notice(
@@ -246,13 +254,10 @@ async def record_decision(
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> HTMLResponse:
     """Sign, or request changes: sent to the workflow, which has the last word."""
-    claims = _claims(request, token)
-    if isinstance(claims, LinkProblem):
-        return _problem(request, claims)
-    handle, status = await _cycle(request, claims.cycle_id)
-    notice = _state_notice(request, claims, status)
-    if notice is not None or status is None:
-        return notice or _problem(request, LinkProblem.TAMPERED)
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claims, handle, status = opened
     if not csrf_matches(request, csrf):
         return _notice(
             request,
