@@ -19,6 +19,7 @@ import sys
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.campaign import CampaignActivities
 from activities.documents import DocumentActivities
 from activities.health import HealthActivities
 from activities.mail import MailActivities
@@ -27,12 +28,18 @@ from activities.signing import SigningActivities, SigningIdentity, load_or_creat
 from core.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from core.settings import Settings, SettingsError, load_settings
 from core.temporal import connect_temporal
+from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 logger = logging.getLogger("isms.worker")
 
-WORKFLOWS: list[type] = [AnnualReviewWorkflow, StackCheckWorkflow]
+WORKFLOWS: list[type] = [
+    AnnualReviewWorkflow,
+    AcknowledgementCampaignWorkflow,
+    AcknowledgementBatchWorkflow,
+    StackCheckWorkflow,
+]
 # threads for blocking activities; LibreOffice converts one document at a time per converter anyway
 ACTIVITY_THREADS = 8
 
@@ -61,6 +68,7 @@ def build_worker(
     health = HealthActivities(settings=settings, s3=s3, worker_identity=identity or worker_identity())
     documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
     mail = MailActivities(settings=settings, s3=s3)
+    campaign = CampaignActivities(settings=settings, s3=s3, client=client)
     signing = SigningActivities(
         settings=settings,
         s3=s3,
@@ -77,6 +85,13 @@ def build_worker(
             documents.render_documents,
             mail.send_email,
             signing.sign_documents,
+            campaign.freeze_directory,
+            campaign.load_batch,
+            campaign.plan_staff_change,
+            campaign.send_campaign_mail,
+            campaign.store_batch_records,
+            campaign.close_campaign,
+            campaign.campaign_figures,
         ],
         identity=identity,
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=ACTIVITY_THREADS),

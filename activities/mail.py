@@ -27,7 +27,7 @@ from core.hashing import sha256_bytes
 from core.settings import Settings
 from core.smtp import open_smtp
 from core.tokens import issue_link, link_url
-from models.mail import SendEmailInput, SendEmailResult
+from models.mail import LinkRequest, SendEmailInput, SendEmailResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,7 +44,60 @@ def message_id_for(key: str) -> str:
     return f"<{sha256_bytes(key.encode())[:32]}@isms-cycle>"
 
 
-def _check_address(address: str) -> None:
+def link_context(settings: Settings, request: LinkRequest) -> dict[str, object]:
+    """``link`` and ``link_expires`` for a template: a fresh token, minted here and never logged.
+
+    Minted inside the activity so the bearer token never enters workflow history.
+    """
+    now = datetime.now(UTC)
+    ttl = timedelta(days=settings.link_ttl_days)
+    token = issue_link(
+        settings.link_secret.get_secret_value(),
+        cycle_id=request.cycle_id,
+        person=request.person,
+        role=request.role,
+        version_hash=request.version_hash,
+        ttl=ttl,
+        now=now,
+    )
+    return {
+        "link": link_url(settings.public_base_url, request.path, token),
+        "link_expires": (now + ttl).strftime("%d %B %Y, %H:%M UTC"),
+    }
+
+
+def compose_message(
+    settings: Settings,
+    *,
+    key: str,
+    template: str,
+    to: list[str],
+    cc: list[str] | None = None,
+    context: dict[str, object],
+) -> EmailMessage:
+    """The email with ``key`` (Message-ID derived from it), rendered from ``template``.
+
+    Raises a non-retryable ``EmailTemplateError`` for a template that cannot render.
+    """
+    try:
+        rendered = render_email_template(template_name=template, context=context)
+    except EmailTemplateError as exc:
+        raise ApplicationError(str(exc), type=TEMPLATE_ERROR, non_retryable=True) from exc
+    message = EmailMessage()
+    message["From"] = settings.smtp_sender
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id_for(key)
+    message["X-Isms-Key"] = key
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def check_address(address: str) -> None:
     _, parsed = parseaddr(address)
     local, _, domain = parsed.partition("@")
     if not local or not domain or parsed != address.strip() or any(c in address for c in "\r\n,"):
@@ -72,42 +125,13 @@ class MailActivities:
             raise
         return True
 
-    def _context(self, data: SendEmailInput) -> dict[str, object]:
+    def _message(self, data: SendEmailInput, message_id: str) -> EmailMessage:
         context: dict[str, object] = dict(data.context)
         if data.link is not None:
-            # minted here so the bearer token never enters workflow history
-            now = datetime.now(UTC)
-            ttl = timedelta(days=self._settings.link_ttl_days)
-            token = issue_link(
-                self._settings.link_secret.get_secret_value(),
-                cycle_id=data.link.cycle_id,
-                person=data.link.person,
-                role=data.link.role,
-                version_hash=data.link.version_hash,
-                ttl=ttl,
-                now=now,
-            )
-            context["link"] = link_url(self._settings.public_base_url, data.link.path, token)
-            context["link_expires"] = (now + ttl).strftime("%d %B %Y, %H:%M UTC")
-        return context
-
-    def _message(self, data: SendEmailInput, message_id: str) -> EmailMessage:
-        try:
-            rendered = render_email_template(template_name=data.template, context=self._context(data))
-        except EmailTemplateError as exc:
-            raise ApplicationError(str(exc), type=TEMPLATE_ERROR, non_retryable=True) from exc
-        message = EmailMessage()
-        message["From"] = self._settings.smtp_sender
-        message["To"] = ", ".join(data.to)
-        if data.cc:
-            message["Cc"] = ", ".join(data.cc)
-        message["Subject"] = rendered.subject
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = message_id
-        message["X-Isms-Key"] = data.key
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-        return message
+            context.update(link_context(self._settings, data.link))
+        return compose_message(
+            self._settings, key=data.key, template=data.template, to=data.to, cc=data.cc, context=context
+        )
 
     def _write_marker(
         self, marker: str, *, data: SendEmailInput, message_id: str, refused: list[str]
@@ -145,7 +169,7 @@ class MailActivities:
             return SendEmailResult(key=data.key, message_id=message_id, sent=False)
         recipients = [*data.to, *data.cc]
         for address in recipients:
-            _check_address(address)
+            check_address(address)
         message = self._message(data, message_id)
         try:
             with open_smtp(self._settings) as smtp:

@@ -72,6 +72,12 @@ _CYCLE = Variable("text", "the cycle id, e.g. isms-review-larkspur-2026")
 _DOCUMENTS = Variable("lines", "the names of the documents")
 _DAYS = Variable("number", "whole days since the version was sent for signature")
 _LINK = Variable("text", "the personal https link (the mail activity mints it from a LinkRequest)")
+_LINK_EXPIRES = Variable("text", "when the link stops working (the mail activity sets it)")
+_PERSON = Variable("text", "the addressee's name, as in the staff directory")
+_ACK_DEADLINE = Variable("text", "when acknowledgements are due (the campaign closes), formatted for people")
+_ACKNOWLEDGED = Variable("number", "how many people in scope have acknowledged")
+_TOTAL = Variable("number", "how many people are in scope (leavers excluded)")
+_RATE = Variable("text", "the acknowledgement rate as a percentage with one decimal, e.g. '87.5%'")
 
 EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
     "ceo_invitation": EmailTemplateSpec(
@@ -150,6 +156,74 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "link_expires": Variable("text", "when the link stops working (the mail activity sets it)"),
         },
         button="Open the dashboard",
+    ),
+    # the acknowledgement campaign: to each person in scope
+    "staff_invitation": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "person_name": _PERSON,
+            "lead_name": _LEAD,
+            "signer_name": _SIGNER,
+            "version": _VERSION,
+            "documents": _DOCUMENTS,
+            "deadline": _ACK_DEADLINE,
+            "link": _LINK,
+            "link_expires": _LINK_EXPIRES,
+        },
+        button="Read and acknowledge",
+    ),
+    "staff_reminder": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "person_name": _PERSON,
+            "lead_name": _LEAD,
+            "version": _VERSION,
+            "reminder_number": Variable("number", "1 for the first reminder, 2 for the second, ..."),
+            "deadline": _ACK_DEADLINE,
+            "link": _LINK,
+            "link_expires": _LINK_EXPIRES,
+        },
+        button="Read and acknowledge",
+    ),
+    # to a line manager: their people who have not acknowledged yet
+    "manager_digest": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "manager_name": Variable("text", "the line manager's name"),
+            "version": _VERSION,
+            "people": Variable("lines", "one line per person: 'Name <email> (Department)'"),
+            "outstanding_count": Variable("number", "how many of the manager's people are outstanding"),
+            "deadline": _ACK_DEADLINE,
+            "lead_name": _LEAD,
+        }
+    ),
+    # to the ISMS lead and the CEO
+    "campaign_summary": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "version": _VERSION,
+            "acknowledged": _ACKNOWLEDGED,
+            "total": _TOTAL,
+            "rate": _RATE,
+            "departments": Variable("lines", "one line per department, e.g. 'Finance: 40 of 50 (80.0%)'"),
+            "deadline": _ACK_DEADLINE,
+            "cycle_id": _CYCLE,
+        }
+    ),
+    "campaign_closed": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "version": _VERSION,
+            "acknowledged": _ACKNOWLEDGED,
+            "total": _TOTAL,
+            "rate": _RATE,
+            "target": Variable("text", "the target rate, e.g. '95%'"),
+            "outcome": Variable("text", "'target met' or 'target NOT met'"),
+            "non_responders": Variable("number", "how many people in scope did not acknowledge"),
+            "cycle_id": _CYCLE,
+            "register_key": Variable("text", "where the acknowledgement register is stored"),
+            "report_key": Variable("text", "where the cycle report is stored"),
+        }
     ),
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.profile import OrganisationProfile, RoleKind
-from models.routing import CycleRouting, Person, ScheduleSnapshot
+from models.routing import AckLadder, CycleRouting, Person, ScheduleSnapshot
 from models.staff import StaffDirectory
 
 
@@ -23,6 +23,7 @@ def cycle_routing(profile: OrganisationProfile, staff: StaffDirectory) -> CycleR
     if signer is None or lead is None:
         return None
     schedule = profile.signature_schedule
+    ladder = profile.acknowledgement_schedule
     escalate_to = [p for ref in schedule.escalate_to if (p := _person(staff, ref, "")) is not None]
     return CycleRouting(
         organisation=profile.organisation.name,
@@ -35,5 +36,11 @@ def cycle_routing(profile: OrganisationProfile, staff: StaffDirectory) -> CycleR
             escalate_after=schedule.escalate_after,
             escalate_to=escalate_to,
             overdue_after=schedule.overdue_after,
+        ),
+        acknowledgement=AckLadder(
+            reminders=sorted(ladder.reminders),
+            manager_digest_after=ladder.manager_digest_after,
+            summary_after=ladder.summary_after,
+            close_after=ladder.close_after,
         ),
     )

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from models.campaign import DEFAULT_BATCH_SIZE, CampaignResult
 from models.documents import DraftDocument
 from models.findings import Finding
 from models.signing import AuditEvent, SignDocumentsResult
@@ -32,6 +33,11 @@ class Stage(StrEnum):
     AWAITING_REVISION = "awaiting_revision"  # the CEO asked for changes; the lead revises
     SIGNING = "signing"
     SIGNED = "signed"
+    ACKNOWLEDGING = "acknowledging"  # the acknowledgement campaign runs
+    CLOSED = "closed"  # the campaign closed: register and report written
+
+
+SIGNED_STAGES = frozenset({Stage.SIGNING, Stage.SIGNED, Stage.ACKNOWLEDGING, Stage.CLOSED})
 
 
 class AnnualReviewInput(BaseModel):
@@ -42,6 +48,7 @@ class AnnualReviewInput(BaseModel):
     started_by: str
     reason: str | None = None  # set for an ad-hoc review ("significant change: ...")
     previous_manifest: StoredObject | None = None  # last year's render, for the change summary
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=1000)  # people per acknowledgement batch
 
 
 class DecisionKind(StrEnum):
@@ -107,6 +114,7 @@ class CycleStatus(BaseModel):
     last_comment: str = ""
     events: list[AuditEvent] = Field(default_factory=list)
     signed: SignDocumentsResult | None = None
+    campaign: CampaignResult | None = None  # the register and report, once the campaign closed
 
 
 class AnnualReviewResult(BaseModel):
@@ -114,3 +122,4 @@ class AnnualReviewResult(BaseModel):
     version: str
     rounds: int
     signed: SignDocumentsResult
+    campaign: CampaignResult | None = None  # None for cycles from before the campaign existed

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -179,6 +179,32 @@ class SignatureSchedule(StrictModel):
     overdue_after: Duration = timedelta(days=14)
 
 
+class AcknowledgementSchedule(StrictModel):
+    """The ladder that chases people who have not acknowledged the signed documents.
+
+    Numbers are days; ISO 8601 durations (``PT10M``) are accepted too. Reminders and the
+    manager digest count from each person's invitation; the summary to the ISMS lead and the
+    CEO and the close count from the start of the campaign (the moment of signature).
+    """
+
+    reminders: list[Duration] = Field(default_factory=lambda: [timedelta(days=5), timedelta(days=10)])
+    manager_digest_after: Duration = timedelta(days=14)
+    summary_after: Duration = timedelta(days=21)
+    close_after: Duration = Field(timedelta(days=28), description="the deadline: the campaign closes")
+
+    @model_validator(mode="after")
+    def _steps_before_close(self) -> AcknowledgementSchedule:
+        steps = [("reminders", r) for r in self.reminders]
+        steps += [("manager_digest_after", self.manager_digest_after), ("summary_after", self.summary_after)]
+        for name, delay in steps:
+            if delay >= self.close_after:
+                raise ValueError(
+                    f"{name} ({delay}) must come before close_after ({self.close_after}), "
+                    "or it would never happen"
+                )
+        return self
+
+
 class OrganisationProfile(StrictModel):
     organisation: Organisation
     isms_scope: Text
@@ -187,6 +213,7 @@ class OrganisationProfile(StrictModel):
     raci: list[RaciActivity]
     conflicting_duties: list[ConflictingDuties] = Field(default_factory=list)
     signature_schedule: SignatureSchedule = Field(default_factory=SignatureSchedule)
+    acknowledgement_schedule: AcknowledgementSchedule = Field(default_factory=AcknowledgementSchedule)
 
     def role(self, role_id: str) -> Role | None:
         return next((role for role in self.roles if role.id == role_id), None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Person(BaseModel):
@@ -22,6 +22,15 @@ class ScheduleSnapshot(BaseModel):
     overdue_after: timedelta
 
 
+class AckLadder(BaseModel):
+    """The profile's acknowledgement schedule, as the workflows use it (see models.campaign)."""
+
+    reminders: list[timedelta] = Field(default_factory=lambda: [timedelta(days=5), timedelta(days=10)])
+    manager_digest_after: timedelta = timedelta(days=14)
+    summary_after: timedelta = timedelta(days=21)
+    close_after: timedelta = timedelta(days=28)
+
+
 class CycleRouting(BaseModel):
     """Who signs, who leads, and when to chase: read from the profile by an activity."""
 
@@ -31,3 +40,5 @@ class CycleRouting(BaseModel):
     signer: Person
     lead: Person
     schedule: ScheduleSnapshot
+    # the acknowledgement ladder; the default keeps histories from before it existed readable
+    acknowledgement: AckLadder = Field(default_factory=lambda: AckLadder())

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.tokens import read_link
 from models.cycle import (
     CONSENT_TEXT,
+    SIGNED_STAGES,
     CycleStatus,
     DecisionKind,
     DecisionReceipt,
@@ -125,7 +126,7 @@ def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | No
     """A page for a link that is genuine but cannot be acted on now, or None when it can."""
     if status is None:
         return _problem(request, LinkProblem.TAMPERED)
-    if status.stage in (Stage.SIGNING, Stage.SIGNED):
+    if status.stage in SIGNED_STAGES:
         return _notice(
             request,
             "Already signed",

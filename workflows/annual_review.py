@@ -13,12 +13,22 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.acknowledgement import AcknowledgementCampaignWorkflow
+
 with workflow.unsafe.imports_passed_through():
     from activities.documents import CLAUSE5_ERRORS, NON_RETRYABLE_ERRORS, DocumentActivities
     from activities.mail import MailActivities
     from activities.signing import NON_RETRYABLE_ERRORS as SIGNING_ERRORS
     from activities.signing import SigningActivities
+    from models.campaign import (
+        CampaignInput,
+        CampaignResult,
+        SignedVersion,
+        campaign_id_for,
+        signed_version_hash,
+    )
     from models.cycle import (
+        SIGNED_STAGES,
         AnnualReviewInput,
         AnnualReviewResult,
         CycleStatus,
@@ -114,9 +124,16 @@ class AnnualReviewWorkflow:
             self._staff = revision.staff or self._staff
 
         signed = await self._sign()
+        campaign = None
+        if workflow.patched("acknowledgement-campaign"):  # cycles signed before it existed end here
+            campaign = await self._campaign(signed)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AnnualReviewResult(
-            cycle_id=data.cycle_id, version=self._status.version, rounds=self._status.round, signed=signed
+            cycle_id=data.cycle_id,
+            version=self._status.version,
+            rounds=self._status.round,
+            signed=signed,
+            campaign=campaign,
         )
 
     async def _check_and_render(self, profile: StoredObject, staff: StoredObject) -> None:
@@ -294,6 +311,44 @@ class AnnualReviewWorkflow:
         )
         return signed
 
+    async def _campaign(self, signed: SignDocumentsResult) -> CampaignResult:
+        """Every person in scope acknowledges the signed version (a child workflow and its batches)."""
+        routing, data = self._routing, self._input
+        assert routing is not None and data is not None and self._staff is not None
+        assert self._decided_at is not None
+        documents = {d.name: d.pdf.sha256 for d in signed.documents}
+        self._set_stage(Stage.ACKNOWLEDGING)
+        self._event("campaign started", SYSTEM, "acknowledgement of the signed version by everyone in scope")
+        result = await workflow.execute_child_workflow(
+            AcknowledgementCampaignWorkflow.run,
+            CampaignInput(
+                cycle_id=data.cycle_id,
+                organisation=routing.organisation,
+                signed=SignedVersion(
+                    version=self._status.version,
+                    version_hash=signed_version_hash(documents),
+                    documents=documents,
+                    pdfs={d.name: d.pdf for d in signed.documents},
+                ),
+                staff=self._staff,
+                lead=routing.lead,
+                signer=routing.signer,
+                schedule=routing.acknowledgement,
+                cycle_started_at=workflow.info().start_time,
+                signed_at=self._decided_at,
+                batch_size=data.batch_size,
+            ),
+            id=campaign_id_for(data.cycle_id),
+        )
+        self._status.campaign = result
+        self._set_stage(Stage.CLOSED)
+        self._event(
+            "campaign closed",
+            SYSTEM,
+            f"{result.tally.acknowledged} of {result.tally.total} acknowledged ({result.tally.rate:.1%})",
+        )
+        return result
+
     # --------------------------------------------------------------------------- helpers
 
     def _set_stage(self, stage: Stage) -> None:
@@ -396,7 +451,7 @@ class AnnualReviewWorkflow:
     @decide.validator
     def _validate_decision(self, decision: SignatureDecision) -> None:
         stage, routing = self._status.stage, self._routing
-        if stage in (Stage.SIGNING, Stage.SIGNED):
+        if stage in SIGNED_STAGES:
             raise ValueError(f"already signed: version {self._status.version} was signed")
         if decision.version_hash != self._status.version_hash:
             raise ValueError("superseded: this link is for an earlier version of the documents")

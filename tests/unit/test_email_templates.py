@@ -37,6 +37,23 @@ SAMPLES: dict[str, object] = {
     "comment": "Add the Leeds office.",
     "signed_by": "Eleanor Marsh",
     "hashes": ["information-security-policy.pdf: " + "a" * 64],
+    # the acknowledgement campaign
+    "person_name": "Priya Natarajan",
+    "manager_name": "Tom Okafor",
+    "people": [
+        "Priya Natarajan <priya@larkspur.example> (Finance)",
+        "Sam Hughes <sam@larkspur.example> (Finance)",
+    ],
+    "outstanding_count": 2,
+    "acknowledged": 175,
+    "total": 200,
+    "rate": "87.5%",
+    "departments": ["Finance: 40 of 50 (80.0%)", "Engineering: 135 of 150 (90.0%)"],
+    "target": "95%",
+    "outcome": "target NOT met",
+    "non_responders": 25,
+    "register_key": "larkspur/2026/acknowledgements/register.csv",
+    "report_key": "larkspur/2026/acknowledgements/report.html",
 }
 HOSTILE = "<script>alert(1)</script> **bold** [x](http://evil.example) {{ 7*7 }} O'Brien & Sons"
 EMAILS = resources.files("doc_templates").joinpath("emails")
@@ -55,6 +72,11 @@ def test_the_expected_templates_exist_and_each_has_a_file() -> None:
         "changes_requested",
         "signed_confirmation",
         "lead_signin",
+        "staff_invitation",
+        "staff_reminder",
+        "manager_digest",
+        "campaign_summary",
+        "campaign_closed",
     }
     files = {entry.name.removesuffix(".md") for entry in EMAILS.iterdir() if entry.name.endswith(".md")}
     assert files == set(template_names())
@@ -192,3 +214,179 @@ def test_any_comment_is_data_in_both_parts(comment: str) -> None:
     # whatever the value, the HTML has the same elements as with a harmless one
     plain = render_email_template(template_name="changes_requested", context=_context("changes_requested"))
     assert _tags(email.html) == _tags(plain.html)
+
+
+CAMPAIGN_TEMPLATES = [
+    "staff_invitation",
+    "staff_reminder",
+    "manager_digest",
+    "campaign_summary",
+    "campaign_closed",
+]
+
+
+def test_campaign_templates_declare_the_agreed_variables() -> None:
+    expected = {
+        "staff_invitation": {
+            "organisation",
+            "person_name",
+            "lead_name",
+            "signer_name",
+            "version",
+            "documents",
+            "deadline",
+            "link",
+            "link_expires",
+        },
+        "staff_reminder": {
+            "organisation",
+            "person_name",
+            "lead_name",
+            "version",
+            "reminder_number",
+            "deadline",
+            "link",
+            "link_expires",
+        },
+        "manager_digest": {
+            "organisation",
+            "manager_name",
+            "version",
+            "people",
+            "outstanding_count",
+            "deadline",
+            "lead_name",
+        },
+        "campaign_summary": {
+            "organisation",
+            "version",
+            "acknowledged",
+            "total",
+            "rate",
+            "departments",
+            "deadline",
+            "cycle_id",
+        },
+        "campaign_closed": {
+            "organisation",
+            "version",
+            "acknowledged",
+            "total",
+            "rate",
+            "target",
+            "outcome",
+            "non_responders",
+            "cycle_id",
+            "register_key",
+            "report_key",
+        },
+    }
+    assert {name: set(required_variables(name)) for name in CAMPAIGN_TEMPLATES} == expected
+    assert EMAIL_TEMPLATES["staff_invitation"].button == "Read and acknowledge"
+    assert EMAIL_TEMPLATES["staff_reminder"].button == "Read and acknowledge"
+    for name in ("manager_digest", "campaign_summary", "campaign_closed"):
+        assert EMAIL_TEMPLATES[name].button is None
+    kinds = {
+        "reminder_number": "number",
+        "outstanding_count": "number",
+        "acknowledged": "number",
+        "total": "number",
+        "non_responders": "number",
+        "documents": "lines",
+        "people": "lines",
+        "departments": "lines",
+        "rate": "text",
+        "target": "text",
+        "deadline": "text",
+    }
+    for name in CAMPAIGN_TEMPLATES:
+        for variable, spec in EMAIL_TEMPLATES[name].variables.items():
+            if variable in kinds:
+                assert spec.kind == kinds[variable], (name, variable)
+
+
+@pytest.mark.parametrize("name", CAMPAIGN_TEMPLATES)
+def test_campaign_templates_render_their_values(name: str) -> None:
+    context = _context(name)
+    email = render_email_template(template_name=name, context=context)
+    assert "Larkspur Analytics Ltd" in email.subject
+    assert "3.0" in email.subject
+    for variable, value in context.items():
+        if variable in {"link", "reminder_number"}:  # the link is checked below; the number reads as words
+            continue
+        for piece in value if isinstance(value, list) else [value]:
+            assert str(piece) in email.text, (variable, piece)
+            assert html.escape(str(piece), quote=True) in email.html, (variable, piece)
+
+
+@pytest.mark.parametrize("name", CAMPAIGN_TEMPLATES)
+def test_campaign_templates_each_missing_variable_is_an_error(name: str) -> None:
+    assert required_variables(name)
+    for missing in sorted(required_variables(name)):
+        context = _context(name)
+        del context[missing]
+        with pytest.raises(EmailTemplateError, match=missing):
+            render_email_template(template_name=name, context=context)
+
+
+def test_staff_invitation_has_the_button_and_the_personal_link() -> None:
+    link = "https://isms.example/ack/personal-TOKEN_123"
+    email = render_email_template(
+        template_name="staff_invitation", context=_context("staff_invitation", link=link)
+    )
+    button = re.search(r'<a href="([^"]+)"[^>]*>Read and acknowledge</a>', email.html)
+    assert button is not None
+    assert button.group(1) == link
+    assert email.html.count(f'href="{link}"') == 2  # the button and the copyable fallback
+    assert link in email.text.splitlines()
+    assert "Eleanor Marsh" in email.text
+    assert "I have read and accept" in email.text
+    assert "do not forward" in email.text
+    assert "24 November 2026 09:30 UTC" in email.text
+    assert "information-security-policy.docx" in email.text
+    assert "7 December 2026" in email.text
+
+
+def test_staff_reminder_counts_in_words() -> None:
+    email = render_email_template(
+        template_name="staff_reminder", context=_context("staff_reminder", reminder_number=3)
+    )
+    assert email.subject.startswith("Third reminder:")
+    assert "the third reminder" in email.text
+    assert "Read and acknowledge</a>" in email.html
+
+
+def test_manager_digest_lists_each_person_and_the_count() -> None:
+    email = render_email_template(template_name="manager_digest", context=_context("manager_digest"))
+    assert "Dear Tom Okafor," in email.text
+    assert "- Priya Natarajan <priya@larkspur.example> (Finance)" in email.text
+    assert "- Sam Hughes <sam@larkspur.example> (Finance)" in email.text
+    assert "(2 in all)" in email.text
+    items = re.findall(r"<li[^>]*>(.*?)</li>", email.html)
+    assert items == [
+        "Priya Natarajan &lt;priya@larkspur.example&gt; (Finance)",
+        "Sam Hughes &lt;sam@larkspur.example&gt; (Finance)",
+    ]
+
+
+def test_campaign_summary_and_closed_show_the_figures_and_the_status_command() -> None:
+    summary = render_email_template(template_name="campaign_summary", context=_context("campaign_summary"))
+    assert "175 of 200 people in scope (87.5%)" in summary.text
+    assert "- Finance: 40 of 50 (80.0%)" in summary.text
+    assert "    isms cycle status isms-review-larkspur-2026" in summary.text
+    closed = render_email_template(template_name="campaign_closed", context=_context("campaign_closed"))
+    assert "target NOT met" in closed.subject
+    assert "175 of 200 people in scope acknowledged (87.5%) against a target of 95%" in closed.text
+    assert "did not acknowledge: 25" in closed.text
+    assert "larkspur/2026/acknowledgements/register.csv" in closed.text
+    assert "larkspur/2026/acknowledgements/report.html" in closed.text
+    assert "isms cycle status isms-review-larkspur-2026" in closed.text
+
+
+def test_a_campaign_template_refuses_a_mistyped_count() -> None:
+    with pytest.raises(EmailTemplateError, match="outstanding_count must be number"):
+        render_email_template(
+            template_name="manager_digest", context=_context("manager_digest", outstanding_count="2")
+        )
+    with pytest.raises(EmailTemplateError, match="people must be lines"):
+        render_email_template(template_name="manager_digest", context=_context("manager_digest", people="x"))

@@ -1,0 +1,350 @@
+"""The acknowledgement campaign: who must confirm the signed version, and what each one did.
+
+The campaign runs as one ``AcknowledgementCampaignWorkflow`` per cycle (id
+:func:`campaign_id_for`) over batch workflows of a few hundred people each (ids
+:func:`batch_id_for`). People are packed into batches by line manager, so one batch owns
+everything a manager is told about. A staff link names its batch workflow in the token's
+``cycle_id`` claim, so the web app reaches the right batch without a lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from models.routing import AckLadder, Person
+from models.storage import StoredObject
+
+BATCH_SEPARATOR = "--ack-"
+ACKNOWLEDGEMENT_TEXT = (
+    "I have read and accept the Information Security Policy and the ISMS Roles, Responsibilities "
+    "and Authorities identified by the SHA-256 fingerprints shown."
+)
+RATE_TARGET = 0.95  # the acknowledgement rate the cycle report measures against
+DEFAULT_BATCH_SIZE = 250  # people per batch workflow: keeps each history and payload small
+
+
+def campaign_id_for(cycle_id: str) -> str:
+    return f"{cycle_id}--campaign"
+
+
+def batch_id_for(cycle_id: str, batch: int) -> str:
+    return f"{cycle_id}{BATCH_SEPARATOR}{batch:04d}"
+
+
+def cycle_of_batch(batch_id: str) -> str | None:
+    """The cycle id a batch workflow id belongs to, or None if it is not a batch id."""
+    cycle_id, separator, number = batch_id.rpartition(BATCH_SEPARATOR)
+    return cycle_id if separator and cycle_id and number.isdigit() else None
+
+
+class CampaignStage(StrEnum):
+    DISPATCHING = "dispatching"  # freezing the directory, starting batches, sending invitations
+    RUNNING = "running"  # waiting for acknowledgements, chasing on the ladder
+    CLOSING = "closing"  # the deadline passed: writing the register and the report
+    CLOSED = "closed"
+
+
+class Recipient(BaseModel):
+    """One person in scope, as frozen from the staff directory when the documents were signed."""
+
+    email: str
+    name: str
+    department: str
+    manager_email: str | None = None
+    manager_name: str | None = None
+
+
+class SignedVersion(BaseModel):
+    """What every person is asked to acknowledge."""
+
+    version: str
+    version_hash: str  # SHA-256 over the sealed PDFs' hashes: the value staff links are bound to
+    documents: dict[str, str]  # document name -> SHA-256 of its sealed PDF
+    pdfs: dict[str, StoredObject]  # document name -> the sealed PDF
+
+
+class CampaignInput(BaseModel):
+    cycle_id: str
+    organisation: str
+    signed: SignedVersion
+    staff: StoredObject  # the directory as it was when the documents were signed
+    lead: Person
+    signer: Person
+    schedule: AckLadder = Field(default_factory=AckLadder)
+    cycle_started_at: datetime
+    signed_at: datetime
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=1000)
+
+
+class FrozenDirectory(BaseModel):
+    """The batches a directory was packed into; the people themselves stay in S3."""
+
+    batches: list[StoredObject]  # one JSON list of Recipient per batch
+    index: (
+        StoredObject  # JSON: {"people": {email: batch}, "managers": {manager email: batch}, "sizes": [...]}
+    )
+    people: int
+    excluded: int  # out of scope, or not employed on the day
+
+
+class BatchInput(BaseModel):
+    cycle_id: str
+    batch: int
+    organisation: str
+    signed: SignedVersion
+    signer_name: str
+    people: StoredObject
+    lead: Person
+    schedule: AckLadder
+    started_at: datetime  # the campaign's start
+    deadline: datetime
+
+
+class Acknowledgement(BaseModel):
+    """A person pressed "I have read and accept" (as the web app received it)."""
+
+    person: str  # the link's addressee
+    version_hash: str  # the version the link was for
+    link_id: str
+    documents: dict[str, str] = Field(default_factory=dict)  # the hashes shown on the page
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class PersonRecord(BaseModel):
+    """One line of the acknowledgement register."""
+
+    email: str
+    name: str
+    department: str
+    manager_email: str | None = None
+    manager_name: str | None = None
+    joined: bool = False  # added mid-cycle
+    invited_at: datetime | None = None
+    reminded_at: list[datetime] = Field(default_factory=list)
+    escalated_at: datetime | None = None  # named in a digest to the line manager
+    acknowledged_at: datetime | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    version_hash: str | None = None  # of the version acknowledged
+    documents: dict[str, str] = Field(default_factory=dict)  # hashes shown when acknowledging
+    left_at: datetime | None = None  # a leaver: excluded from the figures
+
+
+class AckReceipt(BaseModel):
+    person: str
+    name: str
+    acknowledged_at: datetime
+    version: str
+    version_hash: str
+    documents: dict[str, str]
+    ip: str | None = None
+    user_agent: str | None = None
+    already: bool = False  # True when an earlier request had recorded it
+
+
+class Tally(BaseModel):
+    total: int = 0  # in scope now (leavers excluded)
+    acknowledged: int = 0
+    outstanding: int = 0
+    overdue: int = 0  # outstanding and already escalated to their manager, or the deadline passed
+
+    def add(self, other: Tally) -> None:
+        self.total += other.total
+        self.acknowledged += other.acknowledged
+        self.outstanding += other.outstanding
+        self.overdue += other.overdue
+
+    @property
+    def rate(self) -> float:
+        return self.acknowledged / self.total if self.total else 1.0
+
+    @property
+    def rate_text(self) -> str:
+        """The rate as a percentage with one decimal, rounded down so it is never overstated."""
+        if not self.total:
+            return "100.0%"
+        tenths = self.acknowledged * 1000 // self.total
+        return f"{tenths // 10}.{tenths % 10}%"
+
+
+class BatchProgress(BaseModel):
+    batch: int
+    invited: int = 0
+    left: int = 0
+    closed: bool = False
+    tally: Tally = Field(default_factory=Tally)
+    by_department: dict[str, Tally] = Field(default_factory=dict)
+
+
+class CampaignProgress(BaseModel):
+    """Live figures: the campaign's own state plus every batch's, summed (see core.campaign)."""
+
+    cycle_id: str
+    stage: CampaignStage
+    started_at: datetime | None = None
+    deadline: datetime | None = None
+    batches: int = 0
+    invited: int = 0
+    left: int = 0
+    tally: Tally = Field(default_factory=Tally)
+    by_department: dict[str, Tally] = Field(default_factory=dict)
+    result: CampaignResult | None = None  # the register and the report, once closed
+
+
+class CampaignState(BaseModel):
+    """What the campaign workflow's ``state`` query returns (batch figures come from the batches)."""
+
+    cycle_id: str
+    stage: CampaignStage
+    started_at: datetime | None = None
+    deadline: datetime | None = None
+    batches: int = 0
+    version: str = ""
+    version_hash: str = ""
+    result: CampaignResult | None = None  # set when closed
+
+
+class StaffChange(BaseModel):
+    """Joiners (a staff CSV with the usual columns) and leavers (email addresses)."""
+
+    add: StoredObject | None = None
+    remove: list[str] = Field(default_factory=list)
+    requested_by: str
+
+
+class PlannedChange(BaseModel):
+    """Where each joiner and leaver goes: worked out by an activity from the frozen index."""
+
+    joiners: dict[int, list[Recipient]] = Field(default_factory=dict)  # batch -> people
+    leavers: dict[int, list[str]] = Field(default_factory=dict)  # batch -> emails
+    already_in: list[str] = Field(default_factory=list)  # joiners already in the campaign
+    unknown: list[str] = Field(default_factory=list)  # leavers not in the campaign
+    problems: list[str] = Field(default_factory=list)  # invalid rows: nothing is changed
+
+
+class BatchChange(BaseModel):
+    joiners: list[Recipient] = Field(default_factory=list)
+    leavers: list[str] = Field(default_factory=list)
+
+
+class StaffChangeReceipt(BaseModel):
+    added: list[str]
+    removed: list[str]
+    already_in: list[str]
+    unknown: list[str]
+
+
+class BatchResult(BaseModel):
+    batch: int
+    records: StoredObject  # JSON list of PersonRecord
+    tally: Tally
+
+
+class CampaignReport(BaseModel):
+    """The figures the cycle report is written from."""
+
+    organisation: str
+    cycle_id: str
+    version: str
+    version_hash: str
+    cycle_started_at: datetime
+    signed_at: datetime
+    campaign_started_at: datetime
+    closed_at: datetime
+    target: float = RATE_TARGET
+    tally: Tally
+    by_department: dict[str, Tally]
+    non_responders_by_manager: dict[str, list[str]]  # "Manager Name <email>" -> "Name <email>"
+    leavers: int
+    joiners: int
+
+
+class CampaignResult(BaseModel):
+    register_csv: StoredObject
+    register_json: StoredObject
+    report: StoredObject  # HTML
+    report_markdown: StoredObject
+    tally: Tally
+    by_department: dict[str, Tally] = Field(default_factory=dict)
+    target_met: bool = False  # the rate reached RATE_TARGET
+
+
+class CampaignMailRecipient(BaseModel):
+    """One email of a campaign step: the key names it for good (cycle, purpose, person, step)."""
+
+    key: str
+    to: str
+    context: dict[str, str | int | list[str]] = Field(default_factory=dict)
+    link_for: str | None = None  # mint a staff link for this person
+
+
+class CampaignMailInput(BaseModel):
+    batch_id: str  # markers live under this batch's prefix; staff links name this batch
+    template: str
+    context: dict[str, str | int | list[str]] = Field(default_factory=dict)  # shared by every email
+    recipients: list[CampaignMailRecipient]
+    version_hash: str | None = None  # for staff links
+
+
+class CampaignMailResult(BaseModel):
+    sent_at: dict[str, datetime]  # key -> when it went out (now, or by an earlier attempt)
+    newly_sent: int
+    refused: list[str] = Field(default_factory=list)  # keys whose recipient the server refused
+
+
+class FreezeInput(BaseModel):
+    cycle_id: str
+    staff: StoredObject
+    as_of: date  # in scope and employed on this day (the day of signature)
+    batch_size: int
+
+
+class PlanChangeInput(BaseModel):
+    cycle_id: str
+    index: StoredObject
+    change: StaffChange
+    joined: dict[str, int]  # joiners added earlier in this campaign: email (casefold) -> batch
+    left: list[str]  # people who left earlier in this campaign (casefold)
+    as_of: date
+
+
+class StoreRecordsInput(BaseModel):
+    cycle_id: str
+    batch: int
+    records: list[PersonRecord]
+
+
+class CloseInput(BaseModel):
+    cycle_id: str
+    organisation: str
+    signed: SignedVersion
+    cycle_started_at: datetime
+    signed_at: datetime
+    campaign_started_at: datetime
+    closed_at: datetime
+    batches: list[StoredObject]  # each batch's records
+
+
+class AckPage(BaseModel):
+    """What the acknowledgement page shows for one person (the batch's ``page`` query)."""
+
+    organisation: str
+    version: str
+    version_hash: str
+    documents: dict[str, str]
+    pdfs: dict[str, StoredObject]
+    deadline: datetime
+    lead_name: str
+    closed: bool
+    person: PersonRecord | None
+
+
+def signed_version_hash(documents: dict[str, str]) -> str:
+    """One SHA-256 naming a signed version: over each document's name and sealed-PDF hash."""
+    lines = "".join(f"{name}\t{digest}\n" for name, digest in sorted(documents.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()

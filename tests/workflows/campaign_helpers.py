@@ -1,0 +1,195 @@
+"""Helpers for acknowledgement campaign tests: synthetic staff, a signed version, a campaign.
+
+A campaign is started directly (``AcknowledgementCampaignWorkflow``) with a synthetic staff
+directory and two small real PDFs standing in for the sealed documents, so these tests do
+not pay for rendering and sealing; the annual review tests cover the path from signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+
+from core.campaign import campaign_progress, campaign_state
+from core.settings import Settings
+from core.tokens import issue_link
+from models.campaign import (
+    CampaignInput,
+    CampaignProgress,
+    CampaignState,
+    SignedVersion,
+    batch_id_for,
+    signed_version_hash,
+)
+from models.links import LinkRole
+from models.routing import AckLadder, Person
+from models.staff import REQUIRED_COLUMNS
+from models.storage import StoredObject
+from tests.workflows.helpers import store
+from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
+
+LEAD = Person(name="Ravi Chandran", email="ravi.chandran@larkspur.example", title="ISMS Manager")
+CEO = Person(name="Eleanor Marsh", email="eleanor.marsh@larkspur.example", title="Chief Executive")
+DEPARTMENTS = ("Engineering", "Finance", "Operations", "Sales")
+
+
+def staff_rows(count: int, *, team_size: int = 8, prefix: str = "person") -> list[dict[str, str]]:
+    """``count`` people in scope: teams of ``team_size`` under managers who are people too."""
+    rows = []
+    for number in range(count):
+        manager = (number // team_size) * team_size
+        rows.append(
+            {
+                "employee_id": f"{prefix.upper()}{number:06d}",
+                "name": f"{prefix.title()} {number:06d}",
+                "email": f"{prefix}{number:06d}@larkspur.example",
+                "department": DEPARTMENTS[(number // team_size) % len(DEPARTMENTS)],
+                "job_title": "Analyst",
+                "manager_email": "" if manager == number else f"{prefix}{manager:06d}@larkspur.example",
+                "start_date": "2020-01-01",
+                "end_date": "",
+                "in_scope": "yes",
+            }
+        )
+    return rows
+
+
+def write_staff(folder: Path, rows: list[dict[str, str]], name: str = "staff.csv") -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(REQUIRED_COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(buffer.getvalue())
+    return path
+
+
+def tiny_pdf(text: str) -> bytes:
+    """A small valid one-page PDF showing ``text`` (ASCII), built with correct xref offsets."""
+    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def signed_version(settings: Settings, folder: Path, *, version: str = "3.0") -> SignedVersion:
+    """Two small PDFs in the drafts bucket, standing in for the sealed documents."""
+    pdfs: dict[str, StoredObject] = {}
+    for name in ("information-security-policy.docx", "isms-roles-and-responsibilities.docx"):
+        path = folder / name.replace(".docx", ".pdf")
+        path.write_bytes(tiny_pdf(f"{name} version {version} {uuid.uuid4().hex[:6]}"))
+        pdfs[name] = store(settings, path)
+    documents = {name: pdf.sha256 for name, pdf in pdfs.items()}
+    return SignedVersion(
+        version=version, version_hash=signed_version_hash(documents), documents=documents, pdfs=pdfs
+    )
+
+
+def ladder(scale: timedelta = timedelta(days=1)) -> AckLadder:
+    """The default ladder (reminders at 5 and 10, digest at 14, summary at 21, close at 28) in ``scale`` units."""
+    return AckLadder(
+        reminders=[5 * scale, 10 * scale],
+        manager_digest_after=14 * scale,
+        summary_after=21 * scale,
+        close_after=28 * scale,
+    )
+
+
+async def start_campaign(
+    client: Client,
+    settings: Settings,
+    folder: Path,
+    rows: list[dict[str, str]],
+    *,
+    schedule: AckLadder | None = None,
+    batch_size: int = 250,
+) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, object], CampaignInput]:
+    cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    data = CampaignInput(
+        cycle_id=cycle_id,
+        organisation="Larkspur Analytics Ltd",
+        signed=signed_version(settings, folder),
+        staff=store(settings, write_staff(folder, rows)),
+        lead=LEAD,
+        signer=CEO,
+        schedule=schedule or ladder(),
+        cycle_started_at=now - timedelta(days=3),
+        signed_at=now,
+        batch_size=batch_size,
+    )
+    handle = await client.start_workflow(
+        AcknowledgementCampaignWorkflow.run,
+        data,
+        id=f"{cycle_id}--campaign",
+        task_queue=settings.temporal_task_queue,
+    )
+    return handle, data
+
+
+def staff_link(settings: Settings, data: CampaignInput, email: str, batch: int, **claims: object) -> str:
+    """A staff link as the mail activity would mint it (override claims to make bad ones)."""
+    values: dict[str, object] = {
+        "cycle_id": batch_id_for(data.cycle_id, batch),
+        "person": email,
+        "role": LinkRole.STAFF,
+        "version_hash": data.signed.version_hash,
+        "ttl": timedelta(days=30),
+        "now": datetime.now(UTC),
+    }
+    values.update(claims)
+    return issue_link(settings.link_secret.get_secret_value(), **values)  # type: ignore[arg-type]
+
+
+async def wait_until(
+    client: Client, cycle_id: str, check: Callable[[CampaignProgress], bool], *, within: float = 60
+) -> CampaignProgress:
+    """Poll the campaign's figures (real time) until ``check(progress)`` holds."""
+    deadline = time.monotonic() + within
+    last: CampaignProgress | None = None
+    while time.monotonic() < deadline:
+        last = await campaign_progress(client, cycle_id)
+        if last is not None and check(last):
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"gave up waiting; last figures: {last}")
+
+
+async def state(client: Client, cycle_id: str) -> CampaignState:
+    found = await campaign_state(client, cycle_id)
+    assert found is not None
+    return found
+
+
+async def batch_of(client: Client, cycle_id: str, email: str, batches: int) -> int:
+    """The batch holding ``email`` (asked of each batch's page query)."""
+    for batch in range(1, batches + 1):
+        handle = client.get_workflow_handle(batch_id_for(cycle_id, batch))
+        page = await handle.query(AcknowledgementBatchWorkflow.page, email)
+        if page is not None and page.person is not None:
+            return batch
+    raise AssertionError(f"{email} is in no batch")

@@ -1,0 +1,599 @@
+"""The acknowledgement campaign: every person in scope confirms the signed version.
+
+``AcknowledgementCampaignWorkflow`` (one per cycle) freezes the directory into batches, starts
+one ``AcknowledgementBatchWorkflow`` per batch, sends the ISMS lead and the CEO a summary,
+takes joiners and leavers, and at the deadline writes the register and the report. Each batch
+invites its people, runs the ladder on durable timers (reminders to the person, one digest per
+line manager) and records acknowledgements, arriving as the ``acknowledge`` Update.
+
+Histories stay bounded at any size of organisation: the campaign's grows with the number of
+batches (a few events each), a batch's with its few hundred people. Figures are read by query
+(``core.campaign``), never sent up as signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.campaign import NON_RETRYABLE_ERRORS, STAFF_CHANGE_REFUSED, CampaignActivities
+    from activities.mail import MailActivities
+    from models.campaign import (
+        RATE_TARGET,
+        Acknowledgement,
+        AckPage,
+        AckReceipt,
+        BatchChange,
+        BatchInput,
+        BatchProgress,
+        BatchResult,
+        CampaignInput,
+        CampaignMailInput,
+        CampaignMailRecipient,
+        CampaignResult,
+        CampaignStage,
+        CampaignState,
+        CloseInput,
+        FreezeInput,
+        FrozenDirectory,
+        PersonRecord,
+        PlanChangeInput,
+        StaffChange,
+        StaffChangeReceipt,
+        StoreRecordsInput,
+        Tally,
+        batch_id_for,
+    )
+    from models.mail import SendEmailInput
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+# SMTP or S3 down for a while: keep trying; each retry resumes after the emails already sent
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["EmailTemplateError", "InvalidAddress"],
+)
+MAIL_TIMEOUT = timedelta(minutes=30)
+MAIL_HEARTBEAT = timedelta(minutes=2)
+
+
+def _key(email: str) -> str:
+    return email.strip().casefold()
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%d %B %Y")
+
+
+def _percent(tally: Tally) -> str:
+    return tally.rate_text
+
+
+@dataclass
+class _Cohort:
+    """People invited together (the first batch, or joiners): their ladder counts from then."""
+
+    number: int
+    invited_at: datetime
+    people: list[str]  # casefolded emails
+    done: set[str] = field(default_factory=set)  # ladder steps already run
+
+
+@workflow.defn
+class AcknowledgementBatchWorkflow:
+    """A few hundred people: invitations, reminders, manager digests, acknowledgements.
+
+    Closes itself at the deadline and returns its register lines (stored in S3).
+    """
+
+    def __init__(self) -> None:
+        self._input: BatchInput | None = None
+        self._records: dict[str, PersonRecord] = {}
+        self._cohorts: list[_Cohort] = []
+        self._changes: list[BatchChange] = []
+        self._closed = False
+
+    @workflow.run
+    async def run(self, data: BatchInput) -> BatchResult:
+        self._input = data
+        people = await workflow.execute_activity_method(
+            CampaignActivities.load_batch,
+            data.people,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        for person in people:
+            self._records[_key(person.email)] = PersonRecord(**person.model_dump())
+        await self._invite(list(self._records))
+
+        while True:
+            now = workflow.now()
+            due = self._next_due()
+            if now >= data.deadline:
+                break
+            with contextlib.suppress(TimeoutError):  # a step is due
+                await workflow.wait_condition(
+                    lambda: bool(self._changes), timeout=min(due, data.deadline) - now
+                )
+            while self._changes:
+                await self._apply(self._changes.pop(0))
+            await self._run_due_steps()
+
+        self._closed = True
+        records = list(self._records.values())
+        stored = await workflow.execute_activity_method(
+            CampaignActivities.store_batch_records,
+            StoreRecordsInput(cycle_id=data.cycle_id, batch=data.batch, records=records),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return BatchResult(batch=data.batch, records=stored, tally=self._tally()[0])
+
+    # ---------------------------------------------------------------------- the ladder
+
+    def _steps(self) -> list[tuple[timedelta, str]]:
+        assert self._input is not None
+        ladder = self._input.schedule
+        steps = [(delay, f"reminder-{n}") for n, delay in enumerate(ladder.reminders, start=1)]
+        return sorted([*steps, (ladder.manager_digest_after, "digest")])
+
+    def _next_due(self) -> datetime:
+        assert self._input is not None
+        due = self._input.deadline
+        for cohort in self._cohorts:
+            for delay, step in self._steps():
+                if step not in cohort.done:
+                    due = min(due, cohort.invited_at + delay)
+        return due
+
+    async def _run_due_steps(self) -> None:
+        assert self._input is not None
+        for cohort in self._cohorts:
+            for delay, step in self._steps():
+                at = cohort.invited_at + delay
+                if step in cohort.done or at > workflow.now():
+                    continue
+                cohort.done.add(step)
+                if at >= self._input.deadline:
+                    continue  # a late joiner's step that would fall after the close
+                if step == "digest":
+                    await self._digest(cohort)
+                else:
+                    await self._remind(cohort, int(step.removeprefix("reminder-")))
+
+    def _outstanding(self, emails: list[str]) -> list[PersonRecord]:
+        records = (self._records[email] for email in emails)
+        return [r for r in records if r.acknowledged_at is None and r.left_at is None]
+
+    def _common(self) -> dict[str, str | int | list[str]]:
+        data = self._input
+        assert data is not None
+        return {
+            "organisation": data.organisation,
+            "lead_name": data.lead.name,
+            "version": data.signed.version,
+            "deadline": _when(data.deadline),
+        }
+
+    async def _send(
+        self, template: str, recipients: list[CampaignMailRecipient], **extra: str | int | list[str]
+    ) -> dict[str, datetime]:
+        data = self._input
+        assert data is not None
+        if not recipients:
+            return {}
+        context = {**self._common(), **extra}
+        result = await workflow.execute_activity_method(
+            CampaignActivities.send_campaign_mail,
+            CampaignMailInput(
+                batch_id=batch_id_for(data.cycle_id, data.batch),
+                template=template,
+                context=context,
+                recipients=recipients,
+                version_hash=data.signed.version_hash,
+            ),
+            start_to_close_timeout=MAIL_TIMEOUT,
+            heartbeat_timeout=MAIL_HEARTBEAT,
+            retry_policy=MAIL_RETRY,
+        )
+        return result.sent_at
+
+    def _person_mail(self, record: PersonRecord, step: str) -> CampaignMailRecipient:
+        data = self._input
+        assert data is not None
+        return CampaignMailRecipient(
+            key=f"{data.cycle_id}/ack/{_key(record.email)}/{step}",
+            to=record.email,
+            context={"person_name": record.name},
+            link_for=record.email,
+        )
+
+    async def _invite(self, emails: list[str]) -> None:
+        data = self._input
+        assert data is not None
+        cohort = _Cohort(number=len(self._cohorts), invited_at=workflow.now(), people=emails)
+        self._cohorts.append(cohort)
+        mails = {self._person_mail(self._records[e], "invitation").key: e for e in emails}
+        sent = await self._send(
+            "staff_invitation",
+            [self._person_mail(self._records[e], "invitation") for e in emails],
+            signer_name=data.signer_name,
+            documents=sorted(data.signed.documents),
+        )
+        for key, at in sent.items():
+            self._records[mails[key]].invited_at = at
+
+    async def _remind(self, cohort: _Cohort, number: int) -> None:
+        outstanding = self._outstanding(cohort.people)
+        step = f"reminder-{number}"
+        mails = {self._person_mail(r, step).key: r for r in outstanding}
+        sent = await self._send(
+            "staff_reminder", [self._person_mail(r, step) for r in outstanding], reminder_number=number
+        )
+        for key, at in sent.items():
+            mails[key].reminded_at.append(at)
+
+    async def _digest(self, cohort: _Cohort) -> None:
+        data = self._input
+        assert data is not None
+        teams: dict[str, list[PersonRecord]] = {}
+        for record in self._outstanding(cohort.people):
+            if record.manager_email:
+                teams.setdefault(_key(record.manager_email), []).append(record)
+        by_key = {
+            f"{data.cycle_id}/ack/digest/{manager}/cohort-{cohort.number}": team
+            for manager, team in teams.items()
+        }
+        recipients = [
+            CampaignMailRecipient(
+                key=key,
+                to=team[0].manager_email or "",
+                context={
+                    "manager_name": team[0].manager_name or team[0].manager_email or "",
+                    "people": [f"{r.name} <{r.email}> ({r.department})" for r in team],
+                    "outstanding_count": len(team),
+                },
+            )
+            for key, team in sorted(by_key.items())
+        ]
+        sent = await self._send("manager_digest", recipients)
+        for key, at in sent.items():
+            for record in by_key[key]:
+                record.escalated_at = at
+
+    async def _apply(self, change: BatchChange) -> None:
+        now = workflow.now()
+        for email in change.leavers:
+            record = self._records.get(_key(email))
+            if record is not None and record.left_at is None:
+                record.left_at = now
+        joiners = []
+        for person in change.joiners:
+            key = _key(person.email)
+            existing = self._records.get(key)
+            if existing is not None and existing.left_at is None:
+                continue
+            manager = self._records.get(_key(person.manager_email)) if person.manager_email else None
+            self._records[key] = PersonRecord(
+                **person.model_dump(exclude={"manager_name"}),
+                manager_name=person.manager_name or (manager.name if manager else None),
+                joined=True,
+            )
+            joiners.append(key)
+        if joiners:
+            await self._invite(joiners)
+
+    # -------------------------------------------------------------------- the figures
+
+    def _tally(self) -> tuple[Tally, dict[str, Tally]]:
+        overall, departments = Tally(), dict[str, Tally]()
+        for record in self._records.values():
+            if record.left_at is not None:
+                continue
+            one = Tally(total=1)
+            if record.acknowledged_at is not None:
+                one.acknowledged = 1
+            else:
+                one.outstanding = 1
+                one.overdue = int(self._closed or record.escalated_at is not None)
+            overall.add(one)
+            departments.setdefault(record.department, Tally()).add(one)
+        return overall, departments
+
+    @workflow.query
+    def progress(self) -> BatchProgress:
+        data = self._input
+        tally, departments = self._tally()
+        return BatchProgress(
+            batch=data.batch if data else 0,
+            invited=sum(1 for r in self._records.values() if r.invited_at is not None),
+            left=sum(1 for r in self._records.values() if r.left_at is not None),
+            closed=self._closed,
+            tally=tally,
+            by_department=departments,
+        )
+
+    @workflow.query
+    def page(self, email: str) -> AckPage | None:
+        """What a person's acknowledgement page shows, or None before the batch has started."""
+        data = self._input
+        if data is None:
+            return None
+        return AckPage(
+            organisation=data.organisation,
+            version=data.signed.version,
+            version_hash=data.signed.version_hash,
+            documents=data.signed.documents,
+            pdfs=data.signed.pdfs,
+            deadline=data.deadline,
+            lead_name=data.lead.name,
+            closed=self._closed,
+            person=self._records.get(_key(email)),
+        )
+
+    # ------------------------------------------------------------ updates and signals
+
+    @workflow.update
+    def acknowledge(self, ack: Acknowledgement) -> AckReceipt:
+        """Record "I have read and accept" once; a repeat returns the first record."""
+        data = self._input
+        assert data is not None
+        record = self._records[_key(ack.person)]
+        already = record.acknowledged_at is not None
+        if not already:
+            record.acknowledged_at = workflow.now()
+            record.ip, record.user_agent = ack.ip, ack.user_agent
+            record.version_hash = ack.version_hash
+            record.documents = dict(ack.documents) or dict(data.signed.documents)
+        assert record.acknowledged_at is not None and record.version_hash is not None
+        return AckReceipt(
+            person=record.email,
+            name=record.name,
+            acknowledged_at=record.acknowledged_at,
+            version=data.signed.version,
+            version_hash=record.version_hash,
+            documents=record.documents,
+            ip=record.ip,
+            user_agent=record.user_agent,
+            already=already,
+        )
+
+    @acknowledge.validator
+    def _validate_acknowledgement(self, ack: Acknowledgement) -> None:
+        data = self._input
+        if data is None:
+            raise ValueError("not started: the campaign is still starting, try again in a minute")
+        if self._closed or workflow.now() >= data.deadline:
+            raise ValueError("closed: the acknowledgement campaign has closed")
+        if ack.version_hash != data.signed.version_hash:
+            raise ValueError("superseded: this link is for another version of the documents")
+        record = self._records.get(_key(ack.person))
+        if record is None:
+            raise ValueError("not in this campaign: this link's person is not in this batch")
+        if record.left_at is not None:
+            raise ValueError("left: this person has left the organisation's scope")
+        if record.acknowledged_at is not None:
+            raise ValueError("already acknowledged")
+
+    @workflow.signal
+    def staff_changed(self, change: BatchChange) -> None:
+        """Joiners to invite and leavers to exclude (sent by the campaign)."""
+        self._changes.append(change)
+
+
+@workflow.defn
+class AcknowledgementCampaignWorkflow:
+    """The whole campaign: batches, the summary to the lead and the CEO, joiners and leavers, close."""
+
+    def __init__(self) -> None:
+        self._input: CampaignInput | None = None
+        self._state = CampaignState(cycle_id="", stage=CampaignStage.DISPATCHING)
+        self._frozen: FrozenDirectory | None = None
+        self._joined: dict[str, int] = {}
+        self._left: list[str] = []
+        self._changing = False
+
+    @workflow.run
+    async def run(self, data: CampaignInput) -> CampaignResult:
+        self._input = data
+        started = workflow.now()
+        deadline = started + data.schedule.close_after
+        self._state = CampaignState(
+            cycle_id=data.cycle_id,
+            stage=CampaignStage.DISPATCHING,
+            started_at=started,
+            deadline=deadline,
+            version=data.signed.version,
+            version_hash=data.signed.version_hash,
+        )
+        frozen = await workflow.execute_activity_method(
+            CampaignActivities.freeze_directory,
+            FreezeInput(
+                cycle_id=data.cycle_id, staff=data.staff, as_of=started.date(), batch_size=data.batch_size
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._frozen = frozen
+        self._state.batches = len(frozen.batches)
+        children = await asyncio.gather(
+            *(
+                workflow.start_child_workflow(
+                    AcknowledgementBatchWorkflow.run,
+                    BatchInput(
+                        cycle_id=data.cycle_id,
+                        batch=number,
+                        organisation=data.organisation,
+                        signed=data.signed,
+                        signer_name=data.signer.name,
+                        people=people,
+                        lead=data.lead,
+                        schedule=data.schedule,
+                        started_at=started,
+                        deadline=deadline,
+                    ),
+                    id=batch_id_for(data.cycle_id, number),
+                )
+                for number, people in enumerate(frozen.batches, start=1)
+            )
+        )
+        self._state.stage = CampaignStage.RUNNING
+
+        if data.schedule.summary_after < data.schedule.close_after:
+            await workflow.sleep(started + data.schedule.summary_after - workflow.now())
+            await self._summary(deadline)
+        await workflow.sleep(max(deadline - workflow.now(), timedelta(0)))
+        self._state.stage = CampaignStage.CLOSING
+        results: list[BatchResult] = list(await asyncio.gather(*children))
+        await workflow.wait_condition(lambda: not self._changing)
+        result = await workflow.execute_activity_method(
+            CampaignActivities.close_campaign,
+            CloseInput(
+                cycle_id=data.cycle_id,
+                organisation=data.organisation,
+                signed=data.signed,
+                cycle_started_at=data.cycle_started_at,
+                signed_at=data.signed_at,
+                campaign_started_at=started,
+                closed_at=workflow.now(),
+                batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
+            ),
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=5),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        await self._mail(
+            "closed",
+            "campaign_closed",
+            {
+                "acknowledged": result.tally.acknowledged,
+                "total": result.tally.total,
+                "rate": _percent(result.tally),
+                "target": f"{RATE_TARGET:.0%}",
+                "outcome": "target met" if result.target_met else "target NOT met",
+                "non_responders": result.tally.outstanding,
+                "cycle_id": data.cycle_id,
+                "register_key": f"s3://{result.register_csv.bucket}/{result.register_csv.key}",
+                "report_key": f"s3://{result.report.bucket}/{result.report.key}",
+            },
+        )
+        self._state.result = result
+        self._state.stage = CampaignStage.CLOSED
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _summary(self, deadline: datetime) -> None:
+        data = self._input
+        assert data is not None
+        figures = await workflow.execute_activity_method(
+            CampaignActivities.campaign_figures,
+            data.cycle_id,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=ACTIVITY_RETRY,
+        )
+        await self._mail(
+            "summary",
+            "campaign_summary",
+            {
+                "acknowledged": figures.tally.acknowledged,
+                "total": figures.tally.total,
+                "rate": _percent(figures.tally),
+                "departments": [
+                    f"{name}: {t.acknowledged} of {t.total} ({_percent(t)})"
+                    for name, t in figures.by_department.items()
+                ],
+                "deadline": _when(deadline),
+                "cycle_id": data.cycle_id,
+            },
+        )
+
+    async def _mail(self, purpose: str, template: str, context: dict[str, str | int | list[str]]) -> None:
+        data = self._input
+        assert data is not None
+        await workflow.execute_activity_method(
+            MailActivities.send_email,
+            SendEmailInput(
+                key=f"{data.cycle_id}/ack/{purpose}",
+                template=template,
+                to=[data.lead.email, data.signer.email],
+                context={"organisation": data.organisation, "version": data.signed.version, **context},
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=MAIL_RETRY,
+        )
+
+    @workflow.query
+    def state(self) -> CampaignState:
+        return self._state
+
+    @workflow.update
+    async def change_staff(self, change: StaffChange) -> StaffChangeReceipt:
+        """Joiners are invited by their manager's batch; leavers drop out of the figures."""
+        data, frozen = self._input, self._frozen
+        assert data is not None and frozen is not None
+        self._changing = True
+        try:
+            plan = await workflow.execute_activity_method(
+                CampaignActivities.plan_staff_change,
+                PlanChangeInput(
+                    cycle_id=data.cycle_id,
+                    index=frozen.index,
+                    change=change,
+                    joined=dict(self._joined),
+                    left=list(self._left),
+                    as_of=workflow.now().date(),
+                ),
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            if plan.problems:
+                raise ApplicationError(
+                    f"staff change refused: {len(plan.problems)} problem(s); nothing was changed",
+                    plan.problems,
+                    type=STAFF_CHANGE_REFUSED,
+                )
+            for batch in sorted(set(plan.joiners) | set(plan.leavers)):
+                joiners, leavers = plan.joiners.get(batch, []), plan.leavers.get(batch, [])
+                await workflow.get_external_workflow_handle(batch_id_for(data.cycle_id, batch)).signal(
+                    AcknowledgementBatchWorkflow.staff_changed, BatchChange(joiners=joiners, leavers=leavers)
+                )
+                for person in joiners:
+                    self._joined[_key(person.email)] = batch
+                    if _key(person.email) in self._left:
+                        self._left.remove(_key(person.email))
+                self._left += [_key(email) for email in leavers]
+        finally:
+            self._changing = False
+        return StaffChangeReceipt(
+            added=[p.email for people in plan.joiners.values() for p in people],
+            removed=[email for emails in plan.leavers.values() for email in emails],
+            already_in=plan.already_in,
+            unknown=plan.unknown,
+        )
+
+    @change_staff.validator
+    def _validate_change(self, change: StaffChange) -> None:
+        data = self._input
+        if self._state.stage is CampaignStage.DISPATCHING or data is None:
+            raise ValueError("the campaign is still starting: try again in a minute")
+        if self._state.stage is not CampaignStage.RUNNING or (
+            self._state.deadline is not None and workflow.now() >= self._state.deadline
+        ):
+            raise ValueError("the campaign has closed: staff can no longer be added or removed")
+        if self._changing:
+            raise ValueError("another staff change is being applied: try again in a moment")
+        if change.add is None and not change.remove:
+            raise ValueError("nothing to change: give joiners to add or emails to remove")
