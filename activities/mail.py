@@ -14,7 +14,12 @@ from __future__ import annotations
 import json
 import smtplib
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING
 
@@ -22,7 +27,7 @@ from botocore.exceptions import ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.email_templates import EmailTemplateError, render_email_template
+from core.email_templates import EmailTemplateError, RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
 from core.settings import Settings
 from core.smtp import open_smtp
@@ -74,7 +79,7 @@ def compose_message(
     to: list[str],
     cc: list[str] | None = None,
     context: dict[str, object],
-) -> EmailMessage:
+) -> Message:
     """The email with ``key`` (Message-ID derived from it), rendered from ``template``.
 
     Raises a non-retryable ``EmailTemplateError`` for a template that cannot render.
@@ -83,17 +88,34 @@ def compose_message(
         rendered = render_email_template(template_name=template, context=context)
     except EmailTemplateError as exc:
         raise ApplicationError(str(exc), type=TEMPLATE_ERROR, non_retryable=True) from exc
-    message = EmailMessage()
+    return build_message(settings, key=key, to=to, cc=cc, rendered=rendered)
+
+
+# compat32 builds MIME fast, but folds a long unbreakable header (X-Isms-Key) onto a line of its
+# own, which readers then see with a leading space; RFC 5322 allows lines up to 998 characters
+_UNFOLDED = compat32.clone(max_line_length=998)
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def build_message(
+    settings: Settings, *, key: str, to: list[str], cc: list[str] | None = None, rendered: RenderedEmail
+) -> Message:
+    """A multipart/alternative email (plain text and HTML, UTF-8 quoted-printable) for ``key``."""
+    message = MIMEMultipart("alternative", policy=_UNFOLDED)
     message["From"] = settings.smtp_sender
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
-    message["Subject"] = rendered.subject
+    message["Subject"] = (
+        Header(rendered.subject, "utf-8").encode() if not rendered.subject.isascii() else rendered.subject
+    )
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id_for(key)
     message["X-Isms-Key"] = key
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    # the stub says str, the runtime takes a Charset: quoted-printable keeps .eml files readable
+    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message
 
 
@@ -125,7 +147,7 @@ class MailActivities:
             raise
         return True
 
-    def _message(self, data: SendEmailInput, message_id: str) -> EmailMessage:
+    def _message(self, data: SendEmailInput, message_id: str) -> Message:
         context: dict[str, object] = dict(data.context)
         if data.link is not None:
             context.update(link_context(self._settings, data.link))

@@ -9,6 +9,7 @@ campaign's own summary email.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -24,6 +25,8 @@ from models.campaign import (
 )
 
 QUERY_CONCURRENCY = 16
+QUERY_TIMEOUT = timedelta(seconds=10)
+QUERY_ATTEMPTS = 3  # a busy worker can miss a query's deadline; ask again before giving up
 
 
 async def campaign_state(client: Client, cycle_id: str) -> CampaignState | None:
@@ -40,8 +43,17 @@ async def campaign_state(client: Client, cycle_id: str) -> CampaignState | None:
 
 async def batch_progress(client: Client, cycle_id: str, batch: int) -> BatchProgress:
     handle = client.get_workflow_handle(batch_id_for(cycle_id, batch))
-    progress: BatchProgress = await handle.query("progress", result_type=BatchProgress)
-    return progress
+    for attempt in range(1, QUERY_ATTEMPTS + 1):
+        try:
+            progress: BatchProgress = await handle.query(
+                "progress", result_type=BatchProgress, rpc_timeout=QUERY_TIMEOUT
+            )
+            return progress
+        except RPCError as exc:
+            transient = exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+            if not transient or attempt == QUERY_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def combine(state: CampaignState, batches: list[BatchProgress]) -> CampaignProgress:
@@ -77,6 +89,7 @@ async def campaign_progress(client: Client, cycle_id: str) -> CampaignProgress |
         progress = combine(state, [])
         progress.tally = state.result.tally
         progress.by_department = state.result.by_department
+        progress.invited, progress.left = state.result.invited, state.result.left
         return progress
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)
 

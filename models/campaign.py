@@ -272,6 +272,9 @@ class CampaignResult(BaseModel):
     tally: Tally
     by_department: dict[str, Tally] = Field(default_factory=dict)
     target_met: bool = False  # the rate reached RATE_TARGET
+    invited: int = 0  # people sent an invitation, leavers included
+    joined: int = 0
+    left: int = 0
 
 
 class CampaignMailRecipient(BaseModel):

@@ -61,8 +61,13 @@ def _venv_binary(name: str) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own (about a second to start).
+
+    Not shared: a cycle left running by one test (signed cycles run on into their campaign)
+    would have its timers fired, and its emails sent, inside the next test's ``env.sleep``.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_venv_binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,

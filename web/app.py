@@ -50,6 +50,7 @@ class Services:
 
 def create_app(settings: Settings, *, client: Client | None = None, s3: S3Client | None = None) -> FastAPI:
     # imported here so the route modules can import Services from this one
+    from web.acknowledge import router as acknowledge_router
     from web.dashboard import router as dashboard_router
     from web.signing import router as signing_router
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, client: Client | None = None, s3: S3Client
     app.state.services = services
     app.include_router(signing_router)
     app.include_router(dashboard_router)
+    app.include_router(acknowledge_router)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

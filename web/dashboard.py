@@ -1,4 +1,5 @@
-"""The ISMS lead's dashboard: start a cycle, see its stage and history, submit a revision.
+"""The ISMS lead's dashboard: start a cycle, see its stage and history, submit a revision,
+follow the acknowledgement campaign (totals, the rate, and a bar per department).
 
 For the ISMS lead alone: signing in takes the credential from settings
 (``ISMS_DASHBOARD_PASSWORD``) and sets a signed, HttpOnly, SameSite=Strict session cookie
@@ -18,9 +19,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from temporalio.client import Client
+from temporalio.service import RPCError
 
+from core.campaign import campaign_progress
 from core.cycles import cycle_status, list_cycles, start_cycle, submit_revision
-from models.cycle import Stage
+from models.campaign import RATE_TARGET, CampaignProgress, Tally
+from models.cycle import CycleStatus, Stage
 from web.app import Services
 from web.security import client_ip
 
@@ -206,11 +211,16 @@ async def cycle_page(request: Request, cycle_id: str) -> Response:
     csrf = _session_csrf(request)
     if csrf is None:
         return _to_login()
-    found = await cycle_status(await _services(request).temporal(), cycle_id)
-    if found is None:
+    client = await _services(request).temporal()
+    found = await cycle_status(client, cycle_id)
+    campaign, campaign_error = await _campaign_figures(client, cycle_id)
+    if found is None and campaign is None:
         return _page(request, "problem.html", _missing(cycle_id), status_code=404)
-    status, run_state = found
-    return _page(request, "dashboard_cycle.html", _cycle_context(status, run_state, csrf, None))
+    return _page(
+        request,
+        "dashboard_cycle.html",
+        _cycle_context(cycle_id, found, csrf, None, campaign=campaign, campaign_error=campaign_error),
+    )
 
 
 def _missing(cycle_id: str) -> dict[str, object]:
@@ -222,16 +232,82 @@ def _missing(cycle_id: str) -> dict[str, object]:
     }
 
 
-def _cycle_context(
-    status: object, run_state: str, csrf: str, outcome: dict[str, object] | None
-) -> dict[str, object]:
-    revisable = getattr(status, "stage", None) in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION)
+async def _campaign_figures(client: Client, cycle_id: str) -> tuple[CampaignProgress | None, str]:
+    """The campaign's figures (by query, as ``isms cycle status`` reads them), or why not."""
+    try:
+        return await campaign_progress(client, cycle_id), ""
+    except RPCError as exc:  # the rest of the page is still worth showing
+        return None, f"The campaign's figures cannot be read just now ({exc.message})."
+
+
+def _share(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a CSS width, rounded down to a tenth so bars never overflow."""
+    return f"{part * 1000 // whole / 10}%" if whole else "0%"
+
+
+def _bar(name: str, tally: Tally) -> dict[str, object]:
+    """One horizontal bar: acknowledged, outstanding not yet overdue, and overdue, as widths."""
+    waiting = tally.outstanding - tally.overdue
     return {
+        "name": name,
+        "tally": tally,
+        "rate": tally.rate_text,
+        "acknowledged_width": _share(tally.acknowledged, tally.total),
+        "waiting_width": _share(waiting, tally.total),
+        "overdue_width": _share(tally.overdue, tally.total),
+        "label": (
+            f"{name}: {tally.acknowledged} of {tally.total} acknowledged, {tally.outstanding} "
+            f"outstanding ({tally.overdue} overdue)"
+        ),
+    }
+
+
+def _campaign_context(progress: CampaignProgress | None) -> dict[str, object] | None:
+    if progress is None:
+        return None
+    result = progress.result
+    return {
+        "progress": progress,
+        "stage": progress.stage.value,
+        "closed": result is not None,
+        "overall": _bar("Everyone in scope", progress.tally),
+        "departments": [_bar(name, tally) for name, tally in progress.by_department.items()],
+        "target": f"{RATE_TARGET:.0%}",
+        "deadline": progress.deadline.strftime("%Y-%m-%d %H:%M UTC") if progress.deadline else "-",
+        "stored": (
+            [
+                ("Register (CSV)", f"s3://{result.register_csv.bucket}/{result.register_csv.key}"),
+                ("Register (JSON)", f"s3://{result.register_json.bucket}/{result.register_json.key}"),
+                ("Report (HTML)", f"s3://{result.report.bucket}/{result.report.key}"),
+                ("Report (Markdown)", f"s3://{result.report_markdown.bucket}/{result.report_markdown.key}"),
+            ]
+            if result is not None
+            else []
+        ),
+        "target_met": result.target_met if result is not None else None,
+    }
+
+
+def _cycle_context(
+    cycle_id: str,
+    found: tuple[CycleStatus, str] | None,
+    csrf: str,
+    outcome: dict[str, object] | None,
+    *,
+    campaign: CampaignProgress | None,
+    campaign_error: str,
+) -> dict[str, object]:
+    status, run_state = found if found is not None else (None, "")
+    revisable = status is not None and status.stage in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION)
+    return {
+        "cycle_id": cycle_id,
         "status": status,
         "run_state": run_state,
         "csrf": csrf,
         "outcome": outcome,
         "revisable": revisable,
+        "campaign": _campaign_context(campaign),
+        "campaign_error": campaign_error,
     }
 
 
@@ -272,12 +348,12 @@ async def revise(
             )
             outcome_view = {"ok": outcome.ok, "message": outcome.message, "problems": outcome.problems}
     found = await cycle_status(client, cycle_id)
-    if found is None:
+    campaign, campaign_error = await _campaign_figures(client, cycle_id)
+    if found is None and campaign is None:
         return _page(request, "problem.html", _missing(cycle_id), status_code=404)
-    status, run_state = found
     return _page(
         request,
         "dashboard_cycle.html",
-        _cycle_context(status, run_state, csrf, outcome_view),
+        _cycle_context(cycle_id, found, csrf, outcome_view, campaign=campaign, campaign_error=campaign_error),
         status_code=200 if outcome_view["ok"] else 422,
     )

@@ -102,6 +102,7 @@ class AcknowledgementBatchWorkflow:
         self._records: dict[str, PersonRecord] = {}
         self._cohorts: list[_Cohort] = []
         self._changes: list[BatchChange] = []
+        self._loaded = False  # the people are in: before that, no page and no acknowledgement
         self._closed = False
 
     @workflow.run
@@ -115,6 +116,7 @@ class AcknowledgementBatchWorkflow:
         )
         for person in people:
             self._records[_key(person.email)] = PersonRecord(**person.model_dump())
+        self._loaded = True
         await self._invite(list(self._records))
 
         while True:
@@ -190,6 +192,11 @@ class AcknowledgementBatchWorkflow:
     async def _send(
         self, template: str, recipients: list[CampaignMailRecipient], **extra: str | int | list[str]
     ) -> dict[str, datetime]:
+        """Send one step's emails; returns the keys sent (now or by an earlier attempt).
+
+        The register dates them by the workflow's clock when the step completes, the same
+        clock as the acknowledgements and the ladder.
+        """
         data = self._input
         assert data is not None
         if not recipients:
@@ -232,8 +239,8 @@ class AcknowledgementBatchWorkflow:
             signer_name=data.signer_name,
             documents=sorted(data.signed.documents),
         )
-        for key, at in sent.items():
-            self._records[mails[key]].invited_at = at
+        for key in sent:
+            self._records[mails[key]].invited_at = workflow.now()
 
     async def _remind(self, cohort: _Cohort, number: int) -> None:
         outstanding = self._outstanding(cohort.people)
@@ -242,8 +249,8 @@ class AcknowledgementBatchWorkflow:
         sent = await self._send(
             "staff_reminder", [self._person_mail(r, step) for r in outstanding], reminder_number=number
         )
-        for key, at in sent.items():
-            mails[key].reminded_at.append(at)
+        for key in sent:
+            mails[key].reminded_at.append(workflow.now())
 
     async def _digest(self, cohort: _Cohort) -> None:
         data = self._input
@@ -269,9 +276,9 @@ class AcknowledgementBatchWorkflow:
             for key, team in sorted(by_key.items())
         ]
         sent = await self._send("manager_digest", recipients)
-        for key, at in sent.items():
+        for key in sent:
             for record in by_key[key]:
-                record.escalated_at = at
+                record.escalated_at = workflow.now()
 
     async def _apply(self, change: BatchChange) -> None:
         now = workflow.now()
@@ -329,7 +336,7 @@ class AcknowledgementBatchWorkflow:
     def page(self, email: str) -> AckPage | None:
         """What a person's acknowledgement page shows, or None before the batch has started."""
         data = self._input
-        if data is None:
+        if data is None or not self._loaded:
             return None
         return AckPage(
             organisation=data.organisation,
@@ -373,11 +380,13 @@ class AcknowledgementBatchWorkflow:
     @acknowledge.validator
     def _validate_acknowledgement(self, ack: Acknowledgement) -> None:
         data = self._input
-        if data is None:
+        if data is None or not self._loaded:
             raise ValueError("not started: the campaign is still starting, try again in a minute")
         if self._closed or workflow.now() >= data.deadline:
             raise ValueError("closed: the acknowledgement campaign has closed")
-        if ack.version_hash != data.signed.version_hash:
+        if ack.version_hash != data.signed.version_hash or (
+            ack.documents and ack.documents != data.signed.documents
+        ):
             raise ValueError("superseded: this link is for another version of the documents")
         record = self._records.get(_key(ack.person))
         if record is None:
@@ -456,9 +465,9 @@ class AcknowledgementCampaignWorkflow:
             await workflow.sleep(started + data.schedule.summary_after - workflow.now())
             await self._summary(deadline)
         await workflow.sleep(max(deadline - workflow.now(), timedelta(0)))
-        self._state.stage = CampaignStage.CLOSING
-        results: list[BatchResult] = list(await asyncio.gather(*children))
+        self._state.stage = CampaignStage.CLOSING  # no staff change is taken from here on
         await workflow.wait_condition(lambda: not self._changing)
+        results: list[BatchResult] = list(await asyncio.gather(*children))
         result = await workflow.execute_activity_method(
             CampaignActivities.close_campaign,
             CloseInput(
@@ -544,6 +553,7 @@ class AcknowledgementCampaignWorkflow:
         """Joiners are invited by their manager's batch; leavers drop out of the figures."""
         data, frozen = self._input, self._frozen
         assert data is not None and frozen is not None
+        await workflow.wait_condition(lambda: not self._changing)  # one change at a time
         self._changing = True
         try:
             plan = await workflow.execute_activity_method(
@@ -565,16 +575,27 @@ class AcknowledgementCampaignWorkflow:
                     plan.problems,
                     type=STAFF_CHANGE_REFUSED,
                 )
-            for batch in sorted(set(plan.joiners) | set(plan.leavers)):
-                joiners, leavers = plan.joiners.get(batch, []), plan.leavers.get(batch, [])
-                await workflow.get_external_workflow_handle(batch_id_for(data.cycle_id, batch)).signal(
-                    AcknowledgementBatchWorkflow.staff_changed, BatchChange(joiners=joiners, leavers=leavers)
+            if self._state.deadline is not None and workflow.now() >= self._state.deadline:
+                raise ApplicationError(
+                    "staff change refused: the campaign closed meanwhile; nothing was changed"
                 )
+            batches = sorted(set(plan.joiners) | set(plan.leavers))
+            # every batch's signal goes out in the same workflow task: all of them or none
+            await asyncio.gather(
+                *(
+                    workflow.get_external_workflow_handle(batch_id_for(data.cycle_id, batch)).signal(
+                        AcknowledgementBatchWorkflow.staff_changed,
+                        BatchChange(joiners=plan.joiners.get(batch, []), leavers=plan.leavers.get(batch, [])),
+                    )
+                    for batch in batches
+                )
+            )
+            for batch, joiners in plan.joiners.items():
                 for person in joiners:
                     self._joined[_key(person.email)] = batch
                     if _key(person.email) in self._left:
                         self._left.remove(_key(person.email))
-                self._left += [_key(email) for email in leavers]
+            self._left += [_key(email) for emails in plan.leavers.values() for email in emails]
         finally:
             self._changing = False
         return StaffChangeReceipt(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from core.campaign import campaign_progress, campaign_state
 from core.settings import Settings
@@ -98,6 +99,7 @@ def tiny_pdf(text: str) -> bytes:
 
 def signed_version(settings: Settings, folder: Path, *, version: str = "3.0") -> SignedVersion:
     """Two small PDFs in the drafts bucket, standing in for the sealed documents."""
+    folder.mkdir(parents=True, exist_ok=True)
     pdfs: dict[str, StoredObject] = {}
     for name in ("information-security-policy.docx", "isms-roles-and-responsibilities.docx"):
         path = folder / name.replace(".docx", ".pdf")
@@ -172,7 +174,11 @@ async def wait_until(
     deadline = time.monotonic() + within
     last: CampaignProgress | None = None
     while time.monotonic() < deadline:
-        last = await campaign_progress(client, cycle_id)
+        try:
+            last = await campaign_progress(client, cycle_id)
+        except RPCError:  # a query that missed its deadline on a busy worker: ask again
+            await asyncio.sleep(0.5)
+            continue
         if last is not None and check(last):
             return last
         await asyncio.sleep(0.2)

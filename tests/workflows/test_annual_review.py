@@ -61,10 +61,22 @@ async def test_sign_path_seals_and_confirms(
     assert [d.draft_sha256 for d in result.signed.documents] == [d.docx.sha256 for d in status.documents]
 
     final = await current_status(handle)
-    assert final.stage is Stage.SIGNED
-    assert [e.event for e in final.events] == ["created", "rendered", "sent", "signed", "sealed"]
+    assert final.stage is Stage.ACKNOWLEDGING
+    assert [e.event for e in final.events] == [
+        "created",
+        "rendered",
+        "sent",
+        "signed",
+        "sealed",
+        "campaign started",
+    ]
     confirmation = await wait_for_mail(smtp_sink, handle.id, "round-1/signed")
     assert {CEO, LEAD} <= {a.strip() for a in str(confirmation["To"]).split(",")}
+    # the signed version goes to everyone in scope: each gets an invitation with a staff link
+    staff_invitation = await wait_for_mail(smtp_sink, handle.id, f"ack/{LEAD}/invitation")
+    body = staff_invitation.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert f"{settings.public_base_url}/ack/" in body.get_content()
 
 
 async def test_reminders_escalation_and_overdue_on_time(

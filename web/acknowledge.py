@@ -1,0 +1,493 @@
+"""The staff acknowledgement page: read the signed version, then confirm "I have read and accept".
+
+A GET never changes anything (mail security scanners fetch every link within seconds of
+delivery), and neither does fetching the documents. The confirmation is a POST with a CSRF
+value, sent to the person's batch workflow as the ``acknowledge`` Update whose id is derived
+from the link, so a double click or a retried request is one update; a second link for the
+same person is refused by the workflow's validator ("already acknowledged") and answered with
+the earlier record.
+
+A staff link's ``cycle_id`` claim is the batch workflow id (``<cycle id>--ack-0007``). The
+server refuses a workflow's 11th concurrent in-flight update, so this process keeps at most
+:data:`UPDATES_IN_FLIGHT_PER_WORKFLOW` updates in flight per batch and retries refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.hashing import sha256_bytes
+from core.tokens import read_link
+from models.campaign import ACKNOWLEDGEMENT_TEXT, Acknowledgement, AckPage, AckReceipt, cycle_of_batch
+from models.links import LinkClaims, LinkProblem, LinkRole
+from web.app import Services
+from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+
+_PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
+    LinkProblem.TAMPERED: (
+        400,
+        "This link is not valid",
+        "The link is incomplete or has been changed. Links work only exactly as they were sent.",
+        "Open the link from the email again, or ask the ISMS lead to send a new one.",
+    ),
+    LinkProblem.EXPIRED: (
+        410,
+        "This link has expired",
+        "Acknowledgement links work for a limited time, and this one's time is over.",
+        "Ask the ISMS lead to send a new link.",
+    ),
+    LinkProblem.SUPERSEDED: (
+        410,
+        "A newer version has been sent",
+        "This link is for another version of the documents than the one to acknowledge now.",
+        "Use the link in the most recent email.",
+    ),
+    LinkProblem.WRONG_ROLE: (
+        403,
+        "This link is not for this page",
+        "The link you opened grants access to something else, not to the acknowledgement.",
+        "Open the acknowledgement link from your invitation email.",
+    ),
+}
+
+# the server refuses a workflow's 11th concurrent update: stay below it, and retry refusals
+UPDATES_IN_FLIGHT_PER_WORKFLOW = 8
+_UPDATE_ATTEMPTS = 6
+_RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+# each call of the update waits at most this long for the workflow's answer
+_UPDATE_RPC_TIMEOUT = timedelta(seconds=20)
+_QUERY_RPC_TIMEOUT = timedelta(seconds=10)
+_TIME_FORMAT = "%d %B %Y, %H:%M:%S UTC"
+
+
+class UpdateGates:
+    """At most ``limit`` in-flight updates per workflow id from this process.
+
+    One semaphore per workflow id, dropped when nobody holds or waits for it, so the registry
+    stays as small as the number of batches being acknowledged at this moment.
+
+    >>> async with gates.hold("isms-review-acme-2026--ack-0001"):
+    ...     await handle.execute_update(...)
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._gates: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, workflow_id: str) -> AsyncIterator[None]:
+        gate, users = self._gates.get(workflow_id, (asyncio.Semaphore(self._limit), 0))
+        self._gates[workflow_id] = (gate, users + 1)
+        try:
+            async with gate:
+                yield
+        finally:
+            gate, users = self._gates[workflow_id]
+            if users == 1:
+                del self._gates[workflow_id]
+            else:
+                self._gates[workflow_id] = (gate, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _gates(request: Request) -> UpdateGates:
+    """The app's update gates, made on first use (no await in between: no race)."""
+    gates: UpdateGates | None = getattr(request.app.state, "ack_update_gates", None)
+    if gates is None:
+        gates = UpdateGates(UPDATES_IN_FLIGHT_PER_WORKFLOW)
+        request.app.state.ack_update_gates = gates
+    return gates
+
+
+def _page(
+    request: Request, template: str, context: dict[str, object], *, status_code: int = 200
+) -> HTMLResponse:
+    response = _services(request).templates.TemplateResponse(
+        request, template, context, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def _problem(request: Request, problem: LinkProblem) -> HTMLResponse:
+    status_code, heading, explanation, advice = _PROBLEMS[problem]
+    return _page(
+        request,
+        "problem.html",
+        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "bad"},
+        status_code=status_code,
+    )
+
+
+def _notice(
+    request: Request, heading: str, explanation: str, *, status_code: int = 200, advice: str = ""
+) -> HTMLResponse:
+    return _page(
+        request,
+        "problem.html",
+        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "warn"},
+        status_code=status_code,
+    )
+
+
+def _busy(request: Request) -> HTMLResponse:
+    response = _notice(
+        request,
+        "Please try again",
+        "The acknowledgement service is busy or unreachable, and nothing was recorded. "
+        "Try again in a moment.",
+        status_code=503,
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
+    settings = _services(request).settings
+    return read_link(
+        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.STAFF, now=datetime.now(UTC)
+    )
+
+
+def _closed(page: AckPage) -> bool:
+    # the batch marks itself closed a moment after the deadline; its validator uses the deadline
+    return page.closed or datetime.now(UTC) >= page.deadline
+
+
+async def _query_page(handle: WorkflowHandle[object, object], email: str) -> AckPage | None:
+    """The batch's ``page`` query; raises RPCError (NOT_FOUND for no such batch) when it cannot."""
+    page: AckPage | None = await handle.query(
+        "page", email, result_type=AckPage, rpc_timeout=_QUERY_RPC_TIMEOUT
+    )
+    return page
+
+
+OpenLink = tuple[LinkClaims, WorkflowHandle[object, object], AckPage]
+
+
+async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
+    """The link's claims, its batch and the person's page when the link is genuine and its
+    person is in scope for this version, else the page saying why. Changes nothing."""
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return _problem(request, claims)
+    if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
+        return _problem(request, LinkProblem.TAMPERED)
+    client = await _services(request).temporal()
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
+    try:
+        page = await _query_page(handle, claims.person)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return _problem(request, LinkProblem.TAMPERED)
+        return _busy(request)
+    except WorkflowQueryFailedError:
+        return _busy(request)
+    if page is None:
+        response = _notice(
+            request,
+            "The acknowledgement is starting",
+            "The campaign is still being set up. Try again in a minute.",
+            status_code=503,
+        )
+        response.headers["Retry-After"] = "60"
+        return response
+    person = page.person
+    if person is None:
+        return _notice(
+            request,
+            "This link is not for this campaign",
+            "The person this link was sent to is not among the people asked to acknowledge here.",
+            status_code=403,
+            advice=f"If you think you should be, ask {page.lead_name}, the ISMS lead.",
+        )
+    if person.left_at is not None:
+        return _notice(
+            request,
+            "This link no longer works",
+            "You are no longer in scope of the information security management system, "
+            "so there is nothing for you to acknowledge.",
+            status_code=410,
+            advice=f"If this is a mistake, ask {page.lead_name}, the ISMS lead.",
+        )
+    if claims.version_hash != page.version_hash:
+        return _problem(request, LinkProblem.SUPERSEDED)
+    return claims, handle, page
+
+
+def _closed_notice(request: Request, page: AckPage) -> HTMLResponse:
+    return _notice(
+        request,
+        "The campaign has closed",
+        f"Acknowledgements of version {page.version} were accepted until "
+        f"{page.deadline.strftime(_TIME_FORMAT)}, and yours was not received by then.",
+        status_code=410,
+        advice=f"Ask {page.lead_name}, the ISMS lead, what to do now.",
+    )
+
+
+def _earlier_receipt(page: AckPage) -> AckReceipt | None:
+    """The person's recorded acknowledgement, as a receipt, or None when there is none."""
+    record = page.person
+    if record is None or record.acknowledged_at is None:
+        return None
+    return AckReceipt(
+        person=record.email,
+        name=record.name,
+        acknowledged_at=record.acknowledged_at,
+        version=page.version,
+        version_hash=record.version_hash or page.version_hash,
+        documents=record.documents or page.documents,
+        ip=record.ip,
+        user_agent=record.user_agent,
+        already=True,
+    )
+
+
+def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLResponse:
+    csrf = new_csrf_token()
+    base_path = f"/ack/{token}"
+    response = _page(
+        request,
+        "acknowledge.html",
+        {
+            "page": page,
+            "person_name": page.person.name if page.person else "",
+            "deadline": page.deadline.strftime(_TIME_FORMAT),
+            "statement": ACKNOWLEDGEMENT_TEXT,
+            "csrf": csrf,
+            "base_path": base_path,
+        },
+    )
+    set_csrf_cookie(
+        response, csrf, path=base_path, secure=_services(request).settings.public_base_url.startswith("https")
+    )
+    return response
+
+
+def _recorded(request: Request, page: AckPage, receipt: AckReceipt) -> HTMLResponse:
+    at = receipt.acknowledged_at.astimezone(UTC).strftime(_TIME_FORMAT)
+    facts: list[tuple[str, str]] = [
+        ("Name", f"{receipt.name} <{receipt.person}>"),
+        ("Recorded at", at),
+        ("Version", receipt.version),
+        ("Statement", ACKNOWLEDGEMENT_TEXT),
+    ]
+    facts += [(f"SHA-256 of {name}", digest) for name, digest in sorted(receipt.documents.items())]
+    facts.append(("From", f"{receipt.ip or 'unknown address'}; {receipt.user_agent or 'unknown browser'}"))
+    if receipt.already:
+        heading = "Already acknowledged"
+        summary = (
+            f"Your acknowledgement of version {receipt.version} was already recorded at {at}; "
+            "nothing new was recorded. This is what was recorded then."
+        )
+    else:
+        heading = "Thank you: your acknowledgement is recorded"
+        summary = f"You confirmed that you have read and accept version {receipt.version}."
+    return _page(
+        request,
+        "recorded.html",
+        {
+            "organisation": page.organisation,
+            "heading": heading,
+            "summary": summary,
+            "facts": facts,
+            "next_step": f"There is nothing more to do. Keep this page if you want a record; "
+            f"{page.lead_name}, the ISMS lead, can answer any question about the documents.",
+        },
+    )
+
+
+@router.get("/ack/{token}", response_class=HTMLResponse)
+async def acknowledgement_page(request: Request, token: str) -> HTMLResponse:
+    """Show the documents, their fingerprints and the button. Records nothing."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    page = opened[2]
+    earlier = _earlier_receipt(page)
+    if earlier is not None:
+        return _recorded(request, page, earlier)
+    if _closed(page):
+        return _closed_notice(request, page)
+    return _acknowledgement_page(request, token, page)
+
+
+@router.get("/ack/{token}/documents/{name}")
+async def acknowledgement_document(request: Request, token: str, name: str) -> Response:
+    """The sealed PDF of one document, shown inline. Records nothing."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    page = opened[2]
+    if _earlier_receipt(page) is None and _closed(page):
+        return _closed_notice(request, page)
+    stored = page.pdfs.get(name)
+    if stored is None:
+        return _notice(
+            request, "No such document", "This version has no document of that name.", status_code=404
+        )
+    s3 = _services(request).s3
+    body = await asyncio.to_thread(lambda: s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read())
+    if sha256_bytes(body) != page.documents.get(name, stored.sha256):
+        # never show a file whose fingerprint differs from the one the person is accepting
+        return _notice(
+            request,
+            "This document cannot be shown",
+            "The stored file does not match its recorded SHA-256 fingerprint.",
+            status_code=500,
+            advice=f"Please tell {page.lead_name}, the ISMS lead.",
+        )
+    filename = name.removesuffix(".docx") + ".pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",  # only the acknowledgement page may show it
+        },
+    )
+
+
+@router.post("/ack/{token}", response_class=HTMLResponse)
+async def record_acknowledgement(
+    request: Request, token: str, csrf: Annotated[str, Form()] = ""
+) -> HTMLResponse:
+    """Record "I have read and accept": sent to the batch workflow, which has the last word."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claims, handle, page = opened
+    if not csrf_matches(request, csrf):
+        return _notice(
+            request,
+            "Please reload the page",
+            "The form was not sent from the acknowledgement page you opened (or the page is too old). "
+            "Open the link again and confirm from there.",
+            status_code=403,
+        )
+    earlier = _earlier_receipt(page)
+    if earlier is not None:
+        return _recorded(request, page, earlier)
+    if _closed(page):
+        return _closed_notice(request, page)
+    acknowledgement = Acknowledgement(
+        person=claims.person,
+        version_hash=claims.version_hash or "",
+        link_id=claims.token_id,
+        documents=page.documents,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+    try:
+        receipt = await _acknowledge(request, handle, acknowledgement, update_id=f"ack-{claims.token_id}")
+    except WorkflowUpdateFailedError as exc:
+        reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
+        return await _refused(request, handle, claims, page, reason)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return _notice(
+            request,
+            "Your acknowledgement could not be confirmed",
+            "The acknowledgement service did not answer in time, so we cannot tell yet whether it "
+            "was recorded.",
+            status_code=503,
+            advice="Open the link again in a few minutes: it will show your acknowledgement if it "
+            "was recorded, or the button if it was not.",
+        )
+    except RPCError:
+        return _busy(request)
+    return _recorded(request, page, receipt)
+
+
+async def _refused(
+    request: Request,
+    handle: WorkflowHandle[object, object],
+    claims: LinkClaims,
+    page: AckPage,
+    reason: str,
+) -> HTMLResponse:
+    """The page for an acknowledgement the workflow's validator refused."""
+    log.info("acknowledgement refused by %s: %s", handle.id, reason)
+    if reason.startswith("already acknowledged"):
+        # another link (or another tab) got there first: show what that request recorded
+        try:
+            now = await _query_page(handle, claims.person)
+        except (RPCError, WorkflowQueryFailedError):
+            now = None
+        earlier = _earlier_receipt(now) if now is not None else None
+        if now is not None and earlier is not None:
+            return _recorded(request, now, earlier)
+        return _notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
+    if reason.startswith("closed"):
+        return _closed_notice(request, page)
+    if reason.startswith("superseded"):
+        return _problem(request, LinkProblem.SUPERSEDED)
+    status_code = 410 if reason.startswith("left") else 409
+    return _notice(
+        request,
+        "Nothing was recorded",
+        reason[0].upper() + reason[1:] + "." if reason else "The acknowledgement was refused.",
+        status_code=status_code,
+    )
+
+
+async def _acknowledge(
+    request: Request,
+    handle: WorkflowHandle[object, object],
+    acknowledgement: Acknowledgement,
+    *,
+    update_id: str,
+) -> AckReceipt:
+    """The update, bounded per batch and retried when the server refuses it for load.
+
+    The same update id makes every retry (and every double click) the same update.
+    """
+    gates = _gates(request)
+    for attempt in range(_UPDATE_ATTEMPTS):
+        try:
+            async with gates.hold(handle.id):
+                receipt: AckReceipt = await handle.execute_update(
+                    "acknowledge",
+                    acknowledgement,
+                    id=update_id,
+                    result_type=AckReceipt,
+                    rpc_timeout=_UPDATE_RPC_TIMEOUT,
+                )
+            return receipt
+        except RPCError as exc:
+            if exc.status not in _RETRYABLE or attempt == _UPDATE_ATTEMPTS - 1:
+                raise
+            log.info("update %s on %s refused (%s), retrying", update_id, handle.id, exc.status.name)
+        # jitter, so requests refused together do not all come back together
+        await asyncio.sleep(0.1 * 2**attempt * (1 + random.random()))  # noqa: S311
+    raise AssertionError("unreachable")
