@@ -37,7 +37,7 @@ from core.hashing import sha256_bytes
 from core.tokens import read_link
 from models.campaign import ACKNOWLEDGEMENT_TEXT, Acknowledgement, AckPage, AckReceipt, cycle_of_batch
 from models.links import LinkClaims, LinkProblem, LinkRole
-from web.app import Services
+from web import pages
 from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
 
 router = APIRouter()
@@ -112,11 +112,6 @@ class UpdateGates:
         return len(self._gates)
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def _gates(request: Request) -> UpdateGates:
     """The app's update gates, made on first use (no await in between: no race)."""
     gates: UpdateGates | None = getattr(request.app.state, "ack_update_gates", None)
@@ -126,40 +121,8 @@ def _gates(request: Request) -> UpdateGates:
     return gates
 
 
-def _page(
-    request: Request, template: str, context: dict[str, object], *, status_code: int = 200
-) -> HTMLResponse:
-    response = _services(request).templates.TemplateResponse(
-        request, template, context, status_code=status_code
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
-
-
-def _problem(request: Request, problem: LinkProblem) -> HTMLResponse:
-    status_code, heading, explanation, advice = _PROBLEMS[problem]
-    return _page(
-        request,
-        "problem.html",
-        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "bad"},
-        status_code=status_code,
-    )
-
-
-def _notice(
-    request: Request, heading: str, explanation: str, *, status_code: int = 200, advice: str = ""
-) -> HTMLResponse:
-    return _page(
-        request,
-        "problem.html",
-        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "warn"},
-        status_code=status_code,
-    )
-
-
 def _busy(request: Request) -> HTMLResponse:
-    response = _notice(
+    response = pages.notice(
         request,
         "Please try again",
         "The acknowledgement service is busy or unreachable, and nothing was recorded. "
@@ -171,7 +134,7 @@ def _busy(request: Request) -> HTMLResponse:
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = _services(request).settings
+    settings = pages.services(request).settings
     return read_link(
         settings.link_secret.get_secret_value(), token, expected_role=LinkRole.STAFF, now=datetime.now(UTC)
     )
@@ -198,21 +161,21 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
     person is in scope for this version, else the page saying why. Changes nothing."""
     claims = _claims(request, token)
     if isinstance(claims, LinkProblem):
-        return _problem(request, claims)
+        return pages.problem_page(request, _PROBLEMS, claims)
     if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
-        return _problem(request, LinkProblem.TAMPERED)
-    client = await _services(request).temporal()
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
+    client = await pages.services(request).temporal()
     handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
     try:
         page = await _query_page(handle, claims.person)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            return _problem(request, LinkProblem.TAMPERED)
+            return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
         return _busy(request)
     except WorkflowQueryFailedError:
         return _busy(request)
     if page is None:
-        response = _notice(
+        response = pages.notice(
             request,
             "The acknowledgement is starting",
             "The campaign is still being set up. Try again in a minute.",
@@ -222,7 +185,7 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
         return response
     person = page.person
     if person is None:
-        return _notice(
+        return pages.notice(
             request,
             "This link is not for this campaign",
             "The person this link was sent to is not among the people asked to acknowledge here.",
@@ -230,7 +193,7 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
             advice=f"If you think you should be, ask {page.lead_name}, the ISMS lead.",
         )
     if person.left_at is not None:
-        return _notice(
+        return pages.notice(
             request,
             "This link no longer works",
             "You are no longer in scope of the information security management system, "
@@ -239,12 +202,12 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
             advice=f"If this is a mistake, ask {page.lead_name}, the ISMS lead.",
         )
     if claims.version_hash != page.version_hash:
-        return _problem(request, LinkProblem.SUPERSEDED)
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
     return claims, handle, page
 
 
 def _closed_notice(request: Request, page: AckPage) -> HTMLResponse:
-    return _notice(
+    return pages.notice(
         request,
         "The campaign has closed",
         f"Acknowledgements of version {page.version} were accepted until "
@@ -275,7 +238,7 @@ def _earlier_receipt(page: AckPage) -> AckReceipt | None:
 def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLResponse:
     csrf = new_csrf_token()
     base_path = f"/ack/{token}"
-    response = _page(
+    response = pages.page(
         request,
         "acknowledge.html",
         {
@@ -288,7 +251,10 @@ def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLRe
         },
     )
     set_csrf_cookie(
-        response, csrf, path=base_path, secure=_services(request).settings.public_base_url.startswith("https")
+        response,
+        csrf,
+        path=base_path,
+        secure=pages.services(request).settings.public_base_url.startswith("https"),
     )
     return response
 
@@ -312,7 +278,7 @@ def _recorded(request: Request, page: AckPage, receipt: AckReceipt) -> HTMLRespo
     else:
         heading = "Thank you: your acknowledgement is recorded"
         summary = f"You confirmed that you have read and accept version {receipt.version}."
-    return _page(
+    return pages.page(
         request,
         "recorded.html",
         {
@@ -352,14 +318,14 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
         return _closed_notice(request, page)
     stored = page.pdfs.get(name)
     if stored is None:
-        return _notice(
+        return pages.notice(
             request, "No such document", "This version has no document of that name.", status_code=404
         )
-    s3 = _services(request).s3
+    s3 = pages.services(request).s3
     body = await asyncio.to_thread(lambda: s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read())
     if sha256_bytes(body) != page.documents.get(name, stored.sha256):
         # never show a file whose fingerprint differs from the one the person is accepting
-        return _notice(
+        return pages.notice(
             request,
             "This document cannot be shown",
             "The stored file does not match its recorded SHA-256 fingerprint.",
@@ -389,7 +355,7 @@ async def record_acknowledgement(
         return opened
     claims, handle, page = opened
     if not csrf_matches(request, csrf):
-        return _notice(
+        return pages.notice(
             request,
             "Please reload the page",
             "The form was not sent from the acknowledgement page you opened (or the page is too old). "
@@ -415,7 +381,7 @@ async def record_acknowledgement(
         reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
         return await _refused(request, handle, claims, page, reason)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        return _notice(
+        return pages.notice(
             request,
             "Your acknowledgement could not be confirmed",
             "The acknowledgement service did not answer in time, so we cannot tell yet whether it "
@@ -447,13 +413,13 @@ async def _refused(
         earlier = _earlier_receipt(now) if now is not None else None
         if now is not None and earlier is not None:
             return _recorded(request, now, earlier)
-        return _notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
+        return pages.notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
     if reason.startswith("closed"):
         return _closed_notice(request, page)
     if reason.startswith("superseded"):
-        return _problem(request, LinkProblem.SUPERSEDED)
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
     status_code = 410 if reason.startswith("left") else 409
-    return _notice(
+    return pages.notice(
         request,
         "Nothing was recorded",
         reason[0].upper() + reason[1:] + "." if reason else "The acknowledgement was refused.",

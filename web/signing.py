@@ -30,7 +30,7 @@ from models.cycle import (
     Stage,
 )
 from models.links import LinkClaims, LinkProblem, LinkRole
-from web.app import Services
+from web import pages
 from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
 
 router = APIRouter()
@@ -66,43 +66,8 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
 _UPDATE_ATTEMPTS = 4
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def _page(
-    request: Request, template: str, context: dict[str, object], *, status_code: int = 200
-) -> HTMLResponse:
-    response = _services(request).templates.TemplateResponse(
-        request, template, context, status_code=status_code
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
-
-
-def _problem(request: Request, problem: LinkProblem) -> HTMLResponse:
-    status_code, heading, explanation, advice = _PROBLEMS[problem]
-    return _page(
-        request,
-        "problem.html",
-        {"heading": heading, "explanation": explanation, "advice": advice, "tone": "bad"},
-        status_code=status_code,
-    )
-
-
-def _notice(request: Request, heading: str, explanation: str, *, status_code: int = 200) -> HTMLResponse:
-    return _page(
-        request,
-        "problem.html",
-        {"heading": heading, "explanation": explanation, "advice": "", "tone": "warn"},
-        status_code=status_code,
-    )
-
-
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = _services(request).settings
+    settings = pages.services(request).settings
     return read_link(
         settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
     )
@@ -111,7 +76,7 @@ def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
 async def _cycle(
     request: Request, cycle_id: str
 ) -> tuple[WorkflowHandle[object, object], CycleStatus | None]:
-    client = await _services(request).temporal()
+    client = await pages.services(request).temporal()
     handle: WorkflowHandle[object, object] = client.get_workflow_handle(cycle_id)
     try:
         status: CycleStatus = await handle.query("status", result_type=CycleStatus)
@@ -125,17 +90,17 @@ async def _cycle(
 def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | None) -> HTMLResponse | None:
     """A page for a link that is genuine but cannot be acted on now, or None when it can."""
     if status is None:
-        return _problem(request, LinkProblem.TAMPERED)
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
     if status.stage in SIGNED_STAGES:
-        return _notice(
+        return pages.notice(
             request,
             "Already signed",
             f"Version {status.version} of the documents has been signed; there is nothing more to do here.",
         )
     if claims.version_hash != status.version_hash:
-        return _problem(request, LinkProblem.SUPERSEDED)
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
     if status.stage is not Stage.AWAITING_SIGNATURE:
-        return _notice(
+        return pages.notice(
             request,
             "Not waiting for your signature",
             f"The review is at the stage: {status.stage.value.replace('_', ' ')}. "
@@ -157,7 +122,7 @@ def _signing_page(
     csrf = new_csrf_token()
     base_path = f"/sign/{token}"
     waiting = status.waiting_on
-    response = _page(
+    response = pages.page(
         request,
         "sign.html",
         {
@@ -174,7 +139,10 @@ def _signing_page(
         status_code=status_code,
     )
     set_csrf_cookie(
-        response, csrf, path=base_path, secure=_services(request).settings.public_base_url.startswith("https")
+        response,
+        csrf,
+        path=base_path,
+        secure=pages.services(request).settings.public_base_url.startswith("https"),
     )
     return response
 
@@ -186,11 +154,11 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
     """The link's claims and its cycle when the link can be acted on now, else the page saying why."""
     claims = _claims(request, token)
     if isinstance(claims, LinkProblem):
-        return _problem(request, claims)
+        return pages.problem_page(request, _PROBLEMS, claims)
     handle, status = await _cycle(request, claims.cycle_id)
     notice = _state_notice(request, claims, status)
     if notice is not None or status is None:
-        return notice or _problem(request, LinkProblem.TAMPERED)
+        return notice or pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
     return claims, handle, status
 
 
@@ -212,10 +180,10 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
     claims, handle, status = opened
     document = next((d for d in status.documents if d.name == name), None)
     if document is None:
-        return _notice(
+        return pages.notice(
             request, "No such document", "This version has no document of that name.", status_code=404
         )
-    services = _services(request)
+    services = pages.services(request)
     body = await asyncio.to_thread(
         lambda: services.s3.get_object(Bucket=document.pdf.bucket, Key=document.pdf.key)["Body"].read()
     )
@@ -260,7 +228,7 @@ async def record_decision(
         return opened
     claims, handle, status = opened
     if not csrf_matches(request, csrf):
-        return _notice(
+        return pages.notice(
             request,
             "Please reload the page",
             "The form was not sent from the signing page you opened (or the page is too old). "
@@ -270,7 +238,9 @@ async def record_decision(
     try:
         kind = DecisionKind(action)
     except ValueError:
-        return _notice(request, "Unknown action", "Use the Sign or Request changes button.", status_code=400)
+        return pages.notice(
+            request, "Unknown action", "Use the Sign or Request changes button.", status_code=400
+        )
     decision = SignatureDecision(
         kind=kind,
         person=claims.person,
@@ -287,14 +257,14 @@ async def record_decision(
     except WorkflowUpdateFailedError as exc:
         reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
         if reason.startswith(("already signed", "superseded", "not awaiting")):
-            return _notice(
+            return pages.notice(
                 request, "Nothing was recorded", reason[0].upper() + reason[1:] + ".", status_code=409
             )
         return _signing_page(
             request, token, status, error=reason, typed_name=typed_name, comment=comment, status_code=422
         )
     except RPCError:
-        return _notice(
+        return pages.notice(
             request,
             "Please try again",
             "The review service is busy and nothing was recorded. Submit the form again in a moment.",
@@ -334,7 +304,7 @@ def _recorded(
     ]
     facts += [(f"SHA-256 of {d.name}", d.docx.sha256) for d in status.documents]
     if decision.kind is DecisionKind.SIGN:
-        return _page(
+        return pages.page(
             request,
             "recorded.html",
             {
@@ -348,7 +318,7 @@ def _recorded(
             },
         )
     facts.append(("Comment", decision.comment))
-    return _page(
+    return pages.page(
         request,
         "recorded.html",
         {

@@ -8,15 +8,19 @@ running the server was seen to jump its clock ten years ahead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.pdf_convert import PdfConverter
 from core.settings import Settings
 from core.temporal import connect_temporal
+from devstack.ports import find_free_ports
+from web.app import create_app
 from worker import build_worker
 
 
@@ -35,3 +39,31 @@ async def review_skipping(
     """A worker on the time-skipping server, for tests that let days pass."""
     async with build_worker(time_skipping_env.client, settings, converter=pdf_converter):
         yield time_skipping_env, settings
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def served(settings: Settings, pdf_converter: PdfConverter) -> AsyncIterator[tuple[Client, Settings]]:
+    """Worker and web app sharing settings whose public URL is where uvicorn really listens."""
+    (port,) = find_free_ports(1)
+    settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+    client = await connect_temporal(settings)
+    app = create_app(settings, client=client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+        await asyncio.sleep(0.05)
+    async with build_worker(client, settings, converter=pdf_converter):
+        yield client, settings
+    server.should_exit = True
+    await serving

@@ -10,52 +10,18 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-import uvicorn
 from playwright.async_api import async_playwright
 from temporalio.client import Client
 
-from activities.pdf_convert import PdfConverter
 from activities.signing import load_or_create_signing_identity, verify_pdf_signature
 from core.s3 import get_file, make_s3_client
 from core.settings import Settings
-from core.temporal import connect_temporal
-from devstack.ports import find_free_ports
 from models.cycle import AnnualReviewResult
 from tests.conftest import SmtpSink
+from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.workflows.helpers import finish, invited, start, wait_for, wait_for_mail
-from web.app import create_app
-from worker import build_worker
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-async def served(settings: Settings, pdf_converter: PdfConverter) -> AsyncIterator[tuple[Client, Settings]]:
-    """Worker and web app sharing settings whose public URL is where uvicorn really listens."""
-    (port,) = find_free_ports(1)
-    settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
-    client = await connect_temporal(settings)
-    app = create_app(settings, client=client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.05)
-    async with build_worker(client, settings, converter=pdf_converter):
-        yield client, settings
-    server.should_exit = True
-    await serving
 
 
 def _pdf_text(path: Path) -> str:
@@ -101,7 +67,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     events = [event["event"] for event in status["events"]]
     assert events[:3] == ["created", "rendered", "sent"]
     assert events.count("opened") == 2  # one per document, from the browser only
-    assert events[-2:] == ["signed", "sealed"]
+    assert events[-3:] == ["signed", "sealed", "campaign started"]
 
     s3 = make_s3_client(settings)
     trust = [load_or_create_signing_identity(settings).certificate]
