@@ -136,6 +136,8 @@ class PersonRecord(BaseModel):
 
 
 class AckReceipt(BaseModel):
+    organisation: str = ""
+    lead_name: str = ""
     person: str
     name: str
     acknowledged_at: datetime

@@ -156,24 +156,8 @@ async def _query_page(handle: WorkflowHandle[object, object], email: str) -> Ack
 OpenLink = tuple[LinkClaims, WorkflowHandle[object, object], AckPage]
 
 
-async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
-    """The link's claims, its batch and the person's page when the link is genuine and its
-    person is in scope for this version, else the page saying why. Changes nothing."""
-    claims = _claims(request, token)
-    if isinstance(claims, LinkProblem):
-        return pages.problem_page(request, _PROBLEMS, claims)
-    if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
-        return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
-    client = await pages.services(request).temporal()
-    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
-    try:
-        page = await _query_page(handle, claims.person)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
-        return _busy(request)
-    except WorkflowQueryFailedError:
-        return _busy(request)
+def _state_notice(request: Request, claims: LinkClaims, page: AckPage | None) -> HTMLResponse | None:
+    """The page for a genuine link that cannot be acted on (starting, not in it, left, superseded)."""
     if page is None:
         response = pages.notice(
             request,
@@ -203,6 +187,30 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
         )
     if claims.version_hash != page.version_hash:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
+    return None
+
+
+async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
+    """The link's claims, its batch and the person's page when the link is genuine and its
+    person is in scope for this version, else the page saying why. Changes nothing."""
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return pages.problem_page(request, _PROBLEMS, claims)
+    if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
+    client = await pages.services(request).temporal()
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
+    try:
+        page = await _query_page(handle, claims.person)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
+        return _busy(request)
+    except WorkflowQueryFailedError:
+        return _busy(request)
+    notice = _state_notice(request, claims, page)
+    if notice is not None or page is None:
+        return notice or _busy(request)
     return claims, handle, page
 
 
@@ -223,6 +231,8 @@ def _earlier_receipt(page: AckPage) -> AckReceipt | None:
     if record is None or record.acknowledged_at is None:
         return None
     return AckReceipt(
+        organisation=page.organisation,
+        lead_name=page.lead_name,
         person=record.email,
         name=record.name,
         acknowledged_at=record.acknowledged_at,
@@ -259,7 +269,7 @@ def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLRe
     return response
 
 
-def _recorded(request: Request, page: AckPage, receipt: AckReceipt) -> HTMLResponse:
+def _recorded(request: Request, receipt: AckReceipt) -> HTMLResponse:
     at = receipt.acknowledged_at.astimezone(UTC).strftime(_TIME_FORMAT)
     facts: list[tuple[str, str]] = [
         ("Name", f"{receipt.name} <{receipt.person}>"),
@@ -282,12 +292,13 @@ def _recorded(request: Request, page: AckPage, receipt: AckReceipt) -> HTMLRespo
         request,
         "recorded.html",
         {
-            "organisation": page.organisation,
+            "organisation": receipt.organisation,
             "heading": heading,
             "summary": summary,
             "facts": facts,
             "next_step": f"There is nothing more to do. Keep this page if you want a record; "
-            f"{page.lead_name}, the ISMS lead, can answer any question about the documents.",
+            f"{receipt.lead_name or 'The ISMS lead'}, the ISMS lead, can answer any question about "
+            "the documents.",
         },
     )
 
@@ -301,7 +312,7 @@ async def acknowledgement_page(request: Request, token: str) -> HTMLResponse:
     page = opened[2]
     earlier = _earlier_receipt(page)
     if earlier is not None:
-        return _recorded(request, page, earlier)
+        return _recorded(request, earlier)
     if _closed(page):
         return _closed_notice(request, page)
     return _acknowledgement_page(request, token, page)
@@ -349,12 +360,20 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
 async def record_acknowledgement(
     request: Request, token: str, csrf: Annotated[str, Form()] = ""
 ) -> HTMLResponse:
-    """Record "I have read and accept": sent to the batch workflow, which has the last word."""
-    opened = await _open_link(request, token)
-    if isinstance(opened, HTMLResponse):
-        return opened
-    claims, handle, page = opened
+    """Record "I have read and accept": sent to the batch workflow, which has the last word.
+
+    No query first: the Update's validator refuses a closed campaign, another version, a leaver
+    and a repeat, so one call to Temporal does it (a refusal then reads the page to explain).
+    """
+    claims = _claims(request, token)
+    if isinstance(claims, LinkProblem):
+        return pages.problem_page(request, _PROBLEMS, claims)
+    if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
     if not csrf_matches(request, csrf):
+        opened = await _open_link(request, token)  # a link that does not work: say why first
+        if isinstance(opened, HTMLResponse):
+            return opened
         return pages.notice(
             request,
             "Please reload the page",
@@ -362,16 +381,12 @@ async def record_acknowledgement(
             "Open the link again and confirm from there.",
             status_code=403,
         )
-    earlier = _earlier_receipt(page)
-    if earlier is not None:
-        return _recorded(request, page, earlier)
-    if _closed(page):
-        return _closed_notice(request, page)
-    acknowledgement = Acknowledgement(
+    client = await pages.services(request).temporal()
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
+    acknowledgement = Acknowledgement(  # the workflow records the hashes of the version the link names
         person=claims.person,
         version_hash=claims.version_hash or "",
         link_id=claims.token_id,
-        documents=page.documents,
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
@@ -379,7 +394,7 @@ async def record_acknowledgement(
         receipt = await _acknowledge(request, handle, acknowledgement, update_id=f"ack-{claims.token_id}")
     except WorkflowUpdateFailedError as exc:
         reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
-        return await _refused(request, handle, claims, page, reason)
+        return await _refused(request, handle, claims, reason)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return pages.notice(
             request,
@@ -390,35 +405,39 @@ async def record_acknowledgement(
             advice="Open the link again in a few minutes: it will show your acknowledgement if it "
             "was recorded, or the button if it was not.",
         )
-    except RPCError:
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
         return _busy(request)
-    return _recorded(request, page, receipt)
+    return _recorded(request, receipt)
+
+
+_REFUSAL_STATUS = (("left", 410), ("not in this campaign", 403), ("not started", 503))
 
 
 async def _refused(
-    request: Request,
-    handle: WorkflowHandle[object, object],
-    claims: LinkClaims,
-    page: AckPage,
-    reason: str,
+    request: Request, handle: WorkflowHandle[object, object], claims: LinkClaims, reason: str
 ) -> HTMLResponse:
-    """The page for an acknowledgement the workflow's validator refused."""
+    """The page for an acknowledgement the workflow's validator refused: read the page to explain."""
     log.info("acknowledgement refused by %s: %s", handle.id, reason)
+    try:
+        page = await _query_page(handle, claims.person)
+    except (RPCError, WorkflowQueryFailedError):
+        page = None
     if reason.startswith("already acknowledged"):
         # another link (or another tab) got there first: show what that request recorded
-        try:
-            now = await _query_page(handle, claims.person)
-        except (RPCError, WorkflowQueryFailedError):
-            now = None
-        earlier = _earlier_receipt(now) if now is not None else None
-        if now is not None and earlier is not None:
-            return _recorded(request, now, earlier)
+        earlier = _earlier_receipt(page) if page is not None else None
+        if earlier is not None:
+            return _recorded(request, earlier)
         return pages.notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
-    if reason.startswith("closed"):
+    if reason.startswith("closed") and page is not None:
         return _closed_notice(request, page)
+    notice = _state_notice(request, claims, page) if page is not None else None
+    if notice is not None:
+        return notice
     if reason.startswith("superseded"):
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
-    status_code = 410 if reason.startswith("left") else 409
+    status_code = next((code for start, code in _REFUSAL_STATUS if reason.startswith(start)), 409)
     return pages.notice(
         request,
         "Nothing was recorded",

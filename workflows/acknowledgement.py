@@ -366,6 +366,8 @@ class AcknowledgementBatchWorkflow:
             record.documents = dict(ack.documents) or dict(data.signed.documents)
         assert record.acknowledged_at is not None and record.version_hash is not None
         return AckReceipt(
+            organisation=data.organisation,
+            lead_name=data.lead.name,
             person=record.email,
             name=record.name,
             acknowledged_at=record.acknowledged_at,
