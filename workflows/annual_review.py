@@ -362,6 +362,8 @@ class AnnualReviewWorkflow:
             self._status.waiting_on = (
                 f"{routing.lead.name} ({routing.lead.title}) to submit a revised profile"
             )
+        elif stage is Stage.ACKNOWLEDGING:
+            self._status.waiting_on = "everyone in scope to acknowledge the signed version"
         else:
             self._status.waiting_on = ""
 

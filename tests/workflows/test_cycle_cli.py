@@ -27,6 +27,7 @@ def _environment(settings: Settings) -> dict[str, str]:
             value = getattr(settings, name).get_secret_value()
         env[f"ISMS_{name.upper()}"] = str(value)
     env["ISMS_SETTINGS_FILE"] = str(Path(__file__).parents[1] / "data" / "empty.env")
+    env["COLUMNS"] = "240"  # Rich wraps at the terminal width: keep long paths from splitting messages
     return env
 
 
