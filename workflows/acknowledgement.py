@@ -464,7 +464,7 @@ class AcknowledgementCampaignWorkflow:
         self._state.stage = CampaignStage.RUNNING
 
         if data.schedule.summary_after < data.schedule.close_after:
-            await workflow.sleep(started + data.schedule.summary_after - workflow.now())
+            await workflow.sleep(max(started + data.schedule.summary_after - workflow.now(), timedelta(0)))
             await self._summary(deadline)
         await workflow.sleep(max(deadline - workflow.now(), timedelta(0)))
         self._state.stage = CampaignStage.CLOSING  # no staff change is taken from here on
