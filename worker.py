@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -42,6 +43,7 @@ WORKFLOWS: list[type] = [
 ]
 # threads for blocking activities; LibreOffice converts one document at a time per converter anyway
 ACTIVITY_THREADS = 8
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def worker_identity() -> str:
@@ -56,6 +58,7 @@ def build_worker(
     signing_identity: SigningIdentity | None = None,
     identity: str | None = None,
     executor: concurrent.futures.ThreadPoolExecutor | None = None,
+    graceful_shutdown: timedelta = GRACEFUL_SHUTDOWN,
 ) -> Worker:
     """A worker with every workflow and activity of the product, on the configured queue.
 
@@ -96,6 +99,9 @@ def build_worker(
         identity=identity,
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
+        # on shutdown, running activities (a run of emails, a seal) get this long to finish
+        # before they are cancelled: a cancel lands inside the thread, wherever it is
+        graceful_shutdown_timeout=graceful_shutdown,
     )
 
 
