@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from cli.cycle import cycle_app
@@ -22,7 +25,21 @@ app.add_typer(cycle_app, name="cycle")
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave without interpreter finalization.
+
+    The Temporal client's native runtime keeps threads of its own; when the interpreter
+    finalizes while one of them releases the GIL, CPython aborts ("PyGILState_Release: thread
+    state ... must be current", exit -6), seen here once in a few hundred runs of a command
+    whose work had finished. Output is flushed, then the process exits with the command's code.
+    """
+    try:
+        app()  # standalone: shows usage errors and always ends in SystemExit
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

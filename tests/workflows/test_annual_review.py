@@ -106,7 +106,7 @@ async def test_reminders_escalation_and_overdue_on_time(
     assert [e.event for e in status.events][-4:] == ["reminded", "reminded", "escalated", "overdue"]
     await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
     await finish(handle)
-    assert set(mails(smtp_sink, handle.id)) == {
+    assert {key for key in mails(smtp_sink, handle.id) if key.startswith("round-")} == {
         "round-1/invitation",
         "round-1/reminder-1",
         "round-1/reminder-2",
