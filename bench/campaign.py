@@ -81,6 +81,7 @@ from core.temporal import connect_temporal
 from core.tokens import issue_link
 from devstack.ports import GRPC_OFFSET, port_is_free
 from devstack.stack import COMPONENTS, DevPorts, DevStack, StackError
+from devstack.synthetic import tiny_pdf
 from models.campaign import CampaignInput, CampaignProgress, SignedVersion, batch_id_for, signed_version_hash
 from models.links import LinkRole
 from models.routing import AckLadder, Person
@@ -406,29 +407,6 @@ def synthetic_people(count: int) -> People:
     return People(emails=emails, csv_bytes=buffer.getvalue().encode())
 
 
-def stand_in_pdf(text: str) -> bytes:
-    """A minimal one-page PDF: the bench never opens the documents, only shows their hashes."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def store_bytes(settings: Settings, folder: Path, name: str, payload: bytes) -> StoredObject:
     path = folder / name
     path.write_bytes(payload)
@@ -439,7 +417,7 @@ def campaign_input(settings: Settings, folder: Path, people: People, *, batch_si
     """A campaign over ``people`` for a fresh cycle id, its inputs stored in the drafts bucket."""
     cycle_id = f"isms-review-bench-{uuid.uuid4().hex[:8]}"
     pdfs = {
-        name: store_bytes(settings, folder, name.replace(".docx", ".pdf"), stand_in_pdf(f"{name} {cycle_id}"))
+        name: store_bytes(settings, folder, name.replace(".docx", ".pdf"), tiny_pdf(f"{name} {cycle_id}"))
         for name in DOCUMENTS
     }
     documents = {name: pdf.sha256 for name, pdf in pdfs.items()}

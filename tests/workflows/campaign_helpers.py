@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from core.campaign import campaign_progress, campaign_state
 from core.settings import Settings
 from core.tokens import issue_link
+from devstack.synthetic import tiny_pdf
 from models.campaign import (
     CampaignInput,
     CampaignProgress,
@@ -72,29 +73,6 @@ def write_staff(folder: Path, rows: list[dict[str, str]], name: str = "staff.csv
     path = folder / name
     path.write_text(buffer.getvalue())
     return path
-
-
-def tiny_pdf(text: str) -> bytes:
-    """A small valid one-page PDF showing ``text`` (ASCII), built with correct xref offsets."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def signed_version(settings: Settings, folder: Path, *, version: str = "3.0") -> SignedVersion:
