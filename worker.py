@@ -20,6 +20,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities
 from activities.campaign import CampaignActivities
 from activities.documents import DocumentActivities
 from activities.health import HealthActivities
@@ -72,12 +73,9 @@ def build_worker(
     documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
     mail = MailActivities(settings=settings, s3=s3)
     campaign = CampaignActivities(settings=settings, s3=s3, client=client)
-    signing = SigningActivities(
-        settings=settings,
-        s3=s3,
-        converter=converter,
-        identity=signing_identity or load_or_create_signing_identity(settings),
-    )
+    seal = signing_identity or load_or_create_signing_identity(settings)
+    signing = SigningActivities(settings=settings, s3=s3, converter=converter, identity=seal)
+    archive = ArchiveActivities(settings=settings, s3=s3, seal_certificate_pem=seal.certificate_pem())
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -88,6 +86,7 @@ def build_worker(
             documents.render_documents,
             mail.send_email,
             signing.sign_documents,
+            archive.archive_objects,
             campaign.freeze_directory,
             campaign.load_batch,
             campaign.plan_staff_change,

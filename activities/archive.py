@@ -1,7 +1,9 @@
 """Archive a cycle's evidence from the drafts bucket into the Object Lock bucket, manifest last.
 
-Not yet called by the workflows: the archive stage of the cycle (after the signature and after the
-campaign closes) is wired in with the auditor's side (issue 6).
+Called by AnnualReviewWorkflow after the CEO signs (each document's signed .docx and PDF, the
+certificate of completion, evidence.json and the seal certificate) and after the campaign
+closes (the register and the report). If the ISMS lead placed a legal hold on the cycle, the
+new versions are held as well.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
+from core.audit_access import legal_hold_marked
 from core.s3 import get_file
 from core.settings import Settings
-from models.archive import ArchiveInput, ArchiveManifest, ArchiveResult
+from models.archive import (
+    SEAL_CERTIFICATE_FILE,
+    ArchivedObject,
+    ArchiveInput,
+    ArchiveManifest,
+    ArchiveResult,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -27,54 +36,76 @@ NON_RETRYABLE_ERRORS = [ARCHIVE_CONFLICT, "IntegrityError"]
 
 
 class ArchiveActivities:
-    def __init__(self, *, settings: Settings, s3: S3Client) -> None:
+    def __init__(self, *, settings: Settings, s3: S3Client, seal_certificate_pem: str | None = None) -> None:
         self._settings = settings
         self._s3 = s3
+        self._seal_certificate = seal_certificate_pem.encode() if seal_certificate_pem else None
+
+    def _put(
+        self, data: ArchiveInput, name: str, body: bytes, content_type: str, until: datetime
+    ) -> ArchivedObject:
+        return archive_bytes(
+            self._s3,
+            bucket=self._settings.archive_bucket,
+            key=archive_key(data.organisation, data.year, name),
+            body=body,
+            content_type=content_type,
+            retain_until=until,
+        )
 
     @activity.defn
     def archive_objects(self, data: ArchiveInput) -> ArchiveResult:
         """Copy every item under retention (verified against its SHA-256), then the manifest.
 
         A retry writes nothing twice: items already archived are found by key and hash. The
-        retention date is fixed by the first attempt's day, so a retry cannot lengthen or
-        shorten it for the items written then.
+        retention date is fixed by the attempt's day; items written by an earlier attempt keep
+        theirs, and the manifest records each object's own date.
         """
-        retain_until = add_years(
-            datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), data.retention_years
-        )
-        bucket = self._settings.archive_bucket
-        archived = []
+        years = data.retention_years or self._settings.retention_years
+        retain_until = add_years(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), years)
+        archived: list[ArchivedObject] = []
         try:
             with tempfile.TemporaryDirectory(prefix="isms-archive-") as folder:
                 for number, item in enumerate(data.items):
                     local = get_file(self._s3, item.source, Path(folder) / f"{number}")  # checks SHA-256
-                    archived.append(
-                        archive_bytes(
-                            self._s3,
-                            bucket=bucket,
-                            key=archive_key(data.organisation, data.year, item.name),
-                            body=local.read_bytes(),
-                            content_type=item.source.content_type,
-                            retain_until=retain_until,
-                        )
-                    )
+                    body = local.read_bytes()
+                    archived.append(self._put(data, item.name, body, item.source.content_type, retain_until))
                     activity.heartbeat(number)
+            if data.seal_certificate_in and self._seal_certificate is None:
+                raise ApplicationError("the worker has no seal certificate to archive", non_retryable=True)
+            for folder_name in data.seal_certificate_in:
+                assert self._seal_certificate is not None
+                name = f"{folder_name}/{SEAL_CERTIFICATE_FILE}"
+                archived.append(
+                    self._put(data, name, self._seal_certificate, "application/x-pem-file", retain_until)
+                )
             manifest = ArchiveManifest(
                 cycle_id=data.cycle_id,
                 organisation=data.organisation,
                 year=data.year,
                 stage=data.stage,
+                facts=data.facts,
                 objects=archived,
             )
-            written = archive_bytes(
-                self._s3,
-                bucket=bucket,
-                key=archive_key(data.organisation, data.year, f"manifests/{data.stage}.json"),
-                body=manifest_bytes(manifest),
-                content_type="application/json",
-                retain_until=retain_until,
+            written = self._put(
+                data,
+                f"manifests/{data.stage}.json",
+                manifest_bytes(manifest),
+                "application/json",
+                retain_until,
             )
         except ArchiveConflictError as exc:
             raise ApplicationError(str(exc), type=ARCHIVE_CONFLICT, non_retryable=True) from exc
-        activity.logger.info("archived %d object(s) and the manifest for %s", len(archived), data.cycle_id)
-        return ArchiveResult(manifest=written, objects=archived)
+        held = legal_hold_marked(self._s3, self._settings, data.cycle_id)
+        if held:  # the lead placed a hold on this cycle before these were written
+            for obj in [*archived, written]:
+                self._s3.put_object_legal_hold(
+                    Bucket=self._settings.archive_bucket,
+                    Key=obj.key,
+                    VersionId=obj.version_id,
+                    LegalHold={"Status": "ON"},
+                )
+        activity.logger.info(
+            "archived %d object(s) and the manifest for %s (%s)", len(archived), data.cycle_id, data.stage
+        )
+        return ArchiveResult(manifest=written, objects=archived, legal_hold=held)

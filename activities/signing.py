@@ -16,7 +16,6 @@ means the rest is complete).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import io
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
-from asn1crypto import x509 as asn1_x509
 from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,13 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, SimpleSigner, sign_pdf
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -63,11 +57,11 @@ from core.drafts import content_type
 from core.hashing import sha256_bytes, sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.s3 import IntegrityError, get_file, put_file
+from core.seal_check import asn1_certificate, describe_name, outside_event_loop, verify_pdf_signature
 from core.settings import Settings
 from models.profile import OrganisationProfile
 from models.signing import (
     AuditEvent,
-    SignatureCheck,
     SignDocumentsInput,
     SignDocumentsResult,
     SignedDocument,
@@ -128,7 +122,7 @@ class SigningIdentity:
 
     @property
     def subject(self) -> str:
-        return _describe_name(self.certificate.subject)
+        return describe_name(self.certificate.subject)
 
     @property
     def fingerprint(self) -> str:
@@ -143,21 +137,12 @@ class SigningIdentity:
         der_key = self.key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        cert = _asn1_certificate(self.certificate)
+        cert = asn1_certificate(self.certificate)
         return SimpleSigner(
             signing_cert=cert,
             signing_key=asn1_keys.PrivateKeyInfo.load(der_key),
             cert_registry=SimpleCertificateStore.from_certs([cert]),  # type: ignore[no-untyped-call]
         )
-
-
-def _describe_name(name: x509.Name) -> str:
-    """``CN=Larkspur document sealing, O=Larkspur``: in the certificate's own order, unlike RFC 4514."""
-    return ", ".join(attribute.rfc4514_string() for attribute in name)
-
-
-def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
 def _public_der(key: SigningKey | x509.Certificate) -> bytes:
@@ -330,17 +315,6 @@ class SealingError(Exception):
     """pyHanko could not seal a PDF (it is damaged, or the key cannot sign)."""
 
 
-def _outside_event_loop(function: str) -> None:
-    """pyHanko's synchronous API runs ``asyncio.run``: say so clearly instead of failing deep inside."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise RuntimeError(
-        f"{function} blocks: call it from a thread, e.g. await asyncio.to_thread({function}, ...)"
-    )
-
-
 def _atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -369,7 +343,7 @@ def seal_pdf(
     The signature names ``signer`` and ``reason``; ``target`` is replaced atomically. pyHanko
     runs its own event loop, so call this from a thread, never from a coroutine.
     """
-    _outside_event_loop("seal_pdf")
+    outside_event_loop("seal_pdf")
     metadata = PdfSignatureMetadata(
         field_name=SEAL_FIELD,
         subfilter=SigSeedSubFilter.PADES,
@@ -388,76 +362,6 @@ def seal_pdf(
         raise SealingError(f"could not seal {source.name}: {exc}") from exc
     _atomic_write(target, output.getvalue())
     return target
-
-
-def _subject(status_cert: asn1_x509.Certificate) -> str:
-    return _describe_name(x509.load_der_x509_certificate(status_cert.dump()).subject)
-
-
-def verify_pdf_signature(path: Path, *, trust: list[x509.Certificate]) -> SignatureCheck:
-    """Check every signature in the PDF ``path`` against the trusted certificates ``trust``.
-
-    ``valid`` needs each signature to be cryptographically sound, made with a certificate that
-    chains to one in ``trust``, and nothing but signature-archival updates after the last one;
-    ``intact`` says whether the signed bytes are unchanged. Like :func:`seal_pdf`, call it
-    from a thread.
-    """
-    _outside_event_loop("verify_pdf_signature")
-    context = ValidationContext(
-        trust_roots=[_asn1_certificate(cert) for cert in trust],
-        allow_fetching=False,
-        revocation_mode="soft-fail",
-    )
-    try:
-        with path.open("rb") as pdf:
-            reader = PdfFileReader(pdf, strict=False)
-            signatures = reader.embedded_signatures
-            if not signatures:
-                return SignatureCheck(
-                    valid=False,
-                    intact=False,
-                    signer_subject="",
-                    signing_time=None,
-                    detail=f"{path.name} has no embedded signature",
-                )
-            statuses = [validate_pdf_signature(sig, signer_validation_context=context) for sig in signatures]
-            reported_times = [sig.self_reported_timestamp for sig in signatures]
-    except Exception as exc:  # a damaged file is a failed check, not a crash
-        return SignatureCheck(
-            valid=False,
-            intact=False,
-            signer_subject="",
-            signing_time=None,
-            detail=f"{path.name} could not be read as a signed PDF: {type(exc).__name__}: {exc}",
-        )
-    problems: list[str] = []
-    for index, status in enumerate(statuses, start=1):
-        if not status.intact:
-            problems.append(f"signature {index}: the signed bytes were modified")
-        elif not status.valid:
-            problems.append(f"signature {index}: the cryptographic signature does not verify")
-        elif not status.trusted:  # pyHanko only judges trust for a sound signature
-            problems.append(f"signature {index}: the signer's certificate is not trusted")
-        if not status.bottom_line and status.intact and status.valid and status.trusted:
-            problems.append(f"signature {index}: {status.summary()}")
-    last = statuses[-1]
-    level = last.modification_level
-    if level is None or level > ModificationLevel.LTA_UPDATES:
-        problems.append("the document was changed after it was sealed")
-    intact = all(status.intact for status in statuses)
-    valid = not problems and all(status.bottom_line for status in statuses)
-    signing_time = reported_times[-1]
-    return SignatureCheck(
-        valid=valid,
-        intact=intact,
-        signer_subject=_subject(last.signing_cert),
-        signing_time=signing_time.astimezone(dt.UTC) if signing_time else None,
-        detail="; ".join(problems) if problems else f"{len(statuses)} signature(s) valid, document unchanged",
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The certificate of completion
 
 
 def format_utc(moment: dt.datetime) -> str:

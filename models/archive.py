@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from pydantic import BaseModel, Field
 
 from models.storage import StoredObject
+
+MANIFEST_FORMAT: Final = "isms-cycle/archive-manifest/v1"
+SEAL_CERTIFICATE_FILE: Final = "seal-certificate.pem"  # beside each signed version's PDFs
 
 
 class ArchivedObject(BaseModel):
@@ -25,23 +29,43 @@ class ArchiveItem(BaseModel):
     name: str  # relative key under <org>/<year>/, e.g. "information-security-policy/v3.0/document.pdf"
 
 
+class ManifestFacts(BaseModel):
+    """What an auditor's listing shows without opening a document."""
+
+    version: str = ""  # the signed document version
+    documents: list[str] = Field(default_factory=list)  # document folders, e.g. information-security-policy
+    signer: str = ""  # "Name, Title <email>"
+    signed_at: datetime | None = None
+    reason: str = ""  # "annual review 2026" or the reason of an ad-hoc review
+    in_scope: int | None = None  # acknowledgements: people asked
+    acknowledged: int | None = None
+    rate_text: str = ""  # "97.5%", rounded down as in the report
+
+
 class ArchiveInput(BaseModel):
     cycle_id: str
     organisation: str  # the short name: the first part of every key
     year: int
     stage: str  # "signed-v3.0" or "acknowledgements": names the manifest of this archiving
     items: list[ArchiveItem] = Field(min_length=1)
-    retention_years: int = Field(ge=3, le=100)
+    retention_years: int | None = Field(None, ge=3, le=100)  # None: the worker's configured years
+    facts: ManifestFacts = Field(default_factory=ManifestFacts)
+    # archive the worker's seal certificate (public) in each of these folders, so the PDFs'
+    # seals can be checked years later without the worker: e.g. "information-security-policy/v3.0"
+    seal_certificate_in: list[str] = Field(default_factory=list)
 
 
 class ArchiveManifest(BaseModel):
+    format: str = MANIFEST_FORMAT
     cycle_id: str
     organisation: str
     year: int
     stage: str
+    facts: ManifestFacts = Field(default_factory=ManifestFacts)
     objects: list[ArchivedObject]
 
 
 class ArchiveResult(BaseModel):
     manifest: ArchivedObject
     objects: list[ArchivedObject]
+    legal_hold: bool = False  # the cycle was under legal hold, so these versions were held too

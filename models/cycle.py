@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from models.archive import ArchiveResult
 from models.campaign import DEFAULT_BATCH_SIZE, CampaignResult
 from models.documents import DraftDocument
 from models.findings import Finding
@@ -115,6 +116,8 @@ class CycleStatus(BaseModel):
     events: list[AuditEvent] = Field(default_factory=list)
     signed: SignDocumentsResult | None = None
     campaign: CampaignResult | None = None  # the register and report, once the campaign closed
+    archive: list[ArchiveResult] = Field(default_factory=list)  # what went under Object Lock, stage by stage
+    archive_problems: list[str] = Field(default_factory=list)  # archivings refused (a conflicting object)
 
 
 class AnnualReviewResult(BaseModel):
@@ -123,3 +126,4 @@ class AnnualReviewResult(BaseModel):
     rounds: int
     signed: SignDocumentsResult
     campaign: CampaignResult | None = None  # None for cycles from before the campaign existed
+    archive: list[ArchiveResult] = Field(default_factory=list)  # empty for cycles from before the archive

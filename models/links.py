@@ -36,3 +36,4 @@ class LinkProblem(StrEnum):
     EXPIRED = "expired"
     WRONG_ROLE = "wrong_role"
     SUPERSEDED = "superseded"  # a newer version was routed; this link is for an old one
+    REVOKED = "revoked"  # the ISMS lead withdrew the access (auditor links)

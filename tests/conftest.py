@@ -205,12 +205,16 @@ _EMPTY_SETTINGS_FILE = Path(__file__).parent / "data" / "empty.env"
 @pytest.fixture
 def settings(temporal_dev_server: TemporalServer, s3_server: S3Server, smtp_sink: SmtpSink) -> Settings:
     """Settings pointing at the real test servers, with a fresh task queue per test."""
-    return _settings_for(
+    settings = _settings_for(
         s3_server=s3_server,
         temporal_address=temporal_dev_server.address,
         smtp=smtp_sink,
         temporal_task_queue=f"isms-test-{secrets.token_hex(4)}",
+        # an archive of its own: archived keys are write-once, and every test signs larkspur 2026 v3.0
+        archive_bucket=f"isms-archive-{secrets.token_hex(6)}",
     )
+    ensure_archive_bucket(make_s3_client(settings), settings.archive_bucket)
+    return settings
 
 
 @pytest.fixture

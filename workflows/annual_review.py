@@ -11,15 +11,18 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.archive import NON_RETRYABLE_ERRORS as ARCHIVE_ERRORS
+    from activities.archive import ArchiveActivities
     from activities.documents import CLAUSE5_ERRORS, NON_RETRYABLE_ERRORS, DocumentActivities
     from activities.mail import MailActivities
     from activities.signing import NON_RETRYABLE_ERRORS as SIGNING_ERRORS
     from activities.signing import SigningActivities
+    from models.archive import ArchiveInput, ArchiveItem, ManifestFacts
     from models.campaign import (
         CampaignInput,
         CampaignResult,
@@ -60,6 +63,12 @@ MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["RecipientRefused", "EmailTemplateError"],
+)
+# S3 down for a while: archiving waits and completes when it returns (each retry writes nothing twice)
+ARCHIVE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=ARCHIVE_ERRORS,
 )
 SIGNING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -124,9 +133,17 @@ class AnnualReviewWorkflow:
             self._staff = revision.staff or self._staff
 
         signed = await self._sign()
+        archived_signed = False
+        if workflow.patched("archive-signed"):  # cycles signed before the archive existed skip this
+            await self._archive(self._signed_archive(signed))
+            archived_signed = True
         campaign = None
         if workflow.patched("acknowledgement-campaign"):  # cycles signed before it existed end here
             campaign = await self._campaign(signed)
+        if campaign is not None and workflow.patched("archive-acknowledgements"):
+            if not archived_signed:  # a cycle signed before the archive existed: its documents first
+                await self._archive(self._signed_archive(signed))
+            await self._archive(self._acknowledgement_archive(campaign))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AnnualReviewResult(
             cycle_id=data.cycle_id,
@@ -134,6 +151,7 @@ class AnnualReviewWorkflow:
             rounds=self._status.round,
             signed=signed,
             campaign=campaign,
+            archive=list(self._status.archive),
         )
 
     async def _check_and_render(self, profile: StoredObject, staff: StoredObject) -> None:
@@ -348,6 +366,88 @@ class AnnualReviewWorkflow:
             f"{result.tally.acknowledged} of {result.tally.total} acknowledged ({result.tally.rate:.1%})",
         )
         return result
+
+    # --------------------------------------------------------------------------- archive
+
+    def _signed_archive(self, signed: SignDocumentsResult) -> ArchiveInput:
+        """Each document's signed .docx and PDF, the certificate of completion and evidence.json."""
+        routing, data, decision = self._routing, self._input, self._decision
+        assert routing is not None and data is not None and decision is not None
+        version = self._status.version
+        items: list[ArchiveItem] = []
+        folders: list[str] = []
+        for document in signed.documents:
+            folder = f"{document.name.removesuffix('.docx')}/v{version}"
+            folders.append(folder)
+            items += [
+                ArchiveItem(source=document.docx, name=f"{folder}/document.docx"),
+                ArchiveItem(source=document.pdf, name=f"{folder}/document.pdf"),
+                ArchiveItem(source=signed.certificate, name=f"{folder}/certificate.pdf"),
+                ArchiveItem(source=signed.evidence, name=f"{folder}/evidence.json"),
+            ]
+        return ArchiveInput(
+            cycle_id=data.cycle_id,
+            organisation=routing.short_name,
+            year=data.year,
+            stage=f"signed-v{version}",
+            items=items,
+            seal_certificate_in=folders,
+            facts=ManifestFacts(
+                version=version,
+                documents=[folder.split("/")[0] for folder in folders],
+                signer=f"{decision.typed_name}, {routing.signer.title} <{routing.signer.email}>",
+                signed_at=self._decided_at,
+                reason=data.reason or f"annual review {data.year}",
+            ),
+        )
+
+    def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:
+        """The acknowledgement register and the cycle report."""
+        routing, data = self._routing, self._input
+        assert routing is not None and data is not None
+        folder = f"acknowledgements/v{self._status.version}"
+        return ArchiveInput(
+            cycle_id=data.cycle_id,
+            organisation=routing.short_name,
+            year=data.year,
+            stage=f"acknowledgements-v{self._status.version}",
+            items=[
+                ArchiveItem(source=campaign.register_csv, name=f"{folder}/register.csv"),
+                ArchiveItem(source=campaign.register_json, name=f"{folder}/register.json"),
+                ArchiveItem(source=campaign.report, name=f"{folder}/report.html"),
+                ArchiveItem(source=campaign.report_markdown, name=f"{folder}/report.md"),
+            ],
+            facts=ManifestFacts(
+                version=self._status.version,
+                in_scope=campaign.tally.total,
+                acknowledged=campaign.tally.acknowledged,
+                rate_text=campaign.tally.rate_text,
+            ),
+        )
+
+    async def _archive(self, request: ArchiveInput) -> None:
+        """Archive under COMPLIANCE retention; a refusal (a different object already under a key)
+        is recorded for the lead to see and does not undo the signature or stop the cycle."""
+        try:
+            result = await workflow.execute_activity_method(
+                ArchiveActivities.archive_objects,
+                request,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(minutes=2),
+                retry_policy=ARCHIVE_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
+            self._status.archive_problems.append(f"{request.stage}: {cause}")
+            self._event("archive refused", SYSTEM, f"{request.stage}: {cause}")
+            return
+        self._status.archive.append(result)
+        self._event(
+            "archived",
+            SYSTEM,
+            f"{request.stage}: {len(result.objects)} object(s) and {result.manifest.key} under retention "
+            f"until {result.manifest.retain_until:%Y-%m-%d}",
+        )
 
     # --------------------------------------------------------------------------- helpers
 
