@@ -47,11 +47,29 @@ def make_s3_client(
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         config=Config(
+            signature_version="s3v4",  # presigned URLs with a VersionId need SigV4 on SeaweedFS
             s3={"addressing_style": "path"},
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=30,
         ),
+    )
+
+
+def make_auditor_s3_client(settings: Settings) -> S3Client:
+    """The read-only client the auditor's side uses (list, read, presign), when one is configured.
+
+    With ``ISMS_S3_AUDITOR_ACCESS_KEY_ID``/``..._SECRET_ACCESS_KEY`` set, a presigned download link
+    and every read run on an identity the S3 server allows nothing but reading; without them,
+    the application's own identity is used (the code paths only read either way).
+    """
+    if settings.s3_auditor_access_key_id is None:
+        return make_s3_client(settings)
+    assert settings.s3_auditor_secret_access_key is not None  # guaranteed by Settings
+    return make_s3_client(
+        settings,
+        access_key_id=settings.s3_auditor_access_key_id,
+        secret_access_key=settings.s3_auditor_secret_access_key.get_secret_value(),
     )
 
 

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None  # None means the default AWS credential chain
     s3_secret_access_key: SecretStr | None = None
+    # a read-only identity for the auditor's side (portal downloads, `isms audit`); optional
+    s3_auditor_access_key_id: str | None = None
+    s3_auditor_secret_access_key: SecretStr | None = None
     archive_bucket: BucketName
     drafts_bucket: BucketName
     drafts_prefix: str = "drafts/"
@@ -140,6 +143,10 @@ class Settings(BaseSettings):
     def _pairs_are_complete(self) -> Settings:
         if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
             raise ValueError("ISMS_S3_ACCESS_KEY_ID and ISMS_S3_SECRET_ACCESS_KEY must be set together")
+        if (self.s3_auditor_access_key_id is None) != (self.s3_auditor_secret_access_key is None):
+            raise ValueError(
+                "ISMS_S3_AUDITOR_ACCESS_KEY_ID and ISMS_S3_AUDITOR_SECRET_ACCESS_KEY must be set together"
+            )
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("ISMS_SMTP_USER and ISMS_SMTP_PASSWORD must be set together")
         if (self.signing_key_file is None) != (self.signing_cert_file is None):

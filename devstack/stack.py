@@ -204,6 +204,8 @@ class DevStack:
             "ISMS_S3_REGION": "us-east-1",
             "ISMS_S3_ACCESS_KEY_ID": state.s3_admin.access_key_id,
             "ISMS_S3_SECRET_ACCESS_KEY": state.s3_admin.secret_access_key,
+            "ISMS_S3_AUDITOR_ACCESS_KEY_ID": state.s3_auditor.access_key_id,
+            "ISMS_S3_AUDITOR_SECRET_ACCESS_KEY": state.s3_auditor.secret_access_key,
             "ISMS_ARCHIVE_BUCKET": ARCHIVE_BUCKET,
             "ISMS_DRAFTS_BUCKET": DRAFTS_BUCKET,
             "ISMS_RETENTION_YEARS": "7",

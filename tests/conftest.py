@@ -185,6 +185,8 @@ def _settings_for(
         "s3_endpoint_url": s3_server.endpoint_url,
         "s3_access_key_id": s3_server.admin.access_key_id,
         "s3_secret_access_key": s3_server.admin.secret_access_key,
+        "s3_auditor_access_key_id": s3_server.auditor.access_key_id,
+        "s3_auditor_secret_access_key": s3_server.auditor.secret_access_key,
         "archive_bucket": s3_server.archive_bucket,
         "drafts_bucket": s3_server.drafts_bucket,
         "smtp_host": smtp.host if smtp else "127.0.0.1",
