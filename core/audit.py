@@ -195,7 +195,6 @@ class ArchiveReader:
             cycle.manifests.append(manifest_object)
             facts = manifest.facts
             if manifest.stage.startswith(ACKNOWLEDGEMENTS):
-                cycle.acknowledgements += manifest.objects
                 cycle.facts = cycle.facts.model_copy(
                     update={
                         "in_scope": facts.in_scope,
@@ -206,7 +205,16 @@ class ArchiveReader:
             else:
                 update = {k: v for k, v in facts.model_dump().items() if v not in (None, "", [])}
                 cycle.facts = cycle.facts.model_copy(update=update)
-                cycle.versions += _versions_of(manifest)
+            versions = _versions_of(manifest)
+            cycle.versions += versions
+            in_versions = {f.key for v in versions for f in v.files}
+            for obj in manifest.objects:
+                if obj.key in in_versions:
+                    continue
+                if _relative(obj, organisation, year).startswith(f"{ACKNOWLEDGEMENTS}/"):
+                    cycle.acknowledgements.append(obj)
+                else:
+                    cycle.other.append(obj)
             retain = [o.retain_until for o in [*manifest.objects, manifest_object]]
             earliest = min(retain)
             cycle.retain_until = earliest if cycle.retain_until is None else min(cycle.retain_until, earliest)

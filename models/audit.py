@@ -59,11 +59,12 @@ class ArchivedCycle(BaseModel):
     facts: ManifestFacts  # the signed stage's facts, with the acknowledgement figures added
     versions: list[ArchivedVersion] = Field(default_factory=list)
     acknowledgements: list[ArchivedObject] = Field(default_factory=list)
+    other: list[ArchivedObject] = Field(default_factory=list)  # anything else a manifest lists
     manifests: list[ArchivedObject] = Field(default_factory=list)
     retain_until: datetime | None = None  # the earliest retain-until of its objects
 
     def objects(self) -> list[ArchivedObject]:
-        found = [f for v in self.versions for f in v.files] + self.acknowledgements
+        found = [f for v in self.versions for f in v.files] + self.acknowledgements + self.other
         return found + self.manifests
 
 

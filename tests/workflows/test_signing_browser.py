@@ -67,7 +67,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     events = [event["event"] for event in status["events"]]
     assert events[:3] == ["created", "rendered", "sent"]
     assert events.count("opened") == 2  # one per document, from the browser only
-    assert events[-3:] == ["signed", "sealed", "campaign started"]
+    assert events[-4:] == ["signed", "sealed", "archived", "campaign started"]
 
     s3 = make_s3_client(settings)
     trust = [load_or_create_signing_identity(settings).certificate]

@@ -1,0 +1,110 @@
+"""A whole cycle archives its evidence: after the seal, and again when the campaign closes.
+
+Time-skipping server, real worker, real SeaweedFS with Object Lock, real LibreOffice and pyHanko.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from temporalio.testing import WorkflowEnvironment
+
+from core.audit import ArchiveReader, verify_archive
+from core.s3 import make_auditor_s3_client, make_s3_client
+from core.settings import Settings
+from models.audit import Verdict
+from models.campaign import Acknowledgement, batch_id_for, signed_version_hash
+from models.cycle import Stage
+from tests.conftest import SmtpSink
+from tests.workflows.helpers import LEAD, finish, invited, sign, start, wait_for
+from tests.workflows.test_campaign import batch_index
+from workflows.acknowledgement import AcknowledgementBatchWorkflow
+from workflows.annual_review import AnnualReviewWorkflow
+
+DOCUMENTS = ["information-security-policy", "isms-roles-responsibilities"]
+
+
+async def test_signed_version_then_register_archived_under_retention_and_verified(
+    review_skipping: tuple[WorkflowEnvironment, Settings], smtp_sink: SmtpSink
+) -> None:
+    env, settings = review_skipping
+    handle = await start(env.client, settings)
+    status = await wait_for(handle, invited)
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
+    await finish(handle)
+    status = await wait_for(handle, lambda s: len(s.archive) == 1, within=120)
+    signed = status.archive[0]
+    assert status.signed is not None
+    names = {o.key.split("/", 2)[2] for o in signed.objects}
+    assert names == {
+        f"{document}/v3.0/{file}"
+        for document in DOCUMENTS
+        for file in (
+            "document.docx",
+            "document.pdf",
+            "certificate.pdf",
+            "evidence.json",
+            "seal-certificate.pem",
+        )
+    }
+    by_name = {o.key.split("/", 2)[2]: o for o in signed.objects}
+    for document in status.signed.documents:  # the archived bytes are the sealed ones
+        folder = document.name.removesuffix(".docx")
+        assert by_name[f"{folder}/v3.0/document.pdf"].sha256 == document.pdf.sha256
+        assert by_name[f"{folder}/v3.0/document.docx"].sha256 == document.docx.sha256
+    assert signed.manifest.key == "larkspur/2026/manifests/signed-v3.0.json"
+    assert signed.manifest.retain_until >= datetime.now(UTC) + timedelta(days=7 * 365 - 2)
+    assert "archived" in [e.event for e in status.events]
+
+    documents = {d.name: d.pdf.sha256 for d in status.signed.documents}
+    batch = batch_index(settings, handle.id)[LEAD]
+    link_id = uuid.uuid4().hex
+    await env.client.get_workflow_handle(batch_id_for(handle.id, batch)).execute_update(
+        AcknowledgementBatchWorkflow.acknowledge,
+        Acknowledgement(
+            person=LEAD,
+            version_hash=signed_version_hash(documents),
+            link_id=link_id,
+            documents=documents,
+            ip="198.51.100.9",
+            user_agent="pytest",
+        ),
+        id=f"ack-{link_id}",
+    )
+    for _ in range(5):  # 35 days in weekly steps: the ladder's emails go out between them
+        await env.sleep(timedelta(days=7))
+        await asyncio.sleep(1)
+    status = await wait_for(handle, lambda s: s.stage is Stage.CLOSED and len(s.archive) == 2, within=180)
+    registered = status.archive[1]
+    assert {o.key.split("/", 2)[2] for o in registered.objects} == {
+        f"acknowledgements/v3.0/{name}"
+        for name in ("register.csv", "register.json", "report.html", "report.md")
+    }
+    assert status.campaign is not None
+    assert registered.objects[0].sha256 in {
+        status.campaign.register_csv.sha256,
+        status.campaign.register_json.sha256,
+        status.campaign.report.sha256,
+        status.campaign.report_markdown.sha256,
+    }
+
+    reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
+    (cycle,) = reader.cycles("larkspur", 2026)
+    assert cycle.cycle_id == handle.id
+    assert sorted(v.document for v in cycle.versions) == DOCUMENTS
+    assert cycle.facts.signer.startswith("Eleanor Marsh, ")
+    assert cycle.facts.acknowledged == 1
+    assert cycle.facts.in_scope == status.campaign.tally.total
+    report = await asyncio.to_thread(verify_archive, reader, "larkspur", 2026)
+    assert report.verdict is Verdict.PASS, [o for o in report.objects if o.verdict is not Verdict.PASS]
+    assert report.count(Verdict.PASS) == len(signed.objects) + len(registered.objects) + 2
+    seals = [o for o in report.objects if o.key.endswith(".pdf")]
+    assert len(seals) == 4
+    assert all(any("PAdES seal valid" in p for p in o.passed) for o in seals)
+    s3 = make_s3_client(settings)
+    head = s3.head_object(
+        Bucket=settings.archive_bucket, Key=signed.manifest.key, VersionId=signed.manifest.version_id
+    )
+    assert head["ObjectLockMode"] == "COMPLIANCE"
