@@ -32,6 +32,7 @@ from core.settings import Settings, SettingsError, load_settings
 from core.temporal import connect_temporal
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
+from workflows.scheduled import ScheduledReviewWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 logger = logging.getLogger("isms.worker")
@@ -40,6 +41,7 @@ WORKFLOWS: list[type] = [
     AnnualReviewWorkflow,
     AcknowledgementCampaignWorkflow,
     AcknowledgementBatchWorkflow,
+    ScheduledReviewWorkflow,
     StackCheckWorkflow,
 ]
 # threads for blocking activities; LibreOffice converts one document at a time per converter anyway

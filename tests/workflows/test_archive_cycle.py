@@ -18,7 +18,7 @@ from models.audit import Verdict
 from models.campaign import Acknowledgement, batch_id_for, signed_version_hash
 from models.cycle import Stage
 from tests.conftest import SmtpSink
-from tests.workflows.helpers import LEAD, finish, invited, sign, start, wait_for
+from tests.workflows.helpers import LEAD, finish, invited, sign, start, wait_for, wait_for_mail
 from tests.workflows.test_campaign import batch_index
 from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
@@ -59,6 +59,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     assert "archived" in [e.event for e in status.events]
 
     documents = {d.name: d.pdf.sha256 for d in status.signed.documents}
+    await wait_for_mail(smtp_sink, handle.id, f"ack/{LEAD}/invitation", within=120)  # the batch has started
     batch = batch_index(settings, handle.id)[LEAD]
     link_id = uuid.uuid4().hex
     await env.client.get_workflow_handle(batch_id_for(handle.id, batch)).execute_update(

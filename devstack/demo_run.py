@@ -1,0 +1,358 @@
+"""The demo cycle: the whole product on the embedded local stack, with people played over HTTP.
+
+``isms demo`` calls :func:`run_demo`. It brings the dev stack up, starts a cycle for the demo
+organisation (Larkspur Analytics, 14 people) with its durations cut from days to seconds, and
+plays each person the way their browser would, through the real web endpoints and the links
+in the real emails: the CEO opens the documents and asks for a change, the ISMS lead revises,
+the CEO signs; most staff acknowledge at once, three only after the first reminder, and two
+never, so their managers get the digest; the campaign closes, the register is archived under
+Object Lock, and an auditor's grant opens the portal and verifies the archive.
+
+Nothing here is a stand-in: the worker, Temporal, SeaweedFS, the SMTP sink, LibreOffice and
+pyHanko are the stack's own processes. Progress goes to ``on_event``; no printing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from html import unescape
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from core.audit import ArchiveReader, verify_archive
+from core.audit_access import issue_grant
+from core.cycles import cycle_status, start_cycle, submit_revision
+from core.s3 import make_auditor_s3_client, make_s3_client
+from core.settings import Settings, load_settings
+from core.temporal import connect_temporal
+from devstack.mailsink import read_mailbox
+from devstack.stack import DevStack
+from models.audit import Verdict
+from models.cycle import CycleStatus, Stage
+
+DEMO_DIR = Path(__file__).parent / "demo"
+CEO = "eleanor.marsh@larkspur.example"
+CEO_NAME = "Eleanor Marsh"
+LEAD = "ravi.chandran@larkspur.example"
+AUDITOR = "auditor@certification-body.example"
+# two people who never acknowledge (their managers get the digest) and three who need a reminder
+NEVER = ("jonas.berg@larkspur.example", "felix.wagner@contractor.example")
+AFTER_REMINDER = (
+    "marcus.reid@larkspur.example",
+    "hannah.cole@larkspur.example",
+    "liam.hughes@larkspur.example",
+)
+CHANGE_REQUEST = "Please add the Leeds office to the ISMS scope before I sign."
+
+# the demo's clock: what takes days in a real cycle takes seconds here
+SCHEDULES = """
+signature_schedule:
+  reminders: [PT3M]
+  escalate_after: PT5M
+  overdue_after: PT8M
+acknowledgement_schedule:
+  reminders: [PT25S, PT45S]
+  manager_digest_after: PT60S
+  summary_after: PT75S
+  close_after: PT95S
+"""
+
+EventSink = Callable[[str], None]
+
+
+class DemoError(Exception):
+    """The demo could not go on; the message says where it stopped and where to look."""
+
+
+@dataclass
+class DemoResult:
+    cycle_id: str
+    organisation: str
+    year: int
+    mailbox: Path
+    temporal_ui: str | None
+    dashboard: str
+    dashboard_password: str
+    portal: str
+    archived: list[str] = field(default_factory=list)
+    verdict: str = ""
+    passed: int = 0
+    failed: int = 0
+    warnings: int = 0
+    acknowledged: int = 0
+    in_scope: int = 0
+    rate_text: str = ""
+    digests: dict[str, list[str]] = field(default_factory=dict)  # manager -> people named
+    emails: int = 0
+    seconds: float = 0.0
+
+
+def demo_profile(
+    folder: Path, *, short_name: str, today: date, version: str = "3.0", leeds: bool = False
+) -> Path:
+    """The demo organisation's profile, dated today, with the demo's short schedules."""
+    text = (DEMO_DIR / "profile.yaml").read_text()
+    text = (
+        text.replace("short_name: larkspur", f"short_name: {short_name}")
+        .replace("effective_date: 2026-12-01", f"effective_date: {today.isoformat()}")
+        .replace("review_due: 2027-11-30", f"review_due: {(today + timedelta(days=364)).isoformat()}")
+        .replace('  version: "3.0"', f'  version: "{version}"')
+    )
+    if leeds:
+        text = text.replace("isms_scope: >-\n", "isms_scope: >-\n  The Leeds office is in scope.\n", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"profile-{version}.yaml"
+    path.write_text(text.rstrip("\n") + "\n" + SCHEDULES)
+    return path
+
+
+def _link(message: EmailMessage, base_url: str, path: str) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    found = re.search(re.escape(f"{base_url}/{path}/") + r"[A-Za-z0-9_.~%\-]+", text)
+    if found is None:
+        raise DemoError(f"no /{path}/ link in the email {message['Subject']!r}")
+    return found.group(0)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    if found is None:
+        raise DemoError("the page has no form to submit (was the link refused?)")
+    return unescape(found.group(1))
+
+
+class _Demo:
+    def __init__(self, stack: DevStack, settings: Settings, client: Client, on_event: EventSink) -> None:
+        self.stack = stack
+        self.settings = settings
+        self.client = client
+        self.say = on_event
+        self.cycle_id = ""
+
+    # mail -----------------------------------------------------------------------------
+
+    def mails(self) -> dict[str, EmailMessage]:
+        prefix = f"{self.cycle_id}/"
+        found: dict[str, EmailMessage] = {}
+        for message in read_mailbox(self.stack.mailbox_dir):
+            key = str(message.get("X-Isms-Key", ""))
+            if key.startswith(prefix):
+                found[key.removeprefix(prefix)] = message
+        return found
+
+    async def mail(self, key: str, *, within: float = 120) -> EmailMessage:
+        deadline = time.monotonic() + within
+        while True:
+            found = self.mails().get(key)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"no email {key!r} after {within:.0f} s; see {self.stack.logs_dir}/worker.log"
+                )
+            await asyncio.sleep(0.5)
+
+    async def status_until(
+        self, check: Callable[[CycleStatus], bool], what: str, *, within: float = 240
+    ) -> CycleStatus:
+        deadline = time.monotonic() + within
+        while True:
+            found = await cycle_status(self.client, self.cycle_id)
+            if found is not None:
+                status, state = found
+                if check(status):
+                    return status
+                if state not in ("RUNNING", "COMPLETED"):
+                    raise DemoError(f"the cycle is {state} while waiting for {what}")
+            if time.monotonic() > deadline:
+                raise DemoError(f"gave up waiting for {what}; see {self.stack.logs_dir}/worker.log")
+            await asyncio.sleep(0.5)
+
+    # people ---------------------------------------------------------------------------
+
+    async def ceo(self, key: str, *, action: str) -> None:
+        """The CEO opens the emailed link, lets the documents load, and decides."""
+        link = _link(await self.mail(key), self.settings.public_base_url, "sign")
+        async with httpx.AsyncClient(
+            headers={"User-Agent": "isms-demo (CEO's browser)"}, timeout=60
+        ) as browser:
+            page = (await browser.get(link)).text
+            csrf = _csrf(page)
+            for document in re.findall(r'data-src="([^"]+)"', page):  # as the page's script fetches them
+                await browser.get(
+                    httpx.URL(link).join(unescape(document)),
+                    headers={"X-Isms-Viewer": "1", "X-Isms-Csrf": csrf},
+                )
+            form = {"csrf": csrf, "action": action}
+            if action == "sign":
+                form |= {"typed_name": CEO_NAME, "consent": "yes"}
+            else:
+                form |= {"comment": CHANGE_REQUEST}
+            answer = await browser.post(link, data=form)
+        if answer.status_code != 200:
+            raise DemoError(f"the signing page refused the CEO's {action} ({answer.status_code})")
+
+    async def acknowledge(self, email: str, key: str) -> None:
+        link = _link(await self.mail(key), self.settings.public_base_url, "ack")
+        async with httpx.AsyncClient(headers={"User-Agent": f"isms-demo ({email})"}, timeout=60) as browser:
+            page = await browser.get(link)
+            answer = await browser.post(link, data={"csrf": _csrf(page.text)})
+        if answer.status_code != 200:
+            raise DemoError(f"the acknowledgement of {email} was refused ({answer.status_code})")
+
+    # the story ------------------------------------------------------------------------
+
+    async def run(self, folder: Path, short_name: str, year: int) -> None:
+        s3 = make_s3_client(self.settings)
+        today = datetime.now(UTC).date()
+        first = demo_profile(folder, short_name=short_name, today=today)
+        started = await start_cycle(
+            self.client,
+            self.settings,
+            s3,
+            profile=first,
+            staff=DEMO_DIR / "staff.csv",
+            year=year,
+            started_by=LEAD,
+        )
+        if not started.ok:
+            raise DemoError(f"the demo cycle did not start: {started.message} {' '.join(started.problems)}")
+        self.cycle_id = started.cycle_id
+        self.say(f"ISMS lead started {self.cycle_id}: documents checked against Clause 5 and rendered")
+
+        await self.ceo("round-1/invitation", action="request_changes")
+        self.say(f"CEO opened the emailed link, read version 3.0 and asked: {CHANGE_REQUEST!r}")
+        await self.status_until(lambda s: s.stage is Stage.AWAITING_REVISION, "the request for changes")
+
+        revised = demo_profile(folder, short_name=short_name, today=today, version="3.1", leeds=True)
+        outcome, _ = await submit_revision(
+            self.client,
+            self.settings,
+            s3,
+            cycle_id=self.cycle_id,
+            profile=revised,
+            staff=None,
+            submitted_by=LEAD,
+        )
+        if not outcome.ok:
+            raise DemoError(f"the revision was refused: {outcome.message}")
+        self.say("ISMS lead revised the profile (version 3.1, Leeds in scope); re-rendered and sent back")
+
+        await self.ceo("round-2/invitation", action="sign")
+        status = await self.status_until(
+            lambda s: len(s.archive) >= 1, "the seal and the archive", within=300
+        )
+        self.say(
+            f"CEO signed version {status.version}: PAdES-sealed, certificate of completion, "
+            f"{len(status.archive[0].objects)} objects archived under Object Lock"
+        )
+
+        status = await self.status_until(
+            lambda s: s.stage in (Stage.ACKNOWLEDGING, Stage.CLOSED), "the campaign"
+        )
+        people = [line.split(",")[2] for line in (DEMO_DIR / "staff.csv").read_text().splitlines()[1:]]
+        prompt = [p for p in people if p not in NEVER and p not in AFTER_REMINDER]
+        for email in prompt:
+            await self.acknowledge(email, f"ack/{email}/invitation")
+        self.say(f"{len(prompt)} of {len(people)} people acknowledged from their invitation email")
+        for email in AFTER_REMINDER:
+            await self.acknowledge(email, f"ack/{email}/reminder-1")
+        self.say(f"{len(AFTER_REMINDER)} more acknowledged after the first reminder; {len(NEVER)} never will")
+
+        await self.status_until(
+            lambda s: any("/digest/" in key for key in self.mails()), "the managers' digest", within=180
+        )
+        self.say("line managers got the digest naming the people still outstanding")
+        await self.status_until(
+            lambda s: s.stage is Stage.CLOSED and len(s.archive) >= 2, "the campaign to close", within=240
+        )
+        self.say("the campaign closed: register and report written, mailed to the lead and CEO, and archived")
+
+
+def _next_short_name(reader: ArchiveReader, year: int) -> str:
+    """``larkspur``, or ``larkspur-2``... when an earlier demo run archived that name this year."""
+    taken = set(reader.organisations())
+    name, number = "larkspur", 1
+    while name in taken and year in reader.years(name):
+        number += 1
+        name = f"larkspur-{number}"
+    return name
+
+
+async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> DemoResult:
+    """Bring the local stack up and play one whole cycle; returns where to look."""
+    began = time.monotonic()
+    stack = DevStack(data_dir)
+    on_event("starting the local stack (Temporal, SeaweedFS, SMTP sink, worker, web app)...")
+    await asyncio.to_thread(stack.up, on_event=on_event)
+    state = stack.load_state()
+    assert state is not None
+    settings = load_settings(settings_file=stack.settings_file)
+    client = await connect_temporal(settings)
+    reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
+    year = datetime.now(UTC).year
+    short_name = await asyncio.to_thread(_next_short_name, reader, year)
+    demo = _Demo(stack, settings, client, on_event)
+    await demo.run(data_dir / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), short_name, year)
+
+    status = await demo.status_until(lambda s: s.stage is Stage.CLOSED, "the closed cycle")
+    grant, portal = await asyncio.to_thread(
+        lambda: issue_grant(
+            make_s3_client(settings),
+            settings,
+            email=AUDITOR,
+            organisation=short_name,
+            days=30,
+            issued_by=LEAD,
+            now=datetime.now(UTC),
+        )
+    )
+    async with httpx.AsyncClient(timeout=120) as auditor:
+        opened = await auditor.get(portal)
+        if opened.status_code != 200 or str(year) not in opened.text:
+            raise DemoError(f"the auditor portal did not open ({opened.status_code}): {portal}")
+    report = await asyncio.to_thread(verify_archive, reader, short_name, year)
+    on_event(
+        f"auditor ({grant.email}, read-only until {grant.expires_at:%d %B %Y}) opened the portal "
+        f"and verified {report.count(Verdict.PASS)} archived objects: {report.verdict.value}"
+    )
+    mails = demo.mails()
+    digests = {
+        str(message["To"]): [p for p in NEVER if p in (message.get_body(("plain",)) or message).get_content()]
+        for key, message in mails.items()
+        if "/digest/" in key
+    }
+    tally = status.campaign.tally if status.campaign else None
+    ui = settings.temporal_ui_url
+    return DemoResult(
+        cycle_id=demo.cycle_id,
+        organisation=short_name,
+        year=year,
+        mailbox=stack.mailbox_dir,
+        temporal_ui=f"{ui}/namespaces/{settings.temporal_namespace}/workflows/{demo.cycle_id}"
+        if ui
+        else None,
+        dashboard=f"{settings.public_base_url}/dashboard",
+        dashboard_password=state.dashboard_password,
+        portal=portal,
+        archived=sorted(o.key for result in status.archive for o in [*result.objects, result.manifest]),
+        verdict=report.verdict.value,
+        passed=report.count(Verdict.PASS),
+        failed=report.count(Verdict.FAIL),
+        warnings=report.count(Verdict.WARN),
+        acknowledged=tally.acknowledged if tally else 0,
+        in_scope=tally.total if tally else 0,
+        rate_text=tally.rate_text if tally else "",
+        digests=digests,
+        emails=len(mails),
+        seconds=time.monotonic() - began,
+    )
