@@ -8,8 +8,9 @@ and its manager then gets one digest per batch.
 Campaign emails are sent in runs of a few hundred over one SMTP connection. Each sent email
 leaves a marker object under ``<prefix>mail/campaign/<batch id>/``; a retried run lists the
 markers once and skips what they name, so a worker killed mid-batch sends nothing twice. The
-marker's time is the time the email went out. The same one-message window as
-``activities.mail`` remains (accepted by the server, the worker dies before the marker).
+marker is written inside the SMTP transaction (core.smtp.send_committed: after the content,
+before the final dot), so only a crash during the server's handling of that dot can lose or
+repeat one message. The marker's time is the time the email went out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +42,7 @@ from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
 from core.s3 import get_file
 from core.settings import Settings
-from core.smtp import open_smtp
+from core.smtp import open_smtp, send_committed
 from models.campaign import (
     CampaignMailInput,
     CampaignMailResult,
@@ -353,6 +355,14 @@ class CampaignActivities:
                 found[item["Key"].rsplit("/", 1)[-1]] = item["LastModified"].astimezone(UTC)
         return found
 
+    def _put_marker(self, key: str, body: bytes, _refused: object) -> None:
+        self._s3.put_object(
+            Bucket=self._settings.drafts_bucket, Key=key, Body=body, ContentType="application/json"
+        )
+
+    def _delete_marker(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._settings.drafts_bucket, Key=key)
+
     @activity.defn
     def send_campaign_mail(self, data: CampaignMailInput) -> CampaignMailResult:
         """Send each recipient's email unless a marker says an earlier attempt did.
@@ -395,20 +405,22 @@ class CampaignActivities:
                 )
                 if smtp is None:
                     smtp = stack.enter_context(_smtp_session(self._settings))
+                now = datetime.now(UTC)
+                record = {"key": recipient.key, "template": data.template, "sent_at": now.isoformat()}
+
                 try:
-                    smtp.send_message(message, to_addrs=[recipient.to])
+                    # the marker is written inside the SMTP transaction, before its final dot
+                    send_committed(
+                        smtp,
+                        message,
+                        to_addrs=[recipient.to],
+                        commit=partial(self._put_marker, prefix + marker, json.dumps(record).encode()),
+                        rollback=partial(self._delete_marker, prefix + marker),
+                    )
                 except smtplib.SMTPRecipientsRefused:
                     activity.logger.warning("campaign email %s: recipient refused", recipient.key)
                     result.refused.append(recipient.key)
                     continue
-                now = datetime.now(UTC)
-                record = {"key": recipient.key, "template": data.template, "sent_at": now.isoformat()}
-                self._s3.put_object(
-                    Bucket=self._settings.drafts_bucket,
-                    Key=prefix + marker,
-                    Body=json.dumps(record).encode(),
-                    ContentType="application/json",
-                )
                 result.sent_at[recipient.key] = now
                 result.newly_sent += 1
                 if position % _HEARTBEAT_EVERY == 0:

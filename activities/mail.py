@@ -1,10 +1,12 @@
 """Send one email, at most once per key, with a personal link minted inside the activity.
 
 A marker object per key in the drafts bucket (``<prefix>mail/sent/<sha256 of key>.json``) is
-written after a successful send and checked before sending, so a retried activity or a
-restarted worker does not send the same message again. The one window left (the server
-accepted the message, the worker died before the marker was written) can repeat a message
-once; the Message-ID, derived from the key, lets mail systems and people recognise it.
+checked before sending and written inside the SMTP transaction, after the server took the
+recipients and the content and before the final dot that makes it deliver (core.smtp.
+send_committed), so a retried activity or a restarted worker does not send the message again.
+The window left is the server's handling of that final dot (milliseconds): a crash exactly
+there can lose or repeat one message; the Message-ID, derived from the key, lets mail systems
+and people recognise a repeat.
 
 Logs carry the key and the number of recipients: never a body, a link or a secret.
 """
@@ -30,7 +32,7 @@ from temporalio.exceptions import ApplicationError
 from core.email_templates import EmailTemplateError, RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
 from core.settings import Settings
-from core.smtp import open_smtp
+from core.smtp import open_smtp, send_committed
 from core.tokens import issue_link, link_url
 from models.mail import LinkRequest, SendEmailInput, SendEmailResult
 
@@ -193,9 +195,17 @@ class MailActivities:
         for address in recipients:
             check_address(address)
         message = self._message(data, message_id)
+
+        def commit(refused: dict[str, tuple[int, bytes]]) -> None:
+            self._write_marker(marker, data=data, message_id=message_id, refused=sorted(refused))
+
+        def rollback() -> None:
+            self._s3.delete_object(Bucket=self._settings.drafts_bucket, Key=marker)
+
         try:
             with open_smtp(self._settings) as smtp:
-                refused = smtp.send_message(message, to_addrs=recipients)
+                # the marker is written inside the SMTP transaction, before its final dot
+                refused = send_committed(smtp, message, to_addrs=recipients, commit=commit, rollback=rollback)
         except smtplib.SMTPRecipientsRefused as exc:
             raise ApplicationError(
                 f"the mail server refused every recipient: {', '.join(sorted(exc.recipients))}",
@@ -204,6 +214,5 @@ class MailActivities:
             ) from exc
         if refused:
             activity.logger.warning("email %s: %d recipient(s) refused", data.key, len(refused))
-        self._write_marker(marker, data=data, message_id=message_id, refused=sorted(refused))
         activity.logger.info("sent email %s to %d recipient(s)", data.key, len(recipients) - len(refused))
         return SendEmailResult(key=data.key, message_id=message_id, sent=True)

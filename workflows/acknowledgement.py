@@ -65,7 +65,8 @@ MAIL_RETRY = RetryPolicy(
     non_retryable_error_types=["EmailTemplateError", "InvalidAddress"],
 )
 MAIL_TIMEOUT = timedelta(minutes=30)
-MAIL_HEARTBEAT = timedelta(minutes=2)
+# a worker that dies mid-run is noticed this soon (each email heartbeats), and the run resumes elsewhere
+MAIL_HEARTBEAT = timedelta(seconds=20)
 
 
 def _key(email: str) -> str:

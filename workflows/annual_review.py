@@ -53,6 +53,9 @@ with workflow.unsafe.imports_passed_through():
 
 SYSTEM = "isms-cycle"
 
+# rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
+# mid-way is noticed this soon and the activity retried on another, writing nothing twice
+HEARTBEAT = timedelta(seconds=20)
 DOCUMENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=2),
@@ -179,7 +182,7 @@ class AnnualReviewWorkflow:
                 previous_manifest=self._input.previous_manifest,
             ),
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=DOCUMENT_RETRY,
         )
         self._status.version = check.version
@@ -310,7 +313,7 @@ class AnnualReviewWorkflow:
                 audit_trail=list(self._status.events),
             ),
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=SIGNING_RETRY,
         )
         self._status.signed = signed
@@ -433,7 +436,7 @@ class AnnualReviewWorkflow:
                 ArchiveActivities.archive_objects,
                 request,
                 start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=ARCHIVE_RETRY,
             )
         except ActivityError as exc:
