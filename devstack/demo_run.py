@@ -96,7 +96,13 @@ class DemoResult:
 
 
 def demo_profile(
-    folder: Path, *, short_name: str, today: date, version: str = "3.0", leeds: bool = False
+    folder: Path,
+    *,
+    short_name: str,
+    today: date,
+    version: str = "3.0",
+    leeds: bool = False,
+    schedules: str = SCHEDULES,
 ) -> Path:
     """The demo organisation's profile, dated today, with the demo's short schedules."""
     text = (DEMO_DIR / "profile.yaml").read_text()
@@ -110,7 +116,7 @@ def demo_profile(
         text = text.replace("isms_scope: >-\n", "isms_scope: >-\n  The Leeds office is in scope.\n", 1)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"profile-{version}.yaml"
-    path.write_text(text.rstrip("\n") + "\n" + SCHEDULES)
+    path.write_text(text.rstrip("\n") + "\n" + schedules)
     return path
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from temporalio.client import Client
 
-from core.s3 import make_s3_client
+from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
 from core.temporal import connect_temporal
 
@@ -29,14 +29,24 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 class Services:
     """The app's connections. Temporal is connected on first use, so the app starts (and says
-    it is unhealthy) without it; tests pass their own client."""
+    it is unhealthy) without it; tests pass their own client.
+
+    ``auditor_s3`` is the read-only identity the auditor's portal reads the archive with
+    (and presigns its download links with), when one is configured.
+    """
 
     def __init__(
-        self, settings: Settings, *, client: Client | None = None, s3: S3Client | None = None
+        self,
+        settings: Settings,
+        *,
+        client: Client | None = None,
+        s3: S3Client | None = None,
+        auditor_s3: S3Client | None = None,
     ) -> None:
         self.settings = settings
         self._client = client
         self.s3 = s3 or make_s3_client(settings)
+        self.auditor_s3 = auditor_s3 or make_auditor_s3_client(settings)
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
         )
@@ -48,13 +58,20 @@ class Services:
         return self._client
 
 
-def create_app(settings: Settings, *, client: Client | None = None, s3: S3Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    s3: S3Client | None = None,
+    auditor_s3: S3Client | None = None,
+) -> FastAPI:
     # imported here so the route modules can import Services from this one
     from web.acknowledge import router as acknowledge_router
+    from web.audit import router as audit_router
     from web.dashboard import router as dashboard_router
     from web.signing import router as signing_router
 
-    services = Services(settings, client=client, s3=s3)
+    services = Services(settings, client=client, s3=s3, auditor_s3=auditor_s3)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +82,7 @@ def create_app(settings: Settings, *, client: Client | None = None, s3: S3Client
     app.include_router(signing_router)
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)
+    app.include_router(audit_router)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
