@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from cli.audit import audit_app
 from cli.cycle import cycle_app
 from cli.dev import dev_app
 from cli.docs import docs_app
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(dev_app, name="dev")
 app.add_typer(docs_app, name="docs")
 app.add_typer(cycle_app, name="cycle")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
