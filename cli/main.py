@@ -9,8 +9,10 @@ import typer
 
 from cli.audit import audit_app
 from cli.cycle import cycle_app
+from cli.demo import demo
 from cli.dev import dev_app
 from cli.docs import docs_app
+from cli.schedule import schedule_app
 
 app = typer.Typer(
     name="isms",
@@ -24,6 +26,8 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(docs_app, name="docs")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(audit_app, name="audit")
+app.add_typer(schedule_app, name="schedule")
+app.command("demo")(demo)
 
 
 def main() -> None:

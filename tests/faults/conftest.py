@@ -37,6 +37,7 @@ class FaultyLink:
     _up: bool = True
     _server: asyncio.Server | None = None
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         (self.port,) = find_free_ports(1)
@@ -46,11 +47,19 @@ class FaultyLink:
         self.down()
         if self._server is not None:
             self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def target_url(self) -> str:
+        return f"http://{self.target_host}:{self.target_port}"
 
     def down(self) -> None:
         self._up = False
@@ -73,6 +82,17 @@ class FaultyLink:
         writer.transport.abort() if not self._up else writer.close()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._relay(client_reader, client_writer)
+        except asyncio.CancelledError:
+            client_writer.transport.abort()
+        finally:
+            self._handlers.discard(task)
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if not self._up:
             client_writer.transport.abort()
             return

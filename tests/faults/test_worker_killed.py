@@ -1,0 +1,195 @@
+"""A worker killed with SIGKILL at three points of a cycle; new workers finish it.
+
+Real processes throughout: `python -m worker` (each killed with its LibreOffice), the Temporal
+dev server, SeaweedFS (reached through a relay that slows each request, so the archiving and
+the run of emails last long enough to be interrupted), the SMTP sink. Afterwards: every email
+arrived once, every acknowledgement is in the register, and the archive verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client, WorkflowHandle
+
+from core.audit import ArchiveReader, verify_archive
+from core.s3 import make_auditor_s3_client
+from core.settings import Settings
+from core.temporal import connect_temporal
+from devstack.demo_run import demo_profile
+from models.audit import Verdict
+from models.campaign import Acknowledgement, batch_id_for, signed_version_hash
+from models.cycle import AnnualReviewInput, Stage, cycle_id_for
+from tests.conftest import SmtpSink
+from tests.faults.conftest import FaultyLink, WorkerProcesses
+from tests.workflows.helpers import DEMO, LEAD, invited, mails, sign, store, wait_for
+from tests.workflows.test_campaign import batch_index
+from workflows.acknowledgement import AcknowledgementBatchWorkflow
+from workflows.annual_review import AnnualReviewWorkflow
+
+# days in seconds, so the campaign runs to its close within the test
+SCHEDULES = """
+acknowledgement_schedule:
+  reminders: [PT45S]
+  manager_digest_after: PT60S
+  summary_after: PT70S
+  close_after: PT90S
+"""
+PEOPLE = 12  # in scope and employed on the day of the signature (of 14 rows)
+
+
+async def _activity_started(handle: WorkflowHandle, name: str, *, within: float = 120) -> None:
+    """Wait until ``name`` is running on a worker (its first attempt)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        description = await handle.describe()
+        for pending in description.raw_description.pending_activities:
+            if (
+                pending.activity_type.name == name
+                and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            ):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{name} never started on {handle.id}")
+
+
+async def _until(check: Callable[[], bool], what: str, *, within: float = 120) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _retried(client: Client, workflow_id: str) -> dict[str, int]:
+    """Each activity type's highest attempt number in the workflow's history."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names: dict[int, str] = {}
+    attempts: dict[str, int] = {}
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            names[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attributes = event.activity_task_started_event_attributes
+            name = names[attributes.scheduled_event_id]
+            attempts[name] = max(attempts.get(name, 0), attributes.attempt)
+    return attempts
+
+
+async def test_sigkill_mid_render_mid_archive_and_mid_email_run(
+    settings: Settings,
+    s3_link: FaultyLink,
+    worker_processes: WorkerProcesses,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+) -> None:
+    s3_link.delay = 0.05  # each request to S3 takes a little longer: archiving lasts seconds
+    worker_processes.settings = settings.model_copy(update={"s3_endpoint_url": s3_link.url})
+    client = await connect_temporal(settings)
+    short_name = f"fault{secrets.token_hex(3)}"
+    year = datetime.now(UTC).year
+    profile = demo_profile(
+        tmp_path, short_name=short_name, today=datetime.now(UTC).date(), schedules=SCHEDULES
+    )
+    cycle_id = cycle_id_for(short_name, year)
+    worker = worker_processes.start()
+    handle = await client.start_workflow(
+        AnnualReviewWorkflow.run,
+        AnnualReviewInput(
+            cycle_id=cycle_id,
+            year=year,
+            profile=store(settings, profile),
+            staff=store(settings, DEMO / "staff.csv"),
+            started_by=LEAD,
+        ),
+        id=cycle_id,
+        task_queue=settings.temporal_task_queue,
+    )
+    kills: list[str] = []
+    try:
+        # 1. mid-render: LibreOffice is converting the drafts
+        await _activity_started(handle, "render_documents")
+        await asyncio.sleep(1.0)
+        worker_processes.kill(worker)
+        kills.append("render_documents")
+        worker = worker_processes.start()
+        status = await wait_for(handle, invited, within=180)
+
+        # 2. mid-archive: the CEO signs; the worker dies while the signed version is archived
+        await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
+        await _activity_started(handle, "archive_objects", within=180)
+        await asyncio.sleep(0.5)
+        worker_processes.kill(worker)
+        kills.append("archive_objects")
+        worker = worker_processes.start()
+
+        # 3. mid-email run: a few invitations are out, the rest are not
+        def invitations() -> int:
+            return sum(
+                key.endswith("/invitation") and key.startswith("ack/") for key in mails(smtp_sink, cycle_id)
+            )
+
+        await _until(lambda: invitations() >= 3, "the first staff invitations", within=180)
+        worker_processes.kill(worker)
+        sent_at_kill = invitations()
+        kills.append(f"send_campaign_mail after {sent_at_kill} of {PEOPLE} invitations")
+        worker = worker_processes.start()
+        await _until(lambda: invitations() == PEOPLE, "every invitation", within=120)
+
+        # acknowledgements accepted before a kill are kept; those after it count too
+        status = await wait_for(handle, lambda s: s.signed is not None and s.stage is Stage.ACKNOWLEDGING)
+        assert status.signed is not None
+        documents = {d.name: d.pdf.sha256 for d in status.signed.documents}
+        where = batch_index(settings, cycle_id)
+        people = sorted(where)
+        acknowledgers = people[:8]
+        for number, email in enumerate(acknowledgers):
+            if number == 5:
+                worker_processes.kill(worker)
+                kills.append("between acknowledgements (5 recorded)")
+                worker = worker_processes.start()
+            link_id = uuid.uuid4().hex
+            await client.get_workflow_handle(batch_id_for(cycle_id, where[email])).execute_update(
+                AcknowledgementBatchWorkflow.acknowledge,
+                Acknowledgement(
+                    person=email,
+                    version_hash=signed_version_hash(documents),
+                    link_id=link_id,
+                    documents=documents,
+                    ip="198.51.100.9",
+                    user_agent="fault test",
+                ),
+                id=f"ack-{link_id}",
+            )
+        status = await wait_for(handle, lambda s: s.stage is Stage.CLOSED and len(s.archive) == 2, within=240)
+    except (AssertionError, TimeoutError) as exc:
+        raise AssertionError(f"{exc}\nkills so far: {kills}\n{worker_processes.log_tail()}") from exc
+    assert status.campaign is not None
+    assert status.campaign.tally.acknowledged == len(acknowledgers), "an acknowledgement was lost"
+    assert status.campaign.tally.total == PEOPLE
+
+    # every email arrived exactly once (mails() fails on a repeated key), the invitations all there
+    received = mails(smtp_sink, cycle_id)
+    assert sum(k.startswith("ack/") and k.endswith("/invitation") for k in received) == PEOPLE
+    assert {"round-1/invitation", "round-1/signed", "ack/closed"} <= set(received)
+    reminded = {k.split("/")[1] for k in received if k.endswith("/reminder-1")}
+    assert set(people) - set(acknowledgers) <= reminded, "someone outstanding missed the reminder"
+
+    # the kills really landed mid-activity: each was retried on a new worker
+    attempts = await _retried(client, cycle_id)
+    assert attempts["render_documents"] >= 2, attempts
+    assert attempts["archive_objects"] >= 2, attempts
+    batch_attempts = await _retried(client, batch_id_for(cycle_id, where[people[0]]))
+    assert batch_attempts["send_campaign_mail"] >= 2 or sent_at_kill == PEOPLE, batch_attempts
+
+    reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
+    report = await asyncio.to_thread(verify_archive, reader, short_name, year)
+    assert report.verdict is Verdict.PASS
+    assert report.count(Verdict.WARN) == 0, [o for o in report.objects if o.verdict is Verdict.WARN]
+    assert len(kills) == 4
