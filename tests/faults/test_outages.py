@@ -124,6 +124,8 @@ async def test_smtp_down_temporal_restarted_and_s3_down_mid_archive(
     tmp_path: Path,
 ) -> None:
     settings, sink = outage_settings
+    # this process's own S3 calls go straight to the server: the relay runs on this event loop
+    direct = settings.model_copy(update={"s3_endpoint_url": s3_link.target_url})
     client = await connect_temporal(settings)
     short_name = f"outage{secrets.token_hex(3)}"
     year = datetime.now(UTC).year
@@ -138,8 +140,8 @@ async def test_smtp_down_temporal_restarted_and_s3_down_mid_archive(
                 AnnualReviewInput(
                     cycle_id=cycle_id,
                     year=year,
-                    profile=store(settings, profile),
-                    staff=store(settings, DEMO / "staff.csv"),
+                    profile=store(direct, profile),
+                    staff=store(direct, DEMO / "staff.csv"),
                     started_by=LEAD,
                 ),
                 id=cycle_id,
@@ -173,7 +175,7 @@ async def test_smtp_down_temporal_restarted_and_s3_down_mid_archive(
             await asyncio.sleep(0.4)
             s3_link.down()
             await _until_pending(handle, "archive_objects", lambda p: p[0] >= 2, "a failed archiving attempt")
-            admin = make_s3_client(settings.model_copy(update={"s3_endpoint_url": s3_link.target_url}))
+            admin = make_s3_client(direct)
             listed = admin.list_objects_v2(Bucket=settings.archive_bucket, Prefix=f"{short_name}/")
             written = [o["Key"] for o in listed.get("Contents", [])]
             assert not any("/manifests/" in key for key in written), "a manifest before its objects"
@@ -185,10 +187,7 @@ async def test_smtp_down_temporal_restarted_and_s3_down_mid_archive(
         if controller is not None:
             controller.stop()
 
-    reader = ArchiveReader(
-        make_auditor_s3_client(settings.model_copy(update={"s3_endpoint_url": s3_link.target_url})),
-        settings.archive_bucket,
-    )
+    reader = ArchiveReader(make_auditor_s3_client(direct), settings.archive_bucket)
     report = await asyncio.to_thread(verify_archive, reader, short_name, year)
     assert report.verdict is Verdict.PASS
     assert report.count(Verdict.WARN) == 0  # nothing half-written: every object is in the manifest

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from core.cycles import start_cycle
+from core.s3 import make_s3_client
 from core.schedules import ScheduleError, pause_schedule, set_schedule, show_schedule
 from core.settings import Settings
 from models.cycle import Stage, cycle_id_for
@@ -121,3 +123,27 @@ async def test_schedule_from_the_command_line(review: tuple[Client, Settings], t
     assert code == 1
     assert "no schedule isms-annual-review-nosuchorg" in err
     await client.get_schedule_handle(f"isms-annual-review-{short_name}").delete()
+
+
+async def test_an_ad_hoc_review_outside_the_schedule_is_recorded_as_such(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    short_name = f"adhoc{secrets.token_hex(3)}"
+    reason = "significant change: acquired Nimbus Ltd"
+    outcome = await start_cycle(
+        client,
+        settings,
+        make_s3_client(settings),
+        profile=_profile(tmp_path, short_name),
+        staff=DEMO / "staff.csv",
+        year=datetime.now(UTC).year,
+        started_by="ravi",
+        reason=reason,
+    )
+    assert outcome.ok, outcome.message
+    assert outcome.cycle_id.startswith(f"isms-review-{short_name}-{datetime.now(UTC).year}-adhoc-")
+    handle = client.get_workflow_handle(outcome.cycle_id)
+    status = await wait_for(handle, invited, within=120)
+    assert (status.events[0].event, status.events[0].detail) == ("created", reason)
+    await handle.terminate("test over")
