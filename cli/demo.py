@@ -15,42 +15,38 @@ from devstack.demo_run import DemoError, DemoResult, run_demo
 from devstack.stack import StackError
 
 
+def _line(text: str = "") -> None:
+    console.print(text, highlight=False, soft_wrap=True)  # links stay on one line: copy and paste
+
+
 def _report(result: DemoResult) -> None:
-    console.print()
-    console.print(
-        f"[bold green]Demo cycle complete[/bold green] in {result.seconds:.0f} s: {result.cycle_id}"
-    )
-    console.print(
+    _line()
+    _line(f"[bold green]Demo cycle complete[/bold green] in {result.seconds:.0f} s: {result.cycle_id}")
+    _line(
         f"  acknowledged: {result.acknowledged} of {result.in_scope} ({result.rate_text}); "
         f"{result.emails} emails sent"
     )
     for manager, people in sorted(result.digests.items()):
-        named = ", ".join(people) if people else "nobody outstanding"
-        console.print(f"  escalated to {manager}: {named}", highlight=False)
-    console.print(
+        _line(f"  escalated to {manager}: {', '.join(people) if people else 'nobody outstanding'}")
+    _line(
         f"  archive verify: [bold]{result.verdict}[/bold] ({result.passed} passed, {result.failed} failed, "
         f"{result.warnings} warnings)"
     )
-    console.print()
-    console.print("[bold]Where to look[/bold]")
-    console.print(f"  mailbox (one .eml per message):  {result.mailbox}", highlight=False)
+    _line()
+    _line("[bold]Where to look[/bold]")
+    _line(f"  mailbox (one .eml per message):  {result.mailbox}")
     if result.temporal_ui:
-        console.print(f"  Temporal UI (the workflow):      {result.temporal_ui}", highlight=False)
-    console.print(
-        f"  lead's dashboard:                {result.dashboard}  (password in .isms-data/isms.env, "
-        "ISMS_DASHBOARD_PASSWORD)",
-        highlight=False,
+        _line(f"  Temporal UI (the workflow):      {result.temporal_ui}")
+    _line(f"  lead's dashboard:                {result.dashboard}  (ISMS_DASHBOARD_PASSWORD in isms.env)")
+    _line(f"  auditor portal (30 days):        {result.portal}")
+    _line(
+        f"  archive:                         isms audit list --org {result.organisation}; "
+        f"isms audit verify {result.organisation} {result.year}"
     )
-    console.print(f"  auditor portal (30 days):        {result.portal}", highlight=False)
-    console.print(
-        f"  archive:                         `isms audit list --org {result.organisation}`, "
-        f"`isms audit verify {result.organisation} {result.year}`",
-        highlight=False,
-    )
-    console.print(f"  archived objects ({len(result.archived)}):")
+    _line(f"  archived objects ({len(result.archived)}):")
     for key in result.archived:
-        console.print(f"    {key}", highlight=False)
-    console.print("Stop the stack with `isms dev down`.")
+        _line(f"    {key}")
+    _line("Stop the stack with `isms dev down`.")
 
 
 def demo(
@@ -72,7 +68,7 @@ def demo(
     progress = errors if as_json else console
 
     def say(line: str) -> None:
-        progress.print(f"[dim]›[/dim] {line}", highlight=False)
+        progress.print(f"[dim]›[/dim] {line}", highlight=False, soft_wrap=True)
 
     try:
         result = asyncio.run(run_demo(data_dir, on_event=say))

@@ -15,6 +15,7 @@ pyHanko are the stack's own processes. Progress goes to ``on_event``; no printin
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from html import unescape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from temporalio.client import Client
@@ -36,7 +38,10 @@ from core.temporal import connect_temporal
 from devstack.mailsink import read_mailbox
 from devstack.stack import DevStack
 from models.audit import Verdict
-from models.cycle import CycleStatus, Stage
+from models.cycle import CycleStatus, Stage, cycle_id_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 DEMO_DIR = Path(__file__).parent / "demo"
 CEO = "eleanor.marsh@larkspur.example"
@@ -44,10 +49,11 @@ CEO_NAME = "Eleanor Marsh"
 LEAD = "ravi.chandran@larkspur.example"
 AUDITOR = "auditor@certification-body.example"
 # two people who never acknowledge (their managers get the digest) and three who need a reminder
-NEVER = ("jonas.berg@larkspur.example", "felix.wagner@contractor.example")
+# (of the 14 rows, Hannah Cole has left and Felix Wagner is out of scope: neither is invited)
+NEVER = ("jonas.berg@larkspur.example", "amara.okafor@larkspur.example")
 AFTER_REMINDER = (
     "marcus.reid@larkspur.example",
-    "hannah.cole@larkspur.example",
+    "tomasz.nowak@larkspur.example",
     "liam.hughes@larkspur.example",
 )
 CHANGE_REQUEST = "Please add the Leeds office to the ISMS scope before I sign."
@@ -177,11 +183,27 @@ class _Demo:
                 status, state = found
                 if check(status):
                     return status
-                if state not in ("RUNNING", "COMPLETED"):
+                if state not in ("running", "completed"):
                     raise DemoError(f"the cycle is {state} while waiting for {what}")
             if time.monotonic() > deadline:
                 raise DemoError(f"gave up waiting for {what}; see {self.stack.logs_dir}/worker.log")
             await asyncio.sleep(0.5)
+
+    async def invited(self, s3: S3Client, *, within: float = 120) -> list[str]:
+        """Everyone the campaign invites: its frozen directory's index (leavers and people out
+        of scope on the day of the signature are not in it), once the campaign has written it."""
+        key = f"{self.settings.drafts_prefix}{self.cycle_id}/campaign/index.json"
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                response = await asyncio.to_thread(s3.get_object, Bucket=self.settings.drafts_bucket, Key=key)
+            except s3.exceptions.NoSuchKey:
+                if time.monotonic() > deadline:
+                    where = self.stack.logs_dir / "worker.log"
+                    raise DemoError(f"the campaign did not freeze its directory; see {where}") from None
+                await asyncio.sleep(0.5)
+                continue
+            return sorted(json.loads(response["Body"].read())["people"])
 
     # people ---------------------------------------------------------------------------
 
@@ -265,7 +287,7 @@ class _Demo:
         status = await self.status_until(
             lambda s: s.stage in (Stage.ACKNOWLEDGING, Stage.CLOSED), "the campaign"
         )
-        people = [line.split(",")[2] for line in (DEMO_DIR / "staff.csv").read_text().splitlines()[1:]]
+        people = await self.invited(s3)  # in scope and employed on the day of the signature
         prompt = [p for p in people if p not in NEVER and p not in AFTER_REMINDER]
         for email in prompt:
             await self.acknowledge(email, f"ack/{email}/invitation")
@@ -284,14 +306,16 @@ class _Demo:
         self.say("the campaign closed: register and report written, mailed to the lead and CEO, and archived")
 
 
-def _next_short_name(reader: ArchiveReader, year: int) -> str:
-    """``larkspur``, or ``larkspur-2``... when an earlier demo run archived that name this year."""
-    taken = set(reader.organisations())
-    name, number = "larkspur", 1
-    while name in taken and year in reader.years(name):
+async def _next_short_name(client: Client, reader: ArchiveReader, year: int) -> str:
+    """``larkspur``, or ``larkspur-2``... when an earlier demo run used that name this year."""
+    taken = set(await asyncio.to_thread(reader.organisations))
+    number = 1
+    while True:
+        name = "larkspur" if number == 1 else f"larkspur-{number}"
+        archived = name in taken and year in await asyncio.to_thread(reader.years, name)
+        if not archived and await cycle_status(client, cycle_id_for(name, year)) is None:
+            return name
         number += 1
-        name = f"larkspur-{number}"
-    return name
 
 
 async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> DemoResult:
@@ -306,7 +330,7 @@ async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> D
     client = await connect_temporal(settings)
     reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
     year = datetime.now(UTC).year
-    short_name = await asyncio.to_thread(_next_short_name, reader, year)
+    short_name = await _next_short_name(client, reader, year)
     demo = _Demo(stack, settings, client, on_event)
     await demo.run(data_dir / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S"), short_name, year)
 

@@ -1,0 +1,56 @@
+"""`isms demo`, the README's first command, played to its end on a local stack of its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.mailsink import read_mailbox
+from devstack.ports import find_free_ports
+from devstack.stack import DevStack
+from tests.e2e.test_dev_stack import PORT_OPTIONS, _isms
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Any:
+    data_dir = tmp_path / "isms-data"
+    yield data_dir
+    DevStack(data_dir).down()
+
+
+def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -> None:
+    ports = find_free_ports(len(PORT_OPTIONS))
+    options = [part for option, port in zip(PORT_OPTIONS, ports, strict=True) for part in (option, str(port))]
+    started = _isms("dev", "up", *options, data_dir=demo_dir)
+    assert started.returncode == 0, started.stderr + started.stdout
+
+    played = _isms("demo", "--json", data_dir=demo_dir)
+    assert played.returncode == 0, played.stderr[-3000:]
+    result = json.loads(played.stdout)
+    assert result["verdict"] == "PASS"
+    assert (result["passed"], result["failed"], result["warnings"]) == (16, 0, 0)
+    assert (result["acknowledged"], result["in_scope"]) == (10, 12)  # three after a reminder, two never
+    assert result["digests"] == {
+        "priya.sharma@larkspur.example": ["jonas.berg@larkspur.example"],
+        "sofia.alvarez@larkspur.example": ["amara.okafor@larkspur.example"],
+    }
+    assert "/audit/" in result["portal"]
+    assert len(result["archived"]) == 16
+    for step in (
+        "asked:",
+        "revised the profile",
+        "CEO signed version 3.1",
+        "after the first reminder",
+        "digest",
+        "the campaign closed",
+        "verified 16 archived objects: PASS",
+    ):
+        assert step in played.stderr, step
+    keys = [str(m["X-Isms-Key"]) for m in read_mailbox(Path(result["mailbox"]))]
+    cycle_keys = [k for k in keys if k.startswith(result["cycle_id"] + "/")]
+    assert len(cycle_keys) == len(set(cycle_keys)) == result["emails"]  # each email once
