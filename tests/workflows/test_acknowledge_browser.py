@@ -46,9 +46,17 @@ async def test_a_person_acknowledges_in_chromium(
             page.on("response", lambda r: fetched.append(r) if "/documents/" in r.url else None)
             await page.goto(link)  # waits for the load event, so for the viewers too
             await page.get_by_role("heading", name="Read and acknowledge version 3.0").wait_for()
-            # all_headers(): the event's own headers can miss some on a response handed to the PDF viewer
-            documents = {r.url: (r.status, (await r.all_headers()).get("content-type", "")) for r in fetched}
-            assert sorted(documents.values()) == [(200, "application/pdf")] * 2, documents
+            # the two inline viewers loaded their documents...
+            statuses = {r.url: r.status for r in fetched}
+            assert sorted(statuses.values()) == [200, 200], statuses
+            # ...and what they loaded are PDFs. Asked again through the page's own request context
+            # (same cookies): a response handed to Chromium's PDF viewer sometimes reaches
+            # Playwright without its headers, which made a check on the viewer's copy flaky.
+            for url in statuses:
+                again = await page.request.get(url)
+                assert again.status == 200, url
+                assert again.headers["content-type"] == "application/pdf", url
+                assert (await again.body()).startswith(b"%PDF-"), url
             for digest in data.signed.documents.values():
                 assert digest in await page.content()
             await page.screenshot(path=str(tmp_path / "acknowledgement-page.png"), full_page=True)
