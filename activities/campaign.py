@@ -34,10 +34,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.mail import RECIPIENT_REFUSED, TEMPLATE_ERROR, build_message, check_address, link_context
+from activities.mail import RECIPIENT_REFUSED, TEMPLATE_ERROR, check_address, link_context
 from core.campaign import campaign_progress
 from core.email_templates import EmailTemplateError, RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
+from core.mail_message import build_message
 from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
 from core.s3 import get_file

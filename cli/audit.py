@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import smtplib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -177,11 +178,15 @@ def grant(
         ),
     ] = None,
     by: ByOption = None,
+    send: Annotated[
+        bool, typer.Option("--send/--no-send", help="Email the portal link to the auditor.")
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Give an auditor read-only access to one organisation's archive, for a number of days.
 
-    Prints the grant id, when it expires and the portal link. The link is the secret:
+    Emails the portal link to the auditor (unless --no-send) and prints the grant id, when
+    it expires and the link. The link is the secret:
     whoever holds it can read the archive until it expires or is revoked, and it cannot be
     shown again. Send it to the auditor only, over a channel you trust.
 
@@ -200,10 +205,21 @@ def grant(
         issued, link = issue_grant(
             s3, settings, email=email, organisation=organisation, days=days, issued_by=_who(by), now=now
         )
+    sent = ""
+    if send:
+        from core.audit_access import send_grant_email
+
+        try:
+            send_grant_email(settings, issued, link)
+            sent = "sent"
+        except (OSError, smtplib.SMTPException) as exc:
+            sent = f"not sent ({type(exc).__name__}: {exc}); send the link yourself"
     if as_json:
-        _echo_json({**_grant_json(issued, now), "link": link})
+        _echo_json({**_grant_json(issued, now), "link": link, "link_emailed": sent or "not sent (--no-send)"})
         return
     console.print(f"Granted [bold]{escape(issued.email)}[/bold] read-only access to {escape(organisation)}.")
+    if sent:
+        console.print(f"Email     {escape(sent)} to {escape(issued.email)}", highlight=False)
     console.print(f"Grant     {issued.grant_id}", highlight=False)
     console.print(f"Expires   {_when(issued.expires_at)} ({days} days)", highlight=False)
     console.print(f"Link      {link}", highlight=False, soft_wrap=True)

@@ -13,14 +13,17 @@ the same cycle (the register, when the campaign closes) are held too.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from core.audit import ArchiveReader, AuditError
+from core.email_templates import render_email_template
+from core.mail_message import build_message
 from core.settings import Settings
+from core.smtp import open_smtp
 from core.tokens import issue_link, link_url, read_link
 from models.audit import AuditGrant
 from models.links import LinkClaims, LinkProblem, LinkRole
@@ -196,5 +199,19 @@ def set_legal_hold(
     return len(objects)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def send_grant_email(settings: Settings, grant: AuditGrant, link: str) -> None:
+    """Email the portal link to the auditor (one message, key ``audit-grant/<grant id>``)."""
+    rendered = render_email_template(
+        template_name="auditor_access",
+        context={
+            "organisation": grant.organisation,
+            "issued_by": grant.issued_by,
+            "link": link,
+            "link_expires": grant.expires_at.strftime("%d %B %Y, %H:%M UTC"),
+        },
+    )
+    message = build_message(
+        settings, key=f"audit-grant/{grant.grant_id}", to=[grant.email], rendered=rendered
+    )
+    with open_smtp(settings) as smtp:
+        smtp.send_message(message, to_addrs=[grant.email])

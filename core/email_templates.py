@@ -148,6 +148,15 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "cycle_id": _CYCLE,
         }
     ),
+    "auditor_access": EmailTemplateSpec(
+        {
+            "organisation": Variable("text", "the organisation's short name (the archive's first key part)"),
+            "issued_by": Variable("text", "who granted the access (the ISMS lead)"),
+            "link": Variable("text", "the auditor portal link (the grant's token)"),
+            "link_expires": Variable("text", "when the access ends, formatted for people"),
+        },
+        button="Open the evidence archive",
+    ),
     "lead_signin": EmailTemplateSpec(
         {
             "organisation": _ORGANISATION,

@@ -54,6 +54,8 @@ SAMPLES: dict[str, object] = {
     "non_responders": 25,
     "register_key": "larkspur/2026/acknowledgements/register.csv",
     "report_key": "larkspur/2026/acknowledgements/report.html",
+    # the auditor's access
+    "issued_by": "Ravi Chandran",
 }
 HOSTILE = "<script>alert(1)</script> **bold** [x](http://evil.example) {{ 7*7 }} O'Brien & Sons"
 EMAILS = resources.files("doc_templates").joinpath("emails")
@@ -77,6 +79,7 @@ def test_the_expected_templates_exist_and_each_has_a_file() -> None:
         "manager_digest",
         "campaign_summary",
         "campaign_closed",
+        "auditor_access",
     }
     files = {entry.name.removesuffix(".md") for entry in EMAILS.iterdir() if entry.name.endswith(".md")}
     assert files == set(template_names())

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import re
 import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright
 from temporalio.client import Client
 
-from core.audit_access import issue_grant
-from core.s3 import make_s3_client
 from core.settings import Settings
+from devstack.mailsink import read_mailbox
 from tests.audit_helpers import archive_cycle
+from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.workflows.test_cycle_cli import _isms
 
 POLICY_PDF = "information-security-policy/v3.0/document.pdf"
 
@@ -34,21 +36,37 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_an_auditor_downloads_the_signed_policy_and_verifies_in_chromium(
-    served: tuple[Client, Settings], tmp_path: Path
+    served: tuple[Client, Settings], smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     _, settings = served
     archived = await asyncio.to_thread(archive_cycle, settings, tmp_path / "cycle")
     objects = {o.key: o for result in archived.results for o in [*result.objects, result.manifest]}
     policy = objects[f"{archived.organisation}/2026/{POLICY_PDF}"]
-    _, link = issue_grant(
-        make_s3_client(settings),
+    # the ISMS lead grants access as a person does; the auditor gets the link by email
+    code, out, err = await _isms(
         settings,
-        email="auditor@certifier.example",
-        organisation=archived.organisation,
-        days=30,
-        issued_by="Ravi Chandran (ISMS lead)",
-        now=datetime.now(UTC),
+        "audit",
+        "grant",
+        "--email",
+        "auditor@certifier.example",
+        "--org",
+        archived.organisation,
+        "--json",
     )
+    assert code == 0, err
+    granted = json.loads(out)
+    assert granted["link_emailed"] == "sent"
+    assert granted["email"] == "auditor@certifier.example"
+    (email,) = [
+        m for m in read_mailbox(smtp_sink.maildir) if m["X-Isms-Key"] == f"audit-grant/{granted['grant_id']}"
+    ]
+    assert email["To"] == "auditor@certifier.example"
+    text = email.get_body(preferencelist=("plain",))
+    assert text is not None
+    found = re.search(rf"{re.escape(settings.public_base_url)}/audit/\S+", text.get_content())
+    assert found, "no portal link in the email"
+    link = found.group(0)
+    assert link == granted["link"]
     assert link.startswith(f"{settings.public_base_url}/audit/")
 
     async with async_playwright() as playwright:
