@@ -277,6 +277,15 @@ def status(cycle_id: CycleArg, as_json: JsonFlag = False) -> None:
     for event in current.events:
         table.add_row(event.at.strftime("%Y-%m-%d %H:%M:%S"), event.event, event.actor, event.detail)
     console.print(table)
+    for archived in current.archive:  # what went under Object Lock, stage by stage
+        held = ", under legal hold" if archived.legal_hold else ""
+        console.print(
+            f"Archived  {len(archived.objects)} object(s) and {archived.manifest.key}, COMPLIANCE retention "
+            f"until {archived.manifest.retain_until:%Y-%m-%d}{held}",
+            highlight=False,
+        )
+    for problem in current.archive_problems:
+        console.print(f"[red]Archive refused[/red]  {problem}", highlight=False)
     if progress is None:
         console.print("No acknowledgement campaign yet: it starts once the CEO has signed.")
     else:

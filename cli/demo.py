@@ -63,7 +63,7 @@ def demo(
     Brings the stack up (as `isms dev up`), starts a cycle for the demo organisation with its
     days cut to seconds, and then: the CEO asks for a change, the ISMS lead revises, the CEO
     signs; staff acknowledge (three after a reminder, two never: their managers are told);
-    the campaign closes; an auditor verifies the Object Lock archive. About three minutes.
+    the campaign closes; an auditor verifies the Object Lock archive. About two minutes.
     """
     progress = errors if as_json else console
 

@@ -95,6 +95,10 @@ def load_profile(path: Path) -> OrganisationProfile:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
+    except RecursionError:
+        raise UnreadableInputError(
+            [InputProblem(name, None, None, "", "invalid YAML: nested too deeply to be a profile")]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
@@ -111,6 +115,9 @@ def load_profile(path: Path) -> OrganisationProfile:
         ) from None
     except yaml.YAMLError as exc:
         raise UnreadableInputError([InputProblem(name, None, None, "", f"invalid YAML: {exc}")]) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # a scalar PyYAML cannot construct: 2026-02-30, !!int abc, !!bool abc...
+        raise UnreadableInputError([_unconstructable(name, root, exc)]) from None
     if not isinstance(data, dict):
         raise UnreadableInputError(
             [
@@ -137,6 +144,32 @@ def load_profile(path: Path) -> OrganisationProfile:
                 )
             )
         raise UnreadableInputError(problems) from None
+
+
+def _unconstructable(name: str, root: yaml.Node | None, error: Exception) -> InputProblem:
+    """The first scalar in ``root`` that PyYAML cannot turn into a value, as a problem with its place."""
+    loader = yaml.SafeLoader("")
+    pending: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())] if root is not None else []
+    while pending:  # iterative: a deeply nested document must not exhaust the stack here
+        node, location = pending.pop()
+        if isinstance(node, yaml.MappingNode):
+            pending += [(value, (*location, str(key.value))) for key, value in reversed(node.value)]
+        elif isinstance(node, yaml.SequenceNode):
+            pending += [(item, (*location, index)) for index, item in reversed(list(enumerate(node.value)))]
+        elif isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except Exception as exc:
+                mark = node.start_mark
+                kind = node.tag.rsplit(":", 1)[-1]
+                return InputProblem(
+                    name,
+                    mark.line + 1,
+                    mark.column + 1,
+                    _path_label(location),
+                    f"{node.value!r} is not a valid {kind} ({exc})",
+                )
+    return InputProblem(name, None, None, "", f"invalid YAML: a value cannot be read ({error})")
 
 
 def _parse_date(value: str) -> date | None:

@@ -65,10 +65,10 @@ signature_schedule:
   escalate_after: PT5M
   overdue_after: PT8M
 acknowledgement_schedule:
-  reminders: [PT25S, PT45S]
-  manager_digest_after: PT60S
-  summary_after: PT75S
-  close_after: PT95S
+  reminders: [PT15S, PT30S]
+  manager_digest_after: PT40S
+  summary_after: PT45S
+  close_after: PT55S
 """
 
 EventSink = Callable[[str], None]

@@ -26,7 +26,10 @@ def _slug(value: str) -> str:
 def _days_or_duration(value: object) -> object:
     # a bare number in the profile means days; ISO 8601 ("PT5M") allows the demo's minutes
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(days=value)
+        try:
+            return timedelta(days=value)
+        except (OverflowError, ValueError):  # 1e10 days, .inf, .nan
+            raise ValueError(f"{value} is not a usable number of days") from None
     return value
 
 

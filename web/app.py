@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from core.s3 import make_auditor_s3_client, make_s3_client
@@ -58,6 +60,20 @@ class Services:
         return self._client
 
 
+def _plain_page(
+    services: Services, request: Request, status_code: int, heading: str, explanation: str
+) -> HTMLResponse:
+    response = services.templates.TemplateResponse(
+        request,
+        "problem.html",
+        {"heading": heading, "explanation": explanation, "advice": "", "tone": "bad"},
+        status_code=status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 def create_app(
     settings: Settings,
     *,
@@ -83,6 +99,31 @@ def create_app(
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)
     app.include_router(audit_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_request(request: Request, _exc: RequestValidationError) -> HTMLResponse:
+        """A form or query FastAPI cannot accept (too long, malformed): a plain page, no input echoed."""
+        return _plain_page(
+            services,
+            request,
+            400,
+            "The form could not be read",
+            "What was sent is too long or not in the form the page sends. Go back, shorten it and try again.",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        heading = {404: "Not found", 405: "Not allowed here"}.get(
+            exc.status_code, "This request cannot be served"
+        )
+        explanation = {
+            404: "There is no page at this address. Use the link exactly as it was sent to you.",
+            405: "This page does not take that kind of request.",
+        }.get(exc.status_code, "The request was refused.")
+        response = _plain_page(services, request, exc.status_code, heading, explanation)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -37,10 +37,10 @@ from workflows.annual_review import AnnualReviewWorkflow
 # days in seconds, so the campaign runs to its close within the test
 SCHEDULES = """
 acknowledgement_schedule:
-  reminders: [PT45S]
-  manager_digest_after: PT60S
-  summary_after: PT70S
-  close_after: PT90S
+  reminders: [PT40S]
+  manager_digest_after: PT50S
+  summary_after: PT55S
+  close_after: PT65S
 """
 PEOPLE = 12  # in scope and employed on the day of the signature (of 14 rows)
 

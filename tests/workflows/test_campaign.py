@@ -278,6 +278,7 @@ async def test_joiners_are_invited_and_leavers_leave_the_figures(
     assert result.tally.total == 11
 
 
+@pytest.mark.slow  # a scale test (~2.5 min): `pytest -m slow`, with the benchmarks
 @pytest.mark.timeout(600)
 async def test_two_thousand_people_in_batches_and_an_exact_register(
     review_skipping: tuple[WorkflowEnvironment, Settings], smtp_sink: SmtpSink, tmp_path: Path

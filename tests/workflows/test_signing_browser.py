@@ -22,6 +22,7 @@ from models.cycle import AnnualReviewResult
 from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.workflows.helpers import finish, invited, start, wait_for, wait_for_mail
+from tests.workflows.test_cycle_cli import _isms
 
 
 def _pdf_text(path: Path) -> str:
@@ -82,3 +83,14 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     text = _pdf_text(certificate)
     for event in ("created", "rendered", "sent", "opened", "signed"):
         assert event in text
+
+    # the lead sees what was archived, and the archive verifies on the command line
+    code, out, err = await _isms(settings, "cycle", "status", handle.id)
+    assert code == 0, err
+    assert (
+        "Archived  10 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
+        in out
+    )
+    code, out, err = await _isms(settings, "audit", "verify", "larkspur", "2026")
+    assert code == 0, err + out
+    assert "PASS" in out
