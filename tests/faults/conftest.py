@@ -22,6 +22,7 @@ import pytest
 
 from core.settings import Settings
 from devstack.ports import find_free_ports
+from tests.workflows.test_cycle_cli import _environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,19 +122,6 @@ async def s3_link(settings: Settings) -> AsyncIterator[FaultyLink]:
     await link.close()
 
 
-def environment(settings: Settings) -> dict[str, str]:
-    """The ISMS_ variables of ``settings`` for a child process (secrets included: it is ours)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ISMS_")}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:
-            continue
-        if hasattr(getattr(settings, name), "get_secret_value"):
-            value = getattr(settings, name).get_secret_value()
-        env[f"ISMS_{name.upper()}"] = str(value)
-    env["ISMS_SETTINGS_FILE"] = str(REPO / "tests" / "data" / "empty.env")
-    return env
-
-
 @dataclass
 class WorkerProcesses:
     """Workers started as real processes (``python -m worker``), each killable with SIGKILL."""
@@ -148,7 +136,7 @@ class WorkerProcesses:
         process = subprocess.Popen(
             [sys.executable, "-m", "worker"],
             cwd=REPO,
-            env=environment(self.settings),
+            env=_environment(self.settings),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +24,13 @@ from core.settings import Settings
 from core.temporal import connect_temporal
 from devstack.demo_run import demo_profile
 from models.audit import Verdict
-from models.campaign import Acknowledgement, batch_id_for, signed_version_hash
+from models.campaign import batch_id_for
 from models.cycle import AnnualReviewInput, Stage, cycle_id_for
 from tests.conftest import SmtpSink
 from tests.faults.conftest import FaultyLink, WorkerProcesses
+from tests.workflows.campaign_helpers import acknowledge_signed
 from tests.workflows.helpers import DEMO, LEAD, invited, mails, sign, store, wait_for
 from tests.workflows.test_campaign import batch_index
-from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
 # days in seconds, so the campaign runs to its close within the test
@@ -145,7 +144,6 @@ async def test_sigkill_mid_render_mid_archive_and_mid_email_run(
         # acknowledgements accepted before a kill are kept; those after it count too
         status = await wait_for(handle, lambda s: s.signed is not None and s.stage is Stage.ACKNOWLEDGING)
         assert status.signed is not None
-        documents = {d.name: d.pdf.sha256 for d in status.signed.documents}
         where = batch_index(settings, cycle_id)
         people = sorted(where)
         acknowledgers = people[:8]
@@ -154,19 +152,7 @@ async def test_sigkill_mid_render_mid_archive_and_mid_email_run(
                 worker_processes.kill(worker)
                 kills.append("between acknowledgements (5 recorded)")
                 worker = worker_processes.start()
-            link_id = uuid.uuid4().hex
-            await client.get_workflow_handle(batch_id_for(cycle_id, where[email])).execute_update(
-                AcknowledgementBatchWorkflow.acknowledge,
-                Acknowledgement(
-                    person=email,
-                    version_hash=signed_version_hash(documents),
-                    link_id=link_id,
-                    documents=documents,
-                    ip="198.51.100.9",
-                    user_agent="fault test",
-                ),
-                id=f"ack-{link_id}",
-            )
+            await acknowledge_signed(client, cycle_id, where[email], email, status.signed)
         status = await wait_for(handle, lambda s: s.stage is Stage.CLOSED and len(s.archive) == 2, within=240)
     except (AssertionError, TimeoutError) as exc:
         raise AssertionError(f"{exc}\nkills so far: {kills}\n{worker_processes.log_tail()}") from exc

@@ -24,6 +24,7 @@ from core.settings import Settings
 from core.tokens import issue_link
 from devstack.synthetic import tiny_pdf
 from models.campaign import (
+    Acknowledgement,
     CampaignInput,
     CampaignProgress,
     CampaignState,
@@ -33,6 +34,7 @@ from models.campaign import (
 )
 from models.links import LinkRole
 from models.routing import AckLadder, Person
+from models.signing import SignDocumentsResult
 from models.staff import REQUIRED_COLUMNS
 from models.storage import StoredObject
 from tests.workflows.helpers import store
@@ -177,3 +179,23 @@ async def batch_of(client: Client, cycle_id: str, email: str, batches: int) -> i
         if page is not None and page.person is not None:
             return batch
     raise AssertionError(f"{email} is in no batch")
+
+
+async def acknowledge_signed(
+    client: Client, cycle_id: str, batch: int, email: str, signed: SignDocumentsResult
+) -> None:
+    """``email`` acknowledges the cycle's sealed version, as the web app's Update does."""
+    documents = {d.name: d.pdf.sha256 for d in signed.documents}
+    link_id = uuid.uuid4().hex
+    await client.get_workflow_handle(batch_id_for(cycle_id, batch)).execute_update(
+        AcknowledgementBatchWorkflow.acknowledge,
+        Acknowledgement(
+            person=email,
+            version_hash=signed_version_hash(documents),
+            link_id=link_id,
+            documents=documents,
+            ip="198.51.100.9",
+            user_agent="pytest",
+        ),
+        id=f"ack-{link_id}",
+    )

@@ -6,7 +6,6 @@ Time-skipping server, real worker, real SeaweedFS with Object Lock, real LibreOf
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -15,12 +14,11 @@ from core.audit import ArchiveReader, verify_archive
 from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
 from models.audit import Verdict
-from models.campaign import Acknowledgement, batch_id_for, signed_version_hash
 from models.cycle import Stage
 from tests.conftest import SmtpSink
+from tests.workflows.campaign_helpers import acknowledge_signed
 from tests.workflows.helpers import LEAD, finish, invited, sign, start, wait_for, wait_for_mail
 from tests.workflows.test_campaign import batch_index
-from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
 DOCUMENTS = ["information-security-policy", "isms-roles-responsibilities"]
@@ -58,21 +56,9 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     assert signed.manifest.retain_until >= datetime.now(UTC) + timedelta(days=7 * 365 - 2)
     assert "archived" in [e.event for e in status.events]
 
-    documents = {d.name: d.pdf.sha256 for d in status.signed.documents}
     await wait_for_mail(smtp_sink, handle.id, f"ack/{LEAD}/invitation", within=120)  # the batch has started
-    batch = batch_index(settings, handle.id)[LEAD]
-    link_id = uuid.uuid4().hex
-    await env.client.get_workflow_handle(batch_id_for(handle.id, batch)).execute_update(
-        AcknowledgementBatchWorkflow.acknowledge,
-        Acknowledgement(
-            person=LEAD,
-            version_hash=signed_version_hash(documents),
-            link_id=link_id,
-            documents=documents,
-            ip="198.51.100.9",
-            user_agent="pytest",
-        ),
-        id=f"ack-{link_id}",
+    await acknowledge_signed(
+        env.client, handle.id, batch_index(settings, handle.id)[LEAD], LEAD, status.signed
     )
     for _ in range(5):  # 35 days in weekly steps: the ladder's emails go out between them
         await env.sleep(timedelta(days=7))
