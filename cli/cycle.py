@@ -117,7 +117,8 @@ def start(
         Path | None,
         typer.Option(
             "--previous-manifest",
-            help="Last year's render-manifest.json: the CEO sees what changed in text, roles and holders.",
+            help="Last year's render-manifest.json: the CEO sees what changed in text, roles and holders "
+            "(default: the one archived with the organisation's last signed version).",
         ),
     ] = None,
     as_json: JsonFlag = False,
@@ -151,11 +152,22 @@ def start(
         _report_failure(outcome, as_json=as_json)
     ui = workflow_ui_url(settings, outcome.cycle_id)
     if as_json:
-        typer.echo(json.dumps({"ok": True, "cycle_id": outcome.cycle_id, "temporal_ui": ui}))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "cycle_id": outcome.cycle_id,
+                    "temporal_ui": ui,
+                    "previous": outcome.previous or None,
+                }
+            )
+        )
         return
     console.print(
         f"Started [bold]{outcome.cycle_id}[/bold]: the documents are being rendered and sent for signature."
     )
+    if outcome.previous:
+        console.print(f"The CEO sees what changed since {outcome.previous}", highlight=False, soft_wrap=True)
     if ui:
         console.print(f"Temporal UI: {ui}")
     console.print(f"Follow it with: isms cycle status {outcome.cycle_id}")

@@ -26,7 +26,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from core.hashing import sha256_bytes
-from core.seal_check import load_certificates, verify_pdf_signature
 from models.archive import SEAL_CERTIFICATE_FILE, ArchivedObject, ArchiveManifest, ManifestFacts
 from models.audit import (
     ArchivedCycle,
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 
 ACKNOWLEDGEMENTS = "acknowledgements"
 MANIFESTS = "manifests"
+RENDER_MANIFESTS = "render-manifest"
 PACK_INDEX_HTML = "index.html"
 PACK_INDEX_JSON = "index.json"
 _MIN_TIME = datetime.min.replace(tzinfo=UTC)
@@ -266,6 +266,25 @@ def _versions_of(manifest: ArchiveManifest) -> list[ArchivedVersion]:
     ]
 
 
+def latest_render_manifest(
+    reader: ArchiveReader, organisation: str, before_year: int
+) -> ArchivedObject | None:
+    """The render manifest of the organisation's last signed version before ``before_year``, if archived."""
+    years = [year for year in reader.years(organisation) if year < before_year]
+    for year in sorted(years, reverse=True):
+        found = [
+            obj
+            for cycle in reader.cycles(organisation, year)
+            for obj in cycle.other
+            if _relative(obj, organisation, year).startswith(f"{RENDER_MANIFESTS}/")
+        ]
+        if found:
+            return max(
+                found, key=lambda obj: _version_key(_relative(obj, organisation, year).split("/v", 1)[1])
+            )
+    return None
+
+
 def select_version(cycles: list[ArchivedCycle], document: str, version: str | None) -> ArchivedVersion:
     """The archived ``document`` in ``version`` (the latest signed one when None)."""
     candidates = [v for c in cycles for v in c.versions if v.document == document]
@@ -339,6 +358,9 @@ def _retention_checks(
 
 
 def _pdf_check(body: bytes, certificate_pem: bytes | None, check: ObjectCheck) -> None:
+    # imported here: pyHanko takes most of a second to import, and only verify needs it
+    from core.seal_check import load_certificates, verify_pdf_signature
+
     if certificate_pem is None:
         check.problems.append(f"no {SEAL_CERTIFICATE_FILE} archived beside it to check the seal against")
         return
@@ -528,6 +550,11 @@ def evidence_item(name: str) -> str:
         return (
             "7.5.3 control of documented information: the archive manifest "
             "(SHA-256, version id, retention of each object)"
+        )
+    if parts[0] == RENDER_MANIFESTS:
+        return (
+            "5.2 and 5.3: what the signed version is made of (template, text and role hashes); "
+            "next year's change summary is made against it"
         )
     if parts[0] == ACKNOWLEDGEMENTS:
         if filename.startswith("register"):

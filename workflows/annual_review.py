@@ -113,6 +113,7 @@ class AnnualReviewWorkflow:
         self._revision: RevisionInput | None = None
         self._revision_checking = False
         self._viewed: set[tuple[str, str, str]] = set()
+        self._render_manifest: StoredObject | None = None  # the current version's render-manifest.json
 
     # ---------------------------------------------------------------------------- run
 
@@ -187,6 +188,7 @@ class AnnualReviewWorkflow:
         )
         self._status.version = check.version
         self._status.version_hash = render.manifest.sha256
+        self._render_manifest = render.manifest
         self._status.documents = render.documents
         self._status.change_lines = render.change_lines
         self._event("rendered", SYSTEM, f"version {check.version}, round {self._status.round}")
@@ -388,6 +390,8 @@ class AnnualReviewWorkflow:
                 ArchiveItem(source=signed.certificate, name=f"{folder}/certificate.pdf"),
                 ArchiveItem(source=signed.evidence, name=f"{folder}/evidence.json"),
             ]
+        if self._render_manifest is not None:  # next year's change summary is made against it
+            items.append(ArchiveItem(source=self._render_manifest, name=f"render-manifest/v{version}.json"))
         return ArchiveInput(
             cycle_id=data.cycle_id,
             organisation=routing.short_name,

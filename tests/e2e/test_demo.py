@@ -33,14 +33,14 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
     assert played.returncode == 0, played.stderr[-3000:]
     result = json.loads(played.stdout)
     assert result["verdict"] == "PASS"
-    assert (result["passed"], result["failed"], result["warnings"]) == (16, 0, 0)
+    assert (result["passed"], result["failed"], result["warnings"]) == (17, 0, 0)
     assert (result["acknowledged"], result["in_scope"]) == (10, 12)  # three after a reminder, two never
     assert result["digests"] == {
         "priya.sharma@larkspur.example": ["jonas.berg@larkspur.example"],
         "sofia.alvarez@larkspur.example": ["amara.okafor@larkspur.example"],
     }
     assert "/audit/" in result["portal"]
-    assert len(result["archived"]) == 16
+    assert len(result["archived"]) == 17
     for step in (
         "asked:",
         "revised the profile",
@@ -48,7 +48,7 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
         "after the first reminder",
         "digest",
         "the campaign closed",
-        "verified 16 archived objects: PASS",
+        "verified 17 archived objects: PASS",
     ):
         assert step in played.stderr, step
     keys = [str(m["X-Isms-Key"]) for m in read_mailbox(Path(result["mailbox"]))]

@@ -6,18 +6,38 @@ Time-skipping server, real worker, real SeaweedFS with Object Lock, real LibreOf
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities.archive import ArchiveActivities
+from activities.changes import build_manifest, write_manifest
+from activities.render import render_documents
 from core.audit import ArchiveReader, verify_archive
+from core.cycles import start_cycle
+from core.drafts import store_input
+from core.profile_io import load_profile, load_staff
 from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
+from models.archive import ArchiveInput, ArchiveItem
 from models.audit import Verdict
 from models.cycle import Stage
 from tests.conftest import SmtpSink
 from tests.workflows.campaign_helpers import acknowledge_signed
-from tests.workflows.helpers import LEAD, finish, invited, sign, start, wait_for, wait_for_mail
+from tests.workflows.helpers import (
+    DEMO,
+    LEAD,
+    current_demo_profile,
+    finish,
+    invited,
+    sign,
+    start,
+    wait_for,
+    wait_for_mail,
+)
 from tests.workflows.test_campaign import batch_index
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -46,7 +66,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
             "evidence.json",
             "seal-certificate.pem",
         )
-    }
+    } | {"render-manifest/v3.0.json"}  # next year's change summary is made against it
     by_name = {o.key.split("/", 2)[2]: o for o in signed.objects}
     for document in status.signed.documents:  # the archived bytes are the sealed ones
         folder = document.name.removesuffix(".docx")
@@ -95,3 +115,49 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
         Bucket=settings.archive_bucket, Key=signed.manifest.key, VersionId=signed.manifest.version_id
     )
     assert head["ObjectLockMode"] == "COMPLIANCE"
+
+
+async def test_next_years_cycle_shows_what_changed_since_the_archived_signed_version(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    """With no --previous-manifest, the change summary is made against last year's archived version."""
+    client, settings = review
+    short_name = f"prev{secrets.token_hex(3)}"
+    year = datetime.now(UTC).year
+    last_year = current_demo_profile(
+        tmp_path / "last-year",
+        text=(DEMO / "profile.yaml")
+        .read_text()
+        .replace("short_name: larkspur", f"short_name: {short_name}")
+        .replace('version: "3.0"', 'version: "2.0"')
+        .replace("holder: sofia.alvarez@larkspur.example", "holder: liam.hughes@larkspur.example"),
+    )
+    profile, staff = load_profile(last_year), load_staff(DEMO / "staff.csv")
+    documents = render_documents(profile, staff, tmp_path / "v2")
+    manifest = write_manifest(tmp_path / "v2", build_manifest(profile, staff, documents, previous_dir=None))
+    s3 = make_s3_client(settings)
+    await asyncio.to_thread(
+        ActivityEnvironment().run,
+        ArchiveActivities(settings=settings, s3=s3).archive_objects,
+        ArchiveInput(
+            cycle_id=f"isms-review-{short_name}-{year - 1}",
+            organisation=short_name,
+            year=year - 1,
+            stage="signed-v2.0",
+            items=[ArchiveItem(source=store_input(s3, settings, manifest), name="render-manifest/v2.0.json")],
+        ),
+    )
+    this_year = current_demo_profile(
+        tmp_path,
+        text=(DEMO / "profile.yaml").read_text().replace("short_name: larkspur", f"short_name: {short_name}"),
+    )
+    outcome = await start_cycle(
+        client, settings, s3, profile=this_year, staff=DEMO / "staff.csv", year=year, started_by=LEAD
+    )
+    assert outcome.ok, outcome.message
+    assert outcome.previous.endswith(f"{short_name}/{year - 1}/render-manifest/v2.0.json")
+    handle = client.get_workflow_handle(outcome.cycle_id)
+    status = await wait_for(handle, invited, within=120)
+    assert status.change_lines[0] == "Version 2.0 -> 3.0"
+    assert any(line.startswith("Engineering Lead: holder Liam Hughes") for line in status.change_lines)
+    await handle.terminate("test over")
