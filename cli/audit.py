@@ -23,8 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, errors, settings_or_exit
-from cli.cycle import _reflowed_help
+from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, errors, reflowed_help, settings_or_exit
 from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
 from models.audit import ArchivedCycle, AuditGrant, Verdict, VerifyReport
@@ -163,7 +162,7 @@ def _only_organisation(s3: S3Client, settings: Settings) -> str:
 
 
 @audit_app.command("grant")
-@_reflowed_help
+@reflowed_help
 def grant(
     email: Annotated[str, typer.Option("--email", help="The auditor's email address.", show_default=False)],
     days: Annotated[
@@ -232,7 +231,7 @@ def grant(
 
 
 @audit_app.command("grants")
-@_reflowed_help
+@reflowed_help
 def grants(as_json: JsonFlag = False) -> None:
     """List every auditor grant: id, auditor, organisation, issued, expires, and its state.
 
@@ -269,7 +268,7 @@ def grants(as_json: JsonFlag = False) -> None:
 
 
 @audit_app.command("revoke")
-@_reflowed_help
+@reflowed_help
 def revoke(
     email: Annotated[
         str | None,
@@ -317,7 +316,7 @@ def revoke(
 
 
 @audit_app.command("hold")
-@_reflowed_help
+@reflowed_help
 def hold(
     cycle_id: Annotated[
         str, typer.Argument(metavar="CYCLE_ID", help="The archived cycle, e.g. isms-review-larkspur-2026.")
@@ -400,7 +399,7 @@ def _cycle_json(cycle: ArchivedCycle) -> dict[str, Any]:
 
 
 @audit_app.command("list")
-@_reflowed_help
+@reflowed_help
 def list_cycles(
     org: Annotated[
         str | None, typer.Option("--org", help="Only this organisation.", show_default=False)
@@ -452,7 +451,7 @@ def list_cycles(
 
 
 @audit_app.command("get")
-@_reflowed_help
+@reflowed_help
 def get(
     org: OrgArg,
     year: YearArg,
@@ -544,7 +543,7 @@ def _print_report(report: VerifyReport) -> None:
 
 
 @audit_app.command("verify")
-@_reflowed_help
+@reflowed_help
 def verify(
     org: OrgArg,
     year: YearArg,
@@ -593,7 +592,7 @@ def verify(
 
 
 @audit_app.command("pack")
-@_reflowed_help
+@reflowed_help
 def pack(
     org: OrgArg,
     year: YearArg,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import inspect
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,6 +15,8 @@ console = Console()
 errors = Console(stderr=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_EXISTS = 0, 1, 2, 3
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def fail(message: str, *, code: int = EXIT_FAILED) -> NoReturn:
@@ -36,3 +40,13 @@ def workflow_ui_url(settings: Settings, workflow_id: str) -> str | None:
     if settings.temporal_ui_url is None:
         return None
     return f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def reflowed_help(command: Callable[P, R]) -> Callable[P, R]:
+    """Let ``--help`` wrap each docstring paragraph to the terminal; a paragraph with indented
+    lines (examples) stays as written."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    command.__doc__ = "\n\n".join(
+        paragraph if "\n  " in paragraph else paragraph.replace("\n", " ") for paragraph in paragraphs
+    )
+    return command

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import inspect
 import json
 import os
 import socket
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +35,7 @@ from cli.common import (
     console,
     errors,
     fail,
+    reflowed_help,
     settings_or_exit,
     workflow_ui_url,
 )
@@ -61,16 +60,6 @@ cycle_app = typer.Typer(
 ProfileArg = Annotated[Path, typer.Argument(help="The organisation profile (YAML).")]
 CycleArg = Annotated[str, typer.Argument(help="The cycle id, e.g. isms-review-larkspur-2026.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _reflowed_help(command: Callable[P, R]) -> Callable[P, R]:
-    """Let ``--help`` wrap each docstring paragraph to the terminal; a paragraph with indented
-    lines (examples) stays as written."""
-    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
-    command.__doc__ = "\n\n".join(
-        paragraph if "\n  " in paragraph else paragraph.replace("\n", " ") for paragraph in paragraphs
-    )
-    return command
 
 
 def _who() -> str:
@@ -104,7 +93,7 @@ async def _client(settings: Settings) -> Client:
 
 
 @cycle_app.command("start")
-@_reflowed_help
+@reflowed_help
 def start(
     profile: ProfileArg,
     staff: Annotated[Path, typer.Option("--staff", help="The staff directory exported by HR (CSV).")],
@@ -174,7 +163,7 @@ def start(
 
 
 @cycle_app.command("revise")
-@_reflowed_help
+@reflowed_help
 def revise(
     cycle_id: Annotated[str, typer.Argument(help="The cycle id, e.g. isms-review-larkspur-2026.")],
     profile: ProfileArg,
@@ -219,7 +208,7 @@ def revise(
 
 
 @cycle_app.command("status")
-@_reflowed_help
+@reflowed_help
 def status(cycle_id: CycleArg, as_json: JsonFlag = False) -> None:
     """The stage, version, who is waiting on whom, the history of events, and the campaign.
 
@@ -367,7 +356,7 @@ async def _change_staff(
 
 
 @cycle_app.command("staff")
-@_reflowed_help
+@reflowed_help
 def staff(
     cycle_id: CycleArg,
     more: Annotated[
@@ -550,7 +539,7 @@ async def _watch(settings: Settings, cycle_id: str, *, interval: float, until_cl
 
 
 @cycle_app.command("watch")
-@_reflowed_help
+@reflowed_help
 def watch(
     cycle_id: CycleArg,
     interval: Annotated[
