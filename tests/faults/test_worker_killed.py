@@ -114,7 +114,7 @@ async def test_sigkill_mid_render_mid_archive_and_mid_email_run(
     try:
         # 1. mid-render: LibreOffice is converting the drafts
         await _activity_started(handle, "render_documents")
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)  # LibreOffice starts cold in a new worker: the render lasts seconds
         worker_processes.kill(worker)
         kills.append("render_documents")
         worker = worker_processes.start()
