@@ -37,7 +37,10 @@ def _report(result: DemoResult) -> None:
     _line(f"  mailbox (one .eml per message):  {result.mailbox}")
     if result.temporal_ui:
         _line(f"  Temporal UI (the workflow):      {result.temporal_ui}")
-    _line(f"  lead's dashboard:                {result.dashboard}  (ISMS_DASHBOARD_PASSWORD in isms.env)")
+    _line(
+        f"  lead's dashboard:                {result.dashboard}  "
+        f"(password: ISMS_DASHBOARD_PASSWORD in {result.settings_file})"
+    )
     _line(f"  auditor portal (30 days):        {result.portal}")
     _line(
         f"  archive:                         isms audit list --org {result.organisation}; "
@@ -82,6 +85,7 @@ def demo(
     if as_json:
         payload = asdict(result)
         payload["mailbox"] = str(result.mailbox)
+        payload["settings_file"] = str(result.settings_file)
         console.print_json(json.dumps(payload))
     else:
         _report(result)

@@ -40,6 +40,8 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
         "sofia.alvarez@larkspur.example": ["amara.okafor@larkspur.example"],
     }
     assert "/audit/" in result["portal"]
+    assert result["settings_file"].endswith("isms.env")
+    assert "dashboard_password" not in result  # the demo never prints a secret
     assert len(result["archived"]) == 17
     for step in (
         "asked:",
