@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
-from core.audit_access import legal_hold_marked
-from core.s3 import get_file
+from adapters.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
+from adapters.audit_access import legal_hold_marked
+from adapters.s3 import get_file
 from core.settings import Settings
 from models.archive import (
     SEAL_CERTIFICATE_FILE,

@@ -8,7 +8,7 @@ and its manager then gets one digest per batch.
 Campaign emails are sent in runs of a few hundred over one SMTP connection. Each sent email
 leaves a marker object under ``<prefix>mail/campaign/<batch id>/``; a retried run lists the
 markers once and skips what they name, so a worker killed mid-batch sends nothing twice. The
-marker is written inside the SMTP transaction (core.smtp.send_committed: after the content,
+marker is written inside the SMTP transaction (adapters.smtp.send_committed: after the content,
 before the final dot), so only a crash during the server's handling of that dot can lose or
 repeat one message. The marker's time is the time the email went out.
 """
@@ -35,15 +35,15 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.mail import RECIPIENT_REFUSED, TEMPLATE_ERROR, check_address, link_context
-from core.campaign import campaign_progress
+from adapters.campaign import campaign_progress
+from adapters.s3 import get_file
+from adapters.smtp import open_smtp, send_committed
 from core.email_templates import EmailTemplateError, RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
 from core.mail_message import build_message
 from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
-from core.s3 import get_file
 from core.settings import Settings
-from core.smtp import open_smtp, send_committed
 from models.campaign import (
     CampaignMailInput,
     CampaignMailResult,

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.changes import build_manifest, write_manifest
-from activities.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
-from activities.render import render_documents
+from adapters.drafts import content_type, draft_key
+from adapters.s3 import IntegrityError, get_file, put_file
 from core.clause5 import blocking, check_profile
-from core.drafts import content_type, draft_key
 from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.routing import cycle_routing
-from core.s3 import IntegrityError, get_file, put_file
 from core.settings import Settings
+from documents.changes import build_manifest, write_manifest
+from documents.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
+from documents.render import render_documents
 from models.documents import (
     MANIFEST_NAME,
     CheckDocumentsInput,

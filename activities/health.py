@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 
-from core.s3 import ObjectLockNotEnabledError, verify_archive_bucket
+from adapters.s3 import ObjectLockNotEnabledError, verify_archive_bucket
+from adapters.smtp import open_smtp
 from core.settings import Settings
-from core.smtp import open_smtp
 from models.health import CheckDependenciesInput, CheckDependenciesResult, DependencyCheck
 
 if TYPE_CHECKING:

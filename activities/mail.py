@@ -2,7 +2,7 @@
 
 A marker object per key in the drafts bucket (``<prefix>mail/sent/<sha256 of key>.json``) is
 checked before sending and written inside the SMTP transaction, after the server took the
-recipients and the content and before the final dot that makes it deliver (core.smtp.
+recipients and the content and before the final dot that makes it deliver (adapters.smtp.
 send_committed), so a retried activity or a restarted worker does not send the message again.
 The window left is the server's handling of that final dot (milliseconds): a crash exactly
 there can lose or repeat one message; the Message-ID, derived from the key, lets mail systems
@@ -24,11 +24,11 @@ from botocore.exceptions import ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.smtp import open_smtp, send_committed
 from core.email_templates import EmailTemplateError, render_email_template
 from core.hashing import sha256_bytes
 from core.mail_message import build_message, message_id_for
 from core.settings import Settings
-from core.smtp import open_smtp, send_committed
 from core.tokens import issue_link, link_url
 from models.mail import LinkRequest, SendEmailInput, SendEmailResult
 

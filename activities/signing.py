@@ -43,8 +43,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.documents import INTEGRITY, PDF_CONVERSION, UNREADABLE_INPUT
-from activities.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
-from activities.render import (
+from adapters.drafts import content_type
+from adapters.s3 import IntegrityError, get_file, put_file
+from core.hashing import sha256_bytes, sha256_file
+from core.profile_io import UnreadableInputError, load_profile, load_staff
+from core.seal_check import asn1_certificate, describe_name, outside_event_loop, verify_pdf_signature
+from core.settings import Settings
+from documents.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
+from documents.render import (
     CLASSIFICATION,
     NONE_TEXT,
     POLICY_OUTPUT,
@@ -53,12 +59,6 @@ from activities.render import (
     render_documents,
     render_docx,
 )
-from core.drafts import content_type
-from core.hashing import sha256_bytes, sha256_file
-from core.profile_io import UnreadableInputError, load_profile, load_staff
-from core.s3 import IntegrityError, get_file, put_file
-from core.seal_check import asn1_certificate, describe_name, outside_event_loop, verify_pdf_signature
-from core.settings import Settings
 from models.profile import OrganisationProfile
 from models.signing import (
     AuditEvent,

@@ -14,7 +14,7 @@ For each N, in order:
 1. Dispatch: a synthetic directory of N people (teams of 8) and a signed version are stored in
    S3, ``AcknowledgementCampaignWorkflow`` is started with the default ladder (in days, so no
    reminder fires during the run), and the clock runs until the batches report all N people
-   invited (``core.campaign.campaign_progress``, polled every ``--poll`` seconds, the resolution,
+   invited (``adapters.campaign.campaign_progress``, polled every ``--poll`` seconds, the resolution,
    once the SMTP sink has kept N new .eml files: they are counted and reported too).
    Invitations/s = N / that time.
 2. Acknowledgements: a ``--ack-fraction`` of the people (a seeded random sample, so requests
@@ -73,11 +73,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from core.campaign import campaign_progress, campaign_state
-from core.drafts import store_input
-from core.s3 import make_s3_client
+from adapters.campaign import campaign_progress, campaign_state
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import ENV_PREFIX, Settings, load_settings
-from core.temporal import connect_temporal
 from core.tokens import issue_link
 from devstack.ports import GRPC_OFFSET, port_is_free
 from devstack.stack import COMPONENTS, DevPorts, DevStack, StackError

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from docxtpl import DocxTemplate
 
-from activities.pdf_convert import PdfConverter, convert_cold
-from activities.render import (
+from core.profile_io import load_profile, load_staff
+from documents.pdf_convert import PdfConverter, convert_cold
+from documents.render import (
     POLICY_OUTPUT,
     POLICY_TEMPLATE,
     ROLES_OUTPUT,
@@ -33,7 +34,6 @@ from activities.render import (
     raci_subdoc,
     render_documents,
 )
-from core.profile_io import load_profile, load_staff
 
 DEMO = Path(__file__).resolve().parents[1] / "devstack" / "demo"
 

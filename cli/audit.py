@@ -23,17 +23,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from adapters.s3 import make_auditor_s3_client, make_s3_client
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, errors, reflowed_help, settings_or_exit
-from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
 from models.audit import ArchivedCycle, AuditGrant, Verdict, VerifyReport
 
-# core.audit and core.audit_access are imported inside the commands: core.audit loads pyHanko
+# adapters.audit and adapters.audit_access are imported inside the commands: adapters.audit loads pyHanko
 # (about 0.7 s), which every other `isms` command would otherwise pay for at start-up.
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from core.audit import ArchiveReader
+    from adapters.audit import ArchiveReader
 
 Progress = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def _archive_errors(settings: Settings, bucket: str | None = None) -> Iterator[N
     Exit 2: what was asked for is not valid or not in the archive (nothing was changed);
     exit 1: the bytes do not match the manifest, or S3 could not be used.
     """
-    from core.audit import AuditError, IntegrityMismatchError
+    from adapters.audit import AuditError, IntegrityMismatchError
 
     try:
         yield
@@ -97,14 +97,14 @@ def _day(moment: datetime | None) -> str:
 
 def _reader(settings: Settings) -> ArchiveReader:
     """The archive as the auditor reads it: the read-only identity when configured."""
-    from core.audit import ArchiveReader
+    from adapters.audit import ArchiveReader
 
     return ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
 
 
 def _check_archived(reader: ArchiveReader, organisation: str, year: int) -> None:
     """Raise :class:`AuditError` naming what exists when nothing is archived for ``organisation``/``year``."""
-    from core.audit import AuditError
+    from adapters.audit import AuditError
 
     known = reader.organisations()
     if organisation not in known:
@@ -149,7 +149,7 @@ def _grant_json(grant: AuditGrant, now: datetime) -> dict[str, Any]:
 
 
 def _only_organisation(s3: S3Client, settings: Settings) -> str:
-    from core.audit import ArchiveReader, AuditError
+    from adapters.audit import ArchiveReader, AuditError
 
     known = ArchiveReader(s3, settings.archive_bucket).organisations()
     if len(known) == 1:
@@ -194,7 +194,7 @@ def grant(
 
     Example:  isms audit grant --email auditor@certifier.example --days 30
     """
-    from core.audit_access import issue_grant
+    from adapters.audit_access import issue_grant
 
     settings = settings_or_exit()
     s3 = make_s3_client(settings)
@@ -206,7 +206,7 @@ def grant(
         )
     sent = ""
     if send:
-        from core.audit_access import send_grant_email
+        from adapters.audit_access import send_grant_email
 
         try:
             send_grant_email(settings, issued, link)
@@ -237,7 +237,7 @@ def grants(as_json: JsonFlag = False) -> None:
 
     The state is active, expired or revoked. Exit code 0 listed, 1 a service problem.
     """
-    from core.audit_access import list_grants
+    from adapters.audit_access import list_grants
 
     settings = settings_or_exit()
     now = datetime.now(UTC)
@@ -288,7 +288,7 @@ def revoke(
       isms audit revoke --email auditor@certifier.example
       isms audit revoke --grant 3q2-7x...
     """
-    from core.audit_access import revoke_grants
+    from adapters.audit_access import revoke_grants
 
     settings = settings_or_exit()
     now = datetime.now(UTC)
@@ -343,7 +343,7 @@ def hold(
     """
     if on is None:
         _fail("say --on to place the legal hold or --off to release it", code=EXIT_BAD_INPUT)
-    from core.audit_access import set_legal_hold
+    from adapters.audit_access import set_legal_hold
 
     settings = settings_or_exit()
     with _archive_errors(settings):
@@ -413,7 +413,7 @@ def list_cycles(
     (acknowledged of those in scope) and the earliest date until which its evidence is
     retained. Exit code 0 listed (even if empty), 1 a service problem, 2 an unknown --org.
     """
-    from core.audit import AuditError
+    from adapters.audit import AuditError
 
     settings = settings_or_exit()
     reader = _reader(settings)
@@ -484,7 +484,7 @@ def get(
 
     Example:  isms audit get larkspur 2026 information-security-policy --out evidence/
     """
-    from core.audit import download_version, select_version
+    from adapters.audit import download_version, select_version
 
     settings = settings_or_exit()
     reader = _reader(settings)
@@ -573,7 +573,7 @@ def verify(
       isms audit verify larkspur 2026
       isms audit verify larkspur 2026 --copy evidence-larkspur-2026.zip --json
     """
-    from core.audit import report_json, verify_archive, verify_copy
+    from adapters.audit import report_json, verify_archive, verify_copy
 
     settings = settings_or_exit()
     reader = _reader(settings)
@@ -617,7 +617,7 @@ def pack(
 
     Example:  isms audit pack larkspur 2026 --out evidence-larkspur-2026.zip
     """
-    from core.audit import build_pack
+    from adapters.audit import build_pack
 
     settings = settings_or_exit()
     reader = _reader(settings)

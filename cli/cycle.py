@@ -21,6 +21,11 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.campaign import campaign_progress, campaign_state
+from adapters.cycles import Outcome, check_files, cycle_status, start_cycle, submit_revision
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
+from adapters.temporal import connect_temporal
 from cli.campaign_view import (
     LiveFigures,
     plain_line,
@@ -39,13 +44,8 @@ from cli.common import (
     settings_or_exit,
     workflow_ui_url,
 )
-from core.campaign import campaign_progress, campaign_state
-from core.cycles import Outcome, check_files, cycle_status, start_cycle, submit_revision
-from core.drafts import store_input
 from core.profile_io import UnreadableInputError, load_staff
-from core.s3 import make_s3_client
 from core.settings import Settings
-from core.temporal import connect_temporal
 from models.campaign import CampaignProgress, CampaignStage, StaffChange, StaffChangeReceipt, campaign_id_for
 from models.cycle import CycleStatus
 

@@ -138,8 +138,8 @@ def render(
     --out/render-manifest.json with the change summary against --previous.
     """
     # imported here: docxtpl is heavy, and `isms docs check` should stay quick
-    from activities.changes import build_manifest, load_previous, write_manifest
-    from activities.render import render_documents
+    from documents.changes import build_manifest, load_previous, write_manifest
+    from documents.render import render_documents
 
     if previous is not None:
         try:
@@ -184,7 +184,7 @@ def render(
 
 def _convert_all(documents: list[RenderedDocument], *, quiet: bool) -> list[RenderedDocument]:
     """Convert every .docx to PDF with one warm LibreOffice; exit 1 naming the file on failure."""
-    from activities.pdf_convert import PdfConverter, PdfConverterError
+    from documents.pdf_convert import PdfConverter, PdfConverterError
 
     converted = []
     with errors.status("Starting LibreOffice…") as status, PdfConverter() as converter:

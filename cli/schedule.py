@@ -13,11 +13,10 @@ from typing import Annotated, TypeVar
 import typer
 from temporalio.client import Client
 
-from cli.common import EXIT_BAD_INPUT, console, fail, settings_or_exit
-from core.cycles import check_files
-from core.drafts import store_input
-from core.s3 import make_s3_client
-from core.schedules import (
+from adapters.cycles import check_files
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
+from adapters.schedules import (
     ScheduleError,
     check_date,
     pause_schedule,
@@ -25,8 +24,9 @@ from core.schedules import (
     set_schedule,
     show_schedule,
 )
+from adapters.temporal import connect_temporal
+from cli.common import EXIT_BAD_INPUT, console, fail, settings_or_exit
 from core.settings import Settings
-from core.temporal import connect_temporal
 from models.schedule import ScheduledReviewInput, ScheduleInfo
 
 schedule_app = typer.Typer(

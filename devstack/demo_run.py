@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 import httpx
 from temporalio.client import Client
 
-from core.audit import ArchiveReader, verify_archive
-from core.audit_access import issue_grant
-from core.cycles import cycle_status, start_cycle, submit_revision
-from core.s3 import make_auditor_s3_client, make_s3_client
+from adapters.audit import ArchiveReader, verify_archive
+from adapters.audit_access import issue_grant
+from adapters.cycles import cycle_status, start_cycle, submit_revision
+from adapters.s3 import make_auditor_s3_client, make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings, load_settings
-from core.temporal import connect_temporal
 from devstack.mailsink import read_mailbox
 from devstack.stack import DevStack
 from models.audit import Verdict

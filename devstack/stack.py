@@ -281,7 +281,7 @@ class DevStack:
         }[name]
 
     def _prepare_buckets(self, state: DevState) -> str:
-        from core.s3 import ensure_archive_bucket, ensure_bucket
+        from adapters.s3 import ensure_archive_bucket, ensure_bucket
 
         s3 = s3_client_for(f"http://{HOST}:{state.ports.s3}", state.s3_admin)
         created = ensure_archive_bucket(s3, ARCHIVE_BUCKET)

@@ -11,8 +11,8 @@ from pathlib import Path
 from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
+from adapters.temporal import connect_temporal
 from core.settings import SettingsError, load_settings
-from core.temporal import connect_temporal
 from models.health import StackCheckInput, StackCheckResult
 
 CHECK_TIMEOUT = timedelta(seconds=10)

@@ -8,7 +8,7 @@ Run ``python -m doc_templates.build_templates`` after changing this file; it (re
 into this folder. The placeholders use docxtpl's syntax: ``{{ x }}`` for a value, ``{%p ... %}``
 for a tag that stands for a whole paragraph (loops over paragraphs), ``{%tr ... %}`` for a tag that
 stands for a whole table row (loops over rows) and ``{{p raci_table }}`` for the RACI matrix, a
-subdocument built in code because its columns depend on the roles (see ``activities.render``).
+subdocument built in code because its columns depend on the roles (see ``documents.render``).
 
 Every placeholder sits in a run of its own, so Word never splits it across runs.
 """

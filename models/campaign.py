@@ -184,7 +184,7 @@ class BatchProgress(BaseModel):
 
 
 class CampaignProgress(BaseModel):
-    """Live figures: the campaign's own state plus every batch's, summed (see core.campaign)."""
+    """Live figures: the campaign's own state plus every batch's, summed (see adapters.campaign)."""
 
     cycle_id: str
     stage: CampaignStage

@@ -16,8 +16,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.archive import ArchiveActivities
 from activities.signing import load_or_create_signing_identity, seal_pdf
-from core.drafts import store_input
-from core.s3 import make_s3_client
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
 from core.settings import Settings
 from devstack.synthetic import tiny_pdf
 from models.archive import ArchiveInput, ArchiveItem, ArchiveResult, ManifestFacts

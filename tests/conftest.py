@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.pdf_convert import PdfConverter
-from core.s3 import ensure_archive_bucket, ensure_bucket, make_s3_client
+from adapters.s3 import ensure_archive_bucket, ensure_bucket, make_s3_client
+from adapters.temporal import DATA_CONVERTER
 from core.settings import Settings, load_settings
-from core.temporal import DATA_CONVERTER
 from devstack.mailsink import start_sink
 from devstack.ports import find_free_ports
 from devstack.processes import spawn, stop, tail, wait_until_healthy
@@ -38,6 +37,7 @@ from devstack.seaweed import (
     write_s3_config,
 )
 from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
+from documents.pdf_convert import PdfConverter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

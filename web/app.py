@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from core.s3 import make_auditor_s3_client, make_s3_client
+from adapters.s3 import make_auditor_s3_client, make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

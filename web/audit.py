@@ -27,7 +27,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
-from core.audit import (
+from adapters.audit import (
     ArchiveReader,
     AuditError,
     IntegrityMismatchError,
@@ -35,7 +35,7 @@ from core.audit import (
     evidence_item,
     verify_archive,
 )
-from core.audit_access import check_auditor, legal_hold_marked
+from adapters.audit_access import check_auditor, legal_hold_marked
 from models.archive import ArchivedObject
 from models.audit import ArchivedCycle, AuditGrant, Verdict
 from models.links import LinkProblem

@@ -22,8 +22,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from core.campaign import campaign_progress
-from core.cycles import cycle_status, list_cycles, start_cycle, submit_revision
+from adapters.campaign import campaign_progress
+from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revision
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
 from models.cycle import CycleStatus, Stage
 from web.app import Services

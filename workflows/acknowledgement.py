@@ -8,7 +8,7 @@ line manager) and records acknowledgements, arriving as the ``acknowledge`` Upda
 
 Histories stay bounded at any size of organisation: the campaign's grows with the number of
 batches (a few events each), a batch's with its few hundred people. Figures are read by query
-(``core.campaign``), never sent up as signals.
+(``adapters.campaign``), never sent up as signals.
 """
 
 from __future__ import annotations

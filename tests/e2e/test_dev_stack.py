@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from adapters.temporal import connect_temporal
 from core.settings import load_settings
-from core.temporal import connect_temporal
 from devstack.ports import find_free_ports
 from devstack.stack import DevStack
 from models.health import StackCheckInput, StackCheckResult

@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHandle
 
-from activities.pdf_convert import PdfConverter
-from core.audit import ArchiveReader, verify_archive
-from core.s3 import make_auditor_s3_client, make_s3_client
+from adapters.audit import ArchiveReader, verify_archive
+from adapters.s3 import make_auditor_s3_client, make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
 from devstack.demo_run import demo_profile
 from devstack.mailsink import start_sink
 from devstack.ports import find_free_ports
 from devstack.processes import ProcessRecord, spawn, stop, tail, wait_until_healthy
 from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
+from documents.pdf_convert import PdfConverter
 from models.audit import Verdict
 from models.cycle import AnnualReviewInput, Stage, cycle_id_for
 from tests.conftest import SmtpSink

@@ -18,10 +18,10 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from core.audit import ArchiveReader, verify_archive
-from core.s3 import make_auditor_s3_client
+from adapters.audit import ArchiveReader, verify_archive
+from adapters.s3 import make_auditor_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
 from devstack.demo_run import demo_profile
 from models.audit import Verdict
 from models.campaign import batch_id_for

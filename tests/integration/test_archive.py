@@ -13,9 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.archive import ARCHIVE_CONFLICT, ArchiveActivities
-from core.archive import add_years, archive_key
-from core.drafts import store_input
-from core.s3 import make_s3_client
+from adapters.archive import add_years, archive_key
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
 from core.settings import Settings
 from models.archive import ArchiveInput, ArchiveItem
 

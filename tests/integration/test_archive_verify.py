@@ -16,11 +16,11 @@ from botocore.exceptions import ClientError
 from temporalio.testing import ActivityEnvironment
 
 from activities.archive import ArchiveActivities
-from core.audit import ArchiveReader, build_pack, read_pack, verify_archive, verify_copy
-from core.audit_access import set_legal_hold
-from core.drafts import store_input
+from adapters.audit import ArchiveReader, build_pack, read_pack, verify_archive, verify_copy
+from adapters.audit_access import set_legal_hold
+from adapters.drafts import store_input
+from adapters.s3 import make_auditor_s3_client, make_s3_client
 from core.hashing import sha256_bytes
-from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
 from models.archive import ArchiveInput, ArchiveItem
 from models.audit import Verdict

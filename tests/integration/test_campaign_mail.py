@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.campaign import CampaignActivities
 from activities.mail import INVALID_ADDRESS
-from core.s3 import make_s3_client
+from adapters.s3 import make_s3_client
 from core.settings import Settings
 from core.tokens import read_link
 from devstack.mailsink import read_mailbox

@@ -14,11 +14,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.documents import CLAUSE5_ERRORS, INTEGRITY, UNREADABLE_INPUT, DocumentActivities
-from activities.pdf_convert import PdfConverter
-from core.drafts import store_input
+from adapters.drafts import store_input
+from adapters.s3 import get_file, make_s3_client
 from core.profile_io import load_profile
-from core.s3 import get_file, make_s3_client
 from core.settings import Settings
+from documents.pdf_convert import PdfConverter
 from models.documents import CheckDocumentsInput, RenderDocumentsInput, RenderManifest
 from models.storage import StoredObject
 

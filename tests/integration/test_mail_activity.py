@@ -17,8 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.mail import INVALID_ADDRESS, RECIPIENT_REFUSED, TEMPLATE_ERROR, MailActivities
+from adapters.s3 import make_s3_client
 from core.hashing import sha256_bytes
-from core.s3 import make_s3_client
 from core.settings import Settings
 from core.tokens import read_link
 from devstack.mailsink import read_mailbox

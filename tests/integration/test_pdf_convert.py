@@ -21,7 +21,7 @@ import docx
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from activities.pdf_convert import (
+from documents.pdf_convert import (
     DEFAULT_SOFFICE,
     DEFAULT_UNO_PYTHON,
     LibreOfficeStartError,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
-from core.s3 import ObjectLockNotEnabledError, ensure_archive_bucket, ensure_bucket, verify_archive_bucket
+from adapters.s3 import ObjectLockNotEnabledError, ensure_archive_bucket, ensure_bucket, verify_archive_bucket
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters.smtp import open_smtp, send_committed
 from core.settings import Settings
-from core.smtp import open_smtp, send_committed
 from devstack.mailsink import read_mailbox
 
 if TYPE_CHECKING:

@@ -19,8 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.pdf_convert import PdfConverter
-from activities.render import render_documents, undeclared_variables
 from activities.signing import (
     CERTIFICATE_TEMPLATE,
     SHOWN_DOCUMENTS_MISMATCH,
@@ -34,11 +32,13 @@ from activities.signing import (
     seal_pdf,
     verify_pdf_signature,
 )
-from core.drafts import store_input
+from adapters.drafts import store_input
+from adapters.s3 import get_file, make_s3_client
 from core.hashing import sha256_file
 from core.profile_io import load_profile, load_staff
-from core.s3 import get_file, make_s3_client
 from core.settings import Settings, load_settings
+from documents.pdf_convert import PdfConverter
+from documents.render import render_documents, undeclared_variables
 from models.signing import AuditEvent, SignDocumentsInput, Signer
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import uuid
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
+from adapters.smtp import open_smtp
 from core.settings import Settings
-from core.smtp import open_smtp
 from devstack.mailsink import read_mailbox
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from activities.pdf_convert import PdfConverter
-from core.s3 import ObjectLockNotEnabledError, ensure_bucket, make_s3_client
+from adapters.s3 import ObjectLockNotEnabledError, ensure_bucket, make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
+from documents.pdf_convert import PdfConverter
 from models.health import StackCheckInput, StackCheckResult
 from worker import build_worker, run_worker
 from workflows.stack_check import StackCheckWorkflow

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from activities.changes import build_manifest, load_previous, summarise_changes, write_manifest
-from activities.render import render_documents
 from cli.main import app
 from core.profile_io import load_profile, load_staff
+from documents.changes import build_manifest, load_previous, summarise_changes, write_manifest
+from documents.render import render_documents
 from models.documents import MANIFEST_NAME, RenderManifest
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory

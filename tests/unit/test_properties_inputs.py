@@ -35,7 +35,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
-from core.cycles import Outcome, check_files
+from adapters.cycles import Outcome, check_files
 from core.profile_io import InputProblem, UnreadableInputError, load_profile, load_staff
 from models.profile import OrganisationProfile
 from models.staff import REQUIRED_COLUMNS, StaffDirectory

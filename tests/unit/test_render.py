@@ -12,7 +12,8 @@ import yaml
 from docx import Document
 from lxml import etree  # type: ignore[import-untyped]
 
-from activities.render import (
+from core.profile_io import load_profile, load_staff
+from documents.render import (
     POLICY_TEMPLATE,
     ROLES_TEMPLATE,
     RenderedDocument,
@@ -21,7 +22,6 @@ from activities.render import (
     render_documents,
     undeclared_variables,
 )
-from core.profile_io import load_profile, load_staff
 from models.profile import MANDATORY_WORDING, OrganisationProfile
 from models.staff import StaffDirectory
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from core.campaign import campaign_progress, campaign_state
+from adapters.campaign import campaign_progress, campaign_state
 from core.settings import Settings
 from core.tokens import issue_link
 from devstack.synthetic import tiny_pdf

@@ -16,10 +16,10 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.pdf_convert import PdfConverter
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
 from devstack.ports import find_free_ports
+from documents.pdf_convert import PdfConverter
 from web.app import create_app
 from worker import build_worker
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
 
-from core.drafts import store_input
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
 from core.hashing import sha256_bytes
-from core.s3 import make_s3_client
 from core.settings import Settings
 from devstack.mailsink import read_mailbox
 from models.cycle import (

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.async_api import Response, async_playwright
 from temporalio.client import Client
 
-from core.campaign import batch_progress
+from adapters.campaign import batch_progress
 from core.settings import Settings
 from models.campaign import batch_id_for
 from tests.conftest import SmtpSink

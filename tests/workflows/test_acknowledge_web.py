@@ -22,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 from temporalio.client import Client, WorkflowHandle
 
-from core.campaign import batch_progress
+from adapters.campaign import batch_progress
 from core.settings import Settings
 from models.campaign import AckPage, BatchChange, BatchProgress, CampaignInput, batch_id_for
 from models.links import LinkRole

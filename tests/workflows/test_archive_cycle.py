@@ -14,14 +14,14 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.archive import ArchiveActivities
-from activities.changes import build_manifest, write_manifest
-from activities.render import render_documents
-from core.audit import ArchiveReader, verify_archive
-from core.cycles import start_cycle
-from core.drafts import store_input
+from adapters.audit import ArchiveReader, verify_archive
+from adapters.cycles import start_cycle
+from adapters.drafts import store_input
+from adapters.s3 import make_auditor_s3_client, make_s3_client
 from core.profile_io import load_profile, load_staff
-from core.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
+from documents.changes import build_manifest, write_manifest
+from documents.render import render_documents
 from models.archive import ArchiveInput, ArchiveItem
 from models.audit import Verdict
 from models.cycle import Stage

@@ -20,8 +20,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from core.audit_access import check_auditor, list_grants
-from core.s3 import make_s3_client
+from adapters.audit_access import check_auditor, list_grants
+from adapters.s3 import make_s3_client
 from core.settings import Settings
 from models.archive import ArchivedObject
 from models.audit import AuditGrant

@@ -27,11 +27,11 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from core.audit import read_pack
-from core.audit_access import issue_grant, revoke_grants
-from core.s3 import make_auditor_s3_client, make_s3_client
+from adapters.audit import read_pack
+from adapters.audit_access import issue_grant, revoke_grants
+from adapters.s3 import make_auditor_s3_client, make_s3_client
+from adapters.temporal import connect_temporal
 from core.settings import Settings
-from core.temporal import connect_temporal
 from core.tokens import issue_link
 from models.archive import ArchivedObject
 from models.audit import AuditGrant

@@ -21,8 +21,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from core.drafts import store_input
-from core.s3 import make_s3_client
+from adapters.drafts import store_input
+from adapters.s3 import make_s3_client
 from core.settings import Settings
 from models.campaign import (
     Acknowledgement,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from core.campaign import campaign_progress
+from adapters.campaign import campaign_progress
 from core.settings import Settings
 from models.campaign import Acknowledgement, CampaignStage, batch_id_for
 from tests.workflows.campaign_helpers import (

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from core.cycles import cycle_status
+from adapters.cycles import cycle_status
 from core.settings import Settings
 from core.tokens import issue_link
 from models.cycle import DecisionKind, SignatureDecision, Stage

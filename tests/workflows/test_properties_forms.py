@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, assume, event, example, given, settin
 from hypothesis import strategies as st
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from core.campaign import batch_progress
+from adapters.campaign import batch_progress
 from core.settings import Settings
 from core.tokens import issue_link, read_link
 from models.campaign import CampaignInput, batch_id_for

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from core.cycles import start_cycle
-from core.s3 import make_s3_client
-from core.schedules import ScheduleError, pause_schedule, set_schedule, show_schedule
+from adapters.cycles import start_cycle
+from adapters.s3 import make_s3_client
+from adapters.schedules import ScheduleError, pause_schedule, set_schedule, show_schedule
 from core.settings import Settings
 from models.cycle import Stage, cycle_id_for
 from models.schedule import ScheduledReviewInput

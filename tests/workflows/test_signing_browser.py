@@ -16,7 +16,7 @@ from playwright.async_api import async_playwright
 from temporalio.client import Client
 
 from activities.signing import load_or_create_signing_identity, verify_pdf_signature
-from core.s3 import get_file, make_s3_client
+from adapters.s3 import get_file, make_s3_client
 from core.settings import Settings
 from models.cycle import AnnualReviewResult
 from tests.conftest import SmtpSink

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.s3 import put_file
 from core.hashing import sha256_file
-from core.s3 import put_file
 from core.settings import Settings
 from models.storage import StoredObject
 

@@ -17,9 +17,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.audit import ArchiveReader, AuditError, latest_render_manifest
+from adapters.audit import ArchiveReader, AuditError, latest_render_manifest
+from adapters.drafts import store_input
 from core.clause5 import blocking, check_profile
-from core.drafts import store_input
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.settings import Settings
 from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for

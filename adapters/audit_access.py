@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from core.audit import ArchiveReader, AuditError
+from adapters.audit import ArchiveReader, AuditError
+from adapters.smtp import open_smtp
 from core.email_templates import render_email_template
 from core.mail_message import build_message
 from core.settings import Settings
-from core.smtp import open_smtp
 from core.tokens import issue_link, link_url, read_link
 from models.audit import AuditGrant
 from models.links import LinkClaims, LinkProblem, LinkRole

@@ -2,7 +2,7 @@
 
 This is a standalone script, not part of the worker: it runs under a Python that can
 ``import uno`` (Debian's ``/usr/bin/python3`` with ``python3-uno``), which the worker's
-virtualenv cannot. :class:`activities.pdf_convert.PdfConverter` starts it beside its own
+virtualenv cannot. :class:`documents.pdf_convert.PdfConverter` starts it beside its own
 ``soffice`` and talks to it in JSON lines::
 
     python3 _uno_bridge.py --connect 'uno:pipe,name=NAME;urp;StarOffice.ComponentContext'

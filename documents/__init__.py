@@ -1,0 +1,1 @@
+"""Documents: rendering, change summaries, PDF conversion and sealing. Knows nothing of Temporal."""
