@@ -20,10 +20,10 @@ from email.message import Message
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from adapters.s3 import object_exists
 from adapters.smtp import open_smtp, send_committed
 from core.email_templates import EmailTemplateError, render_email_template
 from core.hashing import sha256_bytes
@@ -104,13 +104,7 @@ class MailActivities:
         return f"{self._settings.drafts_prefix}mail/sent/{digest}.json"
 
     def _already_sent(self, marker: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self._settings.drafts_bucket, Key=marker)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
+        return object_exists(self._s3, self._settings.drafts_bucket, marker)
 
     def _message(self, data: SendEmailInput, message_id: str) -> Message:
         context: dict[str, object] = dict(data.context)

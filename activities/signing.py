@@ -44,7 +44,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.documents import INTEGRITY, PDF_CONVERSION, UNREADABLE_INPUT
 from adapters.drafts import content_type
-from adapters.s3 import IntegrityError, get_file, put_file
+from adapters.s3 import IntegrityError, get_file, is_missing, put_file
+from core.files import write_atomic
 from core.hashing import sha256_bytes, sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.seal_check import asn1_certificate, describe_name, outside_event_loop, verify_pdf_signature
@@ -315,20 +316,6 @@ class SealingError(Exception):
     """pyHanko could not seal a PDF (it is damaged, or the key cannot sign)."""
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as output:
-            output.write(data)
-            output.flush()
-            os.fsync(output.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def seal_pdf(
     source: Path,
     target: Path,
@@ -360,7 +347,7 @@ def seal_pdf(
             sign_pdf(writer, metadata, signer=identity.signer(), output=output)
     except (SigningError, ValueError) as exc:
         raise SealingError(f"could not seal {source.name}: {exc}") from exc
-    _atomic_write(target, output.getvalue())
+    write_atomic(target, output.getvalue())
     return target
 
 
@@ -613,7 +600,7 @@ class SigningActivities:
         try:
             body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey", "NotFound"):
+            if is_missing(exc):
                 return None
             raise
         try:

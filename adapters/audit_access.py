@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from adapters.audit import ArchiveReader, AuditError
+from adapters.s3 import object_exists, read_object
 from adapters.smtp import open_smtp
 from core.email_templates import render_email_template
 from core.mail_message import build_message
@@ -107,13 +106,8 @@ def _save(s3: S3Client, settings: Settings, grant: AuditGrant) -> None:
 
 
 def load_grant(s3: S3Client, settings: Settings, grant_id: str) -> AuditGrant | None:
-    try:
-        body = s3.get_object(Bucket=settings.drafts_bucket, Key=_grant_key(settings, grant_id))["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"].get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return AuditGrant.model_validate_json(body)
+    body = read_object(s3, settings.drafts_bucket, _grant_key(settings, grant_id))
+    return None if body is None else AuditGrant.model_validate_json(body)
 
 
 def list_grants(s3: S3Client, settings: Settings) -> list[AuditGrant]:
@@ -168,13 +162,7 @@ def check_auditor(s3: S3Client, settings: Settings, token: str, *, now: datetime
 
 
 def legal_hold_marked(s3: S3Client, settings: Settings, cycle_id: str) -> bool:
-    try:
-        s3.head_object(Bucket=settings.drafts_bucket, Key=hold_key(settings, cycle_id))
-    except ClientError as exc:
-        if exc.response["Error"].get("Code") in ("NoSuchKey", "404", "NotFound"):
-            return False
-        raise
-    return True
+    return object_exists(s3, settings.drafts_bucket, hold_key(settings, cycle_id))
 
 
 def set_legal_hold(

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from core.files import publish_file
 from core.hashing import sha256_file
 from core.settings import Settings
 from models.storage import StoredObject
@@ -75,6 +76,35 @@ def make_auditor_s3_client(settings: Settings) -> S3Client:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+_MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+def is_missing(exc: ClientError) -> bool:
+    """True when S3 answered that the object does not exist (HEAD says 404/NotFound, GET NoSuchKey)."""
+    return _error_code(exc) in _MISSING_OBJECT_CODES
+
+
+def object_exists(s3: S3Client, bucket: str, key: str) -> bool:
+    """True when ``key`` exists in ``bucket``; any other S3 error is raised."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return True
+
+
+def read_object(s3: S3Client, bucket: str, key: str) -> bytes | None:
+    """The body of ``key``, or None when it does not exist; any other S3 error is raised."""
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
 
 
 def bucket_exists(s3: S3Client, bucket: str) -> bool:
@@ -145,7 +175,7 @@ def put_file(s3: S3Client, *, bucket: str, key: str, path: Path, content_type: s
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+        if not is_missing(exc):
             raise
     else:
         if head.get("Metadata", {}).get("sha256") == digest and head["ContentLength"] == size:
@@ -173,5 +203,4 @@ def get_file(s3: S3Client, stored: StoredObject, target: Path) -> Path:
         raise IntegrityError(
             f"s3://{stored.bucket}/{stored.key} has SHA-256 {actual}, expected {stored.sha256}"
         )
-    partial.replace(target)
-    return target
+    return publish_file(partial, target)

@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 from datetime import date
 from pathlib import Path
 
 from docx import Document
 
+from core.files import write_atomic
 from models.documents import (
     MANIFEST_NAME,
     ChangeSummary,
@@ -152,8 +152,4 @@ def build_manifest(
 
 def write_manifest(out_dir: Path, manifest: RenderManifest) -> Path:
     """Write ``render-manifest.json`` atomically."""
-    target = out_dir / MANIFEST_NAME
-    temporary = out_dir / f".{MANIFEST_NAME}.tmp"
-    temporary.write_text(manifest.model_dump_json(indent=2))
-    os.replace(temporary, target)
-    return target
+    return write_atomic(out_dir / MANIFEST_NAME, manifest.model_dump_json(indent=2).encode())

@@ -38,6 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from core.files import publish_file
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SOFFICE = "/usr/bin/soffice"
@@ -95,16 +97,6 @@ def _check_pdf(source: Path, path: Path) -> None:
         raise PdfConversionError(source, "LibreOffice wrote an empty file")
     if head != PDF_MAGIC:
         raise PdfConversionError(source, f"the output does not start with {PDF_MAGIC!r} but {head!r}")
-
-
-def _publish(partial: Path, target: Path) -> None:
-    """Make ``partial`` durable, then give it its final name in one step."""
-    fd = os.open(partial, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(partial, target)
 
 
 def _partial_name(target: Path) -> Path:
@@ -479,7 +471,7 @@ class PdfConverter:
             try:
                 self._convert_with_one_restart(source, partial, timeout=timeout)
                 _check_pdf(source, partial)
-                _publish(partial, target)
+                publish_file(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
         log.debug("converted %s in %.0f ms", source, (time.monotonic() - started) * 1000)
@@ -692,5 +684,5 @@ def convert_cold(
             raise PdfConversionError(
                 source, f"{error.reason} (soffice exit code {process.returncode}: {said})"
             ) from None
-        _publish(produced, target)
+        publish_file(produced, target)
     return target

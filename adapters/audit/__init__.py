@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from core.files import write_atomic
 from core.hashing import sha256_bytes
 from models.archive import SEAL_CERTIFICATE_FILE, ArchivedObject, ArchiveManifest, ManifestFacts
 from models.audit import (
@@ -314,10 +315,7 @@ def download_version(
     for obj in chosen.files:
         body = reader.read_checked(obj)
         target = out / _relative(obj, organisation, year)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".part")
-        temporary.write_bytes(body)
-        temporary.replace(target)
+        write_atomic(target, body)
         written.append(target)
     return written
 
