@@ -25,11 +25,12 @@ from activities.campaign import CampaignActivities
 from activities.documents import DocumentActivities
 from activities.health import HealthActivities
 from activities.mail import MailActivities
-from activities.signing import SigningActivities, SigningIdentity, load_or_create_signing_identity
+from activities.signing import SigningActivities
 from adapters.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from adapters.temporal import connect_temporal
 from core.settings import Settings, SettingsError, load_settings
 from documents.pdf_convert import PdfConverter, PdfConverterPool
+from documents.signing_identity import SigningIdentity, load_or_create_signing_identity
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 from workflows.scheduled import ScheduledReviewWorkflow

@@ -1,7 +1,8 @@
 """Document activities: check the profile against Clause 5, render both documents, convert, store.
 
 Inputs and outputs are references to the drafts bucket, never document bytes. Rendering is
-deterministic, so a retried render stores the same .docx under the same key.
+deterministic, so a retried render stores the same .docx under the same key. The render itself
+is :func:`documents.pipeline.render_cycle`, the same one ``isms docs render`` runs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.drafts import content_type, draft_key
+from adapters.previous_render import fetch_previous_render_manifest
 from adapters.s3 import IntegrityError, get_file, put_file
 from core.clause5 import blocking, check_profile
 from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.routing import cycle_routing
 from core.settings import Settings
-from documents.changes import build_manifest, write_manifest
 from documents.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
-from documents.render import render_documents
+from documents.pipeline import Step, render_cycle
+from models.cycle import cycle_year
 from models.documents import (
     MANIFEST_NAME,
     CheckDocumentsInput,
@@ -47,6 +49,23 @@ PDF_CONVERSION = "PdfConversionFailed"
 NON_RETRYABLE_ERRORS = [UNREADABLE_INPUT, CLAUSE5_ERRORS, INTEGRITY, PDF_CONVERSION]
 
 
+def load_stored_inputs(
+    s3: S3Client, profile: StoredObject, staff: StoredObject, workdir: Path
+) -> tuple[OrganisationProfile, StaffDirectory]:
+    """Download and read the profile and the staff directory; non-retryable errors when they are bad."""
+    try:
+        profile_path = get_file(s3, profile, workdir / f"profile{Path(profile.key).suffix}")
+        staff_path = get_file(s3, staff, workdir / "staff.csv")
+    except IntegrityError as exc:
+        raise ApplicationError(str(exc), type=INTEGRITY, non_retryable=True) from exc
+    try:
+        return load_profile(profile_path), load_staff(staff_path)
+    except UnreadableInputError as exc:
+        raise ApplicationError(
+            str(exc), *(str(p) for p in exc.problems), type=UNREADABLE_INPUT, non_retryable=True
+        ) from exc
+
+
 class DocumentActivities:
     """Holds the S3 client and a warm PDF converter; blocking work runs in threads."""
 
@@ -57,24 +76,9 @@ class DocumentActivities:
         self._s3 = s3
         self._converter = converter
 
-    def _load_inputs(
-        self, profile: StoredObject, staff: StoredObject, workdir: Path
-    ) -> tuple[OrganisationProfile, StaffDirectory]:
-        try:
-            profile_path = get_file(self._s3, profile, workdir / f"profile{Path(profile.key).suffix}")
-            staff_path = get_file(self._s3, staff, workdir / "staff.csv")
-        except IntegrityError as exc:
-            raise ApplicationError(str(exc), type=INTEGRITY, non_retryable=True) from exc
-        try:
-            return load_profile(profile_path), load_staff(staff_path)
-        except UnreadableInputError as exc:
-            raise ApplicationError(
-                str(exc), [str(p) for p in exc.problems], type=UNREADABLE_INPUT, non_retryable=True
-            ) from exc
-
     def _check(self, data: CheckDocumentsInput) -> CheckDocumentsResult:
         with tempfile.TemporaryDirectory(prefix="isms-check-") as workdir:
-            profile, staff = self._load_inputs(data.profile, data.staff, Path(workdir))
+            profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, Path(workdir))
         findings = check_profile(profile, staff, today=data.as_of)
         return CheckDocumentsResult(
             organisation=profile.organisation.name,
@@ -95,10 +99,32 @@ class DocumentActivities:
             self._s3, bucket=self._settings.drafts_bucket, key=key, path=path, content_type=content_type(path)
         )
 
+    def _previous(
+        self, data: RenderDocumentsInput, profile: OrganisationProfile, folder: Path
+    ) -> Path | None:
+        """A folder holding the previous version's render manifest, or None for a first version.
+
+        The input's manifest when it names one (``isms cycle start --previous-manifest``); else the
+        one archived with the organisation's last version signed in an earlier year, so that a
+        cycle the yearly Schedule starts is compared with last year's just as one started by hand.
+        """
+        target = folder / MANIFEST_NAME
+        if data.previous_manifest is not None:
+            get_file(self._s3, data.previous_manifest, target)
+            return folder
+        organisation = profile.organisation.short_name
+        year = cycle_year(data.cycle_id, organisation) or data.as_of.year
+        bucket = self._settings.archive_bucket
+        source = fetch_previous_render_manifest(self._s3, bucket, organisation, year, target)
+        if source is None:
+            return None
+        activity.logger.info("%s: the change summary is against %s", data.cycle_id, source)
+        return folder
+
     def _render(self, data: RenderDocumentsInput) -> RenderDocumentsResult:
         with tempfile.TemporaryDirectory(prefix="isms-render-") as temporary:
             workdir = Path(temporary)
-            profile, staff = self._load_inputs(data.profile, data.staff, workdir / "inputs")
+            profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, workdir / "inputs")
             findings = check_profile(profile, staff, today=data.as_of)
             if blocking(findings):
                 errors = [
@@ -110,65 +136,52 @@ class DocumentActivities:
                     type=CLAUSE5_ERRORS,
                     non_retryable=True,
                 )
-            out = workdir / "out"
-            rendered = render_documents(profile, staff, out, signature_line=data.signature_line)
-            activity.heartbeat("rendered")
-            previous_dir = None
-            if data.previous_manifest is not None:
-                previous_dir = workdir / "previous"
-                get_file(self._s3, data.previous_manifest, previous_dir / MANIFEST_NAME)
+            previous_dir = self._previous(data, profile, workdir / "previous")
+
+            def heartbeat(step: Step, name: str) -> None:
+                if step != "converting":
+                    activity.heartbeat(f"{step} {name}".strip())
+
+            try:
+                made = render_cycle(
+                    profile,
+                    staff,
+                    workdir / "out",
+                    signature_line=data.signature_line,
+                    converter=self._converter,
+                    previous_dir=previous_dir,
+                    # paths in the stored manifest are names in the draft folder, not this temp dir
+                    names_in_manifest=True,
+                    progress=heartbeat,
+                )
+            except PdfConversionError as exc:
+                raise ApplicationError(str(exc), type=PDF_CONVERSION, non_retryable=True) from exc
             documents: list[DraftDocument] = []
-            stored_rendered = []
-            for document in rendered:
-                pdf_path = document.path.with_suffix(".pdf")
-                try:
-                    self._converter.convert(document.path, pdf_path)
-                except PdfConversionError as exc:
-                    raise ApplicationError(str(exc), type=PDF_CONVERSION, non_retryable=True) from exc
-                activity.heartbeat(f"converted {document.name}")
-                docx = self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=document.path)
-                pdf = self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=pdf_path)
+            for document in made.documents:
+                pdf_path = document.pdf_path or document.path.with_suffix(".pdf")  # a converter was given
                 documents.append(
                     DraftDocument(
                         name=document.name,
                         version=document.version,
                         template_sha256=document.template_sha256,
-                        docx=docx,
-                        pdf=pdf,
+                        docx=self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=document.path),
+                        pdf=self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=pdf_path),
                     )
                 )
-                stored_rendered.append(
-                    document.model_copy(update={"pdf_path": pdf_path, "pdf_sha256": pdf.sha256})
-                )
-            manifest = build_manifest(profile, staff, stored_rendered, previous_dir=previous_dir)
-            # paths in the stored manifest are names in the draft folder, not this worker's temp dir
-            manifest = manifest.model_copy(
-                update={
-                    "documents": [
-                        d.model_copy(
-                            update={
-                                "path": Path(d.path.name),
-                                "pdf_path": Path(d.path.with_suffix(".pdf").name),
-                            }
-                        )
-                        for d in manifest.documents
-                    ]
-                }
-            )
-            manifest_path = write_manifest(out, manifest)
             stored_manifest = self._store(
-                cycle_id=data.cycle_id, sha256=sha256_file(manifest_path), path=manifest_path
+                cycle_id=data.cycle_id, sha256=sha256_file(made.manifest_path), path=made.manifest_path
             )
+        changes = made.manifest.changes
         return RenderDocumentsResult(
-            documents=documents,
-            manifest=stored_manifest,
-            change_lines=manifest.changes.lines() if manifest.changes else [],
+            documents=documents, manifest=stored_manifest, change_lines=changes.lines() if changes else []
         )
 
     @activity.defn
     def render_documents(self, data: RenderDocumentsInput) -> RenderDocumentsResult:
         """Check, render both .docx, convert each to PDF, and store all of it in the drafts bucket.
 
+        Without a previous manifest in the input, the change summary is made against the render
+        manifest archived with the organisation's last version signed in an earlier year.
         Raises non-retryable errors for unreadable inputs, Clause 5 errors, a tampered input
         and a document LibreOffice cannot convert; S3 and LibreOffice start-up problems retry.
         """

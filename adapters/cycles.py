@@ -6,7 +6,6 @@ Workflows are addressed by name and id, so neither door imports workflow or acti
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,15 +16,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.audit import ArchiveReader, AuditError, latest_render_manifest
 from adapters.drafts import store_input
+from adapters.previous_render import find_previous_render_manifest
 from core.clause5 import blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.settings import Settings
 from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
 from models.documents import RenderManifest
 from models.findings import Finding, Severity
-from models.storage import StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -82,10 +80,11 @@ async def start_cycle(
 ) -> Outcome:
     """Check, upload the inputs by content hash, and start AnnualReviewWorkflow.
 
-    ``previous_manifest`` is last year's ``render-manifest.json`` (by default, the one archived
-    with the organisation's last signed version of an earlier year): the CEO is then shown what
-    changed in text, roles and holders. A cycle whose id exists is reported (``exists``) and
-    left unchanged.
+    ``previous_manifest`` is last year's ``render-manifest.json``: the CEO is then shown what
+    changed in text, roles and holders. Without it the render activity compares with the one
+    archived with the organisation's last signed version of an earlier year (as it does for a
+    cycle the yearly Schedule starts); ``previous`` then names that one. A cycle whose id exists
+    is reported (``exists``) and left unchanged.
     """
     # parsing a large HR export blocks: keep it off the event loop (the web app calls this too)
     checked = await asyncio.to_thread(check_files, profile, staff)
@@ -108,10 +107,11 @@ async def start_cycle(
         await asyncio.to_thread(store_input, s3, settings, previous_manifest) if previous_manifest else None
     )
     previous = str(previous_manifest) if previous_manifest else ""
-    if stored_previous is None:  # last year's signed version, from the archive
-        found = await asyncio.to_thread(_archived_render_manifest, s3, settings, checked.cycle_id, year)
-        if found is not None:
-            stored_previous, previous = found
+    if stored_previous is None:  # the render activity fetches it; this only names it
+        found = await asyncio.to_thread(
+            find_previous_render_manifest, s3, settings.archive_bucket, checked.cycle_id, year
+        )
+        previous = f"s3://{settings.archive_bucket}/{found.key}" if found else ""
     try:
         await client.start_workflow(
             WORKFLOW,
@@ -144,24 +144,6 @@ async def start_cycle(
         findings=checked.findings,
         previous=previous,
     )
-
-
-def _archived_render_manifest(
-    s3: S3Client, settings: Settings, organisation: str, year: int
-) -> tuple[StoredObject, str] | None:
-    """The render manifest of the last version signed before ``year``, copied to the drafts bucket."""
-    reader = ArchiveReader(s3, settings.archive_bucket)
-    try:
-        found = latest_render_manifest(reader, organisation, year)
-        if found is None:
-            return None
-        body = reader.read_checked(found)
-    except AuditError:
-        return None  # no readable archive: the summary then lists the first version's content
-    with tempfile.TemporaryDirectory(prefix="isms-previous-") as folder:
-        path = Path(folder) / "render-manifest.json"
-        path.write_bytes(body)
-        return store_input(s3, settings, path), f"s3://{settings.archive_bucket}/{found.key}"
 
 
 async def submit_revision(

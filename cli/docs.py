@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,9 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.clause5 import Severity, blocking, check_profile
-from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
-from models.documents import RenderedDocument
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
 
@@ -137,9 +136,10 @@ def render(
     Each document is listed with its version, date, SHA-256 and its template's SHA-256, in
     --out/render-manifest.json with the change summary against --previous.
     """
-    # imported here: docxtpl is heavy, and `isms docs check` should stay quick
-    from documents.changes import build_manifest, load_previous, write_manifest
-    from documents.render import render_documents
+    # imported here: docxtpl and LibreOffice are heavy, and `isms docs check` should stay quick
+    from documents.changes import load_previous
+    from documents.pdf_convert import PdfConverter, PdfConverterError
+    from documents.pipeline import Step, render_cycle
 
     if previous is not None:
         try:
@@ -156,11 +156,33 @@ def render(
         errors.print("Nothing written: fix the errors (see `isms docs check`), or pass --draft.")
         raise typer.Exit(EXIT_FINDINGS)
     signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
-    documents = render_documents(loaded_profile, loaded_staff, out, signature_line=signature_line)
-    if pdf:
-        documents = _convert_all(documents, quiet=as_json)
-    manifest = build_manifest(loaded_profile, loaded_staff, documents, previous_dir=previous)
-    manifest_path = write_manifest(out, manifest)
+    with contextlib.ExitStack() as stack:
+        converter = None
+        status = None
+        if pdf:
+            status = stack.enter_context(errors.status("Starting LibreOffice…"))
+            converter = stack.enter_context(PdfConverter())
+
+        def progress(step: Step, name: str) -> None:
+            if step == "converting" and status is not None:
+                status.update(f"Converting {name} to PDF…")
+            elif step == "converted" and not as_json:
+                errors.print(f"[dim]•[/dim] {Path(name).with_suffix('.pdf').name}", highlight=False)
+
+        try:
+            made = render_cycle(
+                loaded_profile,
+                loaded_staff,
+                out,
+                signature_line=signature_line,
+                converter=converter,
+                previous_dir=previous,
+                progress=progress,
+            )
+        except PdfConverterError as exc:
+            errors.print(f"[red]error:[/red] PDF conversion failed: {exc}")
+            raise typer.Exit(EXIT_FINDINGS) from None
+    documents, manifest, manifest_path = made.documents, made.manifest, made.manifest_path
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2, exclude={"facts"}))
         return
@@ -180,25 +202,3 @@ def render(
         for line in manifest.changes.lines():
             console.print(f"  • {line}", highlight=False)
     console.print(f"Manifest: {manifest_path}")
-
-
-def _convert_all(documents: list[RenderedDocument], *, quiet: bool) -> list[RenderedDocument]:
-    """Convert every .docx to PDF with one warm LibreOffice; exit 1 naming the file on failure."""
-    from documents.pdf_convert import PdfConverter, PdfConverterError
-
-    converted = []
-    with errors.status("Starting LibreOffice…") as status, PdfConverter() as converter:
-        for document in documents:
-            status.update(f"Converting {document.name} to PDF…")
-            target = document.path.with_suffix(".pdf")
-            try:
-                converter.convert(document.path, target)
-            except PdfConverterError as exc:
-                errors.print(f"[red]error:[/red] PDF conversion failed: {exc}")
-                raise typer.Exit(EXIT_FINDINGS) from None
-            converted.append(
-                document.model_copy(update={"pdf_path": target, "pdf_sha256": sha256_file(target)})
-            )
-            if not quiet:
-                errors.print(f"[dim]•[/dim] {target.name}", highlight=False)
-    return converted

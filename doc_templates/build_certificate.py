@@ -2,7 +2,7 @@
 
 Run ``python -m doc_templates.build_certificate`` after changing this file; it (re)writes
 ``certificate_of_completion.docx`` into this folder, rendered from a ``CertificateContext``
-(see ``activities.signing``). It has the look of the Clause 5 documents: the page set-up,
+(see ``documents.certificate``). It has the look of the Clause 5 documents: the page set-up,
 styles, header, footer and tables come from :mod:`doc_templates.build_templates`.
 
 The certificate lists who signed which version, when and from where, the consent they gave,
@@ -32,8 +32,8 @@ from doc_templates.build_templates import (
     _set_widths,
     _text,
     _title_block,
-    shade_cell,
 )
+from documents.styling import shade_cell
 
 HERE = Path(__file__).resolve().parent
 CERTIFICATE_TEMPLATE = HERE / "certificate_of_completion.docx"

@@ -8,7 +8,7 @@ Run ``python -m doc_templates.build_templates`` after changing this file; it (re
 into this folder. The placeholders use docxtpl's syntax: ``{{ x }}`` for a value, ``{%p ... %}``
 for a tag that stands for a whole paragraph (loops over paragraphs), ``{%tr ... %}`` for a tag that
 stands for a whole table row (loops over rows) and ``{{p raci_table }}`` for the RACI matrix, a
-subdocument built in code because its columns depend on the roles (see ``documents.render``).
+subdocument built in code because its columns depend on the roles (see ``documents.raci``).
 
 Every placeholder sits in a run of its own, so Word never splits it across runs.
 """
@@ -26,8 +26,10 @@ from docx.enum.text import WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor, Twips
-from docx.table import Table, _Cell
+from docx.table import Table
 from docx.text.paragraph import Paragraph
+
+from documents.styling import shade_cell
 
 HERE = Path(__file__).resolve().parent
 POLICY_TEMPLATE = HERE / "information_security_policy.docx"
@@ -80,15 +82,6 @@ def _new_document(title: str) -> Any:
     doc.core_properties.author = "isms-cycle"
     doc.core_properties.subject = "ISO/IEC 27001 Clause 5"
     return doc
-
-
-def shade_cell(cell: _Cell, fill: str) -> None:
-    tc_pr = cell._tc.get_or_add_tcPr()
-    shd = OxmlElement("w:shd")
-    shd.set(qn("w:val"), "clear")
-    shd.set(qn("w:color"), "auto")
-    shd.set(qn("w:fill"), fill)
-    tc_pr.append(shd)
 
 
 def _border_bottom(paragraph: Paragraph, color: str = "1F3864", size: int = 8) -> None:

@@ -27,6 +27,15 @@ def cycle_id_for(short_name: str, year: int, *, ad_hoc: str | None = None) -> st
     return f"{base}-{ad_hoc}" if ad_hoc else base
 
 
+def cycle_year(cycle_id: str, short_name: str) -> int | None:
+    """The year of an id made by :func:`cycle_id_for` for ``short_name``; None for any other id."""
+    prefix = f"isms-review-{short_name}-"
+    if not cycle_id.startswith(prefix):
+        return None
+    year = cycle_id.removeprefix(prefix).split("-", 1)[0]
+    return int(year) if len(year) == 4 and year.isdigit() else None
+
+
 class Stage(StrEnum):
     CHECKING = "checking"
     RENDERING = "rendering"

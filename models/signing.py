@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
 from models.storage import StoredObject
+
+EVIDENCE_NAME = "evidence.json"
+EVIDENCE_FORMAT: Final = "isms-cycle/signing-evidence/v1"
 
 
 class AuditEvent(BaseModel):
@@ -63,3 +67,53 @@ class SignatureCheck(BaseModel):
     signer_subject: str
     signing_time: datetime | None
     detail: str
+
+
+class StampedDocument(BaseModel):
+    """One signed document in ``evidence.json``: what the signer saw, and what was made of it."""
+
+    name: str
+    title: str
+    draft_sha256: str  # what the signer was shown
+    signature_line: str
+    docx: StoredObject
+    pdf: StoredObject
+
+
+class SealRecord(BaseModel):
+    """The sealing identity as it was when the documents were sealed."""
+
+    subject: str
+    certificate_sha256: str
+    certificate_pem: str
+    self_signed: bool
+    sealed_at: datetime
+
+
+class SigningEvidence(BaseModel):
+    """``evidence.json``: every fact of one signature, and the objects it produced."""
+
+    format: Literal["isms-cycle/signing-evidence/v1"] = EVIDENCE_FORMAT
+    cycle_id: str
+    organisation: str
+    version: str
+    signer: Signer
+    signed_at: datetime
+    consent_text: str
+    ip: str | None
+    user_agent: str | None
+    shown_documents: dict[str, str]
+    documents: list[StampedDocument]
+    certificate: StoredObject
+    audit_trail: list[AuditEvent]
+    seal: SealRecord
+
+    def result(self, evidence: StoredObject) -> SignDocumentsResult:
+        return SignDocumentsResult(
+            documents=[
+                SignedDocument(name=d.name, draft_sha256=d.draft_sha256, docx=d.docx, pdf=d.pdf)
+                for d in self.documents
+            ],
+            certificate=self.certificate,
+            evidence=evidence,
+        )

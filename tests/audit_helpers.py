@@ -15,11 +15,12 @@ from pathlib import Path
 from temporalio.testing import ActivityEnvironment
 
 from activities.archive import ArchiveActivities
-from activities.signing import load_or_create_signing_identity, seal_pdf
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from core.settings import Settings
 from devstack.synthetic import tiny_pdf
+from documents.sealing import seal_pdf
+from documents.signing_identity import load_or_create_signing_identity
 from models.archive import ArchiveInput, ArchiveItem, ArchiveResult, ManifestFacts
 from models.signing import Signer
 

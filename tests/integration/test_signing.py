@@ -19,26 +19,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.signing import (
-    CERTIFICATE_TEMPLATE,
-    SHOWN_DOCUMENTS_MISMATCH,
-    CertificateContext,
-    SigningActivities,
-    SigningIdentity,
-    SigningIdentityError,
-    audit_trail_with_signature,
-    build_certificate_context,
-    load_or_create_signing_identity,
-    seal_pdf,
-    verify_pdf_signature,
-)
+from activities.signing import SHOWN_DOCUMENTS_MISMATCH, SigningActivities
 from adapters.drafts import store_input
 from adapters.s3 import get_file, make_s3_client
 from core.hashing import sha256_file
 from core.profile_io import load_profile, load_staff
+from core.seal_check import verify_pdf_signature
 from core.settings import Settings, load_settings
+from documents.certificate import (
+    CERTIFICATE_TEMPLATE,
+    CertificateContext,
+    audit_trail_with_signature,
+    build_certificate_context,
+)
 from documents.pdf_convert import PdfConverter
-from documents.render import render_documents, undeclared_variables
+from documents.pipeline import render_documents
+from documents.render import undeclared_variables
+from documents.sealing import seal_pdf
+from documents.signing_identity import SigningIdentity, SigningIdentityError, load_or_create_signing_identity
 from models.signing import AuditEvent, SignDocumentsInput, Signer
 
 if TYPE_CHECKING:

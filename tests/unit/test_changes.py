@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.profile_io import load_profile, load_staff
 from documents.changes import build_manifest, load_previous, summarise_changes, write_manifest
-from documents.render import render_documents
+from documents.pipeline import render_documents
 from models.documents import MANIFEST_NAME, RenderManifest
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory

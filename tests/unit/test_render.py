@@ -13,15 +13,10 @@ from docx import Document
 from lxml import etree  # type: ignore[import-untyped]
 
 from core.profile_io import load_profile, load_staff
-from documents.render import (
-    POLICY_TEMPLATE,
-    ROLES_TEMPLATE,
-    RenderedDocument,
-    build_policy_context,
-    build_roles_context,
-    render_documents,
-    undeclared_variables,
-)
+from documents.context import build_policy_context, build_roles_context
+from documents.pipeline import POLICY_TEMPLATE, ROLES_TEMPLATE, render_documents
+from documents.render import undeclared_variables
+from models.documents import RenderedDocument
 from models.profile import MANDATORY_WORDING, OrganisationProfile
 from models.staff import StaffDirectory
 

@@ -21,7 +21,7 @@ from adapters.s3 import make_auditor_s3_client, make_s3_client
 from core.profile_io import load_profile, load_staff
 from core.settings import Settings
 from documents.changes import build_manifest, write_manifest
-from documents.render import render_documents
+from documents.pipeline import render_documents
 from models.archive import ArchiveInput, ArchiveItem
 from models.audit import Verdict
 from models.cycle import Stage

@@ -15,9 +15,10 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 from temporalio.client import Client
 
-from activities.signing import load_or_create_signing_identity, verify_pdf_signature
 from adapters.s3 import get_file, make_s3_client
+from core.seal_check import verify_pdf_signature
 from core.settings import Settings
+from documents.signing_identity import load_or_create_signing_identity
 from models.cycle import AnnualReviewResult
 from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
