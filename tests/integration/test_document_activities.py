@@ -13,12 +13,16 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.archive import ArchiveActivities
 from activities.documents import CLAUSE5_ERRORS, INTEGRITY, UNREADABLE_INPUT, DocumentActivities
 from adapters.drafts import store_input
 from adapters.s3 import get_file, make_s3_client
-from core.profile_io import load_profile
+from core.profile_io import load_profile, load_staff
 from core.settings import Settings
+from documents.changes import build_manifest, write_manifest
 from documents.pdf_convert import PdfConverter
+from documents.pipeline import render_documents
+from models.archive import ArchiveInput, ArchiveItem
 from models.documents import CheckDocumentsInput, RenderDocumentsInput, RenderManifest
 from models.storage import StoredObject
 
@@ -128,6 +132,67 @@ async def test_render_with_previous_manifest_reports_changes(
         "Engineering Lead: holder Sofia Alvarez" in line and "Liam Hughes" in line
         for line in second.change_lines
     )
+
+
+async def test_render_without_previous_manifest_compares_with_last_years_archived_version(
+    activities: DocumentActivities, settings: Settings, s3: S3Client, tmp_path: Path
+) -> None:
+    """What a cycle the yearly Schedule starts gets: the change summary against the archived version."""
+    last_year = tmp_path / "last-year.yaml"
+    last_year.write_text(
+        (DEMO / "profile.yaml")
+        .read_text()
+        .replace('version: "3.0"', 'version: "2.0"')
+        .replace("holder: sofia.alvarez@larkspur.example", "holder: liam.hughes@larkspur.example")
+    )
+    profile, staff = load_profile(last_year), load_staff(DEMO / "staff.csv")
+    folder = tmp_path / "v2"
+    manifest = write_manifest(
+        folder, build_manifest(profile, staff, render_documents(profile, staff, folder))
+    )
+    await asyncio.to_thread(
+        ActivityEnvironment().run,
+        ArchiveActivities(settings=settings, s3=s3).archive_objects,
+        ArchiveInput(
+            cycle_id="isms-review-larkspur-2026",
+            organisation="larkspur",
+            year=2026,
+            stage="signed-v2.0",
+            items=[ArchiveItem(source=store_input(s3, settings, manifest), name="render-manifest/v2.0.json")],
+        ),
+    )
+    this_year = store_input(s3, settings, DEMO / "profile.yaml")
+    directory = store_input(s3, settings, DEMO / "staff.csv")
+    env = ActivityEnvironment()
+
+    # the cycle of 2027 (its year is read from its id, not from the day it renders)
+    render = await asyncio.to_thread(
+        env.run,
+        activities.render_documents,
+        RenderDocumentsInput(
+            cycle_id="isms-review-larkspur-2027", profile=this_year, staff=directory, as_of=AS_OF
+        ),
+    )
+    assert render.change_lines[0] == "Version 2.0 -> 3.0"
+    assert any(
+        "Engineering Lead: holder Liam Hughes" in line and "Sofia Alvarez" in line
+        for line in render.change_lines
+    )
+    stored = RenderManifest.model_validate_json(
+        get_file(s3, render.manifest, tmp_path / "render-manifest.json").read_text()
+    )
+    assert stored.changes is not None
+    assert stored.changes.previous_version == "2.0"
+
+    # a version signed in the same year is not "last year's": nothing earlier, no summary
+    same_year = await asyncio.to_thread(
+        env.run,
+        activities.render_documents,
+        RenderDocumentsInput(
+            cycle_id="isms-review-larkspur-2026", profile=this_year, staff=directory, as_of=AS_OF
+        ),
+    )
+    assert same_year.change_lines == []
 
 
 async def _application_error(call: object) -> ApplicationError:

@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from docxtpl import DocxTemplate
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -413,3 +414,35 @@ async def test_sign_documents_refuses_a_different_set_of_shown_documents(
         await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, request)
     assert raised.value.type == SHOWN_DOCUMENTS_MISMATCH
     assert raised.value.non_retryable
+
+
+async def test_sign_documents_renders_each_document_once(
+    signing: SigningActivities,
+    settings: Settings,
+    s3: S3Client,
+    drafts: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two documents and the certificate: three renders, each template once (it was five)."""
+    rendered: list[str] = []
+    real_render = DocxTemplate.render
+
+    def counting_render(self: DocxTemplate, *args: Any, **kwargs: Any) -> None:
+        rendered.append(Path(str(self.template_file)).name)
+        real_render(self, *args, **kwargs)
+
+    monkeypatch.setattr(DocxTemplate, "render", counting_render)
+    request = SignDocumentsInput.model_validate(
+        _request(
+            cycle_id=f"isms-review-larkspur-2026-{uuid.uuid4().hex[:6]}",
+            profile=store_input(s3, settings, DEMO / "profile.yaml"),
+            staff=store_input(s3, settings, DEMO / "staff.csv"),
+            shown=drafts,
+        ).model_dump()
+    )
+    await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, request)
+    assert sorted(rendered) == [
+        "certificate_of_completion.docx",
+        "information_security_policy.docx",
+        "isms_roles_responsibilities.docx",
+    ]
