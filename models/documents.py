@@ -121,6 +121,8 @@ class RenderDocumentsInput(BaseModel):
     profile: StoredObject
     staff: StoredObject
     as_of: date
+    # last year's render-manifest.json; None: the activity looks for the one archived with the
+    # organisation's last version signed before the cycle's year (read from ``cycle_id``)
     previous_manifest: StoredObject | None = None
     signature_line: str = "Awaiting signature"
 
