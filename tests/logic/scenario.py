@@ -20,7 +20,17 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from models.campaign import CampaignInput, Recipient, SignedVersion, signed_version_hash
+from models.campaign import (
+    Acknowledgement,
+    AckReceipt,
+    BatchProgress,
+    CampaignInput,
+    CampaignState,
+    Recipient,
+    SignedVersion,
+    batch_id_for,
+    signed_version_hash,
+)
 from models.cycle import (
     AnnualReviewInput,
     CycleStatus,
@@ -32,8 +42,8 @@ from models.findings import Finding, Severity
 from models.profile import AcknowledgementSchedule, SignatureSchedule
 from models.routing import AckLadder, CycleRouting, Person, ScheduleSnapshot
 from models.storage import StoredObject
-from tests.logic.standins import StandIns, stored
-from workflows.acknowledgement import AcknowledgementCampaignWorkflow
+from tests.logic.standins import Mail, StandIns, stored
+from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
 DAY = timedelta(days=1)
@@ -252,3 +262,48 @@ class Tier:
             task_queue=self.task_queue,
         )
         return handle, data
+
+
+# ------------------------------------------------------------------- campaign steps
+
+
+async def acknowledge(tier: Tier, data: CampaignInput, person: str, *, batch: int = 1) -> AckReceipt:
+    link = uuid.uuid4().hex
+    receipt: AckReceipt = await tier.env.client.get_workflow_handle(
+        batch_id_for(data.cycle_id, batch)
+    ).execute_update(
+        AcknowledgementBatchWorkflow.acknowledge,
+        Acknowledgement(
+            person=person,
+            version_hash=data.signed.version_hash,
+            link_id=link,
+            documents=data.signed.documents,
+            ip="198.51.100.9",
+            user_agent="logic-tier",
+        ),
+        id=f"ack-{link}",
+    )
+    return receipt
+
+
+async def progress(tier: Tier, data: CampaignInput, batch: int = 1) -> BatchProgress:
+    handle = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, batch))
+    figures: BatchProgress = await handle.query(AcknowledgementBatchWorkflow.progress)
+    return figures
+
+
+async def state(handle: WorkflowHandle[AcknowledgementCampaignWorkflow, object]) -> CampaignState:
+    found: CampaignState = await handle.query(AcknowledgementCampaignWorkflow.state)
+    return found
+
+
+def step(tier: Tier, name: str) -> list[Mail]:
+    """The emails of one ladder step (``invitation``, ``reminder-1``, ...), in the order asked."""
+    return tier.standins.mails(lambda m: m.key.endswith(f"/{name}"))
+
+
+async def invitations(tier: Tier, count: int) -> list[Mail]:
+    return await tier.standins.wait(
+        lambda: found if len(found := step(tier, "invitation")) >= count else None,
+        what=f"{count} invitations",
+    )

@@ -252,7 +252,7 @@ class StandIns:
             self._changed.notify_all()
 
     def activities(self) -> list[Callable[..., Any]]:
-        found = [
+        found: list[Callable[..., Any]] = [
             self.check_documents,
             self.render_documents,
             self.send_email,

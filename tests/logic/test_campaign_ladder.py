@@ -6,70 +6,26 @@ which each email was asked for.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-from temporalio.client import WorkflowHandle
-
-from models.campaign import (
-    Acknowledgement,
-    AckReceipt,
-    BatchProgress,
-    CampaignInput,
-    CampaignResult,
-    CampaignStage,
-    CampaignState,
-    CloseInput,
-    batch_id_for,
-)
+from models.campaign import CampaignResult, CampaignStage, CloseInput, batch_id_for
 from models.routing import AckLadder
-from tests.logic.scenario import CEO, DAY, LEAD, Tier, close_to, email, staff
-from tests.logic.standins import Mail
-from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
+from tests.logic.scenario import (
+    CEO,
+    DAY,
+    LEAD,
+    Tier,
+    acknowledge,
+    close_to,
+    email,
+    invitations,
+    progress,
+    staff,
+    state,
+    step,
+)
 
 MINUTE = timedelta(minutes=1)
-
-
-async def acknowledge(tier: Tier, data: CampaignInput, person: str, *, batch: int = 1) -> AckReceipt:
-    link = uuid.uuid4().hex
-    receipt: AckReceipt = await tier.env.client.get_workflow_handle(
-        batch_id_for(data.cycle_id, batch)
-    ).execute_update(
-        AcknowledgementBatchWorkflow.acknowledge,
-        Acknowledgement(
-            person=person,
-            version_hash=data.signed.version_hash,
-            link_id=link,
-            documents=data.signed.documents,
-            ip="198.51.100.9",
-            user_agent="logic-tier",
-        ),
-        id=f"ack-{link}",
-    )
-    return receipt
-
-
-async def progress(tier: Tier, data: CampaignInput, batch: int = 1) -> BatchProgress:
-    handle = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, batch))
-    figures: BatchProgress = await handle.query(AcknowledgementBatchWorkflow.progress)
-    return figures
-
-
-async def state(handle: WorkflowHandle[AcknowledgementCampaignWorkflow, object]) -> CampaignState:
-    found: CampaignState = await handle.query(AcknowledgementCampaignWorkflow.state)
-    return found
-
-
-def step(tier: Tier, name: str) -> list[Mail]:
-    """The emails of one ladder step (``invitation``, ``reminder-1``, ...), in the order asked."""
-    return tier.standins.mails(lambda m: m.key.endswith(f"/{name}"))
-
-
-async def invitations(tier: Tier, count: int) -> list[Mail]:
-    return await tier.standins.wait(
-        lambda: found if len(found := step(tier, "invitation")) >= count else None,
-        what=f"{count} invitations",
-    )
 
 
 async def test_everyone_in_scope_is_invited_once_with_their_own_link(tier: Tier) -> None:
