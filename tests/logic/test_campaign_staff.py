@@ -120,8 +120,9 @@ async def test_joiners_are_invited_on_their_own_ladder_and_leavers_leave_the_fig
     assert isinstance(result, CampaignResult)
     lines = records_at_close(tier)
     assert len(lines) == 12
-    assert lines[leaver].left_at is not None
-    assert close_to(lines[leaver].left_at, invited + 2 * DAY)
+    left_at = lines[leaver].left_at
+    assert left_at is not None
+    assert close_to(left_at, invited + 2 * DAY)
     assert lines[JOINER.email].joined
     assert lines[JOINER.email].manager_name == "Person 000", "named from the manager's record"
     assert lines[LONER.email].joined
