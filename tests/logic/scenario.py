@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from models.campaign import (
@@ -213,7 +214,13 @@ class Tier:
         """Ask the status query until ``check`` holds (the workflow catching up; no time passes)."""
         give_up = time.monotonic() + within
         while True:
-            status = await self.status(handle)
+            try:
+                status = await self.status(handle)
+            except RPCError as exc:  # a child workflow not started yet
+                if exc.status is not RPCStatusCode.NOT_FOUND or time.monotonic() > give_up:
+                    raise
+                await asyncio.sleep(0.02)
+                continue
             if check(status):
                 return status
             if time.monotonic() > give_up:
