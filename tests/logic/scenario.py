@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -47,6 +48,7 @@ from tests.logic.standins import Mail, StandIns, stored
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
+T = TypeVar("T")
 DAY = timedelta(days=1)
 # the workflow clock moves on by a few milliseconds of real time per step between sleeps
 CLOCK_SLACK = timedelta(seconds=30)
@@ -175,6 +177,17 @@ class Tier:
 
     async def sleep(self, duration: timedelta) -> None:
         await self.env.sleep(duration)
+
+    async def until(
+        self, ask: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, within: float = 15.0
+    ) -> T:
+        """Ask (a query) until ``check`` holds: the workflow catching up, no time passing."""
+        give_up = time.monotonic() + within
+        while not check(found := await ask()):
+            if time.monotonic() > give_up:
+                raise AssertionError(f"gave up waiting; last answer: {found}")
+            await asyncio.sleep(0.02)
+        return found
 
     # ------------------------------------------------------------- annual review
 

@@ -7,6 +7,7 @@ which each email was asked for.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from models.campaign import CampaignResult, CampaignStage, CloseInput, batch_id_for
 from models.routing import AckLadder
@@ -49,7 +50,10 @@ async def test_everyone_in_scope_is_invited_once_with_their_own_link(tier: Tier)
     assert current.batches == 3
     assert current.started_at is not None
     assert current.deadline == current.started_at + 28 * DAY
-    figures = [await progress(tier, data, n) for n in (1, 2, 3)]
+    figures = [
+        await tier.until(partial(progress, tier, data, number), lambda f: f.invited == f.tally.total)
+        for number in (1, 2, 3)
+    ]
     assert [f.invited for f in figures] == [8, 8, 4]
     assert sum(f.tally.total for f in figures) == 20
     assert sum(f.tally.outstanding for f in figures) == 20
@@ -201,5 +205,36 @@ async def test_the_whole_organisation_acknowledging_meets_the_target(tier: Tier)
     # nobody outstanding: nobody chased, no digest
     assert [m.template for m in tier.standins.mail] == ["staff_invitation"] * 4 + [
         "campaign_summary",
+        "campaign_closed",
+    ]
+
+
+async def test_an_address_the_server_refuses_is_not_recorded_as_invited(tier: Tier) -> None:
+    tier.standins.refuse_recipients.add(email(2))
+    handle, data = await tier.start_campaign(staff(4))
+    await invitations(tier, 3)
+    figures = await tier.until(lambda: progress(tier, data), lambda f: f.invited >= 3)
+    assert figures.invited == 3
+    assert figures.tally.total == 4, "still in scope, still outstanding"
+    await tier.sleep(29 * DAY)
+    await handle.result()
+    (close,) = tier.standins.of("close_campaign")
+    lines = {r.email: r for ref in close.data.batches for r in tier.standins.records(ref)}
+    assert lines[email(2)].invited_at is None
+    assert lines[email(2)].reminded_at == []
+    assert all(lines[email(n)].invited_at is not None for n in (0, 1, 3))
+
+
+async def test_no_summary_when_it_would_come_at_or_after_the_close(tier: Tier) -> None:
+    ladder = AckLadder(
+        reminders=[DAY], manager_digest_after=2 * DAY, summary_after=4 * DAY, close_after=4 * DAY
+    )
+    handle, _ = await tier.start_campaign(staff(2), schedule=ladder)
+    await invitations(tier, 2)
+    await tier.sleep(5 * DAY)
+    await handle.result()
+    assert tier.standins.of("campaign_figures") == []
+    assert [m.template for m in tier.standins.mail if not m.template.startswith("staff_")] == [
+        "manager_digest",
         "campaign_closed",
     ]

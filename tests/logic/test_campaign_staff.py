@@ -85,7 +85,7 @@ async def test_joiners_are_invited_on_their_own_ladder_and_leavers_leave_the_fig
     joined_at = joined[-1].at
     assert {m.to[0] for m in joined[10:]} == {JOINER.email, LONER.email}
     assert close_to(joined_at, invited + 2 * DAY)
-    figures = await progress(tier, data)
+    figures = await tier.until(lambda: progress(tier, data), lambda f: f.invited == 12)
     assert (figures.invited, figures.left, figures.tally.total) == (12, 1, 11)
 
     # the leaver's link stops working
@@ -152,7 +152,7 @@ async def test_a_bad_joiners_file_or_an_empty_change_changes_nothing(tier: Tier)
     assert message == "staff change refused: 1 problem(s); nothing was changed"
     empty = await refusal(change(tier, handle))
     assert empty == "nothing to change: give joiners to add or emails to remove"
-    figures = await progress(tier, data)
+    figures = await tier.until(lambda: progress(tier, data), lambda f: f.invited == 4)
     assert (figures.invited, figures.left, figures.tally.total) == (4, 0, 4), "the leaver in it stayed"
     assert len(step(tier, "invitation")) == 4
     receipt = await acknowledge(tier, data, email(1))
@@ -168,7 +168,7 @@ async def test_one_staff_change_at_a_time(tier: Tier) -> None:
         busy = await refusal(change(tier, handle, remove=[email(2)]))
         assert busy == "another staff change is being applied: try again in a moment"
     assert (await first).removed == [email(1)]
-    figures = await progress(tier, data)
+    figures = await tier.until(lambda: progress(tier, data), lambda f: f.left >= 1)
     assert (figures.left, figures.tally.total) == (1, 3)
 
 
