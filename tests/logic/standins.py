@@ -142,7 +142,8 @@ class StandIns:
         self._profiles: dict[str, ProfileFacts] = {}
         self._memory: dict[str, Any] = {}
         self._gates: dict[str, Gate] = {}
-        self._sent: dict[str, datetime] = {}  # campaign mail key -> first sent (markers)
+        # (batch id, key) -> first sent: the real activity's markers live under the batch's prefix
+        self._sent: dict[tuple[str, str], datetime] = {}
         self._changed = asyncio.Condition()
 
     # ------------------------------------------------------------------ setting up
@@ -363,18 +364,19 @@ class StandIns:
 
     @activity.defn(name="send_campaign_mail")
     async def send_campaign_mail(self, data: CampaignMailInput) -> CampaignMailResult:
-        """Each key is sent once for good, as the real activity's markers ensure."""
+        """Each key is sent once per batch for good, as the real activity's markers ensure."""
         at = await self._enter("send_campaign_mail", data)
         result = CampaignMailResult(sent_at={}, newly_sent=0)
         mails: list[Mail] = []
         for recipient in data.recipients:
-            if recipient.key in self._sent:
-                result.sent_at[recipient.key] = self._sent[recipient.key]
+            marker = (data.batch_id, recipient.key)
+            if marker in self._sent:
+                result.sent_at[recipient.key] = self._sent[marker]
                 continue
             if _key(recipient.to) in self.refuse_recipients:
                 result.refused.append(recipient.key)
                 continue
-            self._sent[recipient.key] = at
+            self._sent[marker] = at
             result.sent_at[recipient.key] = at
             result.newly_sent += 1
             mails.append(
