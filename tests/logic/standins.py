@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -154,11 +154,10 @@ class StandIns:
         *,
         findings: list[Finding] | None = None,
         change_lines: list[str] | None = None,
-        name: str | None = None,
     ) -> StoredObject:
         """A stored profile whose check returns ``routing`` (blocking when ``findings`` hold an error)."""
         findings = findings or []
-        key = f"profiles/{name or routing.version}-{len(self._profiles)}.yaml"
+        key = f"profiles/{routing.version}-{len(self._profiles)}.yaml"
         blocking = any(f.severity is Severity.ERROR for f in findings)
         result = CheckDocumentsResult(
             organisation=routing.organisation,
@@ -177,7 +176,7 @@ class StandIns:
         return stored(key, content_type="text/csv", seed=",".join(p.email for p in people))
 
     @asynccontextmanager
-    async def holding(self, name: str) -> Any:
+    async def holding(self, name: str) -> AsyncIterator[Gate]:
         """Hold activity ``name`` when it next starts; released on leaving the block."""
         gate = Gate()
         self._gates[name] = gate
