@@ -1,0 +1,200 @@
+"""AnnualReviewWorkflow's logic: changes requested, revision rounds, and revisions racing decisions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from models.campaign import FreezeInput
+from models.cycle import DecisionKind, RevisionInput, Stage
+from models.signing import SignDocumentsInput
+from tests.logic.scenario import (
+    DAY,
+    LEAD,
+    Tier,
+    clause5_error,
+    close_to,
+    invited,
+    refusal,
+    request_changes,
+    routing,
+    sign,
+    staff,
+)
+from workflows.annual_review import AnnualReviewWorkflow
+
+COMMENT = "Please add the Leeds office to the scope."
+
+
+async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_starts_again(tier: Tier) -> None:
+    standins = tier.standins
+    directory = standins.directory(staff(4))
+    handle = await tier.start_review(staff_directory=directory)
+    first = await tier.wait_status(handle, invited)
+    await tier.sleep(4 * DAY)  # the first reminder went out at day 3
+    await standins.wait_mail(f"{handle.id}/round-1/reminder-1")
+
+    receipt = await handle.execute_update(AnnualReviewWorkflow.decide, request_changes(first, COMMENT))
+    assert (receipt.kind, receipt.round) == (DecisionKind.REQUEST_CHANGES, 1)
+    waiting = await tier.wait_status(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
+    assert waiting.last_comment == COMMENT
+    assert waiting.waiting_on == "Ravi Chandran (ISMS Manager) to submit a revised profile"
+    to_lead = await standins.wait_mail(f"{handle.id}/round-1/changes-requested")
+    assert to_lead.to == [LEAD.email]
+    assert to_lead.template == "changes_requested"
+    assert to_lead.context["comment"] == COMMENT
+
+    # while the lead revises, the CEO is not chased: ten days send nothing
+    count = len(standins.mail)
+    await tier.sleep(10 * DAY)
+    assert len(standins.mail) == count
+    message = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    assert message == "not awaiting a signature (the cycle is awaiting revision)"
+
+    revised = standins.profile(routing("3.1"), change_lines=["Version 3.0 -> 3.1"])
+    accepted = await handle.execute_update(
+        AnnualReviewWorkflow.submit_revision, RevisionInput(profile=revised, submitted_by=LEAD.email)
+    )
+    assert accepted.round == 2
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert second.version == "3.1"
+    assert second.version_hash != first.version_hash
+    assert second.change_lines == ["Version 3.0 -> 3.1"]
+    invitation = await standins.wait_mail(f"{handle.id}/round-2/invitation")
+    assert invitation.link is not None
+    assert invitation.link.version_hash == second.version_hash
+    assert invitation.context["change_lines"] == ["Version 3.0 -> 3.1"]
+    assert invitation.context["version"] == "3.1"
+
+    stale = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    assert stale.startswith("superseded")
+
+    # the ladder counts from the new version's invitation, not from the cycle's start
+    await tier.sleep(3 * DAY + timedelta(minutes=5))
+    reminder = await standins.wait_mail(f"{handle.id}/round-2/reminder-1")
+    assert close_to(reminder.at, invitation.at + 3 * DAY)
+    round_one = [k.rsplit("/", 1)[-1] for k in standins.mail_keys() if "/round-1/" in k]
+    assert round_one == ["invitation", "reminder-1", "changes-requested"]
+
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(second))
+    done = await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
+    assert done.round == 2
+    (signing,) = standins.of("sign_documents")
+    assert isinstance(signing.data, SignDocumentsInput)
+    assert signing.data.version == "3.1"
+    assert signing.data.profile == revised
+    assert signing.data.shown_documents == {d.name: d.docx.sha256 for d in second.documents}
+    checked = [call.data.profile for call in standins.of("check_documents")]
+    assert checked[0] != revised
+    assert checked[1:] == [revised, revised]  # the update's check, then the round's
+    events = [e.event for e in done.events]
+    assert events.index("changes requested") < events.index("revised") < events.index("signed")
+    (freeze,) = await standins.wait_calls("freeze_directory")
+    assert isinstance(freeze.data, FreezeInput)
+    assert freeze.data.staff == directory, "a revision without a directory keeps the current one"
+
+
+async def test_a_revision_while_the_ceo_is_still_deciding_supersedes_the_version(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    first = await tier.wait_status(handle, invited)
+    await tier.sleep(DAY)
+    joiners = standins.directory(staff(6))
+    revised = standins.profile(routing("3.1"))
+    receipt = await handle.execute_update(
+        AnnualReviewWorkflow.submit_revision,
+        RevisionInput(profile=revised, staff=joiners, submitted_by=LEAD.email),
+    )
+    assert receipt.round == 2
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert second.version == "3.1"
+    old = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    assert old.startswith("superseded")
+    sent = (await standins.wait_mail(f"{handle.id}/round-2/invitation")).at
+
+    await tier.sleep(sent + 3 * DAY - await tier.now() + timedelta(minutes=5))
+    assert f"{handle.id}/round-1/reminder-1" not in standins.mail_keys(), "the old version was chased"
+    reminder = await standins.wait_mail(f"{handle.id}/round-2/reminder-1")
+    assert close_to(reminder.at, sent + 3 * DAY)
+
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(second))
+    (freeze,) = await standins.wait_calls("freeze_directory")
+    assert freeze.data.staff == joiners, "the campaign freezes the revision's directory"
+
+
+async def test_a_revision_failing_clause5_is_refused_and_changes_nothing(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    first = await tier.wait_status(handle, invited)
+    await handle.execute_update(AnnualReviewWorkflow.decide, request_changes(first, COMMENT))
+    await tier.wait_status(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
+
+    failing = standins.profile(routing("3.1"), findings=[clause5_error()])
+    message = await refusal(
+        handle.execute_update(
+            AnnualReviewWorkflow.submit_revision, RevisionInput(profile=failing, submitted_by=LEAD.email)
+        )
+    )
+    assert message == "revision refused: 1 Clause 5 error(s)"
+    after = await tier.status(handle)
+    assert after.stage is Stage.AWAITING_REVISION
+    assert after.round == 1
+    assert after.version == "3.0"
+    assert after.version_hash == first.version_hash
+    assert "revised" not in [e.event for e in after.events]
+    assert len(standins.of("render_documents")) == 1
+
+    good = standins.profile(routing("3.1"))
+    receipt = await handle.execute_update(
+        AnnualReviewWorkflow.submit_revision, RevisionInput(profile=good, submitted_by=LEAD.email)
+    )
+    assert receipt.round == 2
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert second.version == "3.1"
+
+
+async def test_a_second_revision_while_the_first_is_checked_is_refused(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    await tier.wait_status(handle, invited)
+    first = standins.profile(routing("3.1"))
+    async with standins.holding("check_documents") as held:
+        submitted = asyncio.create_task(
+            handle.execute_update(
+                AnnualReviewWorkflow.submit_revision, RevisionInput(profile=first, submitted_by=LEAD.email)
+            )
+        )
+        await asyncio.wait_for(held.entered.wait(), 15)
+        second = standins.profile(routing("3.2"))
+        message = await refusal(
+            handle.execute_update(
+                AnnualReviewWorkflow.submit_revision, RevisionInput(profile=second, submitted_by=LEAD.email)
+            )
+        )
+        assert message == "a revision is already being processed"
+    receipt = await submitted
+    assert receipt.round == 2
+    status = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert status.version == "3.1"
+
+
+async def test_the_ceo_signing_while_a_revision_is_checked_wins(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    status = await tier.wait_status(handle, invited)
+    revised = standins.profile(routing("3.1"))
+    async with standins.holding("check_documents") as held:
+        submitted = asyncio.create_task(
+            handle.execute_update(
+                AnnualReviewWorkflow.submit_revision, RevisionInput(profile=revised, submitted_by=LEAD.email)
+            )
+        )
+        await asyncio.wait_for(held.entered.wait(), 15)
+        receipt = await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
+        assert receipt.kind is DecisionKind.SIGN
+    message = await refusal(submitted)
+    assert message == "revision refused: the CEO signed the current version meanwhile"
+    done = await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
+    assert (done.round, done.version) == (1, "3.0")
+    assert standins.of("sign_documents")[0].data.version == "3.0"
+    assert "revised" not in [e.event for e in done.events]
