@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
-from adapters.audit import ArchiveReader, AuditError
+from adapters.audit.reader import ArchiveReader, AuditError
 from adapters.s3 import object_exists, read_object
 from adapters.smtp import open_smtp
 from core.email_templates import render_email_template
@@ -96,13 +96,13 @@ def issue_grant(
     return grant, link_url(settings.public_base_url, AUDIT_PATH, token)
 
 
+def _put_record(s3: S3Client, settings: Settings, key: str, body: bytes) -> None:
+    """Write a grant or hold record to the drafts bucket (records change: no content-hash key)."""
+    s3.put_object(Bucket=settings.drafts_bucket, Key=key, Body=body, ContentType="application/json")
+
+
 def _save(s3: S3Client, settings: Settings, grant: AuditGrant) -> None:
-    s3.put_object(
-        Bucket=settings.drafts_bucket,
-        Key=_grant_key(settings, grant.grant_id),
-        Body=grant.model_dump_json(indent=2).encode(),
-        ContentType="application/json",
-    )
+    _put_record(s3, settings, _grant_key(settings, grant.grant_id), grant.model_dump_json(indent=2).encode())
 
 
 def load_grant(s3: S3Client, settings: Settings, grant_id: str) -> AuditGrant | None:
@@ -173,7 +173,7 @@ def set_legal_hold(
     key = hold_key(settings, cycle_id)
     if on:  # marker first: anything archived for the cycle from now on is held as well
         record = {"cycle_id": cycle_id, "placed_by": actor, "placed_at": now.isoformat()}
-        s3.put_object(Bucket=settings.drafts_bucket, Key=key, Body=json.dumps(record).encode())
+        _put_record(s3, settings, key, json.dumps(record).encode())
     objects = cycle.objects()
     for obj in objects:
         s3.put_object_legal_hold(

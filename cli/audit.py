@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,16 +24,17 @@ from rich.table import Table
 from rich.text import Text
 
 from adapters.s3 import make_auditor_s3_client, make_s3_client
-from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, errors, reflowed_help, settings_or_exit
+from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, errors, fail, reflowed_help, settings_or_exit
 from core.settings import Settings
 from models.audit import ArchivedCycle, AuditGrant, Verdict, VerifyReport
 
-# adapters.audit and adapters.audit_access are imported inside the commands: adapters.audit loads pyHanko
-# (about 0.7 s), which every other `isms` command would otherwise pay for at start-up.
+# adapters.audit and adapters.audit_access are imported inside the commands, so that other `isms`
+# commands start without them (audit_access brings the email templates and SMTP); pyHanko is
+# imported only when verify checks a seal (adapters.audit.verify).
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from adapters.audit import ArchiveReader
+    from adapters.audit.reader import ArchiveReader
 
 Progress = Callable[[str], None]
 
@@ -57,12 +58,6 @@ ByOption = Annotated[
 # ------------------------------------------------------------------------------ helpers
 
 
-def _fail(message: str, *, code: int = EXIT_FAILED) -> NoReturn:
-    """One line on stderr, however narrow the terminal, then exit with ``code``."""
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 @contextmanager
 def _archive_errors(settings: Settings, bucket: str | None = None) -> Iterator[None]:
     """Turn what the archive code raises into one plain error line.
@@ -70,17 +65,17 @@ def _archive_errors(settings: Settings, bucket: str | None = None) -> Iterator[N
     Exit 2: what was asked for is not valid or not in the archive (nothing was changed);
     exit 1: the bytes do not match the manifest, or S3 could not be used.
     """
-    from adapters.audit import AuditError, IntegrityMismatchError
+    from adapters.audit.reader import AuditError, IntegrityMismatchError
 
     try:
         yield
     except IntegrityMismatchError as exc:
-        _fail(f"integrity check failed: {exc}")
+        fail(f"integrity check failed: {exc}")
     except AuditError as exc:
-        _fail(str(exc), code=EXIT_BAD_INPUT)
+        fail(str(exc), code=EXIT_BAD_INPUT)
     except (ClientError, BotoCoreError) as exc:
         where = f"s3://{bucket or settings.archive_bucket}"
-        _fail(f"cannot use {where} at {settings.s3_endpoint_url or 'AWS S3'}: {exc}")
+        fail(f"cannot use {where} at {settings.s3_endpoint_url or 'AWS S3'}: {exc}")
 
 
 def _who(by: str | None) -> str:
@@ -97,27 +92,9 @@ def _day(moment: datetime | None) -> str:
 
 def _reader(settings: Settings) -> ArchiveReader:
     """The archive as the auditor reads it: the read-only identity when configured."""
-    from adapters.audit import ArchiveReader
+    from adapters.audit.reader import ArchiveReader
 
     return ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
-
-
-def _check_archived(reader: ArchiveReader, organisation: str, year: int) -> None:
-    """Raise :class:`AuditError` naming what exists when nothing is archived for ``organisation``/``year``."""
-    from adapters.audit import AuditError
-
-    known = reader.organisations()
-    if organisation not in known:
-        raise AuditError(
-            f"no organisation {organisation!r} in s3://{reader.bucket}; "
-            f"archived organisations: {', '.join(known) or 'none yet'}"
-        )
-    years = reader.years(organisation)
-    if year not in years:
-        raise AuditError(
-            f"nothing archived for {organisation} in {year}; "
-            f"archived years: {', '.join(str(y) for y in years) or 'none'}"
-        )
 
 
 @contextmanager
@@ -149,7 +126,7 @@ def _grant_json(grant: AuditGrant, now: datetime) -> dict[str, Any]:
 
 
 def _only_organisation(s3: S3Client, settings: Settings) -> str:
-    from adapters.audit import ArchiveReader, AuditError
+    from adapters.audit.reader import ArchiveReader, AuditError
 
     known = ArchiveReader(s3, settings.archive_bucket).organisations()
     if len(known) == 1:
@@ -342,7 +319,7 @@ def hold(
     Example:  isms audit hold isms-review-larkspur-2026 --on
     """
     if on is None:
-        _fail("say --on to place the legal hold or --off to release it", code=EXIT_BAD_INPUT)
+        fail("say --on to place the legal hold or --off to release it", code=EXIT_BAD_INPUT)
     from adapters.audit_access import set_legal_hold
 
     settings = settings_or_exit()
@@ -413,16 +390,11 @@ def list_cycles(
     (acknowledged of those in scope) and the earliest date until which its evidence is
     retained. Exit code 0 listed (even if empty), 1 a service problem, 2 an unknown --org.
     """
-    from adapters.audit import AuditError
-
     settings = settings_or_exit()
     reader = _reader(settings)
     with _archive_errors(settings):
-        if org is not None and org not in (known := reader.organisations()):
-            raise AuditError(
-                f"no organisation {org!r} in s3://{reader.bucket}; "
-                f"archived organisations: {', '.join(known) or 'none yet'}"
-            )
+        if org is not None:
+            reader.require_organisation(org)
         cycles = reader.all_cycles(organisation=org, year=year)
     if as_json:
         _echo_json([_cycle_json(c) for c in cycles])
@@ -484,12 +456,12 @@ def get(
 
     Example:  isms audit get larkspur 2026 information-security-policy --out evidence/
     """
-    from adapters.audit import download_version, select_version
+    from adapters.audit.reader import download_version, select_version
 
     settings = settings_or_exit()
     reader = _reader(settings)
     with _archive_errors(settings):
-        _check_archived(reader, org, year)
+        reader.require_year(org, year)
         chosen = select_version(reader.cycles(org, year), document, version)
         written = download_version(reader, chosen, org, year, out)
     if as_json:
@@ -573,12 +545,12 @@ def verify(
       isms audit verify larkspur 2026
       isms audit verify larkspur 2026 --copy evidence-larkspur-2026.zip --json
     """
-    from adapters.audit import report_json, verify_archive, verify_copy
+    from adapters.audit.verify import report_json, verify_archive, verify_copy
 
     settings = settings_or_exit()
     reader = _reader(settings)
     with _archive_errors(settings):
-        _check_archived(reader, org, year)
+        reader.require_year(org, year)
         if copy is not None:
             report = verify_copy(reader, org, year, copy)
         else:
@@ -617,13 +589,13 @@ def pack(
 
     Example:  isms audit pack larkspur 2026 --out evidence-larkspur-2026.zip
     """
-    from adapters.audit import build_pack
+    from adapters.audit.pack import build_pack
 
     settings = settings_or_exit()
     reader = _reader(settings)
     target = out / f"evidence-{org}-{year}.zip" if out.is_dir() else out
     with _archive_errors(settings):
-        _check_archived(reader, org, year)
+        reader.require_year(org, year)
         with _progress("packing") as progress:
             index = build_pack(reader, org, year, target, progress=progress)
     if as_json:
