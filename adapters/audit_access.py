@@ -13,6 +13,7 @@ the same cycle (the register, when the campaign closes) are held too.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from core.email_templates import render_email_template
 from core.mail_message import build_message
 from core.settings import Settings
 from core.tokens import issue_link, link_url, read_link
+from models.archive import ArchivedObject
 from models.audit import AuditGrant
 from models.links import LinkClaims, LinkProblem, LinkRole
 
@@ -174,17 +176,24 @@ def set_legal_hold(
     if on:  # marker first: anything archived for the cycle from now on is held as well
         record = {"cycle_id": cycle_id, "placed_by": actor, "placed_at": now.isoformat()}
         _put_record(s3, settings, key, json.dumps(record).encode())
-    objects = cycle.objects()
+    count = apply_legal_hold(s3, settings.archive_bucket, cycle.objects(), on=on)
+    if not on:
+        s3.delete_object(Bucket=settings.drafts_bucket, Key=key)
+    return count
+
+
+def apply_legal_hold(s3: S3Client, bucket: str, objects: Iterable[ArchivedObject], *, on: bool) -> int:
+    """Set the S3 legal hold of each archived version ON (or OFF); returns how many versions."""
+    count = 0
     for obj in objects:
         s3.put_object_legal_hold(
-            Bucket=settings.archive_bucket,
+            Bucket=bucket,
             Key=obj.key,
             VersionId=obj.version_id,
             LegalHold={"Status": "ON" if on else "OFF"},
         )
-    if not on:
-        s3.delete_object(Bucket=settings.drafts_bucket, Key=key)
-    return len(objects)
+        count += 1
+    return count
 
 
 def send_grant_email(settings: Settings, grant: AuditGrant, link: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -99,10 +100,12 @@ def up(
         )
         console.print(f"S3 endpoint   {env['ISMS_S3_ENDPOINT_URL']} (bucket {ARCHIVE_BUCKET}, Object Lock)")
         console.print(f"Mailbox       {stack.mailbox_dir}  (one .eml file per message)")
-        if stack.data_dir == resolve_data_dir().resolve():
-            readers = "read by every `isms` command run here"
-        else:
+        if stack.data_dir != resolve_data_dir().resolve():
             readers = f"other `isms` commands read it with {DATA_DIR_VARIABLE}={stack.data_dir}"
+        elif os.environ.get(DATA_DIR_VARIABLE):
+            readers = f"read by every `isms` command while {DATA_DIR_VARIABLE} names this folder"
+        else:
+            readers = "read by every `isms` command run from this folder"
         console.print(f"Settings      {stack.settings_file}  ({readers})", soft_wrap=True)
         console.print(f"Logs          {stack.logs_dir}")
         console.print("Stop it with  isms dev down")

@@ -31,6 +31,7 @@ from adapters.audit.reader import (
     Progress,
     download_version,
     latest_render_manifest,
+    relative_name,
     select_version,
 )
 from adapters.audit.verify import report_json, verify_archive, verify_copy
@@ -51,6 +52,7 @@ __all__ = [
     "latest_render_manifest",
     "pack_index_html",
     "read_pack",
+    "relative_name",
     "report_json",
     "select_version",
     "verify_archive",
