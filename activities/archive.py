@@ -17,7 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
-from adapters.audit_access import legal_hold_marked
+from adapters.audit_access import apply_legal_hold, legal_hold_marked
 from adapters.s3 import get_file
 from core.settings import Settings
 from models.archive import (
@@ -98,13 +98,7 @@ class ArchiveActivities:
             raise ApplicationError(str(exc), type=ARCHIVE_CONFLICT, non_retryable=True) from exc
         held = legal_hold_marked(self._s3, self._settings, data.cycle_id)
         if held:  # the lead placed a hold on this cycle before these were written
-            for obj in [*archived, written]:
-                self._s3.put_object_legal_hold(
-                    Bucket=self._settings.archive_bucket,
-                    Key=obj.key,
-                    VersionId=obj.version_id,
-                    LegalHold={"Status": "ON"},
-                )
+            apply_legal_hold(self._s3, self._settings.archive_bucket, [*archived, written], on=True)
         activity.logger.info(
             "archived %d object(s) and the manifest for %s (%s)", len(archived), data.cycle_id, data.stage
         )

@@ -13,17 +13,19 @@ the same cycle (the register, when the campaign closes) are held too.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
-from adapters.audit import ArchiveReader, AuditError
+from adapters.audit.reader import ArchiveReader, AuditError
 from adapters.s3 import object_exists, read_object
 from adapters.smtp import open_smtp
 from core.email_templates import render_email_template
 from core.mail_message import build_message
 from core.settings import Settings
 from core.tokens import issue_link, link_url, read_link
+from models.archive import ArchivedObject
 from models.audit import AuditGrant
 from models.links import LinkClaims, LinkProblem, LinkRole
 
@@ -96,13 +98,13 @@ def issue_grant(
     return grant, link_url(settings.public_base_url, AUDIT_PATH, token)
 
 
+def _put_record(s3: S3Client, settings: Settings, key: str, body: bytes) -> None:
+    """Write a grant or hold record to the drafts bucket (records change: no content-hash key)."""
+    s3.put_object(Bucket=settings.drafts_bucket, Key=key, Body=body, ContentType="application/json")
+
+
 def _save(s3: S3Client, settings: Settings, grant: AuditGrant) -> None:
-    s3.put_object(
-        Bucket=settings.drafts_bucket,
-        Key=_grant_key(settings, grant.grant_id),
-        Body=grant.model_dump_json(indent=2).encode(),
-        ContentType="application/json",
-    )
+    _put_record(s3, settings, _grant_key(settings, grant.grant_id), grant.model_dump_json(indent=2).encode())
 
 
 def load_grant(s3: S3Client, settings: Settings, grant_id: str) -> AuditGrant | None:
@@ -173,18 +175,25 @@ def set_legal_hold(
     key = hold_key(settings, cycle_id)
     if on:  # marker first: anything archived for the cycle from now on is held as well
         record = {"cycle_id": cycle_id, "placed_by": actor, "placed_at": now.isoformat()}
-        s3.put_object(Bucket=settings.drafts_bucket, Key=key, Body=json.dumps(record).encode())
-    objects = cycle.objects()
+        _put_record(s3, settings, key, json.dumps(record).encode())
+    count = apply_legal_hold(s3, settings.archive_bucket, cycle.objects(), on=on)
+    if not on:
+        s3.delete_object(Bucket=settings.drafts_bucket, Key=key)
+    return count
+
+
+def apply_legal_hold(s3: S3Client, bucket: str, objects: Iterable[ArchivedObject], *, on: bool) -> int:
+    """Set the S3 legal hold of each archived version ON (or OFF); returns how many versions."""
+    count = 0
     for obj in objects:
         s3.put_object_legal_hold(
-            Bucket=settings.archive_bucket,
+            Bucket=bucket,
             Key=obj.key,
             VersionId=obj.version_id,
             LegalHold={"Status": "ON" if on else "OFF"},
         )
-    if not on:
-        s3.delete_object(Bucket=settings.drafts_bucket, Key=key)
-    return len(objects)
+        count += 1
+    return count
 
 
 def send_grant_email(settings: Settings, grant: AuditGrant, link: str) -> None:

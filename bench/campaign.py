@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import json
 import math
 import os
@@ -81,18 +79,16 @@ from core.settings import ENV_PREFIX, Settings, load_settings
 from core.tokens import issue_link
 from devstack.ports import GRPC_OFFSET, port_is_free
 from devstack.stack import COMPONENTS, DevPorts, DevStack, StackError
-from devstack.synthetic import tiny_pdf
+from devstack.synthetic import staff_csv, staff_rows, tiny_pdf
 from models.campaign import CampaignInput, CampaignProgress, SignedVersion, batch_id_for, signed_version_hash
 from models.links import LinkRole
 from models.routing import AckLadder, Person
-from models.staff import REQUIRED_COLUMNS
 from models.storage import StoredObject
 from web.acknowledge import UPDATES_IN_FLIGHT_PER_WORKFLOW
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 
 LEAD = Person(name="Ravi Chandran", email="ravi.chandran@larkspur.example", title="ISMS Manager")
 CEO = Person(name="Eleanor Marsh", email="eleanor.marsh@larkspur.example", title="Chief Executive")
-DEPARTMENTS = ("Engineering", "Finance", "Operations", "Sales")
 TEAM_SIZE = 8
 DOCUMENTS = ("information-security-policy.docx", "isms-roles-and-responsibilities.docx")
 USER_AGENT = "isms-bench-campaign/1.0 (like a browser)"
@@ -383,28 +379,8 @@ class People:
 
 def synthetic_people(count: int) -> People:
     """``count`` people in scope, in teams of 8 under managers who are people too."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(REQUIRED_COLUMNS))
-    writer.writeheader()
-    emails = []
-    for number in range(count):
-        manager = (number // TEAM_SIZE) * TEAM_SIZE
-        email = f"person{number:06d}@larkspur.example"
-        emails.append(email)
-        writer.writerow(
-            {
-                "employee_id": f"P{number:06d}",
-                "name": f"Person {number:06d}",
-                "email": email,
-                "department": DEPARTMENTS[(number // TEAM_SIZE) % len(DEPARTMENTS)],
-                "job_title": "Analyst",
-                "manager_email": "" if manager == number else f"person{manager:06d}@larkspur.example",
-                "start_date": "2020-01-01",
-                "end_date": "",
-                "in_scope": "yes",
-            }
-        )
-    return People(emails=emails, csv_bytes=buffer.getvalue().encode())
+    rows = staff_rows(count, team_size=TEAM_SIZE)
+    return People(emails=[row["email"] for row in rows], csv_bytes=staff_csv(rows))
 
 
 def store_bytes(settings: Settings, folder: Path, name: str, payload: bytes) -> StoredObject:

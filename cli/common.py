@@ -1,15 +1,17 @@
-"""What every `isms` command that talks to the services needs: settings, clients, errors."""
+"""What every `isms` command needs: the consoles, the data folder, settings, one way to fail."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import DATA_DIR_VARIABLE, Settings, SettingsError, load_settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -19,8 +21,31 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def fail(message: str, *, code: int = EXIT_FAILED) -> NoReturn:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help=f"Where the local stack keeps its state, logs, mailbox and settings file "
+        f"(default: ${DATA_DIR_VARIABLE}, else ./.isms-data).",
+        show_default=False,
+    ),
+]
+"""A ``--data-dir`` option; pass its value to :func:`core.settings.resolve_data_dir`."""
+
+
+def fail(*lines: str, code: int = EXIT_FAILED) -> NoReturn:
+    """Say on stderr what went wrong, then exit with ``code``: the one error printer of ``isms``.
+
+    Each line that does not start with a space reads ``error: <line>``; an indented line (a
+    problem under the error, a log line) is printed as it is. Lines may hold newlines. The
+    text is never read as Rich markup and never wrapped, so paths and links stay copyable.
+
+    >>> fail("no cycle isms-review-acme-2026: see `isms cycle start`")
+    >>> fail("2 problems in staff.csv", "  line 3: no email", "  line 9: bad date", code=EXIT_BAD_INPUT)
+    """
+    for line in "\n".join(lines).splitlines():
+        text = escape(line) if line.startswith(" ") else f"[red]error:[/red] {escape(line)}"
+        errors.print(text, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -29,11 +54,12 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        errors.print(f"[red]invalid settings[/red] (read from {exc.source}):")
-        for problem in exc.problems:
-            errors.print(f"  {problem}", highlight=False)
-        errors.print("Run `isms dev up` for a local stack, or set the ISMS_ variables (see README).")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail(
+            f"invalid settings (read from {exc.source}):",
+            *(f"  {problem}" for problem in exc.problems),
+            "  Run `isms dev up` for a local stack, or set the ISMS_ variables (see README).",
+            code=EXIT_BAD_INPUT,
+        )
 
 
 def workflow_ui_url(settings: Settings, workflow_id: str) -> str | None:

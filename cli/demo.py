@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.common import EXIT_FAILED, console, errors
+from cli.common import EXIT_FAILED, DataDirOption, console, errors, fail
+from core.settings import resolve_data_dir
 from devstack.demo_run import DemoError, DemoResult, run_demo
 from devstack.stack import StackError
 
@@ -53,10 +53,7 @@ def _report(result: DemoResult) -> None:
 
 
 def demo(
-    data_dir: Annotated[
-        Path,
-        typer.Option("--data-dir", envvar="ISMS_DATA_DIR", help="Where the local stack keeps its state."),
-    ] = Path(".isms-data"),
+    data_dir: DataDirOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outcome as JSON (progress on stderr).")
     ] = False,
@@ -74,14 +71,11 @@ def demo(
         progress.print(f"[dim]›[/dim] {line}", highlight=False, soft_wrap=True)
 
     try:
-        result = asyncio.run(run_demo(data_dir, on_event=say))
+        result = asyncio.run(run_demo(resolve_data_dir(data_dir), on_event=say))
     except StackError as exc:
-        for line in exc.lines:
-            errors.print(f"[red]error:[/red] {line}", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from None
+        fail(*exc.lines)
     except DemoError as exc:
-        errors.print(f"[red]the demo stopped:[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from None
+        fail(f"the demo stopped: {exc}")
     if as_json:
         payload = asdict(result)
         payload["mailbox"] = str(result.mailbox)

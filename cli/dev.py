@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.common import DataDirOption, console, errors, fail
+from core.settings import DATA_DIR_VARIABLE, resolve_data_dir
 from devstack.stack import ARCHIVE_BUCKET, ComponentStatus, DevStack, StackError
 
 dev_app = typer.Typer(
@@ -18,18 +19,6 @@ dev_app = typer.Typer(
     no_args_is_help=True,
 )
 
-console = Console()
-errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="ISMS_DATA_DIR",
-        help="Where the stack keeps its state, logs and mailbox.",
-        show_default=True,
-    ),
-]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -57,7 +46,7 @@ def _status_table(statuses: list[ComponentStatus]) -> Table:
 
 @dev_app.command("up")
 def up(
-    data_dir: DataDir = Path(".isms-data"),
+    data_dir: DataDirOption = None,
     temporal_port: Annotated[int | None, _port("Temporal gRPC port (default 7233).")] = None,
     temporal_ui_port: Annotated[int | None, _port("Temporal web UI port (default 8233).")] = None,
     temporal_http_port: Annotated[int | None, _port("Temporal HTTP API port (default 7243).")] = None,
@@ -92,14 +81,12 @@ def up(
         }.items()
         if value is not None
     }
-    stack = DevStack(data_dir)
+    stack = DevStack(resolve_data_dir(data_dir))
     on_event = (lambda _line: None) if as_json else (lambda line: errors.print(f"[dim]•[/dim] {line}"))
     try:
         statuses = stack.up(port_overrides=overrides, timeout=timeout, on_event=on_event)
     except StackError as exc:
-        for line in exc.lines:
-            errors.print(f"[red]error:[/red] {line}" if not line.startswith(" ") else line, highlight=False)
-        raise typer.Exit(1) from None
+        fail(*exc.lines)
     healthy = all(status.healthy for status in statuses)
     if as_json:
         typer.echo(json.dumps(_summary(stack, statuses), indent=2))
@@ -113,7 +100,13 @@ def up(
         )
         console.print(f"S3 endpoint   {env['ISMS_S3_ENDPOINT_URL']} (bucket {ARCHIVE_BUCKET}, Object Lock)")
         console.print(f"Mailbox       {stack.mailbox_dir}  (one .eml file per message)")
-        console.print(f"Settings      {stack.settings_file}  (read by every `isms` command run here)")
+        if stack.data_dir != resolve_data_dir().resolve():
+            readers = f"other `isms` commands read it with {DATA_DIR_VARIABLE}={stack.data_dir}"
+        elif os.environ.get(DATA_DIR_VARIABLE):
+            readers = f"read by every `isms` command while {DATA_DIR_VARIABLE} names this folder"
+        else:
+            readers = "read by every `isms` command run from this folder"
+        console.print(f"Settings      {stack.settings_file}  ({readers})", soft_wrap=True)
         console.print(f"Logs          {stack.logs_dir}")
         console.print("Stop it with  isms dev down")
     raise typer.Exit(0 if healthy else 1)
@@ -138,9 +131,9 @@ def _summary(stack: DevStack, statuses: list[ComponentStatus]) -> dict[str, obje
 
 
 @dev_app.command("status")
-def status(data_dir: DataDir = Path(".isms-data"), as_json: JsonFlag = False) -> None:
+def status(data_dir: DataDirOption = None, as_json: JsonFlag = False) -> None:
     """Say what runs and what is healthy. Exit code 0 only when everything is healthy."""
-    stack = DevStack(data_dir)
+    stack = DevStack(resolve_data_dir(data_dir))
     statuses = stack.status()
     if as_json:
         typer.echo(json.dumps(_summary(stack, statuses), indent=2))
@@ -150,9 +143,9 @@ def status(data_dir: DataDir = Path(".isms-data"), as_json: JsonFlag = False) ->
 
 
 @dev_app.command("down")
-def down(data_dir: DataDir = Path(".isms-data"), as_json: JsonFlag = False) -> None:
+def down(data_dir: DataDirOption = None, as_json: JsonFlag = False) -> None:
     """Stop exactly the processes `isms dev up` started (by recorded pid). Data is kept."""
-    stack = DevStack(data_dir)
+    stack = DevStack(resolve_data_dir(data_dir))
     on_event = (lambda _line: None) if as_json else (lambda line: errors.print(f"[dim]•[/dim] {line}"))
     outcome = stack.down(on_event=on_event)
     if as_json:

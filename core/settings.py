@@ -1,8 +1,10 @@
 """One settings object for every process: worker, web app, command line and tests.
 
 Values come from ``ISMS_``-prefixed environment variables and, optionally, from a
-settings file in the same ``ISMS_NAME=value`` form (the file that ``isms dev up``
-writes, or one you keep for production). Environment variables win over the file.
+settings file in the same ``ISMS_NAME=value`` form: the file ``ISMS_SETTINGS_FILE`` names,
+else ``<data folder>/isms.env`` (the file ``isms dev up`` writes) when it exists. The data
+folder is the one :func:`resolve_data_dir` gives every command. Environment variables win
+over the file.
 
 >>> settings = load_settings()          # raises SettingsError listing every problem
 >>> settings.temporal_address
@@ -24,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ISMS_"
 SETTINGS_FILE_VARIABLE = "ISMS_SETTINGS_FILE"
+DATA_DIR_VARIABLE = "ISMS_DATA_DIR"
 DEFAULT_DATA_DIR = Path(".isms-data")
 DEV_SETTINGS_FILENAME = "isms.env"
 
@@ -128,16 +131,15 @@ class Settings(BaseSettings):
     web_port: int = Field(8000, ge=1, le=65535)
     link_secret: StrongSecret
     link_ttl_days: int = Field(21, ge=1, le=365)  # how long an emailed signing or acknowledgement link works
-    dashboard_password: SecretStr | None = (
-        None  # the ISMS lead's credential; None: emailed one-time links only
-    )
+    # the ISMS lead's dashboard password; None: nobody can sign in to the dashboard
+    dashboard_password: SecretStr | None = None
 
     # PAdES sealing: the organisation's key and certificate (PEM), or a self-signed pair made
     # on first run and kept in signing_dir
     signing_key_file: Path | None = None
     signing_cert_file: Path | None = None
     signing_key_passphrase: SecretStr | None = None
-    signing_dir: Path = DEFAULT_DATA_DIR / "signing"
+    signing_dir: Path = Field(default_factory=lambda: resolve_data_dir() / "signing")
 
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Settings:
@@ -177,12 +179,27 @@ class SettingsError(Exception):
         super().__init__("\n".join(problems))
 
 
-def settings_file_from_environment(*, data_dir: Path = DEFAULT_DATA_DIR) -> Path | None:
-    """The settings file to read: ``$ISMS_SETTINGS_FILE``, else the one ``isms dev up`` wrote."""
+def resolve_data_dir(explicit: Path | None = None) -> Path:
+    """The local data folder every ``isms`` command and process agrees on.
+
+    ``explicit`` (a command's ``--data-dir``) when given, else ``$ISMS_DATA_DIR``, else
+    ``./.isms-data``. It holds the local stack and the settings file ``isms dev up`` writes.
+    """
+    if explicit is not None:
+        return explicit
+    from_environment = os.environ.get(DATA_DIR_VARIABLE)
+    return Path(from_environment) if from_environment else DEFAULT_DATA_DIR
+
+
+def settings_file_from_environment(*, data_dir: Path | None = None) -> Path | None:
+    """The settings file to read: ``$ISMS_SETTINGS_FILE``, else ``<data folder>/isms.env`` if present.
+
+    The data folder is :func:`resolve_data_dir` of ``data_dir``.
+    """
     explicit = os.environ.get(SETTINGS_FILE_VARIABLE)
     if explicit:
         return Path(explicit)
-    dev_file = data_dir / DEV_SETTINGS_FILENAME
+    dev_file = resolve_data_dir(data_dir) / DEV_SETTINGS_FILENAME
     return dev_file if dev_file.is_file() else None
 
 

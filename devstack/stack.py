@@ -1,6 +1,7 @@
 """``isms dev up/status/down``: the whole stack under one data directory.
 
-Layout of the data directory (default ``./.isms-data``)::
+Layout of the data directory (``--data-dir``, else ``$ISMS_DATA_DIR``, else ``./.isms-data``: the
+folder :func:`core.settings.resolve_data_dir` gives every ``isms`` command)::
 
     devstack.json            ports, identities and the processes this tool started
     isms.env                 the ISMS_ settings every process of the stack reads (0600)
@@ -25,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.files import write_atomic
 from devstack.mailsink import smtp_health
 from devstack.ports import port_is_free
 from devstack.processes import (
@@ -179,11 +181,7 @@ class DevStack:
         return DevState.model_validate_json(self.state_file.read_text())
 
     def _save_state(self, state: DevState) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.touch(mode=0o600)
-        temporary.write_text(state.model_dump_json(indent=2))
-        temporary.replace(self.state_file)
+        write_atomic(self.state_file, state.model_dump_json(indent=2).encode())  # 0600, as mkstemp makes it
 
     def _initial_state(self) -> DevState:
         return DevState(
@@ -224,10 +222,7 @@ class DevStack:
     def _write_settings_file(self, state: DevState) -> None:
         lines = ["# written by `isms dev up`; every process of the local stack reads it"]
         lines += [f"{name}={_quote_env(value)}" for name, value in self.settings_env(state).items()]
-        temporary = self.settings_file.with_suffix(".tmp")
-        temporary.touch(mode=0o600)
-        temporary.write_text("\n".join(lines) + "\n")
-        temporary.replace(self.settings_file)
+        write_atomic(self.settings_file, ("\n".join(lines) + "\n").encode())  # 0600: it holds secrets
 
     # components ----------------------------------------------------------------------
 

@@ -1,6 +1,52 @@
-"""Synthetic stand-ins for the campaign tests and benchmark: a small valid PDF."""
+"""Synthetic stand-ins for the campaign tests and benchmark: a staff directory, a small valid PDF.
+
+>>> rows = staff_rows(20)                 # person000000 ... person000019, teams of 8
+>>> Path("staff.csv").write_bytes(staff_csv(rows))
+"""
 
 from __future__ import annotations
+
+import csv
+import io
+
+from models.staff import REQUIRED_COLUMNS
+
+DEPARTMENTS = ("Engineering", "Finance", "Operations", "Sales")
+DOMAIN = "larkspur.example"
+
+
+def staff_rows(count: int, *, team_size: int = 8, prefix: str = "person") -> list[dict[str, str]]:
+    """``count`` people in scope, as rows of the HR export: teams of ``team_size`` under managers
+    who are people too (the first of each team), departments in turn by team.
+
+    Person ``n`` is ``<prefix><n:06d>@larkspur.example``, so a test can name anyone by number.
+    """
+    rows = []
+    for number in range(count):
+        manager = (number // team_size) * team_size
+        rows.append(
+            {
+                "employee_id": f"{prefix.upper()}{number:06d}",
+                "name": f"{prefix.title()} {number:06d}",
+                "email": f"{prefix}{number:06d}@{DOMAIN}",
+                "department": DEPARTMENTS[(number // team_size) % len(DEPARTMENTS)],
+                "job_title": "Analyst",
+                "manager_email": "" if manager == number else f"{prefix}{manager:06d}@{DOMAIN}",
+                "start_date": "2020-01-01",
+                "end_date": "",
+                "in_scope": "yes",
+            }
+        )
+    return rows
+
+
+def staff_csv(rows: list[dict[str, str]]) -> bytes:
+    """``rows`` as a staff directory CSV with the required columns, header first."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(REQUIRED_COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
 
 
 def tiny_pdf(text: str) -> bytes:

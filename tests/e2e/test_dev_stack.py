@@ -131,3 +131,60 @@ def test_a_taken_port_is_reported_and_nothing_starts(stack_dir: Path) -> None:
     assert "--s3-port" in up.stderr
     state = DevStack(stack_dir).load_state()
     assert state is None or state.processes == {}
+
+
+SETTINGS = {
+    "archive_bucket": "acme-isms-archive",
+    "smtp_sender": "ISMS <isms@acme.example>",
+    "public_base_url": "https://isms.acme.example",
+    "link_secret": "s3cr3t-" + "k" * 40,
+}
+
+
+def _isms_in(*args: str, cwd: Path, data_dir: Path | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISMS_")}
+    if data_dir is not None:
+        env["ISMS_DATA_DIR"] = str(data_dir)
+    env["COLUMNS"] = "240"  # Rich wraps at the terminal width: keep messages on one line
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "isms"), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_command_reads_the_settings_of_isms_data_dir(tmp_path: Path) -> None:
+    """`ISMS_DATA_DIR` elsewhere, run from a third folder: `isms audit` uses that folder's isms.env."""
+    data_dir, elsewhere = tmp_path / "stack-data", tmp_path / "somewhere-else"
+    data_dir.mkdir()
+    elsewhere.mkdir()
+    (port,) = find_free_ports(1)  # nothing listens there: the command fails naming what it used
+    values = {
+        **SETTINGS,
+        "drafts_bucket": "bucket-from-data-dir",
+        "s3_endpoint_url": f"http://127.0.0.1:{port}",
+    }
+    lines = [f"ISMS_{name.upper()}={value}" for name, value in values.items()]
+    (data_dir / "isms.env").write_text(
+        "\n".join([*lines, "ISMS_S3_ACCESS_KEY_ID=k", "ISMS_S3_SECRET_ACCESS_KEY=s"])
+    )
+
+    used = _isms_in("audit", "grants", cwd=elsewhere, data_dir=data_dir)
+    assert used.returncode == 1, used.stderr
+    assert f"cannot use s3://bucket-from-data-dir at http://127.0.0.1:{port}" in used.stderr
+
+    # the same command without ISMS_DATA_DIR looks in ./.isms-data of where it runs: nothing there
+    unset = _isms_in("audit", "grants", cwd=elsewhere, data_dir=None)
+    assert unset.returncode == 2
+    assert "invalid settings (read from environment)" in unset.stderr
+    assert "ISMS_ARCHIVE_BUCKET: missing" in unset.stderr
+
+    # and `isms dev` agrees on the folder
+    status = _isms_in("dev", "status", "--json", cwd=elsewhere, data_dir=data_dir)
+    assert json.loads(status.stdout)["data_dir"] == str(data_dir.resolve())
+    assert json.loads(status.stdout)["settings_file"] == str((data_dir / "isms.env").resolve())

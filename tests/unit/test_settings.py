@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import SettingsError, SmtpSecurity, load_settings
+from core.settings import (
+    DEFAULT_DATA_DIR,
+    SettingsError,
+    SmtpSecurity,
+    load_settings,
+    resolve_data_dir,
+    settings_file_from_environment,
+)
 
 SECRET = "s3cr3t-" + "k" * 40
 VALID = {
@@ -103,3 +110,25 @@ def test_a_missing_settings_file_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(settings_file=tmp_path / "nope.env")
     assert caught.value.problems == [f"ISMS_SETTINGS_FILE: no such file {tmp_path / 'nope.env'}"]
+
+
+def test_the_data_folder_is_the_option_else_the_environment_else_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ISMS_DATA_DIR", raising=False)
+    monkeypatch.delenv("ISMS_SETTINGS_FILE", raising=False)
+    assert resolve_data_dir() == DEFAULT_DATA_DIR == Path(".isms-data")
+    monkeypatch.setenv("ISMS_DATA_DIR", str(tmp_path / "from-env"))
+    assert resolve_data_dir() == tmp_path / "from-env"
+    assert resolve_data_dir(tmp_path / "option") == tmp_path / "option"
+
+    assert settings_file_from_environment() is None  # no isms.env in the folder yet
+    (tmp_path / "from-env").mkdir()
+    (tmp_path / "from-env" / "isms.env").write_text("ISMS_SMTP_PORT=2525\n")
+    assert settings_file_from_environment() == tmp_path / "from-env" / "isms.env"
+    assert settings_file_from_environment(data_dir=tmp_path / "option") is None
+    monkeypatch.setenv("ISMS_SETTINGS_FILE", str(EMPTY))
+    assert settings_file_from_environment() == EMPTY  # a named file wins over the data folder
+
+    settings = load_settings(settings_file=EMPTY, **VALID)
+    assert settings.signing_dir == tmp_path / "from-env" / "signing"

@@ -8,8 +8,6 @@ not pay for rendering and sealing; the annual review tests cover the path from s
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +20,8 @@ from temporalio.service import RPCError
 from adapters.campaign import campaign_progress, campaign_state
 from core.settings import Settings
 from core.tokens import issue_link
-from devstack.synthetic import tiny_pdf
+from devstack.synthetic import staff_csv, tiny_pdf
+from devstack.synthetic import staff_rows as staff_rows  # the campaign tests import it from here
 from models.campaign import (
     Acknowledgement,
     CampaignInput,
@@ -35,45 +34,19 @@ from models.campaign import (
 from models.links import LinkRole
 from models.routing import AckLadder, Person
 from models.signing import SignDocumentsResult
-from models.staff import REQUIRED_COLUMNS
 from models.storage import StoredObject
 from tests.workflows.helpers import store
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 
 LEAD = Person(name="Ravi Chandran", email="ravi.chandran@larkspur.example", title="ISMS Manager")
 CEO = Person(name="Eleanor Marsh", email="eleanor.marsh@larkspur.example", title="Chief Executive")
-DEPARTMENTS = ("Engineering", "Finance", "Operations", "Sales")
-
-
-def staff_rows(count: int, *, team_size: int = 8, prefix: str = "person") -> list[dict[str, str]]:
-    """``count`` people in scope: teams of ``team_size`` under managers who are people too."""
-    rows = []
-    for number in range(count):
-        manager = (number // team_size) * team_size
-        rows.append(
-            {
-                "employee_id": f"{prefix.upper()}{number:06d}",
-                "name": f"{prefix.title()} {number:06d}",
-                "email": f"{prefix}{number:06d}@larkspur.example",
-                "department": DEPARTMENTS[(number // team_size) % len(DEPARTMENTS)],
-                "job_title": "Analyst",
-                "manager_email": "" if manager == number else f"{prefix}{manager:06d}@larkspur.example",
-                "start_date": "2020-01-01",
-                "end_date": "",
-                "in_scope": "yes",
-            }
-        )
-    return rows
 
 
 def write_staff(folder: Path, rows: list[dict[str, str]], name: str = "staff.csv") -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(REQUIRED_COLUMNS))
-    writer.writeheader()
-    writer.writerows(rows)
+    """``rows`` (see :func:`devstack.synthetic.staff_rows`) as ``folder/name``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_text(buffer.getvalue())
+    path.write_bytes(staff_csv(rows))
     return path
 
 

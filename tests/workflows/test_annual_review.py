@@ -1,7 +1,8 @@
-"""AnnualReviewWorkflow on the time-skipping server with the real worker and real services.
+"""AnnualReviewWorkflow on the Temporal dev server with the real worker and real services.
 
-Real SeaweedFS, real SMTP sink, real LibreOffice; days pass in seconds. Emails are asserted
-on as they reach the sink (by their X-Isms-Key header).
+Real SeaweedFS, real SMTP sink, real LibreOffice. Only the reminder ladder's test runs on the
+time-skipping server (``review_skipping``), where its 14 days pass in seconds. Emails are
+asserted on as they reach the sink (by their X-Isms-Key header).
 """
 
 from __future__ import annotations
