@@ -24,7 +24,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,6 +99,17 @@ async def retry_rpc(
     raise AssertionError("unreachable")
 
 
+def _lines(details: Sequence[object]) -> list[str]:
+    """A refusal's details as lines: a list detail (the findings, the unusable rows) gives one each."""
+    lines: list[str] = []
+    for detail in details:
+        if isinstance(detail, list | tuple):
+            lines += [str(item) for item in detail]
+        else:
+            lines.append(str(detail))
+    return lines
+
+
 class UpdateRefusedError(Exception):
     """An update the workflow refused (its validator or handler raised): nothing was recorded,
     unless ``kind`` is ``STAFF_CHANGE_PARTLY_APPLIED``.
@@ -125,7 +136,7 @@ class UpdateRefusedError(Exception):
                 refusal_of(cause.type),
                 cause.type or "",
                 cause.message,
-                [str(detail) for detail in cause.details],
+                _lines(cause.details),
             )
         return cls(None, type(cause).__name__, str(cause), [])
 

@@ -148,30 +148,13 @@ class Message:
     )
 
 
-_DEFAULT_MESSAGES: Final[dict[Refusal, str]] = {
-    Refusal.NOT_THE_SIGNER: Message.NOT_THE_SIGNER,
-    Refusal.CONSENT_REQUIRED: Message.CONSENT_REQUIRED,
-    Refusal.COMMENT_REQUIRED: Message.COMMENT_REQUIRED,
-    Refusal.REVISION_IN_PROGRESS: Message.REVISION_IN_PROGRESS,
-    Refusal.SIGNED_MEANWHILE: Message.SIGNED_MEANWHILE,
-    Refusal.NOT_STARTED: Message.NOT_STARTED,
-    Refusal.CLOSED: Message.CLOSED,
-    Refusal.NOT_IN_CAMPAIGN: Message.NOT_IN_CAMPAIGN,
-    Refusal.LEFT: Message.LEFT,
-    Refusal.ALREADY_ACKNOWLEDGED: Message.ALREADY_ACKNOWLEDGED,
-    Refusal.CAMPAIGN_STARTING: Message.CAMPAIGN_STARTING,
-    Refusal.CAMPAIGN_CLOSED: Message.CAMPAIGN_CLOSED,
-    Refusal.CHANGE_IN_PROGRESS: Message.CHANGE_IN_PROGRESS,
-    Refusal.NOTHING_TO_CHANGE: Message.NOTHING_TO_CHANGE,
-}
-
-
 def refusal(kind: Refusal, message: str | None = None, *details: object) -> ApplicationError:
     """The error an update's validator or handler raises to refuse: typed ``kind``.
 
-    ``message`` defaults to the refusal's usual text (``Message``) where it has no fields.
+    ``message`` defaults to the refusal's usual text: the ``Message`` of the same name (read
+    when the refusal is raised).
     """
-    text = message if message is not None else _DEFAULT_MESSAGES.get(kind, "")
+    text = message if message is not None else str(getattr(Message, kind.name, ""))
     # the message is read by people; the type is what callers switch on
     return ApplicationError(text, *details, type=kind.value, non_retryable=True)
 
