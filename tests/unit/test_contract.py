@@ -29,8 +29,10 @@ from workflows.stack_check import StackCheckWorkflow
 ROOT = Path(__file__).resolve().parents[2]
 HISTORIES = ROOT / "tests" / "replay" / "histories"
 HANDLER_NAMES = {str(name) for kind in (Query, Signal, Update) for name in kind}
-# calls whose first argument names a handler
+WORKFLOW_NAMES = {str(name) for name in WorkflowType}
+# calls whose first argument names a handler, or a workflow type
 ADDRESSING_CALLS = {"query", "signal", "execute_update", "start_update", "get_update_handle"}
+STARTING_CALLS = {"start_workflow", "execute_workflow", "start_child_workflow", "ScheduleActionStartWorkflow"}
 MATCHING_CALLS = {"startswith", "endswith", "removeprefix"}
 
 
@@ -74,6 +76,14 @@ def violations(source: str, where: str) -> list[str]:
         return bool(folded) and any(lead.startswith(folded) or folded.startswith(lead) for lead in leads)
 
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and node.args:
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if called in STARTING_CALLS:
+                found += [
+                    f"{where}:{node.lineno}: {called}({literal!r}) names a workflow type by a string"
+                    for literal in _strings(node.args[0])
+                    if literal in WORKFLOW_NAMES
+                ]
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             name = node.func.attr
             if name in ADDRESSING_CALLS and node.args:
@@ -106,13 +116,14 @@ async def old(handle, reason):
     await handle.query("status", result_type=CycleStatus)
     await handle.execute_update("acknowledge", ack, id="x")
     await handle.signal("documents_viewed", viewed)
+    await client.start_workflow("AnnualReviewWorkflow", data, id=cycle_id)
     if reason.startswith(("already signed", "superseded", "not awaiting")):
         pass
     if reason.startswith("already acknowledged") or reason == "closed: the acknowledgement campaign has closed":
         pass
 """
     found = violations(before, "old.py")
-    assert len(found) == 8, found  # three handlers, four startswith, one comparison
+    assert len(found) == 9, found  # a workflow type, three handlers, four startswith, one comparison
 
 
 def test_no_handler_name_or_refusal_wording_outside_the_contract() -> None:
