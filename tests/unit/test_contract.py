@@ -12,6 +12,7 @@ import ast
 import json
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -173,7 +174,7 @@ def test_committed_histories_use_only_contract_names() -> None:
     seen: dict[str, set[str]] = {"workflow": set(), "signal": set(), "update": set()}
     for path in HISTORIES.glob("*.json"):
         for event in json.loads(path.read_text())["events"]:
-            attributes = next((v for k, v in event.items() if k.endswith("Attributes")), {})
+            attributes: dict[str, Any] = next((v for k, v in event.items() if k.endswith("Attributes")), {})
             if "workflowType" in attributes:
                 seen["workflow"].add(attributes["workflowType"]["name"])
             if "signalName" in attributes:
