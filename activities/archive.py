@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from adapters.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
 from adapters.audit_access import apply_legal_hold, legal_hold_marked
 from adapters.s3 import get_file
+from core.contract import Failure
 from core.settings import Settings
 from models.archive import (
     SEAL_CERTIFICATE_FILE,
@@ -31,8 +32,9 @@ from models.archive import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-ARCHIVE_CONFLICT = "ArchiveConflict"
-NON_RETRYABLE_ERRORS = [ARCHIVE_CONFLICT, "IntegrityError"]
+ARCHIVE_CONFLICT = Failure.ARCHIVE_CONFLICT
+# what archive_objects raises that retrying cannot fix (the workflows' retry policies name them)
+ARCHIVE_OBJECTS_NON_RETRYABLE: list[str] = [ARCHIVE_CONFLICT, Failure.INTEGRITY, Failure.NO_SEAL_CERTIFICATE]
 
 
 class ArchiveActivities:
@@ -72,7 +74,11 @@ class ArchiveActivities:
                     archived.append(self._put(data, item.name, body, item.source.content_type, retain_until))
                     activity.heartbeat(number)
             if data.seal_certificate_in and self._seal_certificate is None:
-                raise ApplicationError("the worker has no seal certificate to archive", non_retryable=True)
+                raise ApplicationError(
+                    "the worker has no seal certificate to archive",
+                    type=Failure.NO_SEAL_CERTIFICATE,
+                    non_retryable=True,
+                )
             for folder_name in data.seal_certificate_in:
                 assert self._seal_certificate is not None
                 name = f"{folder_name}/{SEAL_CERTIFICATE_FILE}"

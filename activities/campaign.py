@@ -34,10 +34,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.mail import RECIPIENT_REFUSED, TEMPLATE_ERROR, check_address, link_context
+from activities.mail import INVALID_ADDRESS, TEMPLATE_ERROR, check_address, link_context
 from adapters.campaign import campaign_progress
 from adapters.s3 import get_file
 from adapters.smtp import open_smtp, send_committed
+from core.contract import Failure
 from core.email_templates import EmailTemplateError, RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
 from core.mail_message import build_message
@@ -66,9 +67,16 @@ from models.storage import StoredObject
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-STAFF_CHANGE_REFUSED = "StaffChangeRefused"
-UNREADABLE_STAFF = "UnreadableStaff"
-NON_RETRYABLE_ERRORS = [STAFF_CHANGE_REFUSED, UNREADABLE_STAFF, RECIPIENT_REFUSED]
+STAFF_CHANGE_REFUSED = Failure.STAFF_CHANGE_REFUSED
+UNREADABLE_STAFF = Failure.UNREADABLE_STAFF
+# what each activity raises that retrying cannot fix (the workflows' retry policies name them)
+FREEZE_DIRECTORY_NON_RETRYABLE: list[str] = [UNREADABLE_STAFF]
+LOAD_BATCH_NON_RETRYABLE: list[str] = []
+PLAN_STAFF_CHANGE_NON_RETRYABLE: list[str] = [UNREADABLE_STAFF]
+SEND_CAMPAIGN_MAIL_NON_RETRYABLE: list[str] = [TEMPLATE_ERROR, INVALID_ADDRESS]
+STORE_BATCH_RECORDS_NON_RETRYABLE: list[str] = []
+CLOSE_CAMPAIGN_NON_RETRYABLE: list[str] = []
+CAMPAIGN_FIGURES_NON_RETRYABLE: list[str] = [Failure.NO_CAMPAIGN]
 MAX_JOINERS_PER_CHANGE = 5000
 _HEARTBEAT_EVERY = 25
 
@@ -508,5 +516,7 @@ class CampaignActivities:
         """The live figures, from the batches' queries (the same as ``isms cycle status``)."""
         progress = await campaign_progress(self._client, cycle_id)
         if progress is None:
-            raise ApplicationError(f"no campaign for {cycle_id}", non_retryable=True)
+            raise ApplicationError(
+                f"no campaign for {cycle_id}", type=Failure.NO_CAMPAIGN, non_retryable=True
+            )
         return progress

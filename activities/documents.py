@@ -18,6 +18,7 @@ from adapters.drafts import content_type, draft_key
 from adapters.previous_render import fetch_previous_render_manifest
 from adapters.s3 import IntegrityError, get_file, put_file
 from core.clause5 import blocking, check_profile
+from core.contract import Failure
 from core.hashing import sha256_file
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.routing import cycle_routing
@@ -42,11 +43,13 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # Error types a workflow can name in its retry policy: retrying cannot fix any of them.
-UNREADABLE_INPUT = "UnreadableInput"
-CLAUSE5_ERRORS = "Clause5Errors"
-INTEGRITY = "IntegrityError"
-PDF_CONVERSION = "PdfConversionFailed"
-NON_RETRYABLE_ERRORS = [UNREADABLE_INPUT, CLAUSE5_ERRORS, INTEGRITY, PDF_CONVERSION]
+UNREADABLE_INPUT = Failure.UNREADABLE_INPUT
+CLAUSE5_ERRORS = Failure.CLAUSE5_ERRORS
+INTEGRITY = Failure.INTEGRITY
+PDF_CONVERSION = Failure.PDF_CONVERSION
+# what each activity raises that retrying cannot fix (the workflows' retry policies name them)
+CHECK_DOCUMENTS_NON_RETRYABLE: list[str] = [UNREADABLE_INPUT, INTEGRITY]
+RENDER_DOCUMENTS_NON_RETRYABLE: list[str] = [UNREADABLE_INPUT, CLAUSE5_ERRORS, INTEGRITY, PDF_CONVERSION]
 
 
 def load_stored_inputs(

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.s3 import object_exists
 from adapters.smtp import open_smtp, send_committed
+from core.contract import Failure
 from core.email_templates import EmailTemplateError, render_email_template
 from core.hashing import sha256_bytes
 from core.mail_message import build_message, message_id_for
@@ -36,10 +37,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 # Error types a workflow can name in its retry policy: retrying cannot fix any of them.
-RECIPIENT_REFUSED = "RecipientRefused"
-TEMPLATE_ERROR = "EmailTemplateError"
-INVALID_ADDRESS = "InvalidAddress"
-NON_RETRYABLE_ERRORS = [RECIPIENT_REFUSED, TEMPLATE_ERROR, INVALID_ADDRESS]
+RECIPIENT_REFUSED = Failure.RECIPIENT_REFUSED
+TEMPLATE_ERROR = Failure.TEMPLATE_ERROR
+INVALID_ADDRESS = Failure.INVALID_ADDRESS
+SEND_EMAIL_NON_RETRYABLE: list[str] = [RECIPIENT_REFUSED, TEMPLATE_ERROR, INVALID_ADDRESS]
 
 
 def link_context(settings: Settings, request: LinkRequest) -> dict[str, object]:

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.documents import INTEGRITY, PDF_CONVERSION, UNREADABLE_INPUT, load_stored_inputs
 from adapters.drafts import content_type
 from adapters.s3 import put_file, read_object
+from core.contract import Failure
 from core.hashing import sha256_bytes
 from core.settings import Settings
 from documents.certificate import SigningRequestError, build_signing_evidence, format_utc
@@ -42,12 +43,12 @@ if TYPE_CHECKING:
 
 # Error types a workflow can name in its retry policy: retrying cannot fix any of them.
 # S3 and LibreOffice start-up problems are left retryable.
-SIGNING_IDENTITY = "SigningIdentityError"
-SHOWN_DOCUMENTS_MISMATCH = "ShownDocumentsMismatch"
-VERSION_MISMATCH = "VersionMismatch"
-ALREADY_SIGNED = "AlreadySigned"
-SEALING_FAILED = "SealingFailed"
-NON_RETRYABLE_ERRORS = [
+SIGNING_IDENTITY = Failure.SIGNING_IDENTITY
+SHOWN_DOCUMENTS_MISMATCH = Failure.SHOWN_DOCUMENTS_MISMATCH
+VERSION_MISMATCH = Failure.VERSION_MISMATCH
+ALREADY_SIGNED = Failure.ALREADY_SIGNED
+SEALING_FAILED = Failure.SEALING_FAILED
+SIGN_DOCUMENTS_NON_RETRYABLE: list[str] = [
     UNREADABLE_INPUT,
     INTEGRITY,
     PDF_CONVERSION,

@@ -14,26 +14,27 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.workflow_client import BatchHandle, CampaignHandle, RpcRetry, retry_rpc
 from models.campaign import (
     BatchProgress,
     CampaignProgress,
     CampaignStage,
     CampaignState,
     Tally,
-    batch_id_for,
-    campaign_id_for,
 )
 
 QUERY_CONCURRENCY = 16
 QUERY_TIMEOUT = timedelta(seconds=10)
-QUERY_ATTEMPTS = 3  # a busy worker can miss a query's deadline; ask again before giving up
+# a busy worker can miss a query's deadline: ask again (at once) before giving up
+QUERY_RETRY = RpcRetry(
+    attempts=3, first_delay=0.0, retryable=(RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+)
 
 
 async def campaign_state(client: Client, cycle_id: str) -> CampaignState | None:
     """The campaign's own state, or None when the cycle has no campaign (yet)."""
-    handle = client.get_workflow_handle(campaign_id_for(cycle_id))
     try:
-        state: CampaignState = await handle.query("state", result_type=CampaignState)
+        state = await CampaignHandle(client, cycle_id).state()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return None
@@ -42,18 +43,10 @@ async def campaign_state(client: Client, cycle_id: str) -> CampaignState | None:
 
 
 async def batch_progress(client: Client, cycle_id: str, batch: int) -> BatchProgress:
-    handle = client.get_workflow_handle(batch_id_for(cycle_id, batch))
-    for attempt in range(1, QUERY_ATTEMPTS + 1):
-        try:
-            progress: BatchProgress = await handle.query(
-                "progress", result_type=BatchProgress, rpc_timeout=QUERY_TIMEOUT
-            )
-            return progress
-        except RPCError as exc:
-            transient = exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
-            if not transient or attempt == QUERY_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    batch_handle = BatchHandle.of(client, cycle_id, batch)
+    return await retry_rpc(
+        lambda: batch_handle.progress(rpc_timeout=QUERY_TIMEOUT), policy=QUERY_RETRY, what="progress query"
+    )
 
 
 def combine(state: CampaignState, batches: list[BatchProgress]) -> CampaignProgress:

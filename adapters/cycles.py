@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.drafts import store_input
 from adapters.previous_render import find_previous_render_manifest
+from adapters.workflow_client import CycleHandle, UpdateRefusedError
 from core.clause5 import blocking, check_profile
+from core.contract import Refusal, WorkflowType
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.settings import Settings
 from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
@@ -28,7 +30,7 @@ from models.findings import Finding, Severity
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-WORKFLOW = "AnnualReviewWorkflow"
+WORKFLOW = WorkflowType.ANNUAL_REVIEW
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Outcome:
     exists: bool = False
     unreadable: bool = False
     previous: str = ""  # where the change summary's base came from ("" when there is none)
+    refusal: Refusal | None = None  # the workflow's refusal, when it refused
 
 
 def check_files(profile: Path, staff: Path, *, today: datetime | None = None) -> Outcome:
@@ -159,20 +162,18 @@ async def submit_revision(
     """Upload the revised inputs and hand them to the cycle, which checks them before accepting."""
     stored_profile = await asyncio.to_thread(store_input, s3, settings, profile)
     stored_staff = await asyncio.to_thread(store_input, s3, settings, staff) if staff else None
-    handle = client.get_workflow_handle(cycle_id)
     try:
-        receipt: RevisionReceipt = await handle.execute_update(
-            "submit_revision",
-            RevisionInput(profile=stored_profile, staff=stored_staff, submitted_by=submitted_by),
-            result_type=RevisionReceipt,
+        receipt = await CycleHandle(client, cycle_id).submit_revision(
+            RevisionInput(profile=stored_profile, staff=stored_staff, submitted_by=submitted_by)
         )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            return Outcome(
-                ok=False, cycle_id=cycle_id, message=cause.message, problems=[str(d) for d in cause.details]
-            ), None
-        return Outcome(ok=False, cycle_id=cycle_id, message=str(cause)), None
+    except UpdateRefusedError as refused:
+        return Outcome(
+            ok=False,
+            cycle_id=cycle_id,
+            message=refused.message,
+            problems=refused.details,
+            refusal=refused.kind,
+        ), None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return Outcome(ok=False, cycle_id=cycle_id, message=f"no cycle {cycle_id}"), None
@@ -182,10 +183,10 @@ async def submit_revision(
 
 async def cycle_status(client: Client, cycle_id: str) -> tuple[CycleStatus, str] | None:
     """The cycle's status and its workflow run state (running, completed, failed...), or None."""
-    handle = client.get_workflow_handle(cycle_id)
+    review = CycleHandle(client, cycle_id)
     try:
-        description = await handle.describe()
-        status: CycleStatus = await handle.query("status", result_type=CycleStatus)
+        description = await review.handle.describe()
+        status = await review.status()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return None
@@ -196,7 +197,7 @@ async def cycle_status(client: Client, cycle_id: str) -> tuple[CycleStatus, str]
 async def list_cycles(client: Client, *, limit: int = 100) -> list[tuple[str, str, datetime]]:
     """(cycle id, run state, started at) of the most recent cycles."""
     found = []
-    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW}'", limit=limit):
+    async for execution in client.list_workflows(f"WorkflowType = '{WORKFLOW.value}'", limit=limit):
         state = execution.status.name.lower() if execution.status else "unknown"
         found.append((execution.id, state, execution.start_time))
     return found

@@ -29,10 +29,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.contract import WorkflowType
 from core.settings import Settings
 from models.schedule import ScheduledReviewInput, ScheduleInfo
 
-SCHEDULED_WORKFLOW = "ScheduledReviewWorkflow"
+SCHEDULED_WORKFLOW = WorkflowType.SCHEDULED_REVIEW
 PREFIX = "isms-annual-review-"
 
 

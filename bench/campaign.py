@@ -61,6 +61,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -75,6 +76,7 @@ from adapters.campaign import campaign_progress, campaign_state
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
+from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, retry_rpc
 from core.settings import ENV_PREFIX, Settings, load_settings
 from core.tokens import issue_link
 from devstack.ports import GRPC_OFFSET, port_is_free
@@ -84,7 +86,6 @@ from models.campaign import CampaignInput, CampaignProgress, SignedVersion, batc
 from models.links import LinkRole
 from models.routing import AckLadder, Person
 from models.storage import StoredObject
-from web.acknowledge import UPDATES_IN_FLIGHT_PER_WORKFLOW
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 
 LEAD = Person(name="Ravi Chandran", email="ravi.chandran@larkspur.example", title="ISMS Manager")
@@ -642,14 +643,8 @@ async def raw_signals(
 async def drain(handle: WorkflowHandle[UpdateSinkWorkflow, int], sequence: Iterator[int]) -> None:
     """Send updates one at a time until ``sequence`` (shared with other senders) runs out."""
     for number in sequence:
-        for attempt in range(6):
-            try:
-                await handle.execute_update(UpdateSinkWorkflow.bump, number)
-                break
-            except RPCError as exc:  # the server refuses a workflow's 11th update in flight
-                if exc.status is not RPCStatusCode.RESOURCE_EXHAUSTED or attempt == 5:
-                    raise
-                await asyncio.sleep(0.05 * 2**attempt)
+        # the server refuses a workflow's 11th update in flight: the project's one retry policy
+        await retry_rpc(partial(handle.execute_update, UpdateSinkWorkflow.bump, number), what="bump")
 
 
 async def raw_updates(client: Client, task_queue: str, *, total: int, concurrency: int) -> tuple[float, int]:

@@ -17,8 +17,7 @@ from typing import Annotated, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.live import Live
 from rich.table import Table
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.campaign import campaign_progress, campaign_state
@@ -26,6 +25,7 @@ from adapters.cycles import Outcome, check_files, cycle_status, start_cycle, sub
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
+from adapters.workflow_client import CampaignHandle, UpdateRefusedError
 from cli.campaign_view import (
     LiveFigures,
     plain_line,
@@ -44,9 +44,10 @@ from cli.common import (
     settings_or_exit,
     workflow_ui_url,
 )
+from core.contract import Failure, Refusal
 from core.profile_io import UnreadableInputError, load_staff
 from core.settings import Settings
-from models.campaign import CampaignProgress, CampaignStage, StaffChange, StaffChangeReceipt, campaign_id_for
+from models.campaign import CampaignProgress, CampaignStage, StaffChange, StaffChangeReceipt
 from models.cycle import CycleStatus
 
 P = ParamSpec("P")
@@ -329,19 +330,15 @@ async def _change_staff(
     """Upload the joiners, then run the campaign's ``change_staff`` Update (it checks the rows)."""
     stored = await asyncio.to_thread(store_input, make_s3_client(settings), settings, add) if add else None
     change = StaffChange(add=stored, remove=remove, requested_by=_who())
-    handle = client.get_workflow_handle(campaign_id_for(cycle_id))
     try:
-        receipt: StaffChangeReceipt = await handle.execute_update(
-            "change_staff", change, result_type=StaffChangeReceipt
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        # an unreadable joiners file fails the planning activity: its reason is one level down
-        if isinstance(cause, ActivityError) and cause.cause is not None:
-            cause = cause.cause
-        if isinstance(cause, ApplicationError):
-            return _Refusal(cause.message, [str(detail) for detail in cause.details])
-        return _Refusal(f"the staff change failed: {cause}", code=EXIT_FAILED)
+        receipt = await CampaignHandle(client, cycle_id).change_staff(change)
+    except UpdateRefusedError as refused:
+        # a refusal, or an unreadable joiners file (the planning activity's error): nothing changed
+        if refused.kind is not None or refused.error_type == Failure.UNREADABLE_STAFF:
+            # a change that reached some batches only: a service problem, and the lines say which
+            code = EXIT_FAILED if refused.kind is Refusal.STAFF_CHANGE_PARTLY_APPLIED else EXIT_BAD_INPUT
+            return _Refusal(refused.message, refused.details, code=code)
+        return _Refusal(f"the staff change failed: {refused.message}", code=EXIT_FAILED)
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
@@ -486,7 +483,7 @@ def _live_view_wanted() -> bool:
 
 
 async def _campaign_run_state(client: Client, cycle_id: str) -> WorkflowExecutionStatus | None:
-    description = await client.get_workflow_handle(campaign_id_for(cycle_id)).describe()
+    description = await CampaignHandle(client, cycle_id).handle.describe()
     return description.status
 
 

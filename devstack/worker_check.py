@@ -12,6 +12,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError
 
 from adapters.temporal import connect_temporal
+from core.contract import WorkflowType
 from core.settings import SettingsError, load_settings
 from models.health import StackCheckInput, StackCheckResult
 
@@ -27,7 +28,7 @@ async def _run(settings_file: Path) -> tuple[bool, str]:
     try:
         client = await connect_temporal(settings)
         result = await client.execute_workflow(
-            "StackCheckWorkflow",
+            WorkflowType.STACK_CHECK.value,
             StackCheckInput(),
             id=f"isms-stack-check-{uuid.uuid4()}",
             task_queue=settings.temporal_task_queue,

@@ -4,8 +4,8 @@ A GET never changes anything (mail security scanners fetch every link within sec
 delivery), and neither does fetching the documents. The confirmation is a POST with a CSRF
 value, sent to the person's batch workflow as the ``acknowledge`` Update whose id is derived
 from the link, so a double click or a retried request is one update; a second link for the
-same person is refused by the workflow's validator ("already acknowledged") and answered with
-the earlier record.
+same person is refused by the workflow's validator (``Refusal.ALREADY_ACKNOWLEDGED``) and
+answered with the earlier record. What a refusal shows depends on its type, never its wording.
 
 A staff link's ``cycle_id`` claim is the batch workflow id (``<cycle id>--ack-0007``). The
 server refuses a workflow's 11th concurrent in-flight update, so this process keeps at most
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,21 +23,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from temporalio.client import (
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle, UpdateRefusedError
+from core.contract import Refusal
 from core.hashing import sha256_bytes
 from core.tokens import read_link
 from models.campaign import ACKNOWLEDGEMENT_TEXT, Acknowledgement, AckPage, AckReceipt, cycle_of_batch
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
-from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
+from web.security import (
+    client_ip,
+    csrf_matches,
+    file_headers,
+    new_csrf_token,
+    set_csrf_cookie,
+    user_agent,
+)
+from web.services import app_services
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -70,10 +73,8 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
     ),
 }
 
-# the server refuses a workflow's 11th concurrent update: stay below it, and retry refusals
-UPDATES_IN_FLIGHT_PER_WORKFLOW = 8
-_UPDATE_ATTEMPTS = 6
-_RETRYABLE = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+__all__ = ["UPDATES_IN_FLIGHT_PER_WORKFLOW", "UpdateGates", "router"]
+
 # each call of the update waits at most this long for the workflow's answer
 _UPDATE_RPC_TIMEOUT = timedelta(seconds=20)
 _QUERY_RPC_TIMEOUT = timedelta(seconds=10)
@@ -134,7 +135,7 @@ def _busy(request: Request) -> HTMLResponse:
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = pages.services(request).settings
+    settings = app_services(request).settings
     return read_link(
         settings.link_secret.get_secret_value(), token, expected_role=LinkRole.STAFF, now=datetime.now(UTC)
     )
@@ -145,15 +146,12 @@ def _closed(page: AckPage) -> bool:
     return page.closed or datetime.now(UTC) >= page.deadline
 
 
-async def _query_page(handle: WorkflowHandle[object, object], email: str) -> AckPage | None:
+async def _query_page(handle: BatchHandle, email: str) -> AckPage | None:
     """The batch's ``page`` query; raises RPCError (NOT_FOUND for no such batch) when it cannot."""
-    page: AckPage | None = await handle.query(
-        "page", email, result_type=AckPage, rpc_timeout=_QUERY_RPC_TIMEOUT
-    )
-    return page
+    return await handle.page(email, rpc_timeout=_QUERY_RPC_TIMEOUT)
 
 
-OpenLink = tuple[LinkClaims, WorkflowHandle[object, object], AckPage]
+OpenLink = tuple[LinkClaims, BatchHandle, AckPage]
 
 
 def _state_notice(request: Request, claims: LinkClaims, page: AckPage | None) -> HTMLResponse | None:
@@ -198,8 +196,7 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
         return pages.problem_page(request, _PROBLEMS, claims)
     if cycle_of_batch(claims.cycle_id) is None:  # signed by us, yet names no batch
         return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
-    client = await pages.services(request).temporal()
-    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
+    handle = BatchHandle(await app_services(request).temporal(), claims.cycle_id)
     try:
         page = await _query_page(handle, claims.person)
     except RPCError as exc:
@@ -264,7 +261,7 @@ def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLRe
         response,
         csrf,
         path=base_path,
-        secure=pages.services(request).settings.public_base_url.startswith("https"),
+        secure=app_services(request).settings.public_base_url.startswith("https"),
     )
     return response
 
@@ -332,7 +329,7 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
         return pages.notice(
             request, "No such document", "This version has no document of that name.", status_code=404
         )
-    s3 = pages.services(request).s3
+    s3 = app_services(request).s3
     body = await asyncio.to_thread(lambda: s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read())
     if sha256_bytes(body) != page.documents.get(name, stored.sha256):
         # never show a file whose fingerprint differs from the one the person is accepting
@@ -344,16 +341,9 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
             advice=f"Please tell {page.lead_name}, the ISMS lead.",
         )
     filename = name.removesuffix(".docx") + ".pdf"
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "SAMEORIGIN",  # only the acknowledgement page may show it
-        },
-    )
+    # only the acknowledgement page may frame it
+    headers = file_headers(inline_name=filename, frame="SAMEORIGIN")
+    return Response(body, media_type="application/pdf", headers=headers)
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
@@ -381,8 +371,7 @@ async def record_acknowledgement(
             "Open the link again and confirm from there.",
             status_code=403,
         )
-    client = await pages.services(request).temporal()
-    handle: WorkflowHandle[object, object] = client.get_workflow_handle(claims.cycle_id)
+    handle = BatchHandle(await app_services(request).temporal(), claims.cycle_id)
     acknowledgement = Acknowledgement(  # the workflow records the hashes of the version the link names
         person=claims.person,
         version_hash=claims.version_hash or "",
@@ -391,10 +380,16 @@ async def record_acknowledgement(
         user_agent=user_agent(request),
     )
     try:
-        receipt = await _acknowledge(request, handle, acknowledgement, update_id=f"ack-{claims.token_id}")
-    except WorkflowUpdateFailedError as exc:
-        reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
-        return await _refused(request, handle, claims, reason)
+        # bounded per batch, retried when the server refuses it for load; the same update id
+        # makes every retry (and every double click) the same update
+        receipt = await handle.acknowledge(
+            acknowledgement,
+            update_id=f"ack-{claims.token_id}",
+            rpc_timeout=_UPDATE_RPC_TIMEOUT,
+            hold=lambda: _gates(request).hold(handle.id),
+        )
+    except UpdateRefusedError as refused:
+        return await _refused(request, handle, claims, refused)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return pages.notice(
             request,
@@ -412,67 +407,41 @@ async def record_acknowledgement(
     return _recorded(request, receipt)
 
 
-_REFUSAL_STATUS = (("left", 410), ("not in this campaign", 403), ("not started", 503))
+# the HTTP status of a refusal's plain page, when nothing better explains it
+_REFUSAL_STATUS: dict[Refusal, int] = {
+    Refusal.LEFT: 410,
+    Refusal.NOT_IN_CAMPAIGN: 403,
+    Refusal.NOT_STARTED: 503,
+}
 
 
 async def _refused(
-    request: Request, handle: WorkflowHandle[object, object], claims: LinkClaims, reason: str
+    request: Request, handle: BatchHandle, claims: LinkClaims, refused: UpdateRefusedError
 ) -> HTMLResponse:
     """The page for an acknowledgement the workflow's validator refused: read the page to explain."""
-    log.info("acknowledgement refused by %s: %s", handle.id, reason)
+    log.info("acknowledgement refused by %s: %s", handle.id, refused.error_type)
     try:
         page = await _query_page(handle, claims.person)
     except (RPCError, WorkflowQueryFailedError):
         page = None
-    if reason.startswith("already acknowledged"):
+    if refused.kind is Refusal.ALREADY_ACKNOWLEDGED:
         # another link (or another tab) got there first: show what that request recorded
         earlier = _earlier_receipt(page) if page is not None else None
         if earlier is not None:
             return _recorded(request, earlier)
         return pages.notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
-    if reason.startswith("closed") and page is not None:
+    if refused.kind is Refusal.CLOSED and page is not None:
         return _closed_notice(request, page)
     notice = _state_notice(request, claims, page) if page is not None else None
     if notice is not None:
         return notice
-    if reason.startswith("superseded"):
+    if refused.kind is Refusal.SUPERSEDED:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
-    status_code = next((code for start, code in _REFUSAL_STATUS if reason.startswith(start)), 409)
+    reason = refused.message
+    status_code = _REFUSAL_STATUS.get(refused.kind, 409) if refused.kind is not None else 409
     return pages.notice(
         request,
         "Nothing was recorded",
         reason[0].upper() + reason[1:] + "." if reason else "The acknowledgement was refused.",
         status_code=status_code,
     )
-
-
-async def _acknowledge(
-    request: Request,
-    handle: WorkflowHandle[object, object],
-    acknowledgement: Acknowledgement,
-    *,
-    update_id: str,
-) -> AckReceipt:
-    """The update, bounded per batch and retried when the server refuses it for load.
-
-    The same update id makes every retry (and every double click) the same update.
-    """
-    gates = _gates(request)
-    for attempt in range(_UPDATE_ATTEMPTS):
-        try:
-            async with gates.hold(handle.id):
-                receipt: AckReceipt = await handle.execute_update(
-                    "acknowledge",
-                    acknowledgement,
-                    id=update_id,
-                    result_type=AckReceipt,
-                    rpc_timeout=_UPDATE_RPC_TIMEOUT,
-                )
-            return receipt
-        except RPCError as exc:
-            if exc.status not in _RETRYABLE or attempt == _UPDATE_ATTEMPTS - 1:
-                raise
-            log.info("update %s on %s refused (%s), retrying", update_id, handle.id, exc.status.name)
-        # jitter, so requests refused together do not all come back together
-        await asyncio.sleep(0.1 * 2**attempt * (1 + random.random()))  # noqa: S311
-    raise AssertionError("unreachable")

@@ -8,56 +8,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from adapters.s3 import make_auditor_s3_client, make_s3_client
-from adapters.temporal import connect_temporal
 from core.settings import Settings
+from web.acknowledge import router as acknowledge_router
+from web.audit import router as audit_router
+from web.dashboard import router as dashboard_router
+from web.security import protect_page
+from web.services import Services
+from web.signing import router as signing_router
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-TEMPLATES_DIR = Path(__file__).parent / "templates"
-
-
-class Services:
-    """The app's connections. Temporal is connected on first use, so the app starts (and says
-    it is unhealthy) without it; tests pass their own client.
-
-    ``auditor_s3`` is the read-only identity the auditor's portal reads the archive with
-    (and presigns its download links with), when one is configured.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        client: Client | None = None,
-        s3: S3Client | None = None,
-        auditor_s3: S3Client | None = None,
-    ) -> None:
-        self.settings = settings
-        self._client = client
-        self.s3 = s3 or make_s3_client(settings)
-        self.auditor_s3 = auditor_s3 or make_auditor_s3_client(settings)
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
-        )
-        self.templates = Jinja2Templates(env=environment)
-
-    async def temporal(self) -> Client:
-        if self._client is None:
-            self._client = await connect_temporal(self.settings)
-        return self._client
 
 
 def _plain_page(
@@ -69,9 +37,7 @@ def _plain_page(
         {"heading": heading, "explanation": explanation, "advice": "", "tone": "bad"},
         status_code=status_code,
     )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    return protect_page(response)
 
 
 def create_app(
@@ -81,12 +47,6 @@ def create_app(
     s3: S3Client | None = None,
     auditor_s3: S3Client | None = None,
 ) -> FastAPI:
-    # imported here so the route modules can import Services from this one
-    from web.acknowledge import router as acknowledge_router
-    from web.audit import router as audit_router
-    from web.dashboard import router as dashboard_router
-    from web.signing import router as signing_router
-
     services = Services(settings, client=client, s3=s3, auditor_s3=auditor_s3)
 
     @asynccontextmanager

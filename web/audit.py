@@ -40,7 +40,8 @@ from models.archive import ArchivedObject
 from models.audit import ArchivedCycle, AuditGrant, Verdict
 from models.links import LinkProblem
 from web import pages
-from web.app import Services
+from web.security import file_headers
+from web.services import Services, app_services
 
 router = APIRouter(prefix="/audit")
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _not_archived(request: Request, year_text: str) -> HTMLResponse:
 
 async def _grant(request: Request, token: str) -> AuditGrant | HTMLResponse:
     """The grant behind ``token`` when it works now, else the plain page saying why."""
-    services = pages.services(request)
+    services = app_services(request)
     try:
         found = await asyncio.to_thread(
             check_auditor, services.s3, services.settings, token, now=datetime.now(UTC)
@@ -146,7 +147,7 @@ async def _open_year(request: Request, token: str, year_text: str) -> OpenYear |
         return _not_archived(request, year_text)
     year = int(year_text)
     try:
-        cycles = await asyncio.to_thread(_reader(pages.services(request)).cycles, grant.organisation, year)
+        cycles = await asyncio.to_thread(_reader(app_services(request)).cycles, grant.organisation, year)
     except (AuditError, ClientError, BotoCoreError) as exc:
         return _unavailable(request, exc)
     if not cycles:
@@ -245,7 +246,7 @@ async def archive_index(request: Request, token: str) -> HTMLResponse:
     if isinstance(grant, HTMLResponse):
         return grant
     try:
-        years = await asyncio.to_thread(_overview, pages.services(request), grant.organisation)
+        years = await asyncio.to_thread(_overview, app_services(request), grant.organisation)
     except (AuditError, ClientError, BotoCoreError) as exc:
         return _unavailable(request, exc)
     return pages.page(request, "audit_index.html", _context(grant, token, years=years))
@@ -292,11 +293,10 @@ async def download(
             status_code=404,
             advice="Use the Download links on the year's page.",
         )
-    url = _reader(pages.services(request)).presigned_url(
+    url = _reader(app_services(request)).presigned_url(
         chosen, filename=PurePosixPath(chosen.key).name, expires_seconds=DOWNLOAD_LINK_SECONDS
     )
-    response = RedirectResponse(url, status_code=303)
-    response.headers["Cache-Control"] = "no-store"
+    response = RedirectResponse(url, status_code=303, headers=file_headers())
     response.headers["Referrer-Policy"] = "no-referrer"  # the portal's URL carries the token
     return response
 
@@ -308,7 +308,7 @@ async def verify(request: Request, token: str, year: str) -> HTMLResponse:
     if isinstance(opened, HTMLResponse):
         return opened
     grant, found_year, _ = opened
-    reader = _reader(pages.services(request))
+    reader = _reader(app_services(request))
     try:
         report = await asyncio.to_thread(
             verify_archive, reader, grant.organisation, found_year, now=datetime.now(UTC)
@@ -341,7 +341,7 @@ async def evidence_pack(request: Request, token: str, year: str) -> Response:
     folder = Path(tempfile.mkdtemp(prefix="isms-pack-"))
     try:
         await asyncio.to_thread(
-            build_pack, _reader(pages.services(request)), grant.organisation, found_year, folder / filename
+            build_pack, _reader(app_services(request)), grant.organisation, found_year, folder / filename
         )
     except IntegrityMismatchError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -363,6 +363,6 @@ async def evidence_pack(request: Request, token: str, year: str) -> Response:
         folder / filename,
         media_type="application/zip",
         filename=filename,
-        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        headers=file_headers(),
         background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )

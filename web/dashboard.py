@@ -26,8 +26,9 @@ from adapters.campaign import campaign_progress
 from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revision
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
 from models.cycle import CycleStatus, Stage
-from web.app import Services
+from web import pages
 from web.security import client_ip
+from web.services import app_services as _services
 
 router = APIRouter(prefix="/dashboard")
 
@@ -35,11 +36,6 @@ SESSION_COOKIE = "isms_session"
 SESSION_HOURS = 8
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _SALT = "isms-cycle.dashboard-session"
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -66,15 +62,7 @@ def _authorised_post(request: Request, submitted: str) -> bool:
     return expected is not None and hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-def _page(
-    request: Request, template: str, context: dict[str, object], *, status_code: int = 200
-) -> HTMLResponse:
-    response: HTMLResponse = _services(request).templates.TemplateResponse(
-        request, template, context, status_code=status_code
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+_page = pages.page
 
 
 def _to_login() -> RedirectResponse:

@@ -1,4 +1,4 @@
-"""Page helpers shared by the link pages (signing, acknowledgement): never cached, never framed."""
+"""Page helpers shared by the pages (links, dashboard, portal): never cached, never framed."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from models.links import LinkProblem
-from web.app import Services
+from web.security import protect_page
+from web.services import app_services
 
 # a problem's HTTP status, heading, explanation and advice
 ProblemTexts = dict[LinkProblem, tuple[int, str, str, str]]
 
 
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 def page(
     request: Request, template: str, context: dict[str, object], *, status_code: int = 200
 ) -> HTMLResponse:
-    response = services(request).templates.TemplateResponse(
+    response = app_services(request).templates.TemplateResponse(
         request, template, context, status_code=status_code
     )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+    return protect_page(response)
 
 
 def problem_page(request: Request, texts: ProblemTexts, problem: LinkProblem) -> HTMLResponse:

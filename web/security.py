@@ -1,14 +1,41 @@
-"""CSRF for the forms, and what the web app knows about the person at the other end."""
+"""CSRF for the forms, the headers every page and file carries, and what the web app knows
+about the person at the other end."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from typing import TypeVar
 
 from fastapi import Request
 from starlette.responses import Response
 
 CSRF_COOKIE = "isms_csrf"
+
+# every page: never cached (links carry tokens, pages carry CSRF values), never framed
+PAGE_HEADERS: dict[str, str] = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+
+R = TypeVar("R", bound=Response)
+
+
+def protect_page(response: R) -> R:
+    """``response`` with the page headers (no-store, X-Frame-Options: DENY)."""
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def file_headers(*, inline_name: str | None = None, frame: str | None = None) -> dict[str, str]:
+    """Headers of a file served to a link holder: never cached, never sniffed as another type.
+
+    ``inline_name`` shows it in the browser under that name; ``frame`` ("SAMEORIGIN") lets the
+    app's own page frame it.
+    """
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if inline_name is not None:
+        headers = {"Content-Disposition": f'inline; filename="{inline_name}"', **headers}
+    if frame is not None:
+        headers["X-Frame-Options"] = frame
+    return headers
 
 
 def new_csrf_token() -> str:

@@ -9,15 +9,16 @@ its viewer header and CSRF value; the decision is a POST, sent to the workflow a
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.workflow_client import CycleHandle, UpdateRefusedError
+from core.contract import Refusal
 from core.tokens import read_link
 from models.cycle import (
     CONSENT_TEXT,
@@ -31,9 +32,18 @@ from models.cycle import (
 )
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
-from web.security import client_ip, csrf_matches, new_csrf_token, set_csrf_cookie, user_agent
+from web.security import (
+    client_ip,
+    csrf_matches,
+    file_headers,
+    new_csrf_token,
+    set_csrf_cookie,
+    user_agent,
+)
+from web.services import app_services
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
     LinkProblem.TAMPERED: (
@@ -62,24 +72,22 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
     ),
 }
 
-# the server refuses an 11th concurrent update; retry refusals a few times before giving up
-_UPDATE_ATTEMPTS = 4
+# refusals that say the link cannot be acted on any more: nothing was recorded, and the form is
+# of no use; every other refusal (consent, the typed name, a comment) shows the form again
+_FINAL_REFUSALS = frozenset({Refusal.ALREADY_SIGNED, Refusal.SUPERSEDED, Refusal.NOT_AWAITING_SIGNATURE})
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = pages.services(request).settings
+    settings = app_services(request).settings
     return read_link(
         settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
     )
 
 
-async def _cycle(
-    request: Request, cycle_id: str
-) -> tuple[WorkflowHandle[object, object], CycleStatus | None]:
-    client = await pages.services(request).temporal()
-    handle: WorkflowHandle[object, object] = client.get_workflow_handle(cycle_id)
+async def _cycle(request: Request, cycle_id: str) -> tuple[CycleHandle, CycleStatus | None]:
+    handle = CycleHandle(await app_services(request).temporal(), cycle_id)
     try:
-        status: CycleStatus = await handle.query("status", result_type=CycleStatus)
+        status = await handle.status()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return handle, None
@@ -142,12 +150,12 @@ def _signing_page(
         response,
         csrf,
         path=base_path,
-        secure=pages.services(request).settings.public_base_url.startswith("https"),
+        secure=app_services(request).settings.public_base_url.startswith("https"),
     )
     return response
 
 
-OpenLink = tuple[LinkClaims, WorkflowHandle[object, object], CycleStatus]
+OpenLink = tuple[LinkClaims, CycleHandle, CycleStatus]
 
 
 async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
@@ -183,15 +191,14 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
         return pages.notice(
             request, "No such document", "This version has no document of that name.", status_code=404
         )
-    services = pages.services(request)
+    s3 = app_services(request).s3
     body = await asyncio.to_thread(
-        lambda: services.s3.get_object(Bucket=document.pdf.bucket, Key=document.pdf.key)["Body"].read()
+        lambda: s3.get_object(Bucket=document.pdf.bucket, Key=document.pdf.key)["Body"].read()
     )
     if request.headers.get("x-isms-viewer") == "1" and csrf_matches(
         request, request.headers.get("x-isms-csrf")
     ):
-        await handle.signal(
-            "documents_viewed",
+        await handle.documents_viewed(
             DocumentsViewed(
                 person=claims.person,
                 version_hash=claims.version_hash or "",
@@ -201,15 +208,7 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
             ),
         )
     filename = name.removesuffix(".docx") + ".pdf"
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return Response(body, media_type="application/pdf", headers=file_headers(inline_name=filename))
 
 
 @router.post("/sign/{token}", response_class=HTMLResponse)
@@ -253,13 +252,13 @@ async def record_decision(
         user_agent=user_agent(request),
     )
     try:
-        receipt = await _decide(handle, decision, update_id=f"decide-{claims.token_id}-{kind.value}")
-    except WorkflowUpdateFailedError as exc:
-        reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
-        if reason.startswith(("already signed", "superseded", "not awaiting")):
-            return pages.notice(
-                request, "Nothing was recorded", reason[0].upper() + reason[1:] + ".", status_code=409
-            )
+        # the same id makes a double click, or a retry after a refusal for load, one update
+        receipt = await handle.decide(decision, update_id=f"decide-{claims.token_id}-{kind.value}")
+    except UpdateRefusedError as refused:
+        log.info("decision refused by %s: %s", handle.id, refused.error_type)
+        reason = refused.message
+        if refused.kind in _FINAL_REFUSALS:
+            return pages.notice(request, "Nothing was recorded", _sentence(reason), status_code=409)
         return _signing_page(
             request, token, status, error=reason, typed_name=typed_name, comment=comment, status_code=422
         )
@@ -273,22 +272,8 @@ async def record_decision(
     return _recorded(request, status, decision, receipt)
 
 
-async def _decide(
-    handle: WorkflowHandle[object, object], decision: SignatureDecision, *, update_id: str
-) -> DecisionReceipt:
-    """The update, retried when the server refuses it for load; the same id makes retries safe."""
-    for attempt in range(_UPDATE_ATTEMPTS):
-        try:
-            receipt: DecisionReceipt = await handle.execute_update(
-                "decide", decision, id=update_id, result_type=DecisionReceipt
-            )
-            return receipt
-        except RPCError as exc:
-            retryable = exc.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
-            if not retryable or attempt == _UPDATE_ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(0.2 * 2**attempt)
-    raise AssertionError("unreachable")
+def _sentence(reason: str) -> str:
+    return reason[0].upper() + reason[1:] + "." if reason else "The request was refused."
 
 
 def _recorded(

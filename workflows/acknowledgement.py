@@ -20,11 +20,20 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.campaign import NON_RETRYABLE_ERRORS, STAFF_CHANGE_REFUSED, CampaignActivities
-    from activities.mail import MailActivities
+    from activities.campaign import (
+        CAMPAIGN_FIGURES_NON_RETRYABLE,
+        CLOSE_CAMPAIGN_NON_RETRYABLE,
+        FREEZE_DIRECTORY_NON_RETRYABLE,
+        LOAD_BATCH_NON_RETRYABLE,
+        PLAN_STAFF_CHANGE_NON_RETRYABLE,
+        SEND_CAMPAIGN_MAIL_NON_RETRYABLE,
+        STORE_BATCH_RECORDS_NON_RETRYABLE,
+        CampaignActivities,
+    )
+    from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
+    from core.contract import Message, Query, Refusal, Signal, Update, WorkflowType, refusal
     from models.campaign import (
         RATE_TARGET,
         Acknowledgement,
@@ -45,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         FrozenDirectory,
         PersonRecord,
         PlanChangeInput,
+        PlannedChange,
         StaffChange,
         StaffChangeReceipt,
         StoreRecordsInput,
@@ -53,17 +63,32 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.mail import SendEmailInput
 
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=NON_RETRYABLE_ERRORS,
-)
-# SMTP or S3 down for a while: keep trying; each retry resumes after the emails already sent
-MAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["EmailTemplateError", "InvalidAddress"],
-)
+
+def _activity_retry(non_retryable: list[str]) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=5),
+        non_retryable_error_types=non_retryable,
+    )
+
+
+def _mail_retry(non_retryable: list[str]) -> RetryPolicy:
+    # SMTP or S3 down for a while: keep trying; each retry resumes after the emails already sent
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        maximum_interval=timedelta(minutes=10),
+        non_retryable_error_types=non_retryable,
+    )
+
+
+LOAD_BATCH_RETRY = _activity_retry(LOAD_BATCH_NON_RETRYABLE)
+STORE_RECORDS_RETRY = _activity_retry(STORE_BATCH_RECORDS_NON_RETRYABLE)
+FREEZE_RETRY = _activity_retry(FREEZE_DIRECTORY_NON_RETRYABLE)
+PLAN_CHANGE_RETRY = _activity_retry(PLAN_STAFF_CHANGE_NON_RETRYABLE)
+FIGURES_RETRY = _activity_retry(CAMPAIGN_FIGURES_NON_RETRYABLE)
+CLOSE_RETRY = _activity_retry(CLOSE_CAMPAIGN_NON_RETRYABLE)
+CAMPAIGN_MAIL_RETRY = _mail_retry(SEND_CAMPAIGN_MAIL_NON_RETRYABLE)
+MAIL_RETRY = _mail_retry(SEND_EMAIL_NON_RETRYABLE)
 MAIL_TIMEOUT = timedelta(minutes=30)
 # a worker that dies mid-run is noticed this soon (each email heartbeats), and the run resumes elsewhere
 MAIL_HEARTBEAT = timedelta(seconds=20)
@@ -91,15 +116,16 @@ class _Cohort:
     done: set[str] = field(default_factory=set)  # ladder steps already run
 
 
-@workflow.defn
+@workflow.defn(name=WorkflowType.BATCH)
 class AcknowledgementBatchWorkflow:
     """A few hundred people: invitations, reminders, manager digests, acknowledgements.
 
     Closes itself at the deadline and returns its register lines (stored in S3).
     """
 
-    def __init__(self) -> None:
-        self._input: BatchInput | None = None
+    @workflow.init
+    def __init__(self, data: BatchInput) -> None:
+        self._input = data
         self._records: dict[str, PersonRecord] = {}
         self._cohorts: list[_Cohort] = []
         self._changes: list[BatchChange] = []
@@ -108,12 +134,11 @@ class AcknowledgementBatchWorkflow:
 
     @workflow.run
     async def run(self, data: BatchInput) -> BatchResult:
-        self._input = data
         people = await workflow.execute_activity_method(
             CampaignActivities.load_batch,
             data.people,
             start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=LOAD_BATCH_RETRY,
         )
         for person in people:
             self._records[_key(person.email)] = PersonRecord(**person.model_dump())
@@ -139,7 +164,7 @@ class AcknowledgementBatchWorkflow:
             CampaignActivities.store_batch_records,
             StoreRecordsInput(cycle_id=data.cycle_id, batch=data.batch, records=records),
             start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=STORE_RECORDS_RETRY,
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BatchResult(batch=data.batch, records=stored, tally=self._tally()[0])
@@ -147,13 +172,11 @@ class AcknowledgementBatchWorkflow:
     # ---------------------------------------------------------------------- the ladder
 
     def _steps(self) -> list[tuple[timedelta, str]]:
-        assert self._input is not None
         ladder = self._input.schedule
         steps = [(delay, f"reminder-{n}") for n, delay in enumerate(ladder.reminders, start=1)]
         return sorted([*steps, (ladder.manager_digest_after, "digest")])
 
     def _next_due(self) -> datetime:
-        assert self._input is not None
         due = self._input.deadline
         for cohort in self._cohorts:
             for delay, step in self._steps():
@@ -162,7 +185,6 @@ class AcknowledgementBatchWorkflow:
         return due
 
     async def _run_due_steps(self) -> None:
-        assert self._input is not None
         for cohort in self._cohorts:
             for delay, step in self._steps():
                 at = cohort.invited_at + delay
@@ -182,7 +204,6 @@ class AcknowledgementBatchWorkflow:
 
     def _common(self) -> dict[str, str | int | list[str]]:
         data = self._input
-        assert data is not None
         return {
             "organisation": data.organisation,
             "lead_name": data.lead.name,
@@ -199,7 +220,6 @@ class AcknowledgementBatchWorkflow:
         clock as the acknowledgements and the ladder.
         """
         data = self._input
-        assert data is not None
         if not recipients:
             return {}
         context = {**self._common(), **extra}
@@ -214,13 +234,12 @@ class AcknowledgementBatchWorkflow:
             ),
             start_to_close_timeout=MAIL_TIMEOUT,
             heartbeat_timeout=MAIL_HEARTBEAT,
-            retry_policy=MAIL_RETRY,
+            retry_policy=CAMPAIGN_MAIL_RETRY,
         )
         return result.sent_at
 
     def _person_mail(self, record: PersonRecord, step: str) -> CampaignMailRecipient:
         data = self._input
-        assert data is not None
         return CampaignMailRecipient(
             key=f"{data.cycle_id}/ack/{_key(record.email)}/{step}",
             to=record.email,
@@ -230,7 +249,6 @@ class AcknowledgementBatchWorkflow:
 
     async def _invite(self, emails: list[str]) -> None:
         data = self._input
-        assert data is not None
         cohort = _Cohort(number=len(self._cohorts), invited_at=workflow.now(), people=emails)
         self._cohorts.append(cohort)
         mails = {self._person_mail(self._records[e], "invitation").key: e for e in emails}
@@ -255,7 +273,6 @@ class AcknowledgementBatchWorkflow:
 
     async def _digest(self, cohort: _Cohort) -> None:
         data = self._input
-        assert data is not None
         teams: dict[str, list[PersonRecord]] = {}
         for record in self._outstanding(cohort.people):
             if record.manager_email:
@@ -320,12 +337,12 @@ class AcknowledgementBatchWorkflow:
             departments.setdefault(record.department, Tally()).add(one)
         return overall, departments
 
-    @workflow.query
+    @workflow.query(name=Query.PROGRESS)
     def progress(self) -> BatchProgress:
         data = self._input
         tally, departments = self._tally()
         return BatchProgress(
-            batch=data.batch if data else 0,
+            batch=data.batch,
             invited=sum(1 for r in self._records.values() if r.invited_at is not None),
             left=sum(1 for r in self._records.values() if r.left_at is not None),
             closed=self._closed,
@@ -333,11 +350,11 @@ class AcknowledgementBatchWorkflow:
             by_department=departments,
         )
 
-    @workflow.query
+    @workflow.query(name=Query.PAGE)
     def page(self, email: str) -> AckPage | None:
         """What a person's acknowledgement page shows, or None before the batch has started."""
         data = self._input
-        if data is None or not self._loaded:
+        if not self._loaded:
             return None
         return AckPage(
             organisation=data.organisation,
@@ -353,11 +370,10 @@ class AcknowledgementBatchWorkflow:
 
     # ------------------------------------------------------------ updates and signals
 
-    @workflow.update
+    @workflow.update(name=Update.ACKNOWLEDGE)
     def acknowledge(self, ack: Acknowledgement) -> AckReceipt:
         """Record "I have read and accept" once; a repeat returns the first record."""
         data = self._input
-        assert data is not None
         record = self._records[_key(ack.person)]
         already = record.acknowledged_at is not None
         if not already:
@@ -383,34 +399,35 @@ class AcknowledgementBatchWorkflow:
     @acknowledge.validator
     def _validate_acknowledgement(self, ack: Acknowledgement) -> None:
         data = self._input
-        if data is None or not self._loaded:
-            raise ValueError("not started: the campaign is still starting, try again in a minute")
+        if not self._loaded:
+            raise refusal(Refusal.NOT_STARTED)
         if self._closed or workflow.now() >= data.deadline:
-            raise ValueError("closed: the acknowledgement campaign has closed")
+            raise refusal(Refusal.CLOSED)
         if ack.version_hash != data.signed.version_hash or (
             ack.documents and ack.documents != data.signed.documents
         ):
-            raise ValueError("superseded: this link is for another version of the documents")
+            raise refusal(Refusal.SUPERSEDED, Message.SUPERSEDED_ACKNOWLEDGEMENT)
         record = self._records.get(_key(ack.person))
         if record is None:
-            raise ValueError("not in this campaign: this link's person is not in this batch")
+            raise refusal(Refusal.NOT_IN_CAMPAIGN)
         if record.left_at is not None:
-            raise ValueError("left: this person has left the organisation's scope")
+            raise refusal(Refusal.LEFT)
         if record.acknowledged_at is not None:
-            raise ValueError("already acknowledged")
+            raise refusal(Refusal.ALREADY_ACKNOWLEDGED)
 
-    @workflow.signal
+    @workflow.signal(name=Signal.STAFF_CHANGED)
     def staff_changed(self, change: BatchChange) -> None:
         """Joiners to invite and leavers to exclude (sent by the campaign)."""
         self._changes.append(change)
 
 
-@workflow.defn
+@workflow.defn(name=WorkflowType.CAMPAIGN)
 class AcknowledgementCampaignWorkflow:
     """The whole campaign: batches, the summary to the lead and the CEO, joiners and leavers, close."""
 
-    def __init__(self) -> None:
-        self._input: CampaignInput | None = None
+    @workflow.init
+    def __init__(self, data: CampaignInput) -> None:
+        self._input = data
         self._state = CampaignState(cycle_id="", stage=CampaignStage.DISPATCHING)
         self._frozen: FrozenDirectory | None = None
         self._joined: dict[str, int] = {}
@@ -419,7 +436,6 @@ class AcknowledgementCampaignWorkflow:
 
     @workflow.run
     async def run(self, data: CampaignInput) -> CampaignResult:
-        self._input = data
         started = workflow.now()
         deadline = started + data.schedule.close_after
         self._state = CampaignState(
@@ -437,7 +453,7 @@ class AcknowledgementCampaignWorkflow:
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=2),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=FREEZE_RETRY,
         )
         self._frozen = frozen
         self._state.batches = len(frozen.batches)
@@ -485,7 +501,7 @@ class AcknowledgementCampaignWorkflow:
             ),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=5),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=CLOSE_RETRY,
         )
         await self._mail(
             "closed",
@@ -509,12 +525,11 @@ class AcknowledgementCampaignWorkflow:
 
     async def _summary(self, deadline: datetime) -> None:
         data = self._input
-        assert data is not None
         figures = await workflow.execute_activity_method(
             CampaignActivities.campaign_figures,
             data.cycle_id,
             start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=FIGURES_RETRY,
         )
         await self._mail(
             "summary",
@@ -534,7 +549,6 @@ class AcknowledgementCampaignWorkflow:
 
     async def _mail(self, purpose: str, template: str, context: dict[str, str | int | list[str]]) -> None:
         data = self._input
-        assert data is not None
         await workflow.execute_activity_method(
             MailActivities.send_email,
             SendEmailInput(
@@ -547,15 +561,24 @@ class AcknowledgementCampaignWorkflow:
             retry_policy=MAIL_RETRY,
         )
 
-    @workflow.query
+    @workflow.query(name=Query.STATE)
     def state(self) -> CampaignState:
         return self._state
 
-    @workflow.update
+    @workflow.update(name=Update.CHANGE_STAFF)
     async def change_staff(self, change: StaffChange) -> StaffChangeReceipt:
-        """Joiners are invited by their manager's batch; leavers drop out of the figures."""
+        """Joiners are invited by their manager's batch; leavers drop out of the figures.
+
+        Each batch concerned gets its part as a ``staff_changed`` signal. Signals to several
+        workflows are not one transaction: they go out together, and the campaign records a
+        batch's part (who joined it, who left it) only once that batch's signal is delivered.
+        If one is not (that batch has ended, say), the parts delivered stay recorded and the
+        update is refused as ``STAFF_CHANGE_PARTLY_APPLIED``, naming what took and what did
+        not; the same change sent again applies only what is missing, since the planner counts
+        everyone recorded as already in (or already gone).
+        """
         data, frozen = self._input, self._frozen
-        assert data is not None and frozen is not None
+        assert frozen is not None
         await workflow.wait_condition(lambda: not self._changing)  # one change at a time
         self._changing = True
         try:
@@ -570,35 +593,37 @@ class AcknowledgementCampaignWorkflow:
                     as_of=workflow.now().date(),
                 ),
                 start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=PLAN_CHANGE_RETRY,
             )
             if plan.problems:
-                raise ApplicationError(
-                    f"staff change refused: {len(plan.problems)} problem(s); nothing was changed",
+                raise refusal(
+                    Refusal.STAFF_CHANGE_REFUSED,
+                    Message.STAFF_CHANGE_REFUSED.format(count=len(plan.problems)),
                     plan.problems,
-                    type=STAFF_CHANGE_REFUSED,
                 )
             if self._state.deadline is not None and workflow.now() >= self._state.deadline:
-                raise ApplicationError(
-                    "staff change refused: the campaign closed meanwhile; nothing was changed"
-                )
+                raise refusal(Refusal.CAMPAIGN_CLOSED, Message.CAMPAIGN_CLOSED_MEANWHILE)
             batches = sorted(set(plan.joiners) | set(plan.leavers))
-            # every batch's signal goes out in the same workflow task: all of them or none
-            await asyncio.gather(
-                *(
-                    workflow.get_external_workflow_handle(batch_id_for(data.cycle_id, batch)).signal(
-                        AcknowledgementBatchWorkflow.staff_changed,
-                        BatchChange(joiners=plan.joiners.get(batch, []), leavers=plan.leavers.get(batch, [])),
-                    )
-                    for batch in batches
-                )
+            delivered = await asyncio.gather(
+                *(self._send_change(batch, plan) for batch in batches), return_exceptions=True
             )
-            for batch, joiners in plan.joiners.items():
-                for person in joiners:
-                    self._joined[_key(person.email)] = batch
-                    if _key(person.email) in self._left:
-                        self._left.remove(_key(person.email))
-            self._left += [_key(email) for emails in plan.leavers.values() for email in emails]
+            missed: list[str] = []
+            for batch, outcome in zip(batches, delivered, strict=True):
+                if isinstance(outcome, BaseException):
+                    missed.append(f"batch {batch}: not delivered ({outcome}); nothing changed there")
+                else:
+                    self._record_change(batch, plan)
+            if missed:
+                taken = [
+                    f"batch {batch}: {self._describe_part(batch, plan)}"
+                    for batch, outcome in zip(batches, delivered, strict=True)
+                    if not isinstance(outcome, BaseException)
+                ]
+                raise refusal(
+                    Refusal.STAFF_CHANGE_PARTLY_APPLIED,
+                    Message.STAFF_CHANGE_PARTLY_APPLIED.format(applied=len(taken), total=len(batches)),
+                    [*taken, *missed],
+                )
         finally:
             self._changing = False
         return StaffChangeReceipt(
@@ -608,16 +633,36 @@ class AcknowledgementCampaignWorkflow:
             unknown=plan.unknown,
         )
 
+    async def _send_change(self, batch: int, plan: PlannedChange) -> None:
+        handle = workflow.get_external_workflow_handle(batch_id_for(self._input.cycle_id, batch))
+        await handle.signal(
+            AcknowledgementBatchWorkflow.staff_changed,
+            BatchChange(joiners=plan.joiners.get(batch, []), leavers=plan.leavers.get(batch, [])),
+        )
+
+    def _record_change(self, batch: int, plan: PlannedChange) -> None:
+        """The campaign's record of who joined and who left: only what a batch has received."""
+        for person in plan.joiners.get(batch, []):
+            self._joined[_key(person.email)] = batch
+            if _key(person.email) in self._left:
+                self._left.remove(_key(person.email))
+        self._left += [_key(email) for email in plan.leavers.get(batch, [])]
+
+    @staticmethod
+    def _describe_part(batch: int, plan: PlannedChange) -> str:
+        joined = [person.email for person in plan.joiners.get(batch, [])]
+        left = plan.leavers.get(batch, [])
+        return f"{len(joined)} joiner(s) invited, {len(left)} leaver(s) removed"
+
     @change_staff.validator
     def _validate_change(self, change: StaffChange) -> None:
-        data = self._input
-        if self._state.stage is CampaignStage.DISPATCHING or data is None:
-            raise ValueError("the campaign is still starting: try again in a minute")
+        if self._state.stage is CampaignStage.DISPATCHING:
+            raise refusal(Refusal.CAMPAIGN_STARTING)
         if self._state.stage is not CampaignStage.RUNNING or (
             self._state.deadline is not None and workflow.now() >= self._state.deadline
         ):
-            raise ValueError("the campaign has closed: staff can no longer be added or removed")
+            raise refusal(Refusal.CAMPAIGN_CLOSED)
         if self._changing:
-            raise ValueError("another staff change is being applied: try again in a moment")
+            raise refusal(Refusal.CHANGE_IN_PROGRESS)
         if change.add is None and not change.remove:
-            raise ValueError("nothing to change: give joiners to add or emails to remove")
+            raise refusal(Refusal.NOTHING_TO_CHANGE)

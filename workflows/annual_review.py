@@ -16,12 +16,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.archive import NON_RETRYABLE_ERRORS as ARCHIVE_ERRORS
-    from activities.archive import ArchiveActivities
-    from activities.documents import CLAUSE5_ERRORS, NON_RETRYABLE_ERRORS, DocumentActivities
-    from activities.mail import MailActivities
-    from activities.signing import NON_RETRYABLE_ERRORS as SIGNING_ERRORS
-    from activities.signing import SigningActivities
+    from activities.archive import ARCHIVE_OBJECTS_NON_RETRYABLE, ArchiveActivities
+    from activities.documents import (
+        CHECK_DOCUMENTS_NON_RETRYABLE,
+        RENDER_DOCUMENTS_NON_RETRYABLE,
+        DocumentActivities,
+    )
+    from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
+    from activities.signing import SIGN_DOCUMENTS_NON_RETRYABLE, SigningActivities
+    from core.contract import Failure, Message, Query, Refusal, Signal, Update, WorkflowType, refusal
     from models.archive import ArchiveInput, ArchiveItem, ManifestFacts
     from models.campaign import (
         CampaignInput,
@@ -56,27 +59,32 @@ SYSTEM = "isms-cycle"
 # rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
 # mid-way is noticed this soon and the activity retried on another, writing nothing twice
 HEARTBEAT = timedelta(seconds=20)
-DOCUMENT_RETRY = RetryPolicy(
+CHECK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=2),
-    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+    non_retryable_error_types=CHECK_DOCUMENTS_NON_RETRYABLE,
+)
+RENDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    non_retryable_error_types=RENDER_DOCUMENTS_NON_RETRYABLE,
 )
 # SMTP or S3 down for a while: keep trying with backoff, the message goes out when it returns
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["RecipientRefused", "EmailTemplateError"],
+    non_retryable_error_types=SEND_EMAIL_NON_RETRYABLE,
 )
 # S3 down for a while: archiving waits and completes when it returns (each retry writes nothing twice)
 ARCHIVE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=ARCHIVE_ERRORS,
+    non_retryable_error_types=ARCHIVE_OBJECTS_NON_RETRYABLE,
 )
 SIGNING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=SIGNING_ERRORS,
+    non_retryable_error_types=SIGN_DOCUMENTS_NON_RETRYABLE,
 )
 
 
@@ -88,7 +96,7 @@ def _same_name(typed: str, expected: str) -> bool:
     return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
 
 
-@workflow.defn
+@workflow.defn(name=WorkflowType.ANNUAL_REVIEW)
 class AnnualReviewWorkflow:
     """Checks and renders the documents, routes them to the CEO, chases, and seals the signature.
 
@@ -101,9 +109,10 @@ class AnnualReviewWorkflow:
     version supersedes the old one and the old links stop working.
     """
 
-    def __init__(self) -> None:
-        self._status = CycleStatus(cycle_id="", stage=Stage.CHECKING)
-        self._input: AnnualReviewInput | None = None
+    @workflow.init
+    def __init__(self, data: AnnualReviewInput) -> None:
+        self._input = data
+        self._status = CycleStatus(cycle_id=data.cycle_id, stage=Stage.CHECKING)
         self._routing: CycleRouting | None = None
         self._round_started: datetime | None = None
         self._profile: StoredObject | None = None  # the inputs of the current version
@@ -119,8 +128,6 @@ class AnnualReviewWorkflow:
 
     @workflow.run
     async def run(self, data: AnnualReviewInput) -> AnnualReviewResult:
-        self._input = data
-        self._status.cycle_id = data.cycle_id
         self._event("created", data.started_by, data.reason or f"annual review {data.year}")
         self._profile, self._staff = data.profile, data.staff
         while True:
@@ -159,7 +166,6 @@ class AnnualReviewWorkflow:
         )
 
     async def _check_and_render(self, profile: StoredObject, staff: StoredObject) -> None:
-        assert self._input is not None
         self._set_stage(Stage.CHECKING)
         check = await self._check(profile, staff)
         if check.blocking or check.routing is None:
@@ -167,7 +173,7 @@ class AnnualReviewWorkflow:
                 "the documents fail Clause 5 and cannot go for signature",
                 _errors(check.findings)
                 or ["the profile names no signer or ISMS lead found in the staff directory"],
-                type=CLAUSE5_ERRORS,
+                type=Failure.CLAUSE5_ERRORS,
                 non_retryable=True,
             )
         self._routing = check.routing
@@ -184,7 +190,7 @@ class AnnualReviewWorkflow:
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=HEARTBEAT,
-            retry_policy=DOCUMENT_RETRY,
+            retry_policy=RENDER_RETRY,
         )
         self._status.version = check.version
         self._status.version_hash = render.manifest.sha256
@@ -198,7 +204,7 @@ class AnnualReviewWorkflow:
             DocumentActivities.check_documents,
             CheckDocumentsInput(profile=profile, staff=staff, as_of=workflow.now().date()),
             start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=DOCUMENT_RETRY,
+            retry_policy=CHECK_RETRY,
         )
         self._status.findings = result.findings
         return result
@@ -294,7 +300,7 @@ class AnnualReviewWorkflow:
 
     async def _sign(self) -> SignDocumentsResult:
         routing, decision, data = self._routing, self._decision, self._input
-        assert routing is not None and decision is not None and data is not None
+        assert routing is not None and decision is not None
         assert self._profile is not None and self._staff is not None and self._decided_at is not None
         self._set_stage(Stage.SIGNING)
         signed = await workflow.execute_activity_method(
@@ -337,7 +343,7 @@ class AnnualReviewWorkflow:
     async def _campaign(self, signed: SignDocumentsResult) -> CampaignResult:
         """Every person in scope acknowledges the signed version (a child workflow and its batches)."""
         routing, data = self._routing, self._input
-        assert routing is not None and data is not None and self._staff is not None
+        assert routing is not None and self._staff is not None
         assert self._decided_at is not None
         documents = {d.name: d.pdf.sha256 for d in signed.documents}
         self._set_stage(Stage.ACKNOWLEDGING)
@@ -377,7 +383,7 @@ class AnnualReviewWorkflow:
     def _signed_archive(self, signed: SignDocumentsResult) -> ArchiveInput:
         """Each document's signed .docx and PDF, the certificate of completion and evidence.json."""
         routing, data, decision = self._routing, self._input, self._decision
-        assert routing is not None and data is not None and decision is not None
+        assert routing is not None and decision is not None
         version = self._status.version
         items: list[ArchiveItem] = []
         folders: list[str] = []
@@ -411,7 +417,7 @@ class AnnualReviewWorkflow:
     def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:
         """The acknowledgement register and the cycle report."""
         routing, data = self._routing, self._input
-        assert routing is not None and data is not None
+        assert routing is not None
         folder = f"acknowledgements/v{self._status.version}"
         return ArchiveInput(
             cycle_id=data.cycle_id,
@@ -499,7 +505,7 @@ class AnnualReviewWorkflow:
         link: bool = False,
     ) -> None:
         routing, data = self._routing, self._input
-        assert routing is not None and data is not None
+        assert routing is not None
         # the key names the message for good: never the attempt number
         key = f"{data.cycle_id}/round-{self._status.round}/{purpose}"
         common: dict[str, str | int | list[str]] = {
@@ -533,7 +539,7 @@ class AnnualReviewWorkflow:
 
     # ----------------------------------------------------------------- updates, signals
 
-    @workflow.update
+    @workflow.update(name=Update.DECIDE)
     async def decide(self, decision: SignatureDecision) -> DecisionReceipt:
         """The CEO signs or requests changes. The web app sends it with the link's id as update id."""
         self._decision = decision
@@ -561,22 +567,27 @@ class AnnualReviewWorkflow:
     def _validate_decision(self, decision: SignatureDecision) -> None:
         stage, routing = self._status.stage, self._routing
         if stage in SIGNED_STAGES:
-            raise ValueError(f"already signed: version {self._status.version} was signed")
+            raise refusal(
+                Refusal.ALREADY_SIGNED, Message.ALREADY_SIGNED_VERSION.format(version=self._status.version)
+            )
         if decision.version_hash != self._status.version_hash:
-            raise ValueError("superseded: this link is for an earlier version of the documents")
+            raise refusal(Refusal.SUPERSEDED, Message.SUPERSEDED_SIGNING)
         if stage is not Stage.AWAITING_SIGNATURE or self._decision is not None or self._revision is not None:
-            raise ValueError(f"not awaiting a signature (the cycle is {stage.value.replace('_', ' ')})")
+            raise refusal(
+                Refusal.NOT_AWAITING_SIGNATURE,
+                Message.NOT_AWAITING_SIGNATURE.format(stage=stage.value.replace("_", " ")),
+            )
         if routing is None or decision.person.casefold() != routing.signer.email.casefold():
-            raise ValueError("this link is not for the person who signs")
+            raise refusal(Refusal.NOT_THE_SIGNER)
         if decision.kind is DecisionKind.SIGN:
             if not decision.consent:
-                raise ValueError("consent to sign electronically is required")
+                raise refusal(Refusal.CONSENT_REQUIRED)
             if not _same_name(decision.typed_name, routing.signer.name):
-                raise ValueError(f"the typed name must be the signer's full name ({routing.signer.name})")
+                raise refusal(Refusal.NAME_MISMATCH, Message.NAME_MISMATCH.format(name=routing.signer.name))
         elif not decision.comment.strip():
-            raise ValueError("a request for changes needs a comment saying what to change")
+            raise refusal(Refusal.COMMENT_REQUIRED)
 
-    @workflow.update
+    @workflow.update(name=Update.SUBMIT_REVISION)
     async def submit_revision(self, revision: RevisionInput) -> RevisionReceipt:
         """The ISMS lead's revised profile: checked at once, refused with the findings if it fails."""
         self._revision_checking = True
@@ -588,14 +599,16 @@ class AnnualReviewWorkflow:
             self._revision_checking = False
         if result.blocking or result.routing is None:
             errors = _errors(result.findings)
-            raise ApplicationError(
-                f"revision refused: {len(errors)} Clause 5 error(s)", errors, type=CLAUSE5_ERRORS
+            raise refusal(
+                Refusal.REVISION_FAILS_CLAUSE5,
+                Message.REVISION_FAILS_CLAUSE5.format(count=len(errors)),
+                errors,
             )
         if (
             self._status.stage not in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION)
             or self._decision_signed()
         ):
-            raise ApplicationError("revision refused: the CEO signed the current version meanwhile")
+            raise refusal(Refusal.SIGNED_MEANWHILE)
         self._revision = revision
         self._event("revised", revision.submitted_by, f"revision for round {self._status.round + 1}")
         return RevisionReceipt(round=self._status.round + 1, accepted_at=workflow.now())
@@ -603,18 +616,19 @@ class AnnualReviewWorkflow:
     @submit_revision.validator
     def _validate_revision(self, revision: RevisionInput) -> None:
         if self._status.stage not in (Stage.AWAITING_SIGNATURE, Stage.AWAITING_REVISION):
-            raise ValueError(
-                f"a revision cannot be taken now (the cycle is {self._status.stage.value.replace('_', ' ')})"
+            raise refusal(
+                Refusal.REVISION_NOT_NOW,
+                Message.REVISION_NOT_NOW.format(stage=self._status.stage.value.replace("_", " ")),
             )
         if self._decision_signed():
-            raise ValueError("already signed: the current version was signed")
+            raise refusal(Refusal.ALREADY_SIGNED, Message.ALREADY_SIGNED_CURRENT)
         if self._revision is not None or self._revision_checking:
-            raise ValueError("a revision is already being processed")
+            raise refusal(Refusal.REVISION_IN_PROGRESS)
 
     def _decision_signed(self) -> bool:
         return self._decision is not None and self._decision.kind is DecisionKind.SIGN
 
-    @workflow.signal
+    @workflow.signal(name=Signal.DOCUMENTS_VIEWED)
     def documents_viewed(self, viewed: DocumentsViewed) -> None:
         """A person's browser fetched a document (recorded once per person, version and document)."""
         key = (viewed.person.casefold(), viewed.version_hash, viewed.document)
@@ -623,6 +637,6 @@ class AnnualReviewWorkflow:
         self._viewed.add(key)
         self._event("opened", viewed.person, viewed.document, ip=viewed.ip, user_agent=viewed.user_agent)
 
-    @workflow.query
+    @workflow.query(name=Query.STATUS)
     def status(self) -> CycleStatus:
         return self._status

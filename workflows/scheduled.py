@@ -15,11 +15,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from workflows.annual_review import AnnualReviewWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    from core.contract import WorkflowType
     from models.cycle import AnnualReviewInput, cycle_id_for
     from models.schedule import ScheduledReviewInput, ScheduledReviewResult
 
 
-@workflow.defn
+@workflow.defn(name=WorkflowType.SCHEDULED_REVIEW)
 class ScheduledReviewWorkflow:
     @workflow.run
     async def run(self, data: ScheduledReviewInput) -> ScheduledReviewResult:

@@ -9,10 +9,11 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.health import HealthActivities
+    from core.contract import WorkflowType
     from models.health import CheckDependenciesInput, StackCheckInput, StackCheckResult
 
 
-@workflow.defn
+@workflow.defn(name=WorkflowType.STACK_CHECK)
 class StackCheckWorkflow:
     """Runs one dependency check on whichever worker picks it up, and returns what it saw.
 

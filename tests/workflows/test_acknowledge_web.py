@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.campaign import batch_progress
+from core.contract import Message
 from core.settings import Settings
 from models.campaign import AckPage, BatchChange, BatchProgress, CampaignInput, batch_id_for
 from models.links import LinkRole
@@ -365,3 +366,29 @@ async def test_a_post_without_csrf_records_nothing(
         assert "Nothing has been recorded or changed." in response.text
     assert (await _progress(client, campaign)).tally.acknowledged == 0
     assert (await _page(client, campaign, email)).person.acknowledged_at is None  # type: ignore[union-attr]
+
+
+async def test_the_page_follows_the_refusal_type_not_its_wording(
+    review: tuple[Client, Settings],
+    web: Web,
+    campaigns: Callable[[int], Awaitable[Campaign]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second link for someone who has acknowledged: the batch refuses it as
+    ALREADY_ACKNOWLEDGED, worded here unlike any page's text, and the page still shows what was
+    recorded the first time (not "Nothing was recorded")."""
+    campaign = await campaigns(2)
+    email = campaign.emails[0]
+    first_link, second_link = [await _link(review, campaign, email) for _ in range(2)]
+    first_csrf = _csrf((await web.http.get(f"/ack/{first_link}")).text)
+    second_csrf = _csrf((await web.http.get(f"/ack/{second_link}")).text)  # opened before the first
+    first = await web.http.post(f"/ack/{first_link}", data={"csrf": first_csrf})
+    assert "Thank you: your acknowledgement is recorded" in first.text
+
+    # the message comes from the contract: reword it (the worker runs in this process)
+    monkeypatch.setattr(Message, "ALREADY_ACKNOWLEDGED", "zz reworded refusal")
+    second = await web.http.post(f"/ack/{second_link}", data={"csrf": second_csrf})
+    assert second.status_code == 200, second.text
+    assert "Already acknowledged" in second.text
+    assert _fact(second.text, "Recorded at") == _fact(first.text, "Recorded at")
+    assert (await _progress(review[0], campaign)).tally.acknowledged == 1

@@ -23,6 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
+from adapters.workflow_client import CampaignHandle, UpdateRefusedError
+from core.contract import Refusal
 from core.settings import Settings
 from models.campaign import (
     Acknowledgement,
@@ -334,3 +336,51 @@ async def test_two_thousand_people_in_batches_and_an_exact_register(
     sent = mails(smtp_sink, data.cycle_id)  # raises if any key was sent twice
     assert sum(k.endswith("/invitation") for k in sent) == count
     await handle.result()
+
+
+async def test_a_change_one_batch_cannot_take_is_recorded_for_the_batches_that_took_it(
+    review: tuple[Client, Settings], smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Signals to several batches are not one transaction: when one batch cannot take its part
+    (here its workflow has ended), the campaign records the parts that were delivered, and
+    only those, and says so with a typed refusal. The same change again applies what is missing."""
+    client, settings = review
+    handle, data = await start_campaign(client, settings, tmp_path, staff_rows(6, team_size=3), batch_size=3)
+    try:
+        await wait_until(client, data.cycle_id, lambda p: p.batches == 2 and p.invited == 6)
+        where = batch_index(settings, data.cycle_id)
+        joining_batch = where["person000001@larkspur.example"]  # the joiner's manager's team
+        leaver = next(email for email, batch in where.items() if batch != joining_batch)
+        gone = where[leaver]
+        await client.get_workflow_handle(batch_id_for(data.cycle_id, gone)).terminate("test: batch ended")
+
+        joiner = staff_rows(1, prefix="joiner")
+        joiner[0]["manager_email"] = "person000000@larkspur.example"
+        joiners = store_input(make_s3_client(settings), settings, write_staff(tmp_path / "in", joiner))
+        change = StaffChange(add=joiners, remove=[leaver], requested_by="lead")
+        with pytest.raises(UpdateRefusedError) as partly:
+            await CampaignHandle(client, data.cycle_id).change_staff(change)
+        assert partly.value.kind is Refusal.STAFF_CHANGE_PARTLY_APPLIED
+        assert "1 of 2 batch(es)" in partly.value.message
+        assert any(line.startswith(f"batch {joining_batch}: 1 joiner(s)") for line in partly.value.details)
+        assert any(line.startswith(f"batch {gone}: not delivered") for line in partly.value.details)
+
+        # the batch that took it invites the joiner
+        deadline = time.monotonic() + 60
+        while "ack/joiner000000@larkspur.example/invitation" not in mails(smtp_sink, data.cycle_id):
+            assert time.monotonic() < deadline, "the joiner was never invited"
+            await asyncio.sleep(0.2)
+        # the campaign's record: the joiner is in; the leaver has not left (their batch never heard)
+        again = await CampaignHandle(client, data.cycle_id).change_staff(
+            StaffChange(add=joiners, requested_by="lead")
+        )
+        assert again.already_in == ["joiner000000@larkspur.example"]
+        assert not again.added
+        with pytest.raises(UpdateRefusedError) as still:
+            await CampaignHandle(client, data.cycle_id).change_staff(
+                StaffChange(remove=[leaver], requested_by="lead")
+            )
+        assert still.value.kind is Refusal.STAFF_CHANGE_PARTLY_APPLIED  # planned again, not "unknown"
+        assert "0 of 1 batch(es)" in still.value.message
+    finally:
+        await handle.terminate("test over")

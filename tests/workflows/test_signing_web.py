@@ -15,6 +15,8 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from adapters.workflow_client import CycleHandle
+from core.contract import Message
 from core.settings import Settings
 from core.tokens import issue_link
 from models.cycle import CycleStatus, Stage
@@ -184,3 +186,39 @@ async def test_post_needs_csrf_and_a_double_click_is_recorded_once(
     assert events.count("signed") == 1
     after = await web.get(f"/sign/{token}")
     assert "Already signed" in after.text
+
+
+async def test_the_page_follows_the_refusal_type_not_its_wording(
+    review: tuple[Client, Settings],
+    cycle: tuple[WorkflowHandle, CycleStatus],
+    web: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second tab that read the cycle before the first signed: the workflow refuses its decision
+    as ALREADY_SIGNED, worded here unlike any page's text, and the page still says nothing was
+    recorded (409) instead of offering the form again."""
+    _, settings = review
+    handle, status = cycle
+    token = _link(settings, status)
+    form = {"action": "sign", "typed_name": "Eleanor Marsh", "consent": "yes"}
+    csrf = _csrf((await web.get(f"/sign/{token}")).text)
+    assert (await web.post(f"/sign/{token}", data={**form, "csrf": csrf})).status_code == 200
+    await wait_for(handle, lambda s: s.stage is not Stage.AWAITING_SIGNATURE)
+
+    # the message comes from the contract: reword it (the worker runs in this process)
+    monkeypatch.setattr(Message, "ALREADY_SIGNED_VERSION", "zz reworded refusal {version}")
+
+    async def stale(_request: object, cycle_id: str) -> tuple[CycleHandle, CycleStatus]:
+        # the other tab's read, from before the signature: only the workflow knows better
+        return CycleHandle(review[0], cycle_id), status
+
+    monkeypatch.setattr("web.signing._cycle", stale)
+    changes = {**form, "action": "request_changes", "comment": "x", "csrf": csrf}
+    other = await web.post(f"/sign/{token}", data=changes)
+    assert other.status_code == 409, other.text
+    assert "Nothing was recorded" in other.text
+    assert "Zz reworded refusal" in other.text  # the workflow's words, shown, not parsed
+    await finish(handle)
+    events = [e.event for e in (await _current(handle)).events]
+    assert events.count("signed") == 1
+    assert "changes requested" not in events
