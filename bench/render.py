@@ -8,22 +8,32 @@
    (default environment, saved to memory). The ratio ours/raw is the figure.
 2. PDF: the warm converter per document beside a cold ``soffice --convert-to pdf`` per
    document, both on the real rendered documents. The ratio cold/warm is the figure.
+3. unoserver (PyPI), when ``--unoserver`` names its server script (it has to run under a
+   Python that can ``import uno``, such as a venv made with ``/usr/bin/python3 -m venv
+   --system-site-packages``): its start-up and per-document conversion on the same documents,
+   called as its own client does (``info`` then ``convert`` over XML-RPC, with the import
+   filter named as ours names it). The ratio unoserver/warm is the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
+import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
 
 from docxtpl import DocxTemplate
 
 from core.profile_io import load_profile, load_staff
-from documents.pdf_convert import PdfConverter, convert_cold
+from devstack.ports import find_free_ports
+from documents.pdf_convert import IMPORT_FILTERS, PdfConverter, convert_cold
 from documents.render import (
     POLICY_OUTPUT,
     POLICY_TEMPLATE,
@@ -36,6 +46,7 @@ from documents.render import (
 )
 
 DEMO = Path(__file__).resolve().parents[1] / "devstack" / "demo"
+UNOSERVER = Path(__file__).resolve().parents[1] / ".venv-uno" / "bin" / "unoserver"
 
 
 def timed(n: int, action: Callable[[int], object]) -> list[float]:
@@ -52,11 +63,74 @@ def describe(samples: list[float]) -> str:
     return f"median {statistics.median(samples):7.1f} ms  (min {min(samples):.1f}, max {max(samples):.1f})"
 
 
+class Unoserver:
+    """A ``unoserver`` process (which starts its own soffice) on free ports, with its own profile."""
+
+    def __init__(self, script: Path, root: Path) -> None:
+        self.port, uno_port = find_free_ports(2)
+        self.log = (root / "unoserver.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                str(script),
+                "--port",
+                str(self.port),
+                "--uno-port",
+                str(uno_port),
+                "--user-installation",
+                str(root / "unoserver-profile"),
+                "--executable",
+                "/usr/bin/soffice",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.proxy = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.port}", allow_none=True)
+
+    def wait_until_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.proxy.info()
+                return
+            except (ConnectionError, OSError):
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("unoserver did not start") from None
+                time.sleep(0.05)
+
+    def convert(self, source: Path, target: Path, *, as_its_client: bool = True) -> None:
+        """As ``unoserver.client.UnoClient.convert`` does on this host: ``info()``, then ``convert()``
+        with its default index update; ``as_its_client=False``: the bare ``convert()`` call without it.
+        """
+        if as_its_client:
+            self.proxy.info()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.proxy.convert(
+            str(source), None, str(target), "pdf", None, [], as_its_client, IMPORT_FILTERS[source.suffix]
+        )
+
+    def close(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="document pairs to render per method (default 20)")
     parser.add_argument(
         "--pdf-n", type=int, default=5, help="conversions per document and method (default 5)"
+    )
+    parser.add_argument(
+        "--unoserver",
+        type=Path,
+        default=UNOSERVER,
+        help="unoserver's server script, in a Python with uno (skipped if absent)",
     )
     args = parser.parse_args()
 
@@ -103,6 +177,35 @@ def main() -> None:
         print(f"  cold soffice --convert-to pdf     {describe(cold)}")
         print(f"  warm converter                    {describe(warm)}")
         print(f"  ratio cold/warm                   {statistics.median(cold) / statistics.median(warm):.1f}x")
+
+        if not args.unoserver.is_file():
+            print(f"unoserver: {args.unoserver} is not installed, not measured")
+            return
+        started = time.perf_counter()
+        server = Unoserver(args.unoserver, root)
+        try:
+            server.wait_until_ready()
+            server.convert(documents[0], root / "uno-first.pdf")
+            uno_startup = (time.perf_counter() - started) * 1000
+            uno = timed(
+                args.pdf_n * len(documents),
+                lambda i: server.convert(documents[i % 2], root / "uno" / f"{i}.pdf"),
+            )
+            bare = timed(
+                args.pdf_n * len(documents),
+                lambda i: server.convert(documents[i % 2], root / "uno" / f"{i}.pdf", as_its_client=False),
+            )
+        finally:
+            server.close()
+        print(f"unoserver, per document, n={len(uno)} (same documents)")
+        print(f"  unoserver start-up and first document  {uno_startup:.0f} ms")
+        print(f"  unoserver, as its client calls it      {describe(uno)}")
+        print(f"  unoserver, bare convert (no index)     {describe(bare)}")
+        ratio = statistics.median(uno) / statistics.median(warm)
+        print(f"  ratio unoserver/warm                   {ratio:.2f}x")
+        bare_ratio = statistics.median(bare) / statistics.median(warm)
+        print(f"  ratio bare unoserver/warm              {bare_ratio:.2f}x")
+        print(f"  ratio start-up unoserver/warm          {uno_startup / startup:.1f}x")
 
 
 if __name__ == "__main__":
