@@ -10,9 +10,11 @@
    document, both on the real rendered documents. The ratio cold/warm is the figure.
 3. unoserver (PyPI), when ``--unoserver`` names its server script (it has to run under a
    Python that can ``import uno``, such as a venv made with ``/usr/bin/python3 -m venv
-   --system-site-packages``): its start-up and per-document conversion on the same documents,
-   called as its own client does (``info`` then ``convert`` over XML-RPC, with the import
-   filter named as ours names it). The ratio unoserver/warm is the figure.
+   --system-site-packages``): its start-up, then per-document conversion on the same
+   documents, taking turns with a warm converter running at the same time; called as its own
+   client does (``info`` then ``convert`` over XML-RPC, with the import filter named as ours
+   names it), and bare (``convert`` alone, no index update). The ratio unoserver/warm is the
+   figure.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tempfile
 import time
 import xmlrpc.client
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from docxtpl import DocxTemplate
@@ -57,6 +60,13 @@ def timed(n: int, action: Callable[[int], object]) -> list[float]:
         action(i)
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+def once(action: Callable[[], object]) -> float:
+    """Milliseconds of one run of ``action()``."""
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
 
 
 def describe(samples: list[float]) -> str:
@@ -181,29 +191,36 @@ def main() -> None:
         if not args.unoserver.is_file():
             print(f"unoserver: {args.unoserver} is not installed, not measured")
             return
+        # both running at once, one document on each in turn, so a busy machine slows both alike
         started = time.perf_counter()
-        server = Unoserver(args.unoserver, root)
-        try:
-            server.wait_until_ready()
-            server.convert(documents[0], root / "uno-first.pdf")
-            uno_startup = (time.perf_counter() - started) * 1000
-            uno = timed(
-                args.pdf_n * len(documents),
-                lambda i: server.convert(documents[i % 2], root / "uno" / f"{i}.pdf"),
-            )
-            bare = timed(
-                args.pdf_n * len(documents),
-                lambda i: server.convert(documents[i % 2], root / "uno" / f"{i}.pdf", as_its_client=False),
-            )
-        finally:
-            server.close()
-        print(f"unoserver, per document, n={len(uno)} (same documents)")
+        with PdfConverter() as converter:
+            converter.convert(documents[0], root / "pdf-first-again.pdf")
+            startup = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            server = Unoserver(args.unoserver, root)
+            try:
+                server.wait_until_ready()
+                server.convert(documents[0], root / "uno-first.pdf")
+                uno_startup = (time.perf_counter() - started) * 1000
+                beside: list[float] = []
+                uno: list[float] = []
+                bare: list[float] = []
+                for i in range(args.pdf_n * len(documents)):
+                    document, out = documents[i % 2], root / "side-by-side" / str(i)
+                    beside.append(once(partial(converter.convert, document, out / "warm.pdf")))
+                    uno.append(once(partial(server.convert, document, out / "uno.pdf")))
+                    bare.append(once(partial(server.convert, document, out / "b.pdf", as_its_client=False)))
+            finally:
+                server.close()
+        print(f"warm converter beside unoserver, per document, n={len(uno)} each, taking turns")
+        print(f"  warm start-up and first document       {startup:.0f} ms")
         print(f"  unoserver start-up and first document  {uno_startup:.0f} ms")
+        print(f"  warm converter                         {describe(beside)}")
         print(f"  unoserver, as its client calls it      {describe(uno)}")
         print(f"  unoserver, bare convert (no index)     {describe(bare)}")
-        ratio = statistics.median(uno) / statistics.median(warm)
+        ratio = statistics.median(uno) / statistics.median(beside)
         print(f"  ratio unoserver/warm                   {ratio:.2f}x")
-        bare_ratio = statistics.median(bare) / statistics.median(warm)
+        bare_ratio = statistics.median(bare) / statistics.median(beside)
         print(f"  ratio bare unoserver/warm              {bare_ratio:.2f}x")
         print(f"  ratio start-up unoserver/warm          {uno_startup / startup:.1f}x")
 
