@@ -25,10 +25,11 @@ missing, every converter works in a directory under :data:`DEFAULT_WORK_ROOT` th
 owner's pid and start time; :func:`reap_stale_converters` (the worker calls it at start) stops
 the processes and removes the profiles and pipes of converters whose owner has died.
 
-Why not ``unoserver`` (PyPI): measured side by side in ``bench/render.py`` it converts no
-faster, starts in 7 s or more (fixed sleeps) where this takes about 1.2 s, exits on a timeout
-or an office crash, and starts ``soffice`` through the launcher without a parent-death signal,
-so it would need all the process handling here around it as well as a second virtualenv.
+Why not ``unoserver`` (PyPI): measured side by side in ``bench/render.py`` it took 1.3-1.9x
+as long per document and about 6 s to start (it sleeps 5 s before it serves) where this takes
+1.2-2 s; it exits when its office dies or a conversion times out, and starts ``soffice``
+through the launcher without a parent-death signal, so it would need all the process handling
+here around it, and a second virtualenv, while replacing only the bridge.
 """
 
 from __future__ import annotations
@@ -292,6 +293,10 @@ def _process_start_ticks(pid: int) -> int | None:
 def _claim_directory(work_root: Path) -> Path:
     """A new converter directory under ``work_root`` that names this process as its owner."""
     work_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = work_root.lstat()
+    # in a shared /tmp, someone else could have made it first (or made it a link)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        raise LibreOfficeStartError(f"{work_root} is not a directory of this user's: remove it")
     root = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=work_root))
     owner = {"pid": os.getpid(), "start_ticks": _process_start_ticks(os.getpid())}
     (root / OWNER_FILE).write_text(json.dumps(owner))
