@@ -4,7 +4,8 @@ A separate Python process owns the converters here (a pool started from pool thr
 have exited since, and one started in a short-lived thread), so that it can be SIGKILLed as a
 worker would be. With setpriv, its offices go with it. Without it (simulated by pointing the
 owner at a setpriv that does not exist, as on a machine without util-linux), they stay, and
-``reap_stale_converters`` in the next owner stops them and removes what they left.
+``reap_stale_converters`` in the next owner (and ``isms dev down``) stops them and removes
+what they left.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from pathlib import Path
 import docx
 import pytest
 
+from devstack.processes import spawn
+from devstack.seaweed import S3Identity
+from devstack.stack import DevStack, DevState
 from documents.pdf_convert import DEFAULT_WORK_ROOT, PdfConverter, reap_stale_converters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -214,3 +218,26 @@ def test_an_office_left_running_is_reaped_by_the_next_owner(owners: list[Owner],
         assert mine.profile_dir is not None
         assert mine.profile_dir.is_dir()
         mine.convert(tmp_path / "policy.docx", tmp_path / "mine.pdf")
+
+
+def test_dev_down_removes_what_a_killed_worker_left(owners: list[Owner], tmp_path: Path) -> None:
+    # the stack's worker is a stand-in process here: what matters is what down does after it
+    identity = S3Identity(name="admin", access_key_id="A", secret_access_key="B", actions=["Admin"])
+    stack = DevStack(tmp_path / "stack")
+    record, process = spawn("worker", ["sleep", "60"], log_file=tmp_path / "worker.log")
+    state = DevState(s3_admin=identity, s3_auditor=identity, link_secret="x" * 32)
+    state.processes["worker"] = record
+    stack._save_state(state)
+    (tmp_path / "owner").mkdir()
+    owner = start_owner("without-setpriv", tmp_path / "owner")
+    owners.append(owner)
+    everything = owner.processes()
+    owner.sigkill()
+    events: list[str] = []
+
+    assert stack.down(on_event=events.append) == {"worker": "stopped"}
+
+    process.wait(timeout=5)
+    assert gone_within(everything, 1) == []
+    assert not any(directory.exists() for directory in owner.directories)
+    assert sum(f"left by process {owner.process.pid}" in event for event in events) == 3, events
