@@ -866,8 +866,9 @@ def convert_cold(
     """Convert ``source`` with one ``soffice --convert-to pdf`` run; returns ``out_dir/<stem>.pdf``.
 
     The baseline the warm converter is measured against, and a fallback that needs no UNO
-    Python. Each run gets a fresh profile. ``soffice`` exits 0 even when it cannot load the
-    document, so the result is checked like the warm converter's.
+    Python. Each run gets a fresh profile, and its office dies with the calling process.
+    ``soffice`` exits 0 even when it cannot load the document, so the result is checked like
+    the warm converter's.
     """
     source = source.absolute()
     out_dir = out_dir.absolute()
@@ -881,7 +882,7 @@ def convert_cold(
         tempfile.TemporaryDirectory(prefix=".pdf-cold-", dir=out_dir) as staging,
     ):
         argv = [
-            str(soffice),
+            _office_binary(str(soffice)),  # not the launcher: see _office_binary
             f"-env:UserInstallation={Path(scratch, 'profile').as_uri()}",
             *HEADLESS_OPTIONS,
             *([f"--infilter={import_filter}"] if import_filter else []),
@@ -891,28 +892,37 @@ def convert_cold(
             staging,
             str(source),
         ]
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=scratch,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise LibreOfficeStartError(
-                f"cannot run {soffice} ({error}): install LibreOffice (Debian: libreoffice-writer-nogui)"
-            ) from error
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
-            process.communicate()
-            raise PdfConversionError(source, f"soffice did not finish within {timeout:g} s") from None
-        finally:
-            if process.poll() is None:  # interrupted: do not leave it running
+        deadline = time.monotonic() + timeout
+        output = b""
+        for _ in range(1 + MAX_OFFICE_RESTARTS):  # the launcher's job: again after exit code 81
+            try:
+                process = _spawner.spawn(
+                    lambda: subprocess.Popen(
+                        [*_die_with_owner(), *argv],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        cwd=scratch,
+                        env=_office_environment(),
+                        start_new_session=True,
+                    )
+                )
+            except OSError as error:
+                raise LibreOfficeStartError(
+                    f"cannot run {soffice} ({error}): install LibreOffice (Debian: libreoffice-writer-nogui)"
+                ) from error
+            try:
+                printed, _ = process.communicate(timeout=max(deadline - time.monotonic(), 0.001))
+                output += printed
+            except subprocess.TimeoutExpired:
                 _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
+                process.communicate()
+                raise PdfConversionError(source, f"soffice did not finish within {timeout:g} s") from None
+            finally:
+                if process.poll() is None:  # interrupted: do not leave it running
+                    _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
+            if process.returncode != OFFICE_RESTART_EXIT_CODE:
+                break
         produced = Path(staging, target.name)
         try:
             _check_pdf(source, produced)

@@ -241,3 +241,63 @@ def test_dev_down_removes_what_a_killed_worker_left(owners: list[Owner], tmp_pat
     assert gone_within(everything, 1) == []
     assert not any(directory.exists() for directory in owner.directories)
     assert sum(f"left by process {owner.process.pid}" in event for event in events) == 3, events
+
+
+COLD_SCRIPT = """
+import sys
+from pathlib import Path
+
+import docx
+
+from documents.pdf_convert import convert_cold
+
+document = docx.Document()
+for n in range(6000):  # seconds of work: it would finish by itself
+    document.add_paragraph(f"Clause {n} " * 30)
+document.save(sys.argv[1])
+convert_cold(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_cold_conversion_dies_with_its_sigkilled_caller(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", COLD_SCRIPT, str(tmp_path / "long.docx"), str(tmp_path / "out")],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # the first soffice.bin on a fresh profile exits by itself (81) and is started again: wait
+    # for one that has been running for a while, converting
+    first_seen: dict[int, float] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            now = time.monotonic()
+            running = [pid for pid in children(process.pid) if comm(pid) == "soffice.bin"]
+            for pid in running:
+                first_seen.setdefault(pid, now)
+            offices = [pid for pid in running if now - first_seen[pid] >= 1.5]
+            if offices:
+                break
+            assert process.poll() is None, "the conversion ended before it could be interrupted"
+            assert now < deadline, "no soffice.bin kept running"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    # at once, not when it has finished the document
+    assert gone_within(offices, 1) == []
