@@ -29,7 +29,7 @@ from activities.signing import SigningActivities
 from adapters.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from adapters.temporal import connect_temporal
 from core.settings import Settings, SettingsError, load_settings
-from documents.pdf_convert import PdfConverter, PdfConverterPool
+from documents.pdf_convert import PdfConverter, PdfConverterPool, reap_stale_converters
 from documents.signing_identity import SigningIdentity, load_or_create_signing_identity
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
@@ -108,7 +108,9 @@ def build_worker(
 
 
 async def run_worker(settings: Settings) -> None:
-    """Check the archive bucket, connect, and run until SIGTERM or SIGINT."""
+    """Reap converters of dead workers, check the archive bucket, connect, run until SIGTERM or SIGINT."""
+    # a worker killed before its LibreOffice got its parent-death signal armed leaves it running
+    await asyncio.to_thread(reap_stale_converters)
     await asyncio.to_thread(verify_archive_bucket, make_s3_client(settings), settings.archive_bucket)
     identity = worker_identity()
     client = await connect_temporal(settings, identity=identity)

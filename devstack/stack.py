@@ -48,6 +48,7 @@ from devstack.seaweed import (
     write_s3_config,
 )
 from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
+from documents.pdf_convert import reap_stale_converters
 
 HOST = "127.0.0.1"
 ARCHIVE_BUCKET = "isms-archive"
@@ -427,6 +428,10 @@ class DevStack:
             outcome[name] = stop(record, grace_seconds=self._grace(name))
             self._save_state(state)
             on_event(f"{name}: {outcome[name]}")
+            if name == "worker":
+                # its LibreOffice dies with it; this catches one a worker killed earlier left behind
+                for reaped in reap_stale_converters():
+                    on_event(f"libreoffice: removed {reaped.directory} left by process {reaped.owner_pid}")
         return outcome
 
 

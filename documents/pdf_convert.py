@@ -14,6 +14,22 @@ share a profile fail silently)::
 
 Every result is checked (present, non-empty, starts with ``%PDF-``) and written atomically: a
 failed conversion raises :class:`PdfConversionError` and never leaves a partial PDF behind.
+
+LibreOffice never outlives the process that owns the converter. The office (``soffice.bin``
+itself, not the ``oosplash`` launcher, which would leave its child behind) and the bridge are
+started with a parent-death signal (util-linux ``setpriv --pdeathsig KILL``) from one thread
+that lives as long as the process, because the kernel sends that signal when the *thread* that
+forked the child exits, and converters are often started from short-lived pool threads. For
+the moment between fork and that signal being armed, and for a machine where ``setpriv`` is
+missing, every converter works in a directory under :data:`DEFAULT_WORK_ROOT` that records its
+owner's pid and start time; :func:`reap_stale_converters` (the worker calls it at start) stops
+the processes and removes the profiles and pipes of converters whose owner has died.
+
+Why not ``unoserver`` (PyPI): measured side by side in ``bench/render.py`` it took 1.3-1.9x
+as long per document and about 6 s to start (it sleeps 5 s before it serves) where this takes
+1.2-2 s; it exits when its office dies or a conversion times out, and starts ``soffice``
+through the launcher without a parent-death signal, so it would need all the process handling
+here around it, and a second virtualenv, while replacing only the bridge.
 """
 
 from __future__ import annotations
@@ -33,7 +49,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -63,6 +81,16 @@ IMPORT_FILTERS = {
 # options for a LibreOffice nobody looks at: no window, no start centre, no recovery
 # dialogue, no lock file check (each process has its own profile anyway)
 HEADLESS_OPTIONS = ["--headless", "--invisible", "--nodefault", "--nologo", "--nolockcheck", "--norestore"]
+# util-linux's setpriv arms PR_SET_PDEATHSIG and execs the office: no preexec_fn in a threaded worker
+SETPRIV = "/usr/bin/setpriv"
+# every converter's directory lives here, so a new owner can find what a dead one left
+DEFAULT_WORK_ROOT = Path(tempfile.gettempdir()) / f"isms-pdf-{os.getuid()}"
+OWNER_FILE = "owner.json"
+OFFICE_FILE = "office.json"
+# soffice.bin exits with this code to ask its launcher to start it again (on a fresh profile, once)
+OFFICE_RESTART_EXIT_CODE = 81
+MAX_OFFICE_RESTARTS = 3
+REAP_WAIT_SECONDS = 5.0
 
 
 class PdfConverterError(Exception):
@@ -84,6 +112,10 @@ class PdfConversionError(PdfConverterError):
 
 class _BridgeGoneError(Exception):
     """The bridge process closed its output (it exited, or its office took it down)."""
+
+
+class _OfficeExitedError(_BridgeGoneError):
+    """soffice.bin exited while the bridge was waiting to connect to it."""
 
 
 def _check_pdf(source: Path, path: Path) -> None:
@@ -184,6 +216,184 @@ def _bridge_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP")}
 
 
+def _office_environment() -> dict[str, str]:
+    # what the soffice shell script sets on Linux before it execs the launcher
+    return {**os.environ, "SAL_ENABLE_FILE_LOCKING": "1"}
+
+
+def _office_binary(soffice: str) -> str:
+    """``soffice.bin`` beside the script ``soffice`` resolves to, or ``soffice`` itself if there is none.
+
+    ``/usr/bin/soffice`` is a shell script that execs ``oosplash``, which forks ``soffice.bin``:
+    a parent-death signal on the launcher would not reach the office. Started directly, the
+    office is the process that gets the signal (its first-start restart is handled here).
+    """
+    office = Path(soffice).resolve().with_name("soffice.bin")
+    return str(office) if office.is_file() else soffice
+
+
+def _die_with_owner() -> list[str]:
+    """The argv prefix that makes a child get SIGKILL when its parent thread dies (empty without setpriv)."""
+    if Path(SETPRIV).is_file():
+        return [SETPRIV, "--pdeathsig", "KILL", "--"]
+    log.warning("%s is missing (util-linux): LibreOffice may outlive a killed worker until reaped", SETPRIV)
+    return []
+
+
+class _Spawner:
+    """Starts child processes from one daemon thread that lives as long as the process.
+
+    PR_SET_PDEATHSIG fires when the thread that forked the child exits, not the process: a
+    converter started from a pool thread (``PdfConverterPool.start``, an activity thread)
+    would lose its office when that thread ended. Children forked here lose theirs only when
+    the whole process goes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._requests: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+
+    def spawn(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():  # none yet, or gone in a fork
+                self._requests = queue.SimpleQueue()
+                self._thread = threading.Thread(target=self._serve, name="pdf-office-spawner", daemon=True)
+                self._thread.start()
+            future: Future[subprocess.Popen[bytes]] = Future()
+            self._requests.put((start, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        requests = self._requests
+        while True:
+            start, future = requests.get()
+            try:
+                future.set_result(start())
+            except BaseException as error:
+                future.set_exception(error)
+
+
+_spawner = _Spawner()
+
+
+def _process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (tells a pid from its reuse), or None if gone."""
+    try:
+        fields = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def _claim_directory(work_root: Path) -> Path:
+    """A new converter directory under ``work_root`` that names this process as its owner."""
+    work_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = work_root.lstat()
+    # in a shared /tmp, someone else could have made it first (or made it a link)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        raise LibreOfficeStartError(f"{work_root} is not a directory of this user's: remove it")
+    root = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=work_root))
+    owner = {"pid": os.getpid(), "start_ticks": _process_start_ticks(os.getpid())}
+    (root / OWNER_FILE).write_text(json.dumps(owner))
+    return root
+
+
+def _owner_of(directory: Path) -> tuple[int, int | None] | None:
+    """The (pid, start ticks) that own a converter directory; None if it does not look like one."""
+    try:
+        owner = json.loads((directory / OWNER_FILE).read_text())
+        return int(owner["pid"]), (int(owner["start_ticks"]) if owner.get("start_ticks") else None)
+    except FileNotFoundError:
+        pass  # made by mkdtemp a moment ago, or its owner died before writing: the name says who
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    pid, _, _ = directory.name.partition("-")
+    return (int(pid), None) if pid.isdigit() else None
+
+
+def _owner_alive(pid: int, start_ticks: int | None) -> bool:
+    ticks = _process_start_ticks(pid)
+    return ticks is not None and (start_ticks is None or ticks == start_ticks)
+
+
+def _processes_using(directory: Path) -> list[int]:
+    """Live processes whose command line names ``directory`` (the office's profile) or whose cwd is in it."""
+    marks = (str(directory) + "/", directory.as_uri() + "/")
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            argv = Path("/proc", entry, "cmdline").read_bytes().decode(errors="replace").split("\0")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        uses = any(mark in arg for arg in argv for mark in marks) or (cwd + "/").startswith(marks[0])
+        if uses and _process_start_ticks(int(entry)) is not None:
+            found.append(int(entry))
+    return found
+
+
+@dataclass(frozen=True)
+class ReapedConverter:
+    """A converter directory whose owner had died: the processes stopped and the directory removed."""
+
+    directory: Path
+    owner_pid: int
+    killed: list[int]
+
+
+def reap_stale_converters(work_root: Path = DEFAULT_WORK_ROOT) -> list[ReapedConverter]:
+    """Stop what converters left behind by a dead owner, and remove their profiles and pipes.
+
+    A converter directory under ``work_root`` records its owner (pid and start time). For each
+    one whose owner no longer runs, every process still using it (its LibreOffice, its bridge)
+    is killed, its LibreOffice pipes in /tmp are removed, and so is the directory. Converters
+    of live processes, this one's included, are left alone, so any number of workers and test
+    runs can share ``work_root``. Returns what was reaped.
+    """
+    reaped: list[ReapedConverter] = []
+    try:
+        entries = sorted(work_root.iterdir())
+    except FileNotFoundError:
+        return reaped
+    for directory in entries:
+        owner = _owner_of(directory) if directory.is_dir() and not directory.is_symlink() else None
+        if owner is None or _owner_alive(*owner):
+            continue
+        killed = _processes_using(directory)
+        for pid in killed:
+            _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + REAP_WAIT_SECONDS
+        while any(_process_start_ticks(pid) is not None for pid in killed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for office_file in directory.glob(f"office-*/{OFFICE_FILE}"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                office = json.loads(office_file.read_text())
+                _remove_sockets(_pipe_files(str(office["pipe"]), str(office["profile_url"])))
+        shutil.rmtree(directory, ignore_errors=True)
+        log.warning(
+            "removed the PDF converter %s left by process %d, which has died (stopped %s)",
+            directory,
+            owner[0],
+            ", ".join(map(str, killed)) or "nothing still running",
+        )
+        reaped.append(ReapedConverter(directory=directory, owner_pid=owner[0], killed=killed))
+    return reaped
+
+
+def _remove_sockets(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()
+
+
 class _Office:
     """One running soffice and the bridge connected to it."""
 
@@ -204,7 +414,12 @@ class _Office:
         self.bridge_log = workdir / "bridge.log"
         self.stop_timeout = stop_timeout
         self._buffer = b""
-        self.soffice = self._spawn_soffice(soffice)
+        # what the reaper needs to remove this office's pipes if its owner dies without closing it
+        (workdir / OFFICE_FILE).write_text(
+            json.dumps({"pipe": self.pipe_name, "profile_url": self.profile_url})
+        )
+        self._soffice_binary = _office_binary(soffice)
+        self.soffice = self._spawn_soffice(self._soffice_binary)
         try:
             self.bridge = self._spawn_bridge(python, start_timeout=start_timeout)
         except BaseException:
@@ -226,13 +441,16 @@ class _Office:
         ]
         with self.soffice_log.open("ab") as output:
             try:
-                return subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                    start_new_session=True,  # its own process group, which close() stops as a whole
+                return _spawner.spawn(
+                    lambda: subprocess.Popen(
+                        [*_die_with_owner(), *argv],
+                        stdin=subprocess.DEVNULL,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        cwd=self.workdir,
+                        env=_office_environment(),
+                        start_new_session=True,  # its own process group, which close() stops as a whole
+                    )
                 )
             except OSError as error:
                 raise LibreOfficeStartError(
@@ -250,14 +468,16 @@ class _Office:
         ]
         with self.bridge_log.open("ab") as errors:
             try:
-                return subprocess.Popen(
-                    argv,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=errors,
-                    bufsize=0,
-                    cwd=self.workdir,
-                    env=_bridge_environment(),
+                return _spawner.spawn(
+                    lambda: subprocess.Popen(
+                        [*_die_with_owner(), *argv],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=errors,
+                        bufsize=0,
+                        cwd=self.workdir,
+                        env=_bridge_environment(),
+                    )
                 )
             except OSError as error:
                 raise LibreOfficeStartError(
@@ -281,8 +501,19 @@ class _Office:
     def _wait_until_ready(self, *, start_timeout: float) -> None:
         # the bridge retries its connection for start_timeout: allow it to say so itself
         deadline = time.monotonic() + start_timeout + 5
+        restarts = 0
         try:
-            message = self._read_message(deadline, watch_soffice=True)
+            while True:
+                try:
+                    message = self._read_message(deadline, watch_soffice=True)
+                    break
+                except _OfficeExitedError:
+                    # what oosplash does: soffice.bin asks to be started again after it has set
+                    # up a fresh profile; the bridge is still retrying its connection meanwhile
+                    if self.soffice.returncode != OFFICE_RESTART_EXIT_CODE or restarts >= MAX_OFFICE_RESTARTS:
+                        raise
+                    restarts += 1
+                    self.soffice = self._spawn_soffice(self._soffice_binary)
         except TimeoutError:
             raise LibreOfficeStartError(
                 f"LibreOffice did not accept a UNO connection within {start_timeout:g} s\n"
@@ -313,7 +544,7 @@ class _Office:
                     )
                 self._buffer += chunk
             elif watch_soffice and self.soffice.poll() is not None:
-                raise _BridgeGoneError(
+                raise _OfficeExitedError(
                     f"soffice exited with code {self.soffice.returncode}\n{_tail(self.soffice_log)}"
                 )
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -355,10 +586,7 @@ class _Office:
             self._remove_pipes()
 
     def _remove_pipes(self) -> None:
-        for pipe in _pipe_files(self.pipe_name, self.profile_url):
-            with contextlib.suppress(OSError):
-                if stat.S_ISSOCK(pipe.lstat().st_mode):
-                    pipe.unlink()
+        _remove_sockets(_pipe_files(self.pipe_name, self.profile_url))
 
     def _stop_bridge(self, *, graceful: bool) -> None:
         if self.bridge.stdin is not None:
@@ -385,7 +613,9 @@ class PdfConverter:
         with PdfConverter() as converter:
             converter.convert(Path("policy.docx"), Path("policy.pdf"))
 
-    ``soffice`` is the LibreOffice launcher, ``python`` an interpreter that can ``import uno``.
+    ``soffice`` is the LibreOffice launcher (the office binary beside it is started directly),
+    ``python`` an interpreter that can ``import uno``, ``work_root`` the directory shared with
+    :func:`reap_stale_converters` where each converter keeps its profile and names its owner.
     """
 
     def __init__(
@@ -395,7 +625,9 @@ class PdfConverter:
         python: str | Path = DEFAULT_UNO_PYTHON,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        work_root: Path = DEFAULT_WORK_ROOT,
     ) -> None:
+        self._work_root = work_root
         self._soffice = str(soffice)
         self._python = str(python)
         self._start_timeout = start_timeout
@@ -513,7 +745,7 @@ class PdfConverter:
             self._discard_office(graceful=False)
         if self._office is None:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="isms-pdf-"))
+                self._root = _claim_directory(self._work_root)
             self._launches += 1
             # a fresh profile for every launch: one left by a killed office may be inconsistent
             workdir = self._root / f"office-{self._launches}"
@@ -563,12 +795,17 @@ class PdfConverterPool:
         python: str | Path = DEFAULT_UNO_PYTHON,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        work_root: Path = DEFAULT_WORK_ROOT,
     ) -> None:
         if size < 1:
             raise ValueError(f"a pool needs at least one converter, not {size}")
         self.converters = [
             PdfConverter(
-                soffice=soffice, python=python, start_timeout=start_timeout, stop_timeout=stop_timeout
+                soffice=soffice,
+                python=python,
+                start_timeout=start_timeout,
+                stop_timeout=stop_timeout,
+                work_root=work_root,
             )
             for _ in range(size)
         ]
@@ -629,8 +866,9 @@ def convert_cold(
     """Convert ``source`` with one ``soffice --convert-to pdf`` run; returns ``out_dir/<stem>.pdf``.
 
     The baseline the warm converter is measured against, and a fallback that needs no UNO
-    Python. Each run gets a fresh profile. ``soffice`` exits 0 even when it cannot load the
-    document, so the result is checked like the warm converter's.
+    Python. Each run gets a fresh profile, and its office dies with the calling process.
+    ``soffice`` exits 0 even when it cannot load the document, so the result is checked like
+    the warm converter's.
     """
     source = source.absolute()
     out_dir = out_dir.absolute()
@@ -644,7 +882,7 @@ def convert_cold(
         tempfile.TemporaryDirectory(prefix=".pdf-cold-", dir=out_dir) as staging,
     ):
         argv = [
-            str(soffice),
+            _office_binary(str(soffice)),  # not the launcher: see _office_binary
             f"-env:UserInstallation={Path(scratch, 'profile').as_uri()}",
             *HEADLESS_OPTIONS,
             *([f"--infilter={import_filter}"] if import_filter else []),
@@ -654,28 +892,37 @@ def convert_cold(
             staging,
             str(source),
         ]
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=scratch,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise LibreOfficeStartError(
-                f"cannot run {soffice} ({error}): install LibreOffice (Debian: libreoffice-writer-nogui)"
-            ) from error
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
-            process.communicate()
-            raise PdfConversionError(source, f"soffice did not finish within {timeout:g} s") from None
-        finally:
-            if process.poll() is None:  # interrupted: do not leave it running
+        deadline = time.monotonic() + timeout
+        output = b""
+        for _ in range(1 + MAX_OFFICE_RESTARTS):  # the launcher's job: again after exit code 81
+            try:
+                process = _spawner.spawn(
+                    lambda: subprocess.Popen(
+                        [*_die_with_owner(), *argv],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        cwd=scratch,
+                        env=_office_environment(),
+                        start_new_session=True,
+                    )
+                )
+            except OSError as error:
+                raise LibreOfficeStartError(
+                    f"cannot run {soffice} ({error}): install LibreOffice (Debian: libreoffice-writer-nogui)"
+                ) from error
+            try:
+                printed, _ = process.communicate(timeout=max(deadline - time.monotonic(), 0.001))
+                output += printed
+            except subprocess.TimeoutExpired:
                 _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
+                process.communicate()
+                raise PdfConversionError(source, f"soffice did not finish within {timeout:g} s") from None
+            finally:
+                if process.poll() is None:  # interrupted: do not leave it running
+                    _stop_process_group(process, grace=DEFAULT_STOP_TIMEOUT)
+            if process.returncode != OFFICE_RESTART_EXIT_CODE:
+                break
         produced = Path(staging, target.name)
         try:
             _check_pdf(source, produced)

@@ -7,13 +7,21 @@
 
 They use the same launchers as ``isms dev up`` (``devstack``), so the tests exercise the
 way the product starts its servers, not a second copy of it.
+
+The run ends with no process of its own left: every process started during the session
+inherits a marker in its environment, and ``no_process_left_behind`` fails the run, naming
+each one, if any marked process is still running once the other fixtures have stopped (a
+LibreOffice reparented to init is found as surely as a forgotten server).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +53,59 @@ if TYPE_CHECKING:
 ARCHIVE_BUCKET = "test-archive"
 
 
+# inherited by every process the session starts (not ISMS_: the tests strip those from children)
+SESSION_MARK = "PYTEST_ISMS_CYCLE_SESSION"
+# how long processes that are already stopping get before they count as left behind
+LEFTOVER_GRACE_SECONDS = 10.0
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # the tests choose every setting themselves: a developer's ISMS_ variables must not leak in
     for name in [name for name in os.environ if name.startswith("ISMS_")]:
         del os.environ[name]
+    os.environ[SESSION_MARK] = f"{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def _session_processes() -> dict[int, str]:
+    """Running processes (not zombies, not this one) whose environment carries this session's mark."""
+    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if state not in ("Z", "X"):
+            found[int(entry.name)] = argv
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail the run if a process it started outlives it; name each one, then kill it.
+
+    Autouse and session-scoped, so it is set up before every other fixture and its check runs
+    after all of them (servers, converters) have stopped: an error at the last test's teardown.
+    """
+    yield
+    deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+    while (left := _session_processes()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not left:
+        return
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    pytest.fail(
+        f"{len(left)} process(es) started by this test run were still running at its end (now killed):\n"
+        + "\n".join(f"  pid {pid}: {argv[:300]}" for pid, argv in sorted(left.items())),
+        pytrace=False,
+    )
 
 
 DRAFTS_BUCKET = "test-drafts"
