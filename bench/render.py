@@ -35,25 +35,11 @@ from pathlib import Path
 from docxtpl import DocxTemplate
 
 from core.profile_io import load_profile, load_staff
-<<<<<<< HEAD
+from devstack.ports import find_free_ports
 from documents.context import build_policy_context, build_roles_context
-from documents.pdf_convert import PdfConverter, convert_cold
+from documents.pdf_convert import IMPORT_FILTERS, PdfConverter, convert_cold
 from documents.pipeline import POLICY_OUTPUT, POLICY_TEMPLATE, ROLES_OUTPUT, ROLES_TEMPLATE, render_documents
 from documents.raci import raci_subdoc
-=======
-from devstack.ports import find_free_ports
-from documents.pdf_convert import IMPORT_FILTERS, PdfConverter, convert_cold
-from documents.render import (
-    POLICY_OUTPUT,
-    POLICY_TEMPLATE,
-    ROLES_OUTPUT,
-    ROLES_TEMPLATE,
-    build_policy_context,
-    build_roles_context,
-    raci_subdoc,
-    render_documents,
-)
->>>>>>> office
 
 DEMO = Path(__file__).resolve().parents[1] / "devstack" / "demo"
 UNOSERVER = Path(__file__).resolve().parents[1] / ".venv-uno" / "bin" / "unoserver"
