@@ -81,9 +81,7 @@ def _report_failure(outcome: Outcome, *, as_json: bool) -> None:
             )
         )
         raise typer.Exit(code)
-    for problem in outcome.problems:
-        errors.print(f"  {problem}", highlight=False)
-    fail(outcome.message, code=code)
+    fail(outcome.message, *(f"  {problem}" for problem in outcome.problems), code=code)
 
 
 async def _client(settings: Settings) -> Client:
@@ -319,9 +317,7 @@ def _refuse(cycle_id: str, refusal: _Refusal, *, as_json: bool) -> NoReturn:
             )
         )
         raise typer.Exit(refusal.code)
-    for problem in refusal.problems:
-        errors.print(f"  {problem}", highlight=False, soft_wrap=True)
-    fail(refusal.message, code=refusal.code)
+    fail(refusal.message, *(f"  {problem}" for problem in refusal.problems), code=refusal.code)
 
 
 async def _change_staff(

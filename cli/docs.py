@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.common import console, errors, fail
 from core.clause5 import Severity, blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from models.profile import OrganisationProfile
@@ -21,8 +21,6 @@ docs_app = typer.Typer(
     help="Check the organisation profile against ISO 27001 Clause 5 before anyone signs.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -43,9 +41,8 @@ def _load_inputs(profile: Path, staff: Path, *, as_json: bool) -> tuple[Organisa
         if as_json:
             typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
         else:
-            for problem in problems:
-                errors.print(f"[red]unreadable:[/red] {problem}", highlight=False)
-        raise typer.Exit(EXIT_UNREADABLE)
+            raise typer.Exit(EXIT_UNREADABLE)
+        fail(*(f"unreadable: {problem}" for problem in problems), code=EXIT_UNREADABLE)
     return loaded_profile, loaded_staff
 
 
@@ -65,8 +62,7 @@ def check(
     try:
         as_of = date.fromisoformat(today) if today else datetime.now(UTC).date()
     except ValueError:
-        errors.print(f"[red]error:[/red] --today must be a date as YYYY-MM-DD (got {today!r})")
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        fail(f"--today must be a date as YYYY-MM-DD (got {today!r})", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=as_of)
     failed = blocking(findings)
@@ -145,16 +141,15 @@ def render(
         try:
             load_previous(previous)
         except (FileNotFoundError, ValueError) as exc:
-            errors.print(f"[red]error:[/red] --previous: {exc}")
-            raise typer.Exit(EXIT_UNREADABLE) from None
+            fail(f"--previous: {exc}", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=datetime.now(UTC).date())
     if blocking(findings) and not draft:
-        for finding in findings:
-            if finding.severity is Severity.ERROR:
-                errors.print(f"[red]error:[/red] {finding.rule} at {finding.where}: {finding.message}")
-        errors.print("Nothing written: fix the errors (see `isms docs check`), or pass --draft.")
-        raise typer.Exit(EXIT_FINDINGS)
+        fail(
+            *(f"{f.rule} at {f.where}: {f.message}" for f in findings if f.severity is Severity.ERROR),
+            "  Nothing written: fix the errors (see `isms docs check`), or pass --draft.",
+            code=EXIT_FINDINGS,
+        )
     signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
     with contextlib.ExitStack() as stack:
         converter = None
@@ -180,8 +175,7 @@ def render(
                 progress=progress,
             )
         except PdfConverterError as exc:
-            errors.print(f"[red]error:[/red] PDF conversion failed: {exc}")
-            raise typer.Exit(EXIT_FINDINGS) from None
+            fail(f"PDF conversion failed: {exc}", code=EXIT_FINDINGS)
     documents, manifest, manifest_path = made.documents, made.manifest, made.manifest_path
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2, exclude={"facts"}))

@@ -101,7 +101,7 @@ def set_(
         fail(str(exc), code=EXIT_BAD_INPUT)
     checked = check_files(profile, staff)
     if not checked.ok:
-        fail(f"{checked.message}\n  " + "\n  ".join(checked.problems), code=EXIT_BAD_INPUT)
+        fail(checked.message, *(f"  {problem}" for problem in checked.problems), code=EXIT_BAD_INPUT)
     s3 = make_s3_client(settings)
     data = ScheduledReviewInput(
         short_name=checked.cycle_id,
