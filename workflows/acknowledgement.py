@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.handlers import async_update
+
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import (
         CAMPAIGN_FIGURES_NON_RETRYABLE,
@@ -565,7 +567,7 @@ class AcknowledgementCampaignWorkflow:
     def state(self) -> CampaignState:
         return self._state
 
-    @workflow.update(name=Update.CHANGE_STAFF)
+    @async_update(Update.CHANGE_STAFF)
     async def change_staff(self, change: StaffChange) -> StaffChangeReceipt:
         """Joiners are invited by their manager's batch; leavers drop out of the figures.
 

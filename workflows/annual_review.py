@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
+from workflows.handlers import async_update
 
 with workflow.unsafe.imports_passed_through():
     from activities.archive import ARCHIVE_OBJECTS_NON_RETRYABLE, ArchiveActivities
@@ -539,7 +540,7 @@ class AnnualReviewWorkflow:
 
     # ----------------------------------------------------------------- updates, signals
 
-    @workflow.update(name=Update.DECIDE)
+    @async_update(Update.DECIDE)
     async def decide(self, decision: SignatureDecision) -> DecisionReceipt:
         """The CEO signs or requests changes. The web app sends it with the link's id as update id."""
         self._decision = decision
@@ -587,7 +588,7 @@ class AnnualReviewWorkflow:
         elif not decision.comment.strip():
             raise refusal(Refusal.COMMENT_REQUIRED)
 
-    @workflow.update(name=Update.SUBMIT_REVISION)
+    @async_update(Update.SUBMIT_REVISION)
     async def submit_revision(self, revision: RevisionInput) -> RevisionReceipt:
         """The ISMS lead's revised profile: checked at once, refused with the findings if it fails."""
         self._revision_checking = True

@@ -56,7 +56,7 @@ def test_compliance_retention_refuses_delete_shorten_and_bypass(
                 Bucket=bucket,
                 Key=key,
                 VersionId=version,
-                Retention=shorter,  # type: ignore[typeddict-item]
+                Retention=shorter,  # type: ignore[arg-type]
             )
         )
         == "AccessDenied"

@@ -104,7 +104,8 @@ def test_compose_environment_is_valid_settings(
         return SUBSTITUTION.sub(lambda m: m["arg"] if m["op"] == "-" else "x" * 40, value)
 
     env = {k: substitute(v) for k, v in isms_environment(compose["services"]["worker"]).items()}
-    Settings(_env_file=None, **{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    values: dict[str, Any] = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()}
+    Settings(_env_file=None, **values)
 
 
 def test_app_points_at_the_compose_services(compose: dict[str, Any]) -> None:

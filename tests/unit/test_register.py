@@ -9,6 +9,7 @@ import json
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -277,7 +278,7 @@ def test_json_content_and_order() -> None:
 
 
 def test_json_is_deterministic_with_sorted_keys_and_a_fixed_indent() -> None:
-    kwargs = {"cycle_id": "isms-review-larkspur-2026", "version": "3.0", "version_hash": HASH}
+    kwargs: dict[str, Any] = {"cycle_id": "isms-review-larkspur-2026", "version": "3.0", "version_hash": HASH}
     first = register_json(_records(), **kwargs)
     assert register_json(list(reversed(_records())), **kwargs) == first
     text = first.decode("utf-8")

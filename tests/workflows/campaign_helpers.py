@@ -26,6 +26,7 @@ from models.campaign import (
     Acknowledgement,
     CampaignInput,
     CampaignProgress,
+    CampaignResult,
     CampaignState,
     SignedVersion,
     batch_id_for,
@@ -82,7 +83,7 @@ async def start_campaign(
     *,
     schedule: AckLadder | None = None,
     batch_size: int = 250,
-) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, object], CampaignInput]:
+) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, CampaignResult], CampaignInput]:
     cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
     data = CampaignInput(

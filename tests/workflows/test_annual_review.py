@@ -36,11 +36,9 @@ from tests.workflows.helpers import (
 from workflows.annual_review import AnnualReviewWorkflow
 
 
-async def test_sign_path_seals_and_confirms(
-    review: tuple[WorkflowEnvironment, Settings], smtp_sink: SmtpSink
-) -> None:
-    env, settings = review
-    handle = await start(env, settings)
+async def test_sign_path_seals_and_confirms(review: tuple[Client, Settings], smtp_sink: SmtpSink) -> None:
+    client, settings = review
+    handle = await start(client, settings)
     status = await wait_for(handle, invited)
     assert status.version == "3.0"
     assert status.waiting_on.startswith("Eleanor Marsh")

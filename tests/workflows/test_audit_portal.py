@@ -134,7 +134,9 @@ def _archive_state(settings: Settings) -> set[tuple[str, ...]]:
     """Every version and delete marker in the test's archive bucket, and its grant records."""
     s3 = make_s3_client(settings)
     listed = s3.list_object_versions(Bucket=settings.archive_bucket)
-    state = {("version", v["Key"], v["VersionId"], v["ETag"]) for v in listed.get("Versions", [])}
+    state: set[tuple[str, ...]] = {
+        ("version", v["Key"], v["VersionId"], v["ETag"]) for v in listed.get("Versions", [])
+    }
     state |= {("marker", m["Key"], m["VersionId"]) for m in listed.get("DeleteMarkers", [])}
     drafts = s3.list_objects_v2(Bucket=settings.drafts_bucket, Prefix=settings.drafts_prefix)
     state |= {("draft", o["Key"], o["ETag"]) for o in drafts.get("Contents", [])}

@@ -170,9 +170,9 @@ async def test_watch_follows_a_campaign_to_its_close(review: tuple[Client, Setti
         Acknowledgement(person=email, version_hash=data.signed.version_hash, link_id="watch-test"),
     )
 
-    out, err = await asyncio.wait_for(watching.communicate(), 90)
-    text = seen + out.decode()
-    assert watching.returncode == 0, err.decode()
+    watched, watch_err = await asyncio.wait_for(watching.communicate(), 90)
+    text = seen + watched.decode()
+    assert watching.returncode == 0, watch_err.decode()
     # not a terminal: one plain line each time the figures change
     assert "running: acknowledged 0 of 3 (0.0%), outstanding 3" in text
     assert "running: acknowledged 1 of 3 (33.3%), outstanding 2" in text
@@ -180,7 +180,7 @@ async def test_watch_follows_a_campaign_to_its_close(review: tuple[Client, Setti
     result = await handle.result()
     assert f"Register  s3://{result.register_csv.bucket}/{result.register_csv.key}" in text
     assert f"Report    s3://{result.report.bucket}/{result.report.key}" in text
-    assert "Traceback" not in err.decode()
+    assert "Traceback" not in watch_err.decode()
 
     # once closed: the same figures from status, and no more staff changes
     code, out, err = await _isms(settings, "cycle", "status", cycle_id, "--json")
@@ -232,8 +232,8 @@ async def test_watch_stops_when_everyone_has_acknowledged(
     live = await _spawn(
         settings, "cycle", "watch", data.cycle_id, "--interval", "0.2", TTY_INTERACTIVE="1", COLUMNS="100"
     )
-    raw, err = await asyncio.wait_for(live.communicate(), 60)
-    assert live.returncode == 0, err.decode()
+    raw, live_err = await asyncio.wait_for(live.communicate(), 60)
+    assert live.returncode == 0, live_err.decode()
     assert "2/2" in raw.decode()
     assert "100.0%" in raw.decode()
     assert "Everyone in scope has acknowledged (2)" in raw.decode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -126,7 +127,7 @@ async def test_bad_links_get_a_plain_page_and_change_nothing(
     tamper = changes.pop("tamper", False)
     secret = changes.pop("secret", None)
     if secret is not None:
-        claims = {"cycle_id": status.cycle_id, "person": CEO, "role": LinkRole.SIGNER}
+        claims: dict[str, Any] = {"cycle_id": status.cycle_id, "person": CEO, "role": LinkRole.SIGNER}
         token = issue_link(
             str(secret),
             **claims,
