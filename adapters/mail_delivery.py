@@ -16,7 +16,10 @@ Single emails (``<prefix>mail/pending/`` and ``<prefix>mail/sent/<sha256 of key>
 both markers per message. A campaign run (``<prefix>mail/campaign/<batch>/<sha256>.json`` sent,
 ``<prefix>mail/campaign-pending/<batch>/`` pending) writes one pending record per chunk of
 :data:`CHUNK` emails before the chunk's first transaction, a sent marker per email after its
-250, and deletes the chunk's pending record once the chunk is done: 1 + 1/25 PUTs per email.
+250 (a refusal marker for a refused recipient), and deletes the chunk's pending record once
+the chunk is done: 1 + 1/25 PUTs per email. Emails go out one after another, so a killed run
+leaves at most one email of its chunk in the window, the first one without a sent or refusal
+marker: only that one is named a possible repeat when the retry sends it again.
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ class RunMarkers(_Markers):
         super().__init__(s3, settings)
         self._sent = f"{self._prefix}campaign/{batch_id}/"
         self._pending = f"{self._prefix}campaign-pending/{batch_id}/"
+        self._refused = f"{self._prefix}campaign-refused/{batch_id}/"
 
     def _listed(self, prefix: str) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
@@ -169,6 +173,23 @@ class RunMarkers(_Markers):
                 pending[record_key] = list(json.loads(body)["keys"])
         return sent, pending
 
+    def _in_flight(self, sent: dict[str, datetime], left_behind: dict[str, list[str]]) -> set[str]:
+        """The keys a killed attempt may have delivered: in each pending record, the first one unsettled.
+
+        A run sends in order, and an email's final dot comes only after the previous one's sent
+        marker (or refusal): so of a chunk, the emails after the first unsettled one never
+        reached the server.
+        """
+        if not left_behind:
+            return set()
+        refused = {key.rsplit("/", 1)[-1].removesuffix(".json") for key in self._listed(self._refused)}
+        in_flight: set[str] = set()
+        for keys in left_behind.values():
+            unsettled = (key for key in keys if _digest(key) not in sent and _digest(key) not in refused)
+            if (first := next(unsettled, None)) is not None:
+                in_flight.add(first)
+        return in_flight
+
     def deliver(
         self,
         settings: Settings,
@@ -183,7 +204,7 @@ class RunMarkers(_Markers):
         an error from ``compose``, SMTP or S3 raises (a retry resumes after the sent markers).
         """
         sent, left_behind = self._load()
-        pending = {key for keys in left_behind.values() for key in keys}
+        pending = self._in_flight(sent, left_behind)
         outcome = RunOutcome()
         todo: list[Outgoing] = []
         for email in emails:
@@ -205,6 +226,7 @@ class RunMarkers(_Markers):
                         send_committed(smtp, message, to_addrs=[email.to], commit=_nothing, rollback=_nothing)
                     except smtplib.SMTPRecipientsRefused:
                         outcome.refused.append(email.key)
+                        self._put(f"{self._refused}{_digest(email.key)}.json", {"key": email.key})
                         continue
                     accepted = datetime.now(UTC)
                     repeat = email.key in pending

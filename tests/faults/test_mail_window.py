@@ -42,6 +42,7 @@ from models.campaign import CampaignInput, batch_id_for
 from models.mail import SendEmailInput
 from models.routing import AckLadder
 from tests.faults.conftest import REPO, WorkerProcesses
+from tests.faults.mail_window import repeat_on_record
 from tests.faults.test_worker_killed import _retried
 from tests.integration.test_mail_activity import CONTEXT
 from tests.workflows.campaign_helpers import staff_rows, start_campaign
@@ -147,12 +148,14 @@ async def test_campaign_invitations_survive_a_sigkill_inside_the_window(
             raise AssertionError(f"{exc}\n{worker_processes.log_tail()}") from exc
         received = arrived(maildir)
 
-    for data, result in zip((dropping_data, keeping_data), results, strict=True):
+    for data, result, held in zip((dropping_data, keeping_data), results, (dropped, kept), strict=True):
         keys = [invitation(data, n) for n in range(PEOPLE)]
         counts = Counter({key: len(received.get(key, [])) for key in keys})
         assert all(counts[key] >= 1 for key in keys), f"never invited: {[k for k in keys if not counts[k]]}"
         outside = {key: count for key, count in counts.items() if key != kept and count != 1}
         assert not outside, f"sent more than once outside the window: {outside}"
+        # the window held one email of the run: the retry names it, and only it, a possible repeat
+        assert repeat_on_record(settings, set(keys)) == {held}
         # nobody has an invited_at without a message the server accepted
         for email, person in register(settings, result).items():
             key = f"{data.cycle_id}/ack/{email}/invitation"
@@ -237,3 +240,4 @@ async def test_a_single_email_survives_a_sigkill_inside_the_window(
     assert copies, "the email was never delivered"
     assert len(copies) == (2 if server_keeps_it else 1), len(copies)
     assert len({str(m["Message-ID"]) for m in copies}) == 1
+    assert repeat_on_record(settings, {key}) == {key}  # the retry knew it might repeat
