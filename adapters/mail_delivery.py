@@ -35,7 +35,7 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any
 
 from adapters.s3 import object_exists, read_object
-from adapters.smtp import open_smtp, send_committed, smtp_session
+from adapters.smtp import send_committed, smtp_session
 from core.hashing import sha256_bytes
 from core.mail_message import message_id_for
 from core.settings import Settings
@@ -112,7 +112,7 @@ class EmailMarkers(_Markers):
             if not repeat:
                 self._delete(self._pending_key(key))
 
-        with open_smtp(settings) as smtp:
+        with smtp_session(settings) as smtp:  # a failing QUIT after the 250 changes nothing
             refused = send_committed(
                 smtp,
                 message,
