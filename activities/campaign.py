@@ -2,7 +2,7 @@
 emails, place joiners and leavers, and write the register and the report.
 
 The logic lives below: core.batches (who is in scope, packing by line manager, placing joiners
-and leavers), core.step_renderer and core.mail_message (the emails), adapters.mail_delivery
+and leavers), core.campaign_mail and core.mail_message (the emails), adapters.mail_delivery
 (sending at least once per key: a pending marker before the final dot, a sent marker after the
 server's 250, so a retried run resends what was not confirmed and skips what was). Every
 object stored here carries its SHA-256 (adapters.s3.put_bytes).
@@ -152,21 +152,16 @@ class CampaignActivities:
             )
         for key in outcome.refused:
             activity.logger.warning("campaign email %s: recipient refused", key)
+        sent, before, again = (
+            outcome.newly_sent,
+            len(outcome.sent_at) - outcome.newly_sent,
+            len(outcome.resent),
+        )
         activity.logger.info(
             "%s %s: %d sent now (%d again after an unconfirmed attempt), %d before, %d refused",
-            data.batch_id,
-            data.template,
-            outcome.newly_sent,
-            len(outcome.resent),
-            len(outcome.sent_at) - outcome.newly_sent,
-            len(outcome.refused),
+            *(data.batch_id, data.template, sent, again, before, len(outcome.refused)),
         )
-        return CampaignMailResult(
-            sent_at=outcome.sent_at,
-            newly_sent=outcome.newly_sent,
-            refused=outcome.refused,
-            resent=outcome.resent,
-        )
+        return outcome
 
     @activity.defn
     def store_batch_records(self, data: StoreRecordsInput) -> StoredObject:

@@ -14,12 +14,13 @@ makes recognisable and the pending marker names (``repeat``/``resent`` in the re
 
 Single emails (``<prefix>mail/pending/`` and ``<prefix>mail/sent/<sha256 of key>.json``) write
 both markers per message. A campaign run (``<prefix>mail/campaign/<batch>/<sha256>.json`` sent,
-``<prefix>mail/campaign-pending/<batch>/`` pending) writes one pending record per chunk of
-:data:`CHUNK` emails before the chunk's first transaction, a sent marker per email after its
-250 (a refusal marker for a refused recipient), and deletes the chunk's pending record once
-the chunk is done: 1 + 1/25 PUTs per email. Emails go out one after another, so a killed run
-leaves at most one email of its chunk in the window, the first one without a sent or refusal
-marker: only that one is named a possible repeat when the retry sends it again.
+``<prefix>mail/campaign-pending/<batch>/`` pending) writes one pending record naming every email
+it is about to send before its first transaction, a sent marker per email after its 250 (a
+refusal marker for a refused recipient), and deletes the pending record at the end: the same
+one PUT per email as a marker written before the dot, plus a PUT and a DELETE per run. Emails
+go out one after another, each final dot after the previous one's sent marker, so a killed run
+has at most one email in the window: the first of its pending record without a sent or refusal
+marker. Only that one is named a possible repeat when the retry sends it again.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import json
 import smtplib
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -39,11 +39,12 @@ from adapters.smtp import send_committed, smtp_session
 from core.hashing import sha256_bytes
 from core.mail_message import message_id_for
 from core.settings import Settings
+from models.campaign import CampaignMailResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-CHUNK = 25  # emails per pending record in a campaign run (and per heartbeat)
+HEARTBEAT_EVERY = 25  # emails of a campaign run between heartbeats
 
 
 def _digest(key: str) -> str:
@@ -137,14 +138,6 @@ class Outgoing:
     compose: Callable[[], Message]
 
 
-@dataclass
-class RunOutcome:
-    sent_at: dict[str, datetime] = field(default_factory=dict)  # key -> the server's acceptance
-    newly_sent: int = 0
-    refused: list[str] = field(default_factory=list)
-    resent: list[str] = field(default_factory=list)  # sent again after an unconfirmed attempt
-
-
 class RunMarkers(_Markers):
     """The markers of one batch's campaign runs (every step of the batch shares them)."""
 
@@ -177,8 +170,7 @@ class RunMarkers(_Markers):
         """The keys a killed attempt may have delivered: in each pending record, the first one unsettled.
 
         A run sends in order, and an email's final dot comes only after the previous one's sent
-        marker (or refusal): so of a chunk, the emails after the first unsettled one never
-        reached the server.
+        marker (or refusal): so the emails after the first unsettled one never reached the server.
         """
         if not left_behind:
             return set()
@@ -197,7 +189,7 @@ class RunMarkers(_Markers):
         *,
         template: str,
         heartbeat: Callable[[int], None],
-    ) -> RunOutcome:
+    ) -> CampaignMailResult:
         """Send each email that has no sent marker, over one SMTP connection.
 
         A recipient the server refuses is reported in ``refused`` and does not stop the run;
@@ -205,53 +197,55 @@ class RunMarkers(_Markers):
         """
         sent, left_behind = self._load()
         pending = self._in_flight(sent, left_behind)
-        outcome = RunOutcome()
+        outcome = CampaignMailResult(sent_at={}, newly_sent=0)
         todo: list[Outgoing] = []
         for email in emails:
             if (at := sent.get(_digest(email.key))) is not None:
                 outcome.sent_at[email.key] = at
             else:
                 todo.append(email)
-        with ExitStack() as stack:
-            smtp: smtplib.SMTP | None = None  # opened at the first email that needs sending
-            for start in range(0, len(todo), CHUNK):
-                chunk = todo[start : start + CHUNK]
-                record_key = f"{self._pending}{uuid.uuid4().hex}.json"
-                self._put(record_key, {"template": template, "keys": [email.key for email in chunk]})
-                for email in chunk:
-                    message = email.compose()
-                    if smtp is None:
-                        smtp = stack.enter_context(smtp_session(settings))
-                    try:
-                        send_committed(smtp, message, to_addrs=[email.to], commit=_nothing, rollback=_nothing)
-                    except smtplib.SMTPRecipientsRefused:
-                        outcome.refused.append(email.key)
-                        self._put(f"{self._refused}{_digest(email.key)}.json", {"key": email.key})
-                        continue
-                    accepted = datetime.now(UTC)
-                    repeat = email.key in pending
-                    self._put(
-                        f"{self._sent}{_digest(email.key)}.json",
-                        {
-                            "key": email.key,
-                            "template": template,
-                            "message_id": message_id_for(email.key),
-                            "sent_at": accepted.isoformat(),
-                            "repeat": repeat,
-                        },
-                    )
-                    outcome.sent_at[email.key] = accepted
+        if not todo:
+            return outcome
+        # one pending record for the whole run, before its first final dot
+        record_key = f"{self._pending}{uuid.uuid4().hex}.json"
+        self._put(record_key, {"template": template, "keys": [email.key for email in todo]})
+        with smtp_session(settings) as smtp:
+            for position, email in enumerate(todo, start=1):
+                if self._send(smtp, email, template=template, repeat=email.key in pending, outcome=outcome):
                     outcome.newly_sent += 1
-                    if repeat:
-                        outcome.resent.append(email.key)
-                self._delete(record_key)  # every email of the chunk is now sent or refused
-                heartbeat(start + len(chunk))
+                if position % HEARTBEAT_EVERY == 1:  # the first, then every 25th
+                    heartbeat(position)
+        # every email of the run is now sent or refused, and so is every one a killed attempt left
         settled = set(outcome.sent_at) | set(outcome.refused)
-        for record_key, keys in left_behind.items():  # resent or refused now: the sent markers say so
-            if settled.issuperset(keys):
-                self._delete(record_key)
+        for done in [record_key, *(key for key, keys in left_behind.items() if settled.issuperset(keys))]:
+            self._delete(done)
         return outcome
+
+    def _send(
+        self, smtp: smtplib.SMTP, email: Outgoing, *, template: str, repeat: bool, outcome: CampaignMailResult
+    ) -> bool:
+        """One email of the run: True when the server accepted it (and the sent marker is stored)."""
+        message = email.compose()
+        try:
+            send_committed(smtp, message, to_addrs=[email.to], commit=_nothing, rollback=_nothing)
+        except smtplib.SMTPRecipientsRefused:
+            outcome.refused.append(email.key)
+            self._put(f"{self._refused}{_digest(email.key)}.json", {"key": email.key})
+            return False
+        accepted = datetime.now(UTC)
+        record = {
+            "key": email.key,
+            "template": template,
+            "message_id": message_id_for(email.key),
+            "sent_at": accepted.isoformat(),
+            "repeat": repeat,
+        }
+        self._put(f"{self._sent}{_digest(email.key)}.json", record)
+        outcome.sent_at[email.key] = accepted
+        if repeat:
+            outcome.resent.append(email.key)
+        return True
 
 
 def _nothing(*_: object) -> None:
-    """The run's pending record was stored before the chunk: nothing more before the final dot."""
+    """The run's pending record was stored before its first transaction: nothing more before the dot."""
