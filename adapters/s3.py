@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core.files import publish_file
-from core.hashing import sha256_file
+from core.hashing import sha256_bytes, sha256_file
 from core.settings import Settings
 from models.storage import StoredObject
 
@@ -170,26 +170,45 @@ def put_file(s3: S3Client, *, bucket: str, key: str, path: Path, content_type: s
     The SHA-256 travels as the S3 checksum (the server verifies it) and as metadata.
     """
     digest = sha256_file(path)
-    size = path.stat().st_size
-    stored = StoredObject(bucket=bucket, key=key, sha256=digest, size=size, content_type=content_type)
+    stored = StoredObject(
+        bucket=bucket, key=key, sha256=digest, size=path.stat().st_size, content_type=content_type
+    )
+    if not _holds(s3, stored):
+        with path.open("rb") as body:
+            _put_checked(s3, stored, body)
+    return stored
+
+
+def put_bytes(s3: S3Client, *, bucket: str, key: str, payload: bytes, content_type: str) -> StoredObject:
+    """:func:`put_file` for bytes in memory: the same SHA-256 checksum and metadata, safe to retry."""
+    stored = StoredObject(
+        bucket=bucket, key=key, sha256=sha256_bytes(payload), size=len(payload), content_type=content_type
+    )
+    if not _holds(s3, stored):
+        _put_checked(s3, stored, payload)
+    return stored
+
+
+def _holds(s3: S3Client, stored: StoredObject) -> bool:
+    """True when ``stored.key`` already holds those bytes (by the SHA-256 metadata and the size)."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=stored.bucket, Key=stored.key)
     except ClientError as exc:
         if not is_missing(exc):
             raise
-    else:
-        if head.get("Metadata", {}).get("sha256") == digest and head["ContentLength"] == size:
-            return stored
-    with path.open("rb") as body:
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            Metadata={"sha256": digest},
-            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
-        )
-    return stored
+        return False
+    return head.get("Metadata", {}).get("sha256") == stored.sha256 and head["ContentLength"] == stored.size
+
+
+def _put_checked(s3: S3Client, stored: StoredObject, body: bytes | BinaryIO) -> None:
+    s3.put_object(
+        Bucket=stored.bucket,
+        Key=stored.key,
+        Body=body,
+        ContentType=stored.content_type,
+        Metadata={"sha256": stored.sha256},
+        ChecksumSHA256=base64.b64encode(bytes.fromhex(stored.sha256)).decode(),
+    )
 
 
 def get_file(s3: S3Client, stored: StoredObject, target: Path) -> Path:

@@ -1,12 +1,18 @@
-"""Open an SMTP connection the way the settings say (plain, STARTTLS or implicit TLS)."""
+"""SMTP: a connection the way the settings say (plain, STARTTLS or implicit TLS), and one transaction.
+
+>>> with smtp_session(settings) as smtp:
+...     refused = send_committed(smtp, message, to_addrs=[...], commit=..., rollback=...)
+"""
 
 from __future__ import annotations
 
 import io
 import re
 import smtplib
+import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import parseaddr
@@ -24,9 +30,26 @@ def open_smtp(settings: Settings, *, timeout: float = 30.0) -> smtplib.SMTP:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
         if settings.smtp_security is SmtpSecurity.STARTTLS:
             smtp.starttls(context=ssl.create_default_context())
+    # send_committed writes the content and the final dot separately: without this, Nagle's
+    # algorithm holds the dot until the server's delayed ACK (about 40 ms an email, measured)
+    if smtp.sock is not None:
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if settings.smtp_user is not None and settings.smtp_password is not None:
         smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
     return smtp
+
+
+@contextmanager
+def smtp_session(settings: Settings) -> Iterator[smtplib.SMTP]:
+    """One SMTP connection for a run of emails; a failing QUIT does not undo what was accepted."""
+    smtp = open_smtp(settings)
+    try:
+        yield smtp
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -43,16 +66,17 @@ def send_committed(
     commit: Callable[[dict[str, tuple[int, bytes]]], None],
     rollback: Callable[[], None],
 ) -> dict[str, tuple[int, bytes]]:
-    """Send ``message`` with the sent-record written inside the SMTP transaction.
+    """Send ``message``, running ``commit(refused)`` inside the SMTP transaction, before its final dot.
 
-    ``commit(refused)`` runs after the server has taken every recipient and the whole content,
-    and before the final "." that makes the server deliver it. So a worker that dies before the
-    commit leaves no record and no delivery (the server drops a transaction without its final
-    dot), and one that dies after it leaves a record: a retry never sends the message twice.
-    What remains is the server's own handling of the final dot (milliseconds): a crash there
-    can still lose or repeat the one message. A refusal at the final dot calls ``rollback()``.
-    Returns the refused recipients, as ``smtplib.SMTP.sendmail`` does; raises
-    ``SMTPRecipientsRefused`` when every recipient is refused (nothing recorded).
+    ``commit`` runs after the server has taken every recipient and the whole content, and
+    before the final "." that asks it to deliver: the place for a *pending* record. A sender
+    that dies before the commit leaves no record and no delivery (the server drops a
+    transaction without its final dot). Returning means the server answered 250 to the dot:
+    only then may the caller record the message as *sent* (adapters.mail_delivery). A sender
+    that dies in between leaves a pending record, and whether the server delivered is unknown.
+    A refusal at the final dot calls ``rollback()``. Returns the refused recipients, as
+    ``smtplib.SMTP.sendmail`` does; raises ``SMTPRecipientsRefused`` when every recipient is
+    refused (``commit`` is not called).
     """
     buffer = io.BytesIO()
     BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(message, linesep="\r\n")

@@ -1,22 +1,27 @@
-"""Build the MIME message of a rendered email: shared by the mail activities and the command line.
+"""Build the MIME message of an email: shared by the mail activities and the command line.
 
 >>> build_message(settings, key="isms-review-acme-2026/round-1/invitation", to=[...], rendered=rendered)
+
+Also the pieces every sender needs before a message exists: the address check, the personal
+link (minted at send time, so no token enters workflow history) and template rendering.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
-from core.email_templates import RenderedEmail
+from core.email_templates import RenderedEmail, render_email_template
 from core.hashing import sha256_bytes
 from core.settings import Settings
+from core.tokens import issue_link, link_url
+from models.mail import LinkRequest
 
 
 def message_id_for(key: str) -> str:
@@ -50,3 +55,51 @@ def build_message(
     message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
     message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message
+
+
+class InvalidAddressError(ValueError):
+    """Not a single email address (a header injection, a list, a bare name)."""
+
+
+def check_address(address: str) -> None:
+    """Raise :class:`InvalidAddressError` unless ``address`` is one plain ``local@domain``."""
+    _, parsed = parseaddr(address)
+    local, _, domain = parsed.partition("@")
+    if not local or not domain or parsed != address.strip() or any(c in address for c in "\r\n,"):
+        raise InvalidAddressError(f"not a single email address: {address!r}")
+
+
+def link_context(settings: Settings, request: LinkRequest) -> dict[str, object]:
+    """``link`` and ``link_expires`` for a template: a fresh token, minted here and never logged.
+
+    Called inside the mail activities, so the bearer token never enters workflow history.
+    """
+    now = datetime.now(UTC)
+    ttl = timedelta(days=settings.link_ttl_days)
+    token = issue_link(
+        settings.link_secret.get_secret_value(),
+        cycle_id=request.cycle_id,
+        person=request.person,
+        role=request.role,
+        version_hash=request.version_hash,
+        ttl=ttl,
+        now=now,
+    )
+    return {
+        "link": link_url(settings.public_base_url, request.path, token),
+        "link_expires": (now + ttl).strftime("%d %B %Y, %H:%M UTC"),
+    }
+
+
+def compose_message(
+    settings: Settings,
+    *,
+    key: str,
+    template: str,
+    to: list[str],
+    cc: list[str] | None = None,
+    context: dict[str, object],
+) -> Message:
+    """The email with ``key`` rendered from ``template``; raises ``EmailTemplateError``."""
+    rendered = render_email_template(template_name=template, context=context)
+    return build_message(settings, key=key, to=to, cc=cc, rendered=rendered)

@@ -297,9 +297,13 @@ class CampaignMailInput(BaseModel):
 
 
 class CampaignMailResult(BaseModel):
-    sent_at: dict[str, datetime]  # key -> when it went out (now, or by an earlier attempt)
+    """The keys the server accepted: only these may be recorded as sent (invited_at, ...)."""
+
+    sent_at: dict[str, datetime]  # key -> when the server accepted it (now, or in an earlier attempt)
     newly_sent: int
     refused: list[str] = Field(default_factory=list)  # keys whose recipient the server refused
+    # sent again after an attempt that reached the final dot unconfirmed: maybe a repeat
+    resent: list[str] = Field(default_factory=list)
 
 
 class FreezeInput(BaseModel):

@@ -1,4 +1,4 @@
-"""Emails: what to send, to whom, and the key that makes a retried send a no-op."""
+"""Emails: what to send, to whom, and the key that makes a retried send skip what was accepted."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ class SendEmailInput(BaseModel):
     """One email rendered from ``doc_templates/emails/<template>.md``.
 
     ``key`` identifies the message for good: cycle, person, purpose and step (never the
-    attempt number). The same key is sent at most once, however often the activity retries.
+    attempt number). The same key is sent until the server has accepted it once; a second
+    copy (same Message-ID) only when an attempt died between the final dot and the record of
+    the server's reply (adapters.mail_delivery).
     """
 
     key: str = Field(min_length=1)
@@ -40,3 +42,5 @@ class SendEmailResult(BaseModel):
     key: str
     message_id: str
     sent: bool  # False when an earlier attempt had already sent it
+    # sent again after an attempt that reached the final dot unconfirmed: maybe a repeat
+    repeat: bool = False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -16,9 +17,11 @@ from adapters.s3 import make_s3_client
 from core.settings import Settings
 from core.tokens import read_link
 from devstack.mailsink import read_mailbox
-from models.campaign import CampaignMailInput, CampaignMailRecipient
+from models.campaign import CampaignMailInput, CampaignMailRecipient, FreezeInput
 from models.links import LinkClaims, LinkRole
 from tests.conftest import SmtpSink
+from tests.workflows.campaign_helpers import staff_rows, write_staff
+from tests.workflows.helpers import store
 
 SHARED: dict[str, str | int | list[str]] = {
     "organisation": "Larkspur Analytics Ltd",
@@ -100,3 +103,27 @@ def test_a_run_stopped_midway_resumes_without_sending_twice(settings: Settings, 
         "p4@larkspur.example",
         "a" * 64,
     )
+
+
+def test_campaign_objects_carry_their_sha256_like_every_stored_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    s3 = make_s3_client(settings)
+    activities = CampaignActivities(settings=settings, s3=s3, client=Client.__new__(Client))
+    cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
+    staff = store(settings, write_staff(tmp_path, staff_rows(12, team_size=4)))
+    frozen = ActivityEnvironment().run(
+        activities.freeze_directory,
+        FreezeInput(cycle_id=cycle_id, staff=staff, as_of=date(2026, 12, 1), batch_size=5),
+    )
+    assert len(frozen.batches) >= 3
+    for stored in [*frozen.batches, frozen.index]:
+        head = s3.head_object(Bucket=stored.bucket, Key=stored.key)
+        assert head["Metadata"]["sha256"] == stored.sha256
+        assert head["ContentLength"] == stored.size
+    # a retried freeze finds the same bytes in place and writes nothing new
+    again = ActivityEnvironment().run(
+        activities.freeze_directory,
+        FreezeInput(cycle_id=cycle_id, staff=staff, as_of=date(2026, 12, 1), batch_size=5),
+    )
+    assert again == frozen

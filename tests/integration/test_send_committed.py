@@ -1,4 +1,4 @@
-"""send_committed against the real SMTP sink: the record is written inside the transaction."""
+"""send_committed against the real SMTP sink: the commit (a pending record) runs before the final dot."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities.campaign import StepRenderer
+from core.campaign_mail import StepRenderer
 from core.email_templates import render_email_template
 
 SHARED: dict[str, object] = {
