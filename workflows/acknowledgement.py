@@ -94,6 +94,9 @@ MAIL_RETRY = _mail_retry(SEND_EMAIL_NON_RETRYABLE)
 MAIL_TIMEOUT = timedelta(minutes=30)
 # a worker that dies mid-run is noticed this soon (each email heartbeats), and the run resumes elsewhere
 MAIL_HEARTBEAT = timedelta(seconds=20)
+# behaviour changes for batches already running (workflow.patched ids; never renamed)
+DIGEST_KEY_PER_BATCH = "digest-key-per-batch"
+RETURNING_LEAVER_OWN_MEMBERSHIP = "returning-leaver-own-membership"
 
 
 def _key(email: str) -> str:
@@ -131,6 +134,8 @@ class AcknowledgementBatchWorkflow:
         self._records: dict[str, PersonRecord] = {}
         self._cohorts: list[_Cohort] = []
         self._changes: list[BatchChange] = []
+        # a returning leaver's membership number (2 for the first return): keys of its own
+        self._memberships: dict[str, int] = {}
         self._loaded = False  # the people are in: before that, no page and no acknowledgement
         self._closed = False
 
@@ -242,8 +247,12 @@ class AcknowledgementBatchWorkflow:
 
     def _person_mail(self, record: PersonRecord, step: str) -> CampaignMailRecipient:
         data = self._input
+        person = _key(record.email)
+        membership = self._memberships.get(person, 1)
+        # a returning leaver's emails are new emails: the first membership's keys are used up
+        who = person if membership == 1 else f"{person}/membership-{membership}"
         return CampaignMailRecipient(
-            key=f"{data.cycle_id}/ack/{_key(record.email)}/{step}",
+            key=f"{data.cycle_id}/ack/{who}/{step}",
             to=record.email,
             context={"person_name": record.name},
             link_for=record.email,
@@ -279,8 +288,11 @@ class AcknowledgementBatchWorkflow:
         for record in self._outstanding(cohort.people):
             if record.manager_email:
                 teams.setdefault(_key(record.manager_email), []).append(record)
+        # a manager whose team spans batches gets one digest from each: each needs a key (and a
+        # Message-ID) of its own; batches that ran digests before this keep their keys on replay
+        where = f"batch-{data.batch}/" if teams and workflow.patched(DIGEST_KEY_PER_BATCH) else ""
         by_key = {
-            f"{data.cycle_id}/ack/digest/{manager}/cohort-{cohort.number}": team
+            f"{data.cycle_id}/ack/digest/{manager}/{where}cohort-{cohort.number}": team
             for manager, team in teams.items()
         }
         recipients = [
@@ -312,6 +324,13 @@ class AcknowledgementBatchWorkflow:
             existing = self._records.get(key)
             if existing is not None and existing.left_at is None:
                 continue
+            if existing is not None and workflow.patched(RETURNING_LEAVER_OWN_MEMBERSHIP):
+                # a leaver who comes back starts a membership of their own: new keys (so the
+                # invitation and reminders really go out) and only the new cohort's ladder
+                self._memberships[key] = self._memberships.get(key, 1) + 1
+                for cohort in self._cohorts:
+                    if key in cohort.people:
+                        cohort.people.remove(key)
             manager = self._records.get(_key(person.manager_email)) if person.manager_email else None
             self._records[key] = PersonRecord(
                 **person.model_dump(exclude={"manager_name"}),

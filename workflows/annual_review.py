@@ -56,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
     from models.storage import StoredObject
 
 SYSTEM = "isms-cycle"
+# behaviour changes for cycles already running (workflow.patched ids; never renamed)
+SUPERSEDE_ON_REVISION = "supersede-on-revision"
 
 # rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
 # mid-way is noticed this soon and the activity retried on another, writing nothing twice
@@ -133,6 +135,7 @@ class AnnualReviewWorkflow:
         self._profile, self._staff = data.profile, data.staff
         while True:
             self._status.round += 1
+            self._status.overdue = False  # each round's ladder decides; the audit trail keeps the past
             await self._check_and_render(self._profile, self._staff)
             revision = await self._route_for_signature()
             if revision is None:
@@ -610,6 +613,8 @@ class AnnualReviewWorkflow:
             or self._decision_signed()
         ):
             raise refusal(Refusal.SIGNED_MEANWHILE)
+        if workflow.patched(SUPERSEDE_ON_REVISION):
+            self._supersede()
         self._revision = revision
         self._event("revised", revision.submitted_by, f"revision for round {self._status.round + 1}")
         return RevisionReceipt(round=self._status.round + 1, accepted_at=workflow.now())
@@ -625,6 +630,15 @@ class AnnualReviewWorkflow:
             raise refusal(Refusal.ALREADY_SIGNED, Message.ALREADY_SIGNED_CURRENT)
         if self._revision is not None or self._revision_checking:
             raise refusal(Refusal.REVISION_IN_PROGRESS)
+
+    def _supersede(self) -> None:
+        """The version on offer is superseded the moment a revision is accepted: until the
+        revision is rendered no version is on offer, so the old links are refused as superseded
+        and an open of the old documents is not recorded."""
+        self._status.version = ""
+        self._status.version_hash = ""
+        self._status.documents = []
+        self._status.change_lines = []
 
     def _decision_signed(self) -> bool:
         return self._decision is not None and self._decision.kind is DecisionKind.SIGN

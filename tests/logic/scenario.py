@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from core.contract import Refusal, refusal_of
 from models.campaign import (
     Acknowledgement,
     AckReceipt,
@@ -149,12 +150,15 @@ def request_changes(status: CycleStatus, comment: str, **changes: object) -> Sig
     return decision.model_copy(update=changes)
 
 
-async def refusal(call: Awaitable[object]) -> str:
-    """The message of the refusal ``call`` ends in (it fails the test if it was accepted)."""
+async def refusal(call: Awaitable[object], kind: Refusal) -> str:
+    """The message of the refusal ``call`` ends in, which must be of the contract's type ``kind``
+    (the type the pages switch on); it fails the test if the update was accepted."""
     with pytest.raises(WorkflowUpdateFailedError) as failed:
         await call
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError), cause
+    assert cause.type == kind.value, f"refused as {cause.type!r} ({cause.message}), not as {kind.name}"
+    assert refusal_of(cause.type) is kind
     return cause.message
 
 

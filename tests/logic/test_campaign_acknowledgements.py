@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.contract import Refusal
 from models.campaign import Acknowledgement, AckPage, AckReceipt, batch_id_for
 from tests.logic.scenario import (
     DAY,
@@ -35,7 +36,7 @@ async def test_an_acknowledgement_is_recorded_once(tier: Tier) -> None:
     assert close_to(first.acknowledged_at, await tier.now())
 
     # a second link, or a second visit: refused, the first record stands
-    again = await refusal(acknowledge(tier, data, email(2)))
+    again = await refusal(acknowledge(tier, data, email(2)), Refusal.ALREADY_ACKNOWLEDGED)
     assert again == "already acknowledged"
 
     # the same update id again and again (a retried request, a double click): one update
@@ -64,17 +65,17 @@ async def test_a_link_for_another_version_or_person_records_nothing(tier: Tier) 
     await invitations(tier, 4)
     batch = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, 1))
 
-    async def ack(**changes: object) -> str:
+    async def ack(kind: Refusal, **changes: object) -> str:
         request = Acknowledgement(
             person=email(1), version_hash=data.signed.version_hash, link_id="L", documents={}
         ).model_copy(update=changes)
-        return await refusal(batch.execute_update(AcknowledgementBatchWorkflow.acknowledge, request))
+        return await refusal(batch.execute_update(AcknowledgementBatchWorkflow.acknowledge, request), kind)
 
     superseded = "superseded: this link is for another version of the documents"
-    assert await ack(version_hash="0" * 64) == superseded
+    assert await ack(Refusal.SUPERSEDED, version_hash="0" * 64) == superseded
     shown = {**data.signed.documents, "information-security-policy.docx": "f" * 64}
-    assert await ack(documents=shown) == superseded, "the page showed other hashes"
-    assert await ack(person="stranger@larkspur.example") == (
+    assert await ack(Refusal.SUPERSEDED, documents=shown) == superseded, "the page showed other hashes"
+    assert await ack(Refusal.NOT_IN_CAMPAIGN, person="stranger@larkspur.example") == (
         "not in this campaign: this link's person is not in this batch"
     )
     figures = await progress(tier, data)
@@ -87,7 +88,7 @@ async def test_nothing_is_taken_before_the_batch_has_its_people(tier: Tier) -> N
         await asyncio.wait_for(loading.entered.wait(), 15)
         batch = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, 1))
         assert await batch.query(AcknowledgementBatchWorkflow.page, email(1)) is None
-        early = await refusal(acknowledge(tier, data, email(1)))
+        early = await refusal(acknowledge(tier, data, email(1)), Refusal.NOT_STARTED)
         assert early == "not started: the campaign is still starting, try again in a minute"
     await invitations(tier, 3)
     receipt = await acknowledge(tier, data, email(1))
@@ -102,7 +103,7 @@ async def test_nothing_is_taken_once_the_deadline_has_passed(tier: Tier) -> None
         # the batch closes at the deadline and stores its records; meanwhile it is still there
         sleeping = asyncio.create_task(tier.sleep(29 * DAY))
         await asyncio.wait_for(storing.entered.wait(), 15)
-        late = await refusal(acknowledge(tier, data, email(1)))
+        late = await refusal(acknowledge(tier, data, email(1)), Refusal.CLOSED)
         assert late == "closed: the acknowledgement campaign has closed"
         page: AckPage | None = await batch.query(AcknowledgementBatchWorkflow.page, email(1))
         assert page is not None

@@ -88,8 +88,8 @@ async def test_the_ladder_reminds_digests_summarises_and_closes_on_time(tier: Ti
     await tier.sleep(4 * DAY)
     digests = standins.mails(lambda m: m.template == "manager_digest")
     assert [m.key for m in digests] == [
-        f"{data.cycle_id}/ack/digest/{email(0)}/cohort-0",
-        f"{data.cycle_id}/ack/digest/{email(8)}/cohort-0",
+        f"{data.cycle_id}/ack/digest/{email(0)}/batch-1/cohort-0",
+        f"{data.cycle_id}/ack/digest/{email(8)}/batch-1/cohort-0",
     ], "one digest per line manager"
     assert [m.to for m in digests] == [[email(0)], [email(8)]]
     assert all(close_to(m.at, invited + 14 * DAY) for m in digests)
@@ -178,13 +178,13 @@ async def test_a_profile_ladder_runs_at_its_own_delays(tier: Tier) -> None:
         f"{email(0)}/reminder-1",
         f"{email(1)}/reminder-1",
         f"{email(2)}/reminder-1",
-        f"digest/{email(0)}/cohort-0",
+        f"digest/{email(0)}/batch-1/cohort-0",
         "summary",
         "closed",
     ]
     at = dict(timeline)
     assert close_to(at[f"{email(1)}/reminder-1"], invited + timedelta(hours=12))
-    assert close_to(at[f"digest/{email(0)}/cohort-0"], invited + 2 * DAY)
+    assert close_to(at[f"digest/{email(0)}/batch-1/cohort-0"], invited + 2 * DAY)
     assert close_to(at["summary"], started + 3 * DAY)
     assert close_to(at["closed"], started + 4 * DAY)
 
@@ -237,4 +237,26 @@ async def test_no_summary_when_it_would_come_at_or_after_the_close(tier: Tier) -
     assert [m.template for m in tier.standins.mail if not m.template.startswith("staff_")] == [
         "manager_digest",
         "campaign_closed",
+    ]
+
+
+async def test_each_digest_has_a_key_of_its_own_when_a_team_spans_batches(tier: Tier) -> None:
+    # ten people under one manager, in batches of eight: the team is split, so two digests
+    people = staff(11, team_size=11)
+    _, data = await tier.start_campaign(people, batch_size=8)
+    await invitations(tier, 11)
+    await tier.sleep(15 * DAY)
+    digests = tier.standins.mails(lambda m: m.template == "manager_digest")
+    listed = [person for digest in digests for person in digest.context["people"]]
+    assert len(listed) == 10, "every outstanding person of the team is in a digest"
+    assert len(digests) == 2
+    keys = [digest.key for digest in digests]
+    assert len(set(keys)) == len(keys), f"two different digests under one key: {keys}"
+    assert sorted(keys) == [
+        f"{data.cycle_id}/ack/digest/{email(0)}/batch-1/cohort-0",
+        f"{data.cycle_id}/ack/digest/{email(0)}/batch-2/cohort-0",
+    ]
+    assert [digest.batch_id for digest in sorted(digests, key=lambda d: d.key)] == [
+        batch_id_for(data.cycle_id, 1),
+        batch_id_for(data.cycle_id, 2),
     ]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowHandle
 
+from core.contract import Refusal
 from models.campaign import (
     CampaignResult,
     CampaignStage,
@@ -89,7 +90,7 @@ async def test_joiners_are_invited_on_their_own_ladder_and_leavers_leave_the_fig
     assert (figures.invited, figures.left, figures.tally.total) == (12, 1, 11)
 
     # the leaver's link stops working
-    gone = await refusal(acknowledge(tier, data, leaver))
+    gone = await refusal(acknowledge(tier, data, leaver), Refusal.LEFT)
     assert gone == "left: this person has left the organisation's scope"
 
     # the first cohort's reminders at day 5 and 10, the joiners' at day 2 + 5 and 2 + 10
@@ -106,9 +107,9 @@ async def test_joiners_are_invited_on_their_own_ladder_and_leavers_leave_the_fig
     await tier.sleep(10 * DAY)
     digests = standins.mails(lambda m: m.template == "manager_digest")
     assert [m.key.removeprefix(f"{data.cycle_id}/ack/digest/") for m in digests] == [
-        f"{email(0)}/cohort-0",
-        f"{email(8)}/cohort-0",
-        f"{email(0)}/cohort-1",
+        f"{email(0)}/batch-1/cohort-0",
+        f"{email(8)}/batch-1/cohort-0",
+        f"{email(0)}/batch-1/cohort-1",
     ]
     assert email(3) not in str(digests[0].context["people"]), "a leaver is in no digest"
     assert digests[2].context["people"] == [f"Joiner 000 <{JOINER.email}> (Engineering)"]
@@ -148,9 +149,12 @@ async def test_a_bad_joiners_file_or_an_empty_change_changes_nothing(tier: Tier)
     await invitations(tier, 4)
     outsider = Recipient(email="outsider@larkspur.example", name="Outsider", department="Sales")
     problem = "outsider@larkspur.example: in_scope is no; only people in scope can be added"
-    message = await refusal(change(tier, handle, add=[outsider], remove=[email(1)], problems=[problem]))
+    message = await refusal(
+        change(tier, handle, add=[outsider], remove=[email(1)], problems=[problem]),
+        Refusal.STAFF_CHANGE_REFUSED,
+    )
     assert message == "staff change refused: 1 problem(s); nothing was changed"
-    empty = await refusal(change(tier, handle))
+    empty = await refusal(change(tier, handle), Refusal.NOTHING_TO_CHANGE)
     assert empty == "nothing to change: give joiners to add or emails to remove"
     figures = await tier.until(lambda: progress(tier, data), lambda f: f.invited == 4)
     assert (figures.invited, figures.left, figures.tally.total) == (4, 0, 4), "the leaver in it stayed"
@@ -165,7 +169,7 @@ async def test_one_staff_change_at_a_time(tier: Tier) -> None:
     async with tier.standins.holding("plan_staff_change") as planning:
         first = asyncio.create_task(change(tier, handle, remove=[email(1)]))
         await asyncio.wait_for(planning.entered.wait(), 15)
-        busy = await refusal(change(tier, handle, remove=[email(2)]))
+        busy = await refusal(change(tier, handle, remove=[email(2)]), Refusal.CHANGE_IN_PROGRESS)
         assert busy == "another staff change is being applied: try again in a moment"
     assert (await first).removed == [email(1)]
     figures = await tier.until(lambda: progress(tier, data), lambda f: f.left >= 1)
@@ -176,13 +180,13 @@ async def test_staff_changes_are_refused_while_starting_and_after_the_close(tier
     async with tier.standins.holding("freeze_directory") as freezing:
         handle, _ = await tier.start_campaign(staff(4))
         await asyncio.wait_for(freezing.entered.wait(), 15)
-        starting = await refusal(change(tier, handle, remove=[email(1)]))
+        starting = await refusal(change(tier, handle, remove=[email(1)]), Refusal.CAMPAIGN_STARTING)
         assert starting == "the campaign is still starting: try again in a minute"
     await invitations(tier, 4)
     async with tier.standins.holding("close_campaign") as closing:
         sleeping = asyncio.create_task(tier.sleep(29 * DAY))
         await asyncio.wait_for(closing.entered.wait(), 15)
-        late = await refusal(change(tier, handle, add=[JOINER]))
+        late = await refusal(change(tier, handle, add=[JOINER]), Refusal.CAMPAIGN_CLOSED)
         assert late == "the campaign has closed: staff can no longer be added or removed"
         assert (await state(handle)).stage is CampaignStage.CLOSING
     await sleeping
@@ -206,3 +210,44 @@ async def test_a_late_joiners_steps_after_the_close_are_skipped(tier: Tier) -> N
     line = records_at_close(tier)[JOINER.email]
     assert line.escalated_at is None
     assert len(line.reminded_at) == 1
+
+
+async def test_a_returning_leaver_gets_a_membership_of_their_own(tier: Tier) -> None:
+    """Recorded as invited and reminded only when an email went out, on the new cohort's ladder only."""
+    handle, data = await tier.start_campaign(staff(4))
+    await invitations(tier, 4)
+    await tier.sleep(DAY)
+    await change(tier, handle, remove=[email(1)])
+    await tier.sleep(DAY)
+    back = Recipient(email=email(1), name="Person 001", department="Engineering", manager_email=email(0))
+    receipt = await change(tier, handle, add=[back])
+    assert receipt.added == [email(1)]
+    # the batch's second mail run is the returning leaver's invitation
+    rejoined = (await tier.standins.wait_calls("send_campaign_mail", 2))[1].at
+    await tier.sleep(27 * DAY)
+    await handle.result()
+
+    to_them = tier.standins.mails(lambda m: m.to == [email(1)])
+    invitations_sent = [m for m in to_them if m.template == "staff_invitation"]
+    assert len(invitations_sent) == 2, "invited again on coming back, under a key of its own"
+    assert len({m.key for m in invitations_sent}) == 2
+    reminders_sent = [m for m in to_them if m.template == "staff_reminder"]
+    assert [m.key.removeprefix(f"{data.cycle_id}/ack/") for m in reminders_sent] == [
+        f"{email(1)}/membership-2/reminder-1",
+        f"{email(1)}/membership-2/reminder-2",
+    ], "reminded on the new cohort's ladder only"
+    assert close_to(reminders_sent[0].at, rejoined + 5 * DAY)
+    assert close_to(reminders_sent[1].at, rejoined + 10 * DAY)
+    line = records_at_close(tier)[email(1)]
+    assert line.joined
+    assert line.invited_at is not None
+    assert close_to(line.invited_at, rejoined)
+    assert len(line.reminded_at) == len(reminders_sent), (
+        f"register: {len(line.reminded_at)} reminders; emails sent: {len(reminders_sent)}"
+    )
+    digests = tier.standins.mails(lambda m: m.template == "manager_digest")
+    listing = [d for d in digests if any(email(1) in person for person in d.context["people"])]
+    assert len(listing) == 1, "in one digest: the new cohort's"
+    assert listing[0].key.endswith("/cohort-1")
+    assert line.escalated_at is not None
+    assert close_to(line.escalated_at, rejoined + 14 * DAY)

@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from core.contract import Refusal
 from models.cycle import CycleStatus, DecisionKind, RevisionInput, SignatureDecision, Stage
 from tests.logic.scenario import (
     CEO,
@@ -45,22 +46,30 @@ def _earlier_version(status: CycleStatus) -> SignatureDecision:
 
 
 @pytest.mark.parametrize(
-    ("bad", "expected"),
+    ("bad", "kind", "expected"),
     [
-        (_wrong_person, "this link is not for the person who signs"),
-        (_no_consent, "consent to sign electronically is required"),
-        (_initials, f"the typed name must be the signer's full name ({CEO.name})"),
-        (_empty_comment, "a request for changes needs a comment saying what to change"),
-        (_earlier_version, "superseded: this link is for an earlier version of the documents"),
+        (_wrong_person, Refusal.NOT_THE_SIGNER, "this link is not for the person who signs"),
+        (_no_consent, Refusal.CONSENT_REQUIRED, "consent to sign electronically is required"),
+        (_initials, Refusal.NAME_MISMATCH, f"the typed name must be the signer's full name ({CEO.name})"),
+        (
+            _empty_comment,
+            Refusal.COMMENT_REQUIRED,
+            "a request for changes needs a comment saying what to change",
+        ),
+        (
+            _earlier_version,
+            Refusal.SUPERSEDED,
+            "superseded: this link is for an earlier version of the documents",
+        ),
     ],
     ids=["wrong-person", "no-consent", "wrong-typed-name", "empty-comment", "superseded"],
 )
 async def test_a_bad_decision_is_refused_and_the_signature_still_awaited(
-    tier: Tier, bad: Callable[[CycleStatus], SignatureDecision], expected: str
+    tier: Tier, bad: Callable[[CycleStatus], SignatureDecision], kind: Refusal, expected: str
 ) -> None:
     handle = await tier.start_review()
     status = await tier.wait_status(handle, invited)
-    message = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, bad(status)))
+    message = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, bad(status)), kind)
     assert message == expected
     after = await tier.status(handle)
     assert after.stage is Stage.AWAITING_SIGNATURE
@@ -86,10 +95,13 @@ async def test_a_second_decision_after_signing_is_refused(tier: Tier) -> None:
     handle = await tier.start_review()
     status = await tier.wait_status(handle, invited)
     await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
-    twice = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(status)))
+    twice = await refusal(
+        handle.execute_update(AnnualReviewWorkflow.decide, sign(status)), Refusal.ALREADY_SIGNED
+    )
     assert twice == "already signed: version 3.0 was signed"
     changes = await refusal(
-        handle.execute_update(AnnualReviewWorkflow.decide, request_changes(status, "late"))
+        handle.execute_update(AnnualReviewWorkflow.decide, request_changes(status, "late")),
+        Refusal.ALREADY_SIGNED,
     )
     assert changes == "already signed: version 3.0 was signed"
     done = await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
@@ -99,7 +111,8 @@ async def test_a_second_decision_after_signing_is_refused(tier: Tier) -> None:
         handle.execute_update(
             AnnualReviewWorkflow.submit_revision,
             RevisionInput(profile=tier.standins.profile(routing("3.1")), submitted_by=LEAD.email),
-        )
+        ),
+        Refusal.REVISION_NOT_NOW,
     )
     assert late == "a revision cannot be taken now (the cycle is acknowledging)"
 
@@ -113,7 +126,9 @@ async def test_nothing_is_taken_while_the_documents_are_checked_or_rendered(tier
         status = await tier.status(handle)
         assert status.stage is Stage.CHECKING
         assert status.waiting_on == ""
-        message = await refusal(handle.execute_update(AnnualReviewWorkflow.submit_revision, revision))
+        message = await refusal(
+            handle.execute_update(AnnualReviewWorkflow.submit_revision, revision), Refusal.REVISION_NOT_NOW
+        )
         assert message == "a revision cannot be taken now (the cycle is checking)"
         async with standins.holding("render_documents") as rendering:
             checking.released.set()
@@ -121,9 +136,15 @@ async def test_nothing_is_taken_while_the_documents_are_checked_or_rendered(tier
             status = await tier.status(handle)
             assert status.stage is Stage.RENDERING
             assert status.version_hash == ""
-            early = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(status)))
+            early = await refusal(
+                handle.execute_update(AnnualReviewWorkflow.decide, sign(status)),
+                Refusal.NOT_AWAITING_SIGNATURE,
+            )
             assert early == "not awaiting a signature (the cycle is rendering)"
-            message = await refusal(handle.execute_update(AnnualReviewWorkflow.submit_revision, revision))
+            message = await refusal(
+                handle.execute_update(AnnualReviewWorkflow.submit_revision, revision),
+                Refusal.REVISION_NOT_NOW,
+            )
             assert message == "a revision cannot be taken now (the cycle is rendering)"
     status = await tier.wait_status(handle, invited)
     assert status.round == 1

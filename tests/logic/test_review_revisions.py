@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from core.contract import Refusal
 from models.campaign import FreezeInput
-from models.cycle import DecisionKind, RevisionInput, Stage
+from models.cycle import DecisionKind, DocumentsViewed, RevisionInput, Stage
 from models.signing import SignDocumentsInput
 from tests.logic.scenario import (
+    CEO,
     DAY,
     LEAD,
     Tier,
@@ -48,7 +50,9 @@ async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_sta
     count = len(standins.mail)
     await tier.sleep(10 * DAY)
     assert len(standins.mail) == count
-    message = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    message = await refusal(
+        handle.execute_update(AnnualReviewWorkflow.decide, sign(first)), Refusal.NOT_AWAITING_SIGNATURE
+    )
     assert message == "not awaiting a signature (the cycle is awaiting revision)"
 
     revised = standins.profile(routing("3.1"), change_lines=["Version 3.0 -> 3.1"])
@@ -66,7 +70,7 @@ async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_sta
     assert invitation.context["change_lines"] == ["Version 3.0 -> 3.1"]
     assert invitation.context["version"] == "3.1"
 
-    stale = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    stale = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)), Refusal.SUPERSEDED)
     assert stale.startswith("superseded")
 
     # the ladder counts from the new version's invitation, not from the cycle's start
@@ -108,7 +112,7 @@ async def test_a_revision_while_the_ceo_is_still_deciding_supersedes_the_version
     assert receipt.round == 2
     second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
     assert second.version == "3.1"
-    old = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)))
+    old = await refusal(handle.execute_update(AnnualReviewWorkflow.decide, sign(first)), Refusal.SUPERSEDED)
     assert old.startswith("superseded")
     sent = (await standins.wait_mail(f"{handle.id}/round-2/invitation")).at
 
@@ -133,7 +137,8 @@ async def test_a_revision_failing_clause5_is_refused_and_changes_nothing(tier: T
     message = await refusal(
         handle.execute_update(
             AnnualReviewWorkflow.submit_revision, RevisionInput(profile=failing, submitted_by=LEAD.email)
-        )
+        ),
+        Refusal.REVISION_FAILS_CLAUSE5,
     )
     assert message == "revision refused: 1 Clause 5 error(s)"
     after = await tier.status(handle)
@@ -169,7 +174,8 @@ async def test_a_second_revision_while_the_first_is_checked_is_refused(tier: Tie
         message = await refusal(
             handle.execute_update(
                 AnnualReviewWorkflow.submit_revision, RevisionInput(profile=second, submitted_by=LEAD.email)
-            )
+            ),
+            Refusal.REVISION_IN_PROGRESS,
         )
         assert message == "a revision is already being processed"
     receipt = await submitted
@@ -192,9 +198,47 @@ async def test_the_ceo_signing_while_a_revision_is_checked_wins(tier: Tier) -> N
         await asyncio.wait_for(held.entered.wait(), 15)
         receipt = await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
         assert receipt.kind is DecisionKind.SIGN
-    message = await refusal(submitted)
+    message = await refusal(submitted, Refusal.SIGNED_MEANWHILE)
     assert message == "revision refused: the CEO signed the current version meanwhile"
     done = await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
     assert (done.round, done.version) == (1, "3.0")
     assert standins.of("sign_documents")[0].data.version == "3.0"
     assert "revised" not in [e.event for e in done.events]
+
+
+async def test_the_old_version_is_superseded_as_soon_as_a_revision_is_accepted(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    first = await tier.wait_status(handle, invited)
+    policy = first.documents[0].name
+
+    def opened(document: str, version_hash: str) -> DocumentsViewed:
+        return DocumentsViewed(
+            person=CEO.email, version_hash=version_hash, document=document, ip="203.0.113.7"
+        )
+
+    revised = standins.profile(routing("3.1"))
+    async with standins.holding("render_documents") as rendering:
+        # the first render went through before the gate: this holds the revision's
+        await handle.execute_update(
+            AnnualReviewWorkflow.submit_revision, RevisionInput(profile=revised, submitted_by=LEAD.email)
+        )
+        await asyncio.wait_for(rendering.entered.wait(), 15)
+        status = await tier.status(handle)
+        assert status.stage is Stage.RENDERING
+        assert (status.round, status.version, status.version_hash) == (2, "", ""), (
+            "no version is on offer while the revision is rendered"
+        )
+        assert status.documents == []
+        stale = await refusal(
+            handle.execute_update(AnnualReviewWorkflow.decide, sign(first)), Refusal.SUPERSEDED
+        )
+        assert stale == "superseded: this link is for an earlier version of the documents"
+        await handle.signal(AnnualReviewWorkflow.documents_viewed, opened(policy, first.version_hash))
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert second.version == "3.1"
+    await handle.signal(AnnualReviewWorkflow.documents_viewed, opened(policy, second.version_hash))
+    viewed = await tier.wait_status(handle, lambda s: "opened" in [e.event for e in s.events])
+    opens = [e for e in viewed.events if e.event == "opened"]
+    assert len(opens) == 1, "the open of the superseded version was recorded"
+    assert opens[0].at >= second.events[-1].at, "the open recorded is the new version's"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models.cycle import DecisionKind, DocumentsViewed, Stage
+from models.cycle import DecisionKind, DocumentsViewed, RevisionInput, Stage
 from models.documents import CheckDocumentsInput, RenderDocumentsInput
 from models.links import LinkRole
 from models.profile import SignatureSchedule
@@ -171,3 +171,29 @@ async def test_documents_viewed_is_recorded_once_per_person_version_and_document
     opened = [e for e in later.events if e.event == "opened"]
     assert [e.detail for e in opened] == [document, status.documents[1].name]
     assert opened[0].ip == "203.0.113.7"
+
+
+async def test_each_rounds_ladder_decides_its_own_overdue(tier: Tier) -> None:
+    standins = tier.standins
+    handle = await tier.start_review()
+    await tier.wait_status(handle, invited)
+    await tier.sleep(14 * DAY + timedelta(minutes=5))
+    late = await tier.wait_status(handle, lambda s: s.overdue)
+    assert late.round == 1
+
+    revised = standins.profile(routing("3.1"))
+    await handle.execute_update(
+        AnnualReviewWorkflow.submit_revision, RevisionInput(profile=revised, submitted_by=LEAD.email)
+    )
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    assert not second.overdue, "the new version was only just sent: it is not overdue"
+    assert [e.event for e in second.events].count("overdue") == 1, "the audit trail keeps round 1's"
+    sent = (await standins.wait_mail(f"{handle.id}/round-2/invitation")).at
+
+    await tier.sleep(sent + 14 * DAY - await tier.now() - timedelta(hours=1))
+    assert not (await tier.status(handle)).overdue
+    await tier.sleep(timedelta(hours=2))
+    again = await tier.wait_status(handle, lambda s: s.overdue)
+    assert [e.event for e in again.events].count("overdue") == 2
+    overdue = await standins.wait_mail(f"{handle.id}/round-2/overdue")
+    assert close_to(overdue.at, sent + 14 * DAY)

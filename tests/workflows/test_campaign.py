@@ -139,10 +139,10 @@ async def test_ladder_steps_on_time_with_their_content(
     keys = await wait_mail(smtp_sink, cycle, lambda k: any("/digest/" in x for x in k))
     digests = {k: m for k, m in mails(smtp_sink, cycle).items() if "/digest/" in k}
     assert set(digests) == {
-        "ack/digest/person000000@larkspur.example/cohort-0",
-        "ack/digest/person000008@larkspur.example/cohort-0",
+        "ack/digest/person000000@larkspur.example/batch-1/cohort-0",
+        "ack/digest/person000008@larkspur.example/batch-1/cohort-0",
     }, "one digest per line manager"
-    first = digests["ack/digest/person000000@larkspur.example/cohort-0"]
+    first = digests["ack/digest/person000000@larkspur.example/batch-1/cohort-0"]
     assert first["To"] == "person000000@larkspur.example"
     body = first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     listed = {email for email in people if email in body}

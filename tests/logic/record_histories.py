@@ -1,0 +1,82 @@
+"""Record replay histories of the paths the whole-cycle recorder does not take, on the logic tier.
+
+Not collected by the default run (its name does not start with ``test_``). The stand-ins
+answer every activity, so these histories hold stand-in objects; a replay never runs an
+activity, so they replay like any other. Run it explicitly with the code whose histories you
+want to keep, and commit the files it writes:
+
+    HISTORIES_OUT=tests/replay/histories HISTORIES_LABEL=v4-defects-logic \
+        .venv/bin/pytest tests/logic/record_histories.py -p no:randomly
+
+The stories: a team spanning two batches with a leaver who comes back (digest keys per batch,
+a returning leaver's own membership); a revision accepted while the CEO is deciding, with an
+open of the superseded version while the revision renders, then signed and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from models.campaign import Recipient, StaffChange, batch_id_for, campaign_id_for
+from models.cycle import DocumentsViewed, RevisionInput, Stage
+from tests.logic.scenario import CEO, DAY, LEAD, Tier, email, invitations, invited, routing, sign, staff
+from workflows.acknowledgement import AcknowledgementCampaignWorkflow
+from workflows.annual_review import AnnualReviewWorkflow
+
+
+async def _write(tier: Tier, out: Path, name: str, workflow_id: str) -> None:
+    label = os.environ.get("HISTORIES_LABEL", "current")
+    history = await tier.env.client.get_workflow_handle(workflow_id).fetch_history()
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread((out / f"{label}-{name}.json").write_text, history.to_json())
+
+
+async def test_record_a_returning_leaver_in_a_team_spanning_batches(tier: Tier, tmp_path: Path) -> None:
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    handle, data = await tier.start_campaign(staff(11, team_size=11), batch_size=8)
+    await invitations(tier, 11)
+    await tier.sleep(DAY)
+    await handle.execute_update(
+        AcknowledgementCampaignWorkflow.change_staff, StaffChange(remove=[email(1)], requested_by=LEAD.email)
+    )
+    await tier.sleep(DAY)
+    back = Recipient(email=email(1), name="Person 001", department="Engineering", manager_email=email(0))
+    await handle.execute_update(
+        AcknowledgementCampaignWorkflow.change_staff,
+        StaffChange(add=tier.standins.directory([back]), requested_by=LEAD.email),
+    )
+    await tier.sleep(27 * DAY)
+    await handle.result()
+    await _write(tier, out, "returning-leaver-campaign", handle.id)
+    await _write(tier, out, "returning-leaver-batch", batch_id_for(data.cycle_id, 1))
+    await _write(tier, out, "second-team-batch", batch_id_for(data.cycle_id, 2))
+
+
+async def test_record_a_revision_superseding_while_the_ceo_decides(tier: Tier, tmp_path: Path) -> None:
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    standins = tier.standins
+    handle = await tier.start_review()
+    first = await tier.wait_status(handle, invited)
+    await tier.sleep(DAY)
+    async with standins.holding("render_documents") as rendering:
+        await handle.execute_update(
+            AnnualReviewWorkflow.submit_revision,
+            RevisionInput(profile=standins.profile(routing("3.1")), submitted_by=LEAD.email),
+        )
+        await asyncio.wait_for(rendering.entered.wait(), 15)
+        await handle.signal(
+            AnnualReviewWorkflow.documents_viewed,
+            DocumentsViewed(
+                person=CEO.email, version_hash=first.version_hash, document=first.documents[0].name
+            ),
+        )
+    second = await tier.wait_status(handle, lambda s: invited(s) and s.round == 2)
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(second))
+    await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
+    await invitations(tier, 4)
+    await tier.sleep(29 * DAY)
+    await handle.result()
+    await _write(tier, out, "superseded-annual-review", handle.id)
+    await _write(tier, out, "superseded-campaign", campaign_id_for(handle.id))
