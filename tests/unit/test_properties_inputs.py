@@ -707,7 +707,14 @@ def test_a_duration_too_long_for_a_timedelta_is_refused_naming_its_field(field: 
     assert any(problem.where == f"signature_schedule.{field}" for problem in result.problems), result.message
 
 
-@KNOWN_BUG
+# Every depth here is past the parser's recursion limit (under Hypothesis, about 2,000 frames
+# at 2 a level, so refusals switch from "not a mapping" to "nested too deeply" near 990), and
+# the parse costs grow with the square of the depth (0.6 s at 1,000, 1.1 s at 1,500): both
+# brackets at the lowest depth, the deepest, and three depths drawn between (not ten).
+@settings(KNOWN_BUG, max_examples=3)
+@example(depth=1_000, bracket="[]")
+@example(depth=1_000, bracket="{}")
+@example(depth=1_500, bracket="{}")
 @given(depth=st.integers(min_value=1_000, max_value=1_500), bracket=st.sampled_from(["[]", "{}"]))
 def test_deeply_nested_yaml_is_refused(depth: int, bracket: str) -> None:
     content = "organisation: " + bracket[0] * depth + bracket[1] * depth + "\n"
