@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from temporalio.client import WorkflowHandle
+
 from models.cycle import AnnualReviewInput, cycle_id_for
 from models.schedule import ScheduledReviewInput, ScheduledReviewResult
 from tests.logic.scenario import LEAD, Tier, invited, routing, staff
@@ -26,7 +28,9 @@ async def test_the_schedule_starts_the_years_cycle_and_waits_for_it(tier: Tier) 
         id=f"scheduled-{uuid.uuid4().hex[:8]}",
         task_queue=tier.task_queue,
     )
-    cycle = tier.env.client.get_workflow_handle_for(AnnualReviewWorkflow.run, cycle_id_for(short_name, year))
+    cycle: WorkflowHandle[AnnualReviewWorkflow, object] = tier.env.client.get_workflow_handle(
+        cycle_id_for(short_name, year)
+    )
     status = await tier.wait_status(cycle, invited)
     assert status.cycle_id == f"isms-review-{short_name}-{year}"
     assert status.events[0].actor == f"schedule (set by {LEAD.email})"
