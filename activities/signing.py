@@ -113,7 +113,7 @@ class SigningActivities:
                 f"at {format_utc(evidence.signed_at)}",
                 ALREADY_SIGNED,
             )
-        stored = [*(d.docx for d in evidence.documents), *(d.pdf for d in evidence.documents)]
+        stored = [*(d.docx for d in evidence.documents if d.docx), *(d.pdf for d in evidence.documents)]
         for item in [*stored, evidence.certificate]:
             head = self._s3.head_object(Bucket=item.bucket, Key=item.key)
             if head.get("Metadata", {}).get("sha256") != item.sha256:

@@ -245,6 +245,11 @@ def load_staff(path: Path) -> StaffDirectory:
                 problems.append(InputProblem(name, line, index + 1, column, message))
         if any(p.line == line for p in problems):
             continue
+        values["columns"] = {
+            column: row[index].strip()
+            for column, index in columns.items()
+            if column not in REQUIRED_COLUMNS and column and row[index].strip()
+        }
         if "@" not in values["email"]:
             problems.append(
                 InputProblem(

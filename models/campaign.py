@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from models.profile import Audience
 from models.routing import AckLadder, Person
 from models.storage import StoredObject
 
@@ -56,6 +57,8 @@ class Recipient(BaseModel):
     department: str
     manager_email: str | None = None
     manager_name: str | None = None
+    # the names of the documents this person acknowledges; None: every document of the version
+    acknowledges: list[str] | None = None
 
 
 class SignedVersion(BaseModel):
@@ -65,6 +68,11 @@ class SignedVersion(BaseModel):
     version_hash: str  # SHA-256 over the sealed PDFs' hashes: the value staff links are bound to
     documents: dict[str, str]  # document name -> SHA-256 of its sealed PDF
     pdfs: dict[str, StoredObject]  # document name -> the sealed PDF
+    titles: dict[str, str] = Field(default_factory=dict)  # document name -> title ({}: before documents)
+    versions: dict[str, str] = Field(default_factory=dict)  # document name -> its version
+    # the documents staff acknowledge, each with its audience; None (a version signed before the
+    # documents section existed): everyone in scope acknowledges every document
+    audiences: dict[str, Audience] | None = None
 
 
 class CampaignInput(BaseModel):

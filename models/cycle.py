@@ -59,6 +59,9 @@ class AnnualReviewInput(BaseModel):
     reason: str | None = None  # set for an ad-hoc review ("significant change: ...")
     previous_manifest: StoredObject | None = None  # last year's render, for the change summary
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=1000)  # people per acknowledgement batch
+    # the files the profile's documents section names (templates, static documents), by document
+    # id, stored by content hash; empty for a profile on the built-in templates
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
 
 
 class DecisionKind(StrEnum):
@@ -102,6 +105,8 @@ class RevisionInput(BaseModel):
     profile: StoredObject
     staff: StoredObject | None = None  # None keeps the current directory
     submitted_by: str
+    # the revised profile's own files, by document id (see AnnualReviewInput.document_files)
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
 
 
 class RevisionReceipt(BaseModel):

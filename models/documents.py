@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.findings import Finding
+from models.profile import Audience, DocumentKind
 from models.routing import CycleRouting
 from models.storage import StoredObject
 
@@ -104,6 +105,9 @@ class CheckDocumentsInput(BaseModel):
     profile: StoredObject
     staff: StoredObject
     as_of: date
+    # the files the profile's documents section names (templates, static documents), by document
+    # id, stored by content hash; empty for a profile on the built-in templates
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
 
 
 class CheckDocumentsResult(BaseModel):
@@ -121,6 +125,9 @@ class RenderDocumentsInput(BaseModel):
     profile: StoredObject
     staff: StoredObject
     as_of: date
+    # the files the profile's documents section names (templates, static documents), by document
+    # id, stored by content hash; empty for a profile on the built-in templates
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
     # last year's render-manifest.json; None: the activity looks for the one archived with the
     # organisation's last version signed before the cycle's year (read from ``cycle_id``)
     previous_manifest: StoredObject | None = None
@@ -128,11 +135,32 @@ class RenderDocumentsInput(BaseModel):
 
 
 class DraftDocument(BaseModel):
+    """One document of a render, as stored in the drafts bucket.
+
+    ``name`` is its file name through the cycle (``<id>.docx``, or ``<id>.pdf`` for a static PDF);
+    the fields after ``pdf`` came with the profile's documents section and default to what the
+    two built-in documents always were.
+    """
+
     name: str
     version: str
-    template_sha256: str
-    docx: StoredObject
+    template_sha256: str  # of the template, or of the static file
+    docx: StoredObject | None  # None only for a static PDF
     pdf: StoredObject
+    title: str = ""
+    kind: DocumentKind = DocumentKind.GENERATED
+    audience: Audience = Field(default_factory=Audience)
+    signs: bool = True
+    acknowledges: bool = True
+
+    @property
+    def id(self) -> str:
+        return Path(self.name).stem
+
+    @property
+    def shown_sha256(self) -> str:
+        """The SHA-256 the signer is shown and the signature line carries: the .docx, else the PDF."""
+        return self.docx.sha256 if self.docx is not None else self.pdf.sha256
 
 
 class RenderDocumentsResult(BaseModel):

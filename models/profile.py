@@ -208,6 +208,115 @@ class AcknowledgementSchedule(StrictModel):
         return self
 
 
+POLICY_DOCUMENT = "information-security-policy"  # Clause 5.2
+ROLES_DOCUMENT = "isms-roles-responsibilities"  # Clause 5.3
+REQUIRED_DOCUMENTS = (POLICY_DOCUMENT, ROLES_DOCUMENT)
+STATIC_SUFFIXES = (".docx", ".pdf")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class DocumentKind(StrEnum):
+    GENERATED = "generated"  # a docxtpl .docx template rendered with the profile's context
+    STATIC = "static"  # a finished .docx or .pdf, carried through the cycle unchanged
+
+
+class Audience(StrictModel):
+    """Who in scope gets a document: everyone, or anyone any of the selectors picks.
+
+    Names are matched case-insensitively against the staff directory: ``departments`` and
+    ``job_titles`` against those columns, ``people`` against email or employee id, and
+    ``columns`` against any column of the HR export (``{"location": ["London"]}``).
+    """
+
+    departments: list[Text] = Field(default_factory=list)
+    job_titles: list[Text] = Field(default_factory=list)
+    people: list[Text] = Field(default_factory=list, description="email or employee id")
+    columns: dict[Text, list[Text]] = Field(
+        default_factory=dict, description="HR export column -> the values that select a person"
+    )
+
+    @property
+    def everyone(self) -> bool:
+        return not (self.departments or self.job_titles or self.people or self.columns)
+
+    def describe(self) -> str:
+        """The audience in a few words, for pages, emails and the CLI."""
+        if self.everyone:
+            return "everyone in scope"
+        parts = []
+        if self.departments:
+            parts.append(", ".join(self.departments))
+        if self.job_titles:
+            parts.append("job titles " + ", ".join(self.job_titles))
+        if self.people:
+            parts.append(f"{len(self.people)} named " + ("person" if len(self.people) == 1 else "people"))
+        parts += [f"{column} = {' or '.join(values)}" for column, values in self.columns.items()]
+        return "; ".join(parts)
+
+
+class DocumentEntry(StrictModel):
+    """One document of the cycle, as the profile's ``documents`` section names it.
+
+    File paths are relative to the profile file. The two documents Clause 5 requires
+    (:data:`REQUIRED_DOCUMENTS`) are always part of the cycle: an entry for either only changes
+    its template, title or audience.
+    """
+
+    id: Slug
+    title: Text | None = Field(None, description="required except for the two built-in documents")
+    kind: DocumentKind = DocumentKind.GENERATED
+    template: Text | None = Field(None, description="generated: the .docx template (default: built-in)")
+    file: Text | None = Field(None, description="static: the finished .docx or .pdf")
+    sha256: str | None = Field(None, description="static: pin the file's SHA-256; a changed file is refused")
+    version: Text | None = Field(
+        None, description="default: the policy's version (generated) or the file's SHA-256 (static)"
+    )
+    audience: Audience = Field(default_factory=Audience)
+    signs: bool = Field(True, description="the CEO signs it")
+    acknowledges: bool = Field(True, description="staff in its audience acknowledge it")
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> DocumentEntry:
+        builtin = self.id in REQUIRED_DOCUMENTS
+        if self.kind is DocumentKind.GENERATED:
+            if self.file is not None:
+                raise ValueError("a generated document takes a template:, not a file: (or set kind: static)")
+            if self.sha256 is not None:
+                raise ValueError(
+                    "sha256: pins a static file; a generated document is versioned by the policy"
+                )
+            if self.template is None and not builtin:
+                raise ValueError(f"{self.id}: a generated document needs template: (a .docx file)")
+            if self.template is not None and not self.template.lower().endswith(".docx"):
+                raise ValueError(f"template: must be a .docx file (got {self.template!r})")
+        else:
+            if builtin:
+                raise ValueError(f"{self.id} is generated from the profile; it cannot be static")
+            if self.template is not None:
+                raise ValueError("a static document takes a file:, not a template:")
+            if self.file is None:
+                raise ValueError(f"{self.id}: a static document needs file: (a .docx or .pdf)")
+            if not self.file.lower().endswith(STATIC_SUFFIXES):
+                raise ValueError(f"file: must be a .docx or .pdf (got {self.file!r})")
+            if self.sha256 is not None and not _SHA256_RE.match(self.sha256.lower()):
+                raise ValueError("sha256: must be 64 hexadecimal digits")
+        if self.title is None and not builtin:
+            raise ValueError(f"{self.id}: title: is required")
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """The file this entry names (template or static file), or None for a built-in template."""
+        return self.template if self.kind is DocumentKind.GENERATED else self.file
+
+    @property
+    def name(self) -> str:
+        """The document's file name through the cycle: ``<id>.docx``, or ``<id>.pdf`` for a static PDF."""
+        if self.kind is DocumentKind.STATIC and self.file is not None and self.file.lower().endswith(".pdf"):
+            return f"{self.id}.pdf"
+        return f"{self.id}.docx"
+
+
 class OrganisationProfile(StrictModel):
     organisation: Organisation
     isms_scope: Text
@@ -217,6 +326,25 @@ class OrganisationProfile(StrictModel):
     conflicting_duties: list[ConflictingDuties] = Field(default_factory=list)
     signature_schedule: SignatureSchedule = Field(default_factory=SignatureSchedule)
     acknowledgement_schedule: AcknowledgementSchedule = Field(default_factory=AcknowledgementSchedule)
+    documents: list[DocumentEntry] = Field(
+        default_factory=list,
+        description="the cycle's documents; without it, the built-in policy and roles documents",
+    )
+
+    @model_validator(mode="after")
+    def _unique_documents(self) -> OrganisationProfile:
+        seen: set[str] = set()
+        for entry in self.documents:
+            if entry.id in seen:
+                raise ValueError(f"documents: two documents have the id {entry.id!r}; give each its own id")
+            seen.add(entry.id)
+        return self
+
+    def cycle_documents(self) -> list[DocumentEntry]:
+        """Every document of the cycle, in order: the two required ones first unless listed."""
+        listed = {entry.id for entry in self.documents}
+        missing = [DocumentEntry(id=doc_id) for doc_id in REQUIRED_DOCUMENTS if doc_id not in listed]
+        return [*missing, *self.documents]
 
     def role(self, role_id: str) -> Role | None:
         return next((role for role in self.roles if role.id == role_id), None)

@@ -7,6 +7,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
+from models.profile import DocumentKind
 from models.storage import StoredObject
 
 EVIDENCE_NAME = "evidence.json"
@@ -44,6 +45,9 @@ class SignDocumentsInput(BaseModel):
     user_agent: str | None
     shown_documents: dict[str, str]  # document name -> SHA-256 of the draft the signer was shown
     audit_trail: list[AuditEvent] = Field(default_factory=list)
+    # the files the profile's documents section names (templates, static documents), by document
+    # id, stored by content hash; empty for a profile on the built-in templates
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
 
 
 class SignedDocument(BaseModel):
@@ -76,8 +80,11 @@ class StampedDocument(BaseModel):
     title: str
     draft_sha256: str  # what the signer was shown
     signature_line: str
-    docx: StoredObject
+    docx: StoredObject | None  # None for a static PDF
     pdf: StoredObject
+    version: str = ""
+    kind: DocumentKind = DocumentKind.GENERATED
+    signed: bool = True  # False: carried to staff, not under the CEO's signature (``signs: false``)
 
 
 class SealRecord(BaseModel):

@@ -31,6 +31,16 @@ class Person(BaseModel):
     start_date: date | None
     end_date: date | None
     in_scope: bool
+    # the HR export's other columns (header lowercased, values as written): audiences select on them
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    def column(self, name: str) -> str | None:
+        """The value of column ``name`` (case-insensitive): a required column or another one."""
+        key = name.strip().lower()
+        if key in REQUIRED_COLUMNS:
+            value = getattr(self, key)
+            return None if value is None else str(value)
+        return self.columns.get(key)
 
     def is_current(self, on: date) -> bool:
         """Employed on ``on``: started (or no start date) and not past the end date."""

@@ -287,7 +287,7 @@ def _recorded(
         ("Version", receipt.version),
         ("From", f"{decision.ip or 'unknown address'}; {decision.user_agent or 'unknown browser'}"),
     ]
-    facts += [(f"SHA-256 of {d.name}", d.docx.sha256) for d in status.documents]
+    facts += [(f"SHA-256 of {d.name}", d.shown_sha256) for d in status.documents]
     if decision.kind is DecisionKind.SIGN:
         return pages.page(
             request,

@@ -321,7 +321,7 @@ class AnnualReviewWorkflow:
                 consent_text=decision.consent_text,
                 ip=decision.ip,
                 user_agent=decision.user_agent,
-                shown_documents={d.name: d.docx.sha256 for d in self._status.documents},
+                shown_documents={d.name: d.shown_sha256 for d in self._status.documents},
                 audit_trail=list(self._status.events),
             ),
             start_to_close_timeout=timedelta(minutes=10),
