@@ -64,6 +64,7 @@ class Refusal(StrEnum):
     CONSENT_REQUIRED = "ConsentRequired"
     NAME_MISMATCH = "NameMismatch"
     COMMENT_REQUIRED = "CommentRequired"
+    UNKNOWN_DOCUMENT = "UnknownDocument"  # a request for changes names a document not in the version
     # the ISMS lead's revision (``submit_revision``)
     REVISION_NOT_NOW = "RevisionNotNow"
     REVISION_IN_PROGRESS = "RevisionInProgress"
@@ -124,6 +125,7 @@ class Message:
     CONSENT_REQUIRED: Final = "consent to sign electronically is required"
     NAME_MISMATCH: Final = "the typed name must be the signer's full name ({name})"
     COMMENT_REQUIRED: Final = "a request for changes needs a comment saying what to change"
+    UNKNOWN_DOCUMENT: Final = "the version has no document {names}; it has: {known}"
     REVISION_NOT_NOW: Final = "a revision cannot be taken now (the cycle is {stage})"
     REVISION_IN_PROGRESS: Final = "a revision is already being processed"
     REVISION_FAILS_CLAUSE5: Final = "revision refused: {count} Clause 5 error(s)"

@@ -44,6 +44,12 @@ Kind = Literal["text", "number", "lines"]
 class Variable:
     kind: Kind  # text: str (or int); number: int; lines: list[str]
     description: str
+    # optional: may be left out (empty when it is); for variables added after messages were
+    # already queued, so a retried send of one of those still renders
+    optional: bool = False
+
+
+_EMPTY: dict[Kind, object] = {"text": "", "number": 0, "lines": []}
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,11 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "signer_name": _SIGNER,
             "version": _VERSION,
             "comment": Variable("text", "the CEO's comment, as typed (may span lines)"),
+            "named_documents": Variable(
+                "lines",
+                "the documents the request names, 'Title (name)'; empty: the whole version",
+                optional=True,
+            ),
             "cycle_id": _CYCLE,
         }
     ),
@@ -239,6 +250,10 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
 TEMPLATE_VARIABLES: dict[str, frozenset[str]] = {
     name: frozenset(spec.variables) for name, spec in EMAIL_TEMPLATES.items()
 }
+_REQUIRED: dict[str, frozenset[str]] = {
+    name: frozenset(key for key, variable in spec.variables.items() if not variable.optional)
+    for name, spec in EMAIL_TEMPLATES.items()
+}
 
 
 def template_names() -> list[str]:
@@ -247,8 +262,9 @@ def template_names() -> list[str]:
 
 
 def required_variables(template_name: str) -> frozenset[str]:
-    """The context keys ``template_name`` needs (:class:`EmailTemplateError` if unknown)."""
-    return TEMPLATE_VARIABLES[_known(template_name)]
+    """The context keys ``template_name`` needs (:class:`EmailTemplateError` if unknown): its
+    variables but the optional ones."""
+    return _REQUIRED[_known(template_name)]
 
 
 def _known(template_name: str) -> str:
@@ -354,13 +370,16 @@ def used_variables(template_name: str) -> frozenset[str]:
 
 
 def _check_context(template_name: str, spec: EmailTemplateSpec, context: Mapping[str, object]) -> None:
-    missing = sorted(set(spec.variables) - set(context))
+    missing = sorted(name for name, variable in spec.variables.items() if not variable.optional)
+    missing = sorted(set(missing) - set(context))
     if missing:
         raise EmailTemplateError(
             f"email template {template_name!r} needs: {', '.join(missing)} "
             f"(the context has no value for {'it' if len(missing) == 1 else 'them'})"
         )
     for name, variable in spec.variables.items():
+        if name not in context:  # an optional variable left out
+            continue
         value = context[name]
         if variable.kind == "lines":
             ok = isinstance(value, list) and all(isinstance(line, str) for line in value)
@@ -469,6 +488,8 @@ def render_email_template(*, template_name: str, context: Mapping[str, object]) 
     compiled = _compiled(template_name)  # raises for an unknown name first
     assert spec is not None
     _check_context(template_name, spec, context)
+    empty = {name: _EMPTY[v.kind] for name, v in spec.variables.items() if v.optional and name not in context}
+    context = {**empty, **context}
     values: list[str] = []
     token = _values.set(values)
     try:

@@ -29,11 +29,27 @@ class ArchiveItem(BaseModel):
     name: str  # relative key under <org>/<year>/, e.g. "information-security-policy/v3.0/document.pdf"
 
 
+class ArchivedDocumentFacts(BaseModel):
+    """One document of a signed version, as the manifest records it (verify and pack read it)."""
+
+    id: str  # the document id: its folder, e.g. acceptable-use-policy
+    title: str = ""
+    version: str = ""
+    kind: str = "generated"  # generated, or static (a finished .docx or .pdf)
+    signed: bool = True  # False: carried to staff, not under the CEO's signature (signs: false)
+    acknowledges: bool = True  # staff in its audience acknowledge it
+    audience: str = ""  # who acknowledges it, in a few words ("everyone in scope", "Engineering")
+    pdf_sha256: str = ""  # the sealed PDF, as archived under <id>/v<version>/document.pdf
+    docx_sha256: str | None = None  # the signed .docx; None for a static PDF (no Word file)
+
+
 class ManifestFacts(BaseModel):
     """What an auditor's listing shows without opening a document."""
 
     version: str = ""  # the signed document version
     documents: list[str] = Field(default_factory=list)  # document folders, e.g. information-security-policy
+    # each document of the signed version (empty in manifests written before documents had titles)
+    document_facts: list[ArchivedDocumentFacts] = Field(default_factory=list)
     signer: str = ""  # "Name, Title <email>"
     signed_at: datetime | None = None
     reason: str = ""  # "annual review 2026" or the reason of an ad-hoc review

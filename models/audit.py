@@ -91,8 +91,23 @@ class PackEntry(BaseModel):
     version_id: str = ""
 
 
+class PackDocument(BaseModel):
+    """One archived document version in the pack's index: what it is and which file is its PDF."""
+
+    id: str
+    title: str = ""
+    version: str
+    sha256: str  # of the sealed PDF (``path``)
+    path: str  # the PDF inside the zip, e.g. acceptable-use-policy/v3.0/document.pdf
+    kind: str = "generated"
+    signed: bool = True  # under the CEO's signature
+    acknowledges: bool = True
+    audience: str = ""
+
+
 class PackIndex(BaseModel):
     organisation: str
     year: int
     built_at: datetime
     entries: list[PackEntry]
+    documents: list[PackDocument] = Field(default_factory=list)  # every document version in the pack

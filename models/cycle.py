@@ -80,6 +80,9 @@ class SignatureDecision(BaseModel):
     consent: bool = False
     consent_text: str = CONSENT_TEXT
     comment: str = ""
+    # a request for changes may name the documents it is about (their names, as on the signing
+    # page: ``acceptable-use-policy.pdf``); empty: the request is about the version as a whole
+    documents: list[str] = Field(default_factory=list)
     ip: str | None = None
     user_agent: str | None = None
 
@@ -127,6 +130,8 @@ class CycleStatus(BaseModel):
     change_lines: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     last_comment: str = ""
+    # the documents the CEO's last request for changes named (their names; empty: the whole version)
+    last_comment_documents: list[str] = Field(default_factory=list)
     events: list[AuditEvent] = Field(default_factory=list)
     signed: SignDocumentsResult | None = None
     campaign: CampaignResult | None = None  # the register and report, once the campaign closed

@@ -17,6 +17,8 @@ class ScheduledReviewInput(BaseModel):
     staff: StoredObject
     set_by: str
     batch_size: int | None = Field(None, ge=1, le=1000)
+    # the files the profile's documents section names, by document id (see AnnualReviewInput)
+    document_files: dict[str, StoredObject] = Field(default_factory=dict)
 
 
 class ScheduledReviewResult(BaseModel):
@@ -39,3 +41,4 @@ class ScheduleInfo(BaseModel):
     skipped_overlap: int = 0
     profile_sha256: str = ""
     staff_sha256: str = ""
+    document_files: dict[str, str] = Field(default_factory=dict)  # document id -> SHA-256 of its file

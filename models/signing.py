@@ -53,7 +53,7 @@ class SignDocumentsInput(BaseModel):
 class SignedDocument(BaseModel):
     name: str
     draft_sha256: str  # the version shown to the signer
-    docx: StoredObject  # with the signature block stamped in
+    docx: StoredObject | None  # with the signature block stamped in; None for a static PDF
     pdf: StoredObject  # PAdES-sealed
 
 

@@ -8,6 +8,7 @@ Stages: checking -> rendering -> awaiting_signature -> (awaiting_revision -> che
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -26,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
     from activities.signing import SIGN_DOCUMENTS_NON_RETRYABLE, SigningActivities
     from core.contract import Failure, Message, Query, Refusal, Signal, Update, WorkflowType, refusal
-    from models.archive import ArchiveInput, ArchiveItem, ManifestFacts
+    from models.archive import ArchivedDocumentFacts, ArchiveInput, ArchiveItem, ManifestFacts
     from models.campaign import (
         CampaignInput,
         CampaignResult,
@@ -47,12 +48,24 @@ with workflow.unsafe.imports_passed_through():
         SignatureDecision,
         Stage,
     )
-    from models.documents import CheckDocumentsInput, CheckDocumentsResult, RenderDocumentsInput
+    from models.documents import (
+        CheckDocumentsInput,
+        CheckDocumentsResult,
+        DraftDocument,
+        RenderDocumentsInput,
+    )
     from models.findings import Finding, Severity
     from models.links import LinkRole
     from models.mail import LinkRequest, SendEmailInput
+    from models.profile import Audience
     from models.routing import CycleRouting
-    from models.signing import AuditEvent, SignDocumentsInput, SignDocumentsResult, Signer
+    from models.signing import (
+        AuditEvent,
+        SignDocumentsInput,
+        SignDocumentsResult,
+        SignedDocument,
+        Signer,
+    )
     from models.storage import StoredObject
 
 SYSTEM = "isms-cycle"
@@ -99,6 +112,16 @@ def _same_name(typed: str, expected: str) -> bool:
     return " ".join(typed.split()).casefold() == " ".join(expected.split()).casefold()
 
 
+def _folder(name: str) -> str:
+    """A document's archive folder: its id (``acceptable-use-policy.pdf`` -> ``acceptable-use-policy``)."""
+    return PurePosixPath(name).stem
+
+
+def _described(document: DraftDocument) -> str:
+    """A document for people: its title and file name, or the name alone (a render from before titles)."""
+    return f"{document.title} ({document.name})" if document.title else document.name
+
+
 @workflow.defn(name=WorkflowType.ANNUAL_REVIEW)
 class AnnualReviewWorkflow:
     """Checks and renders the documents, routes them to the CEO, chases, and seals the signature.
@@ -120,6 +143,7 @@ class AnnualReviewWorkflow:
         self._round_started: datetime | None = None
         self._profile: StoredObject | None = None  # the inputs of the current version
         self._staff: StoredObject | None = None
+        self._document_files: dict[str, StoredObject] = dict(data.document_files)
         self._decision: SignatureDecision | None = None
         self._decided_at: datetime | None = None
         self._revision: RevisionInput | None = None
@@ -146,6 +170,7 @@ class AnnualReviewWorkflow:
                 revision = await self._wait_for_revision(decision)
             self._profile = revision.profile
             self._staff = revision.staff or self._staff
+            self._document_files = self._files_of(revision)
 
         signed = await self._sign()
         archived_signed = False
@@ -171,7 +196,7 @@ class AnnualReviewWorkflow:
 
     async def _check_and_render(self, profile: StoredObject, staff: StoredObject) -> None:
         self._set_stage(Stage.CHECKING)
-        check = await self._check(profile, staff)
+        check = await self._check(profile, staff, self._document_files)
         if check.blocking or check.routing is None:
             raise ApplicationError(
                 "the documents fail Clause 5 and cannot go for signature",
@@ -190,6 +215,7 @@ class AnnualReviewWorkflow:
                 profile=profile,
                 staff=staff,
                 as_of=workflow.now().date(),
+                document_files=self._document_files,
                 previous_manifest=self._input.previous_manifest,
             ),
             start_to_close_timeout=timedelta(minutes=10),
@@ -203,10 +229,14 @@ class AnnualReviewWorkflow:
         self._status.change_lines = render.change_lines
         self._event("rendered", SYSTEM, f"version {check.version}, round {self._status.round}")
 
-    async def _check(self, profile: StoredObject, staff: StoredObject) -> CheckDocumentsResult:
+    async def _check(
+        self, profile: StoredObject, staff: StoredObject, files: dict[str, StoredObject]
+    ) -> CheckDocumentsResult:
         result = await workflow.execute_activity_method(
             DocumentActivities.check_documents,
-            CheckDocumentsInput(profile=profile, staff=staff, as_of=workflow.now().date()),
+            CheckDocumentsInput(
+                profile=profile, staff=staff, as_of=workflow.now().date(), document_files=files
+            ),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=CHECK_RETRY,
         )
@@ -295,8 +325,16 @@ class AnnualReviewWorkflow:
         assert routing is not None
         self._set_stage(Stage.AWAITING_REVISION)
         self._status.last_comment = decision.comment
+        self._status.last_comment_documents = list(decision.documents)
+        named = {document.name: document for document in self._status.documents}
         await self._mail(
-            "changes-requested", "changes_requested", [routing.lead.email], {"comment": decision.comment}
+            "changes-requested",
+            "changes_requested",
+            [routing.lead.email],
+            {
+                "comment": decision.comment,
+                "named_documents": [_described(named[name]) for name in decision.documents if name in named],
+            },
         )
         await workflow.wait_condition(lambda: self._revision is not None)
         assert self._revision is not None
@@ -323,6 +361,7 @@ class AnnualReviewWorkflow:
                 user_agent=decision.user_agent,
                 shown_documents={d.name: d.shown_sha256 for d in self._status.documents},
                 audit_trail=list(self._status.events),
+                document_files=self._document_files,
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=HEARTBEAT,
@@ -349,7 +388,16 @@ class AnnualReviewWorkflow:
         routing, data = self._routing, self._input
         assert routing is not None and self._staff is not None
         assert self._decided_at is not None
-        documents = {d.name: d.pdf.sha256 for d in signed.documents}
+        ordered = self._in_version_order(signed.documents)
+        documents = {d.name: d.pdf.sha256 for d in ordered}
+        drafts = {d.name: d for d in self._status.documents}
+        # what staff are shown of each document, and who acknowledges which (from the version's
+        # render: a document that staff do not acknowledge is not in ``audiences``)
+        titles = {name: drafts[name].title for name in documents if name in drafts and drafts[name].title}
+        versions = {name: drafts[name].version for name in documents if name in drafts}
+        audiences: dict[str, Audience] = {
+            name: drafts[name].audience for name in documents if name in drafts and drafts[name].acknowledges
+        }
         self._set_stage(Stage.ACKNOWLEDGING)
         self._event("campaign started", SYSTEM, "acknowledgement of the signed version by everyone in scope")
         result = await workflow.execute_child_workflow(
@@ -361,7 +409,10 @@ class AnnualReviewWorkflow:
                     version=self._status.version,
                     version_hash=signed_version_hash(documents),
                     documents=documents,
-                    pdfs={d.name: d.pdf for d in signed.documents},
+                    pdfs={d.name: d.pdf for d in ordered},
+                    titles=titles,
+                    versions=versions,
+                    audiences=audiences,
                 ),
                 staff=self._staff,
                 lead=routing.lead,
@@ -385,21 +436,40 @@ class AnnualReviewWorkflow:
     # --------------------------------------------------------------------------- archive
 
     def _signed_archive(self, signed: SignDocumentsResult) -> ArchiveInput:
-        """Each document's signed .docx and PDF, the certificate of completion and evidence.json."""
+        """Each document's signed .docx (none for a static PDF) and sealed PDF, the certificate of
+        completion and evidence.json, in a folder per document id; the manifest's facts list
+        every document with its title, version, kind and hashes."""
         routing, data, decision = self._routing, self._input, self._decision
         assert routing is not None and decision is not None
         version = self._status.version
+        drafts = {d.name: d for d in self._status.documents}
         items: list[ArchiveItem] = []
         folders: list[str] = []
-        for document in signed.documents:
-            folder = f"{document.name.removesuffix('.docx')}/v{version}"
+        facts: list[ArchivedDocumentFacts] = []
+        for document in self._in_version_order(signed.documents):
+            folder = f"{_folder(document.name)}/v{version}"
             folders.append(folder)
+            if document.docx is not None:
+                items.append(ArchiveItem(source=document.docx, name=f"{folder}/document.docx"))
             items += [
-                ArchiveItem(source=document.docx, name=f"{folder}/document.docx"),
                 ArchiveItem(source=document.pdf, name=f"{folder}/document.pdf"),
                 ArchiveItem(source=signed.certificate, name=f"{folder}/certificate.pdf"),
                 ArchiveItem(source=signed.evidence, name=f"{folder}/evidence.json"),
             ]
+            draft = drafts.get(document.name)
+            facts.append(
+                ArchivedDocumentFacts(
+                    id=_folder(document.name),
+                    title=draft.title if draft else "",
+                    version=draft.version if draft else version,
+                    kind=draft.kind.value if draft else "generated",
+                    signed=draft.signs if draft else True,
+                    acknowledges=draft.acknowledges if draft else True,
+                    audience=draft.audience.describe() if draft else "everyone in scope",
+                    pdf_sha256=document.pdf.sha256,
+                    docx_sha256=document.docx.sha256 if document.docx is not None else None,
+                )
+            )
         if self._render_manifest is not None:  # next year's change summary is made against it
             items.append(ArchiveItem(source=self._render_manifest, name=f"render-manifest/v{version}.json"))
         return ArchiveInput(
@@ -412,6 +482,7 @@ class AnnualReviewWorkflow:
             facts=ManifestFacts(
                 version=version,
                 documents=[folder.split("/")[0] for folder in folders],
+                document_facts=facts,
                 signer=f"{decision.typed_name}, {routing.signer.title} <{routing.signer.email}>",
                 signed_at=self._decided_at,
                 reason=data.reason or f"annual review {data.year}",
@@ -441,6 +512,11 @@ class AnnualReviewWorkflow:
                 rate_text=campaign.tally.rate_text,
             ),
         )
+
+    def _in_version_order(self, documents: list[SignedDocument]) -> list[SignedDocument]:
+        """The signed documents in the order the version lists them (the profile's order)."""
+        order = {draft.name: number for number, draft in enumerate(self._status.documents)}
+        return sorted(documents, key=lambda document: order.get(document.name, len(order)))
 
     async def _archive(self, request: ArchiveInput) -> None:
         """Archive under COMPLIANCE retention; a refusal (a different object already under a key)
@@ -545,7 +621,12 @@ class AnnualReviewWorkflow:
 
     @async_update(Update.DECIDE)
     async def decide(self, decision: SignatureDecision) -> DecisionReceipt:
-        """The CEO signs or requests changes. The web app sends it with the link's id as update id."""
+        """The CEO signs or requests changes. The web app sends it with the link's id as update id.
+
+        A signature covers every document of the version at once; a request for changes may
+        name the documents it is about (the validator refuses a name the version does not have).
+        """
+        decision = decision.model_copy(update={"documents": list(dict.fromkeys(decision.documents))})
         self._decision = decision
         self._decided_at = workflow.now()
         if decision.kind is DecisionKind.SIGN:
@@ -553,10 +634,11 @@ class AnnualReviewWorkflow:
                 "signed", decision.person, decision.typed_name, ip=decision.ip, user_agent=decision.user_agent
             )
         else:
+            about = f" (about: {', '.join(decision.documents)})" if decision.documents else ""
             self._event(
                 "changes requested",
                 decision.person,
-                decision.comment,
+                decision.comment + about,
                 ip=decision.ip,
                 user_agent=decision.user_agent,
             )
@@ -583,6 +665,13 @@ class AnnualReviewWorkflow:
             )
         if routing is None or decision.person.casefold() != routing.signer.email.casefold():
             raise refusal(Refusal.NOT_THE_SIGNER)
+        known = [document.name for document in self._status.documents]
+        unknown = [name for name in decision.documents if name not in known]
+        if unknown:
+            raise refusal(
+                Refusal.UNKNOWN_DOCUMENT,
+                Message.UNKNOWN_DOCUMENT.format(names=", ".join(unknown), known=", ".join(known)),
+            )
         if decision.kind is DecisionKind.SIGN:
             if not decision.consent:
                 raise refusal(Refusal.CONSENT_REQUIRED)
@@ -598,7 +687,7 @@ class AnnualReviewWorkflow:
         try:
             staff = revision.staff or self._staff
             assert staff is not None
-            result = await self._check(revision.profile, staff)
+            result = await self._check(revision.profile, staff, self._files_of(revision))
         finally:
             self._revision_checking = False
         if result.blocking or result.routing is None:
@@ -630,6 +719,22 @@ class AnnualReviewWorkflow:
             raise refusal(Refusal.ALREADY_SIGNED, Message.ALREADY_SIGNED_CURRENT)
         if self._revision is not None or self._revision_checking:
             raise refusal(Refusal.REVISION_IN_PROGRESS)
+
+    def _files_of(self, revision: RevisionInput) -> dict[str, StoredObject]:
+        """The document files the revised version is made from: the revision's, replacing the set.
+
+        A revision is a new version of every input, and the doors (``isms cycle revise``, the
+        dashboard) upload every file the revised profile names (refusing one that is missing),
+        so its ``document_files`` are the whole set: a file the revised profile no longer names
+        goes with the old version. Keeping the current files for ids the revision leaves out
+        would be wrong twice over: a revised profile that puts a document back on the built-in
+        template would be rendered from the organisation's old file, and a revised profile that
+        names a changed file its client did not upload (a client from before the documents
+        section sends none) would be signed with last round's bytes without anyone seeing it.
+        Replaced, such a revision is refused by the check with the missing file named, and the
+        current version stays on offer.
+        """
+        return dict(revision.document_files)
 
     def _supersede(self) -> None:
         """The version on offer is superseded the moment a revision is accepted: until the

@@ -32,6 +32,7 @@ class ScheduledReviewWorkflow:
             profile=data.profile,
             staff=data.staff,
             started_by=f"schedule (set by {data.set_by})",
+            document_files=data.document_files,
         )
         if data.batch_size is not None:
             review.batch_size = data.batch_size

@@ -201,6 +201,7 @@ class Tier:
         profile: StoredObject | None = None,
         staff_directory: StoredObject | None = None,
         reason: str | None = None,
+        document_files: dict[str, StoredObject] | None = None,
     ) -> WorkflowHandle[AnnualReviewWorkflow, object]:
         cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
         return await self.env.client.start_workflow(
@@ -212,6 +213,7 @@ class Tier:
                 staff=staff_directory or self.standins.directory(staff(4)),
                 started_by=LEAD.email,
                 reason=reason,
+                document_files=document_files or {},
             ),
             id=cycle_id,
             task_queue=self.task_queue,

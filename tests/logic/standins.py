@@ -52,6 +52,7 @@ from models.documents import (
 )
 from models.findings import Finding, Severity
 from models.mail import LinkRequest, SendEmailInput, SendEmailResult
+from models.profile import DocumentEntry, DocumentKind
 from models.routing import CycleRouting
 from models.signing import SignDocumentsInput, SignDocumentsResult, SignedDocument
 from models.storage import StoredObject
@@ -128,6 +129,12 @@ class Gate:
 class ProfileFacts:
     result: CheckDocumentsResult
     change_lines: list[str]
+    # the profile's documents section (None: the two documents of DOCUMENTS, on built-in templates)
+    documents: list[DocumentEntry] | None = None
+
+
+def _draft_name(name: str, suffix: str) -> str:
+    return f"{name.rsplit('.', 1)[0]}{suffix}"
 
 
 class StandIns:
@@ -154,8 +161,14 @@ class StandIns:
         *,
         findings: list[Finding] | None = None,
         change_lines: list[str] | None = None,
+        documents: list[DocumentEntry] | None = None,
     ) -> StoredObject:
-        """A stored profile whose check returns ``routing`` (blocking when ``findings`` hold an error)."""
+        """A stored profile whose check returns ``routing`` (blocking when ``findings`` hold an error).
+
+        ``documents`` is its documents section: the render makes one draft of each (a static PDF
+        without a .docx), and the check finds an error for each file it names that the
+        workflow did not pass in ``document_files`` (as the real check does).
+        """
         findings = findings or []
         key = f"profiles/{routing.version}-{len(self._profiles)}.yaml"
         blocking = any(f.severity is Severity.ERROR for f in findings)
@@ -166,8 +179,15 @@ class StandIns:
             blocking=blocking,
             routing=routing,
         )
-        self._profiles[key] = ProfileFacts(result=result, change_lines=change_lines or [])
+        self._profiles[key] = ProfileFacts(
+            result=result, change_lines=change_lines or [], documents=documents
+        )
         return stored(key, content_type="application/yaml")
+
+    def document_file(self, name: str, *, seed: str = "") -> StoredObject:
+        """A stored template or static file (``name`` is its file name, e.g. ``aup.pdf``)."""
+        kind = "application/pdf" if name.endswith(".pdf") else "application/octet-stream"
+        return stored(f"inputs/{name}", content_type=kind, seed=seed)
 
     def directory(self, people: list[Recipient], *, problems: list[str] | None = None) -> StoredObject:
         """A stored staff directory (or joiners file) holding ``people``."""
@@ -276,6 +296,21 @@ class StandIns:
         facts = self._profiles.get(data.profile.key)
         if facts is None:
             raise ApplicationError(f"no such profile {data.profile.key}", non_retryable=True)
+        missing = [
+            Finding(
+                rule="documents.file-missing",
+                severity=Severity.ERROR,
+                where=f"documents.{entry.id}",
+                message=f"{entry.source} was not uploaded with the profile",
+                fix="start or revise with the file beside the profile",
+            )
+            for entry in facts.documents or []
+            if entry.source is not None and entry.id not in data.document_files
+        ]
+        if missing:
+            return facts.result.model_copy(
+                update={"findings": [*facts.result.findings, *missing], "blocking": True}
+            )
         return facts.result
 
     @activity.defn(name="render_documents")
@@ -284,20 +319,45 @@ class StandIns:
         facts = self._profiles[data.profile.key]
         version = facts.result.version
         folder = f"drafts/{data.cycle_id}/{data.profile.sha256[:12]}"
-        documents = [
-            DraftDocument(
-                name=name,
-                version=version,
-                template_sha256=_sha("template", name),
-                docx=stored(f"{folder}/{name}", seed=data.profile.sha256),
-                pdf=stored(f"{folder}/{name.replace('.docx', '.pdf')}", seed=data.profile.sha256),
-            )
-            for name in DOCUMENTS
-        ]
+        if facts.documents is not None:
+            documents = [self._draft(entry, data, folder, version) for entry in facts.documents]
+        else:
+            documents = [
+                DraftDocument(
+                    name=name,
+                    version=version,
+                    template_sha256=_sha("template", name),
+                    docx=stored(f"{folder}/{name}", seed=data.profile.sha256),
+                    pdf=stored(f"{folder}/{name.replace('.docx', '.pdf')}", seed=data.profile.sha256),
+                )
+                for name in DOCUMENTS
+            ]
         return RenderDocumentsResult(
             documents=documents,
             manifest=stored(f"{folder}/render-manifest.json", seed=data.profile.sha256),
             change_lines=facts.change_lines,
+        )
+
+    @staticmethod
+    def _draft(entry: DocumentEntry, data: RenderDocumentsInput, folder: str, version: str) -> DraftDocument:
+        """One document of a documents section, drafted from its file when it names one."""
+        source = data.document_files.get(entry.id)
+        seed = f"{data.profile.sha256}/{source.sha256 if source else 'built-in'}"
+        static_pdf = entry.name.endswith(".pdf")
+        return DraftDocument(
+            name=entry.name,
+            version=entry.version
+            or (source.sha256[:12] if entry.kind is DocumentKind.STATIC and source else version),
+            template_sha256=source.sha256 if source else _sha("template", entry.name),
+            docx=None if static_pdf else stored(f"{folder}/{entry.name}", seed=seed),
+            pdf=source
+            if static_pdf and source
+            else stored(f"{folder}/{_draft_name(entry.name, '.pdf')}", seed=seed),
+            title=entry.title or entry.id,
+            kind=entry.kind,
+            audience=entry.audience,
+            signs=entry.signs,
+            acknowledges=entry.acknowledges,
         )
 
     @activity.defn(name="sign_documents")
@@ -309,8 +369,8 @@ class StandIns:
                 SignedDocument(
                     name=name,
                     draft_sha256=draft,
-                    docx=stored(f"{folder}/{name}", seed=draft),
-                    pdf=stored(f"{folder}/{name.replace('.docx', '.pdf')}", seed=draft),
+                    docx=None if name.endswith(".pdf") else stored(f"{folder}/{name}", seed=draft),
+                    pdf=stored(f"{folder}/{_draft_name(name, '.pdf')}", seed=draft),
                 )
                 for name, draft in sorted(data.shown_documents.items())
             ],

@@ -87,7 +87,7 @@ async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_sta
     assert isinstance(signing.data, SignDocumentsInput)
     assert signing.data.version == "3.1"
     assert signing.data.profile == revised
-    assert signing.data.shown_documents == {d.name: d.docx.sha256 for d in second.documents}
+    assert signing.data.shown_documents == {d.name: d.shown_sha256 for d in second.documents}
     checked = [call.data.profile for call in standins.of("check_documents")]
     assert checked[0] != revised
     assert checked[1:] == [revised, revised]  # the update's check, then the round's

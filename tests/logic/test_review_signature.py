@@ -62,7 +62,7 @@ async def test_sign_path_asks_for_what_the_version_needs(tier: Tier) -> None:
     assert request.signer.name == CEO.name
     assert request.signer.email == CEO.email
     assert request.version == "3.0"
-    assert request.shown_documents == {d.name: d.docx.sha256 for d in status.documents}
+    assert request.shown_documents == {d.name: d.shown_sha256 for d in status.documents}
     assert request.ip == "203.0.113.7"
     assert [event.event for event in request.audit_trail] == ["created", "rendered", "sent", "signed"]
     confirmation = await standins.wait_mail(f"{handle.id}/round-1/signed")

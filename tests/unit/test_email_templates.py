@@ -393,3 +393,23 @@ def test_a_campaign_template_refuses_a_mistyped_count() -> None:
         )
     with pytest.raises(EmailTemplateError, match="people must be lines"):
         render_email_template(template_name="manager_digest", context=_context("manager_digest", people="x"))
+
+
+def test_a_request_for_changes_lists_the_documents_it_names_and_renders_without_them() -> None:
+    named = ["Acceptable Use Policy (acceptable-use-policy.pdf)", "Secure Development Policy <sdp>"]
+    email = render_email_template(
+        template_name="changes_requested", context=_context("changes_requested", named_documents=named)
+    )
+    assert "The request is about:" in email.text
+    for line in named:
+        assert f"- {line}" in email.text
+    assert "Secure Development Policy &lt;sdp&gt;" in email.html
+    # a message queued before the variable existed (a retried send) still renders, without the list
+    plain = render_email_template(template_name="changes_requested", context=_context("changes_requested"))
+    assert "The request is about" not in plain.text
+    assert "named_documents" not in required_variables("changes_requested")
+    with pytest.raises(EmailTemplateError, match="named_documents must be lines"):
+        render_email_template(
+            template_name="changes_requested",
+            context=_context("changes_requested", named_documents="acceptable-use-policy.pdf"),
+        )

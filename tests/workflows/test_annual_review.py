@@ -57,7 +57,7 @@ async def test_sign_path_seals_and_confirms(review: tuple[Client, Settings], smt
     result: AnnualReviewResult = await finish(handle)
     assert result.rounds == 1
     assert [d.name for d in result.signed.documents] == [d.name for d in status.documents]
-    assert [d.draft_sha256 for d in result.signed.documents] == [d.docx.sha256 for d in status.documents]
+    assert [d.draft_sha256 for d in result.signed.documents] == [d.shown_sha256 for d in status.documents]
 
     final = await current_status(handle)
     assert final.stage is Stage.ACKNOWLEDGING

@@ -85,7 +85,7 @@ async def test_scanner_get_records_nothing_and_the_page_shows_the_version(
     assert page.status_code == 200
     assert "Review and sign version 3.0" in page.text
     for document in status.documents:
-        assert document.docx.sha256 in page.text
+        assert document.shown_sha256 in page.text
     pdf = await web.get(f"/sign/{token}/documents/{status.documents[0].name}")  # a scanner following the link
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF-")
@@ -177,7 +177,7 @@ async def test_post_needs_csrf_and_a_double_click_is_recorded_once(
     first = await web.post(f"/sign/{token}", data={**form, "csrf": csrf})
     assert first.status_code == 200, first.text
     assert "your signature is recorded" in first.text
-    assert status.documents[0].docx.sha256 in first.text
+    assert status.documents[0].shown_sha256 in first.text
     again = await web.post(f"/sign/{token}", data={**form, "csrf": csrf})
     assert again.status_code in (200, 409)
     assert ("your signature is recorded" in again.text) or ("Already signed" in again.text)
