@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.document_files import DocumentFile, DocumentFilesError, store_document_files
 from adapters.drafts import store_input
 from adapters.previous_render import find_previous_render_manifest
 from adapters.workflow_client import CycleHandle, UpdateRefusedError
@@ -46,6 +47,17 @@ class Outcome:
     unreadable: bool = False
     previous: str = ""  # where the change summary's base came from ("" when there is none)
     refusal: Refusal | None = None  # the workflow's refusal, when it refused
+    document_files: list[DocumentFile] = field(default_factory=list)  # the profile's own files, uploaded
+
+
+def _files_refused(problems: list[str], what: str) -> Outcome:
+    count = len(problems)
+    return Outcome(
+        ok=False,
+        message=f"{count} of the profile's document file(s) cannot be used: nothing was {what}",
+        problems=problems,
+        unreadable=True,
+    )
 
 
 def check_files(profile: Path, staff: Path, *, today: datetime | None = None) -> Outcome:
@@ -83,6 +95,10 @@ async def start_cycle(
 ) -> Outcome:
     """Check, upload the inputs by content hash, and start AnnualReviewWorkflow.
 
+    The files the profile's documents section names (templates, static documents; relative to
+    the profile file) are uploaded too, and the cycle carries them by document id; a missing
+    one, or one whose pinned SHA-256 no longer matches, refuses the start naming it.
+
     ``previous_manifest`` is last year's ``render-manifest.json``: the CEO is then shown what
     changed in text, roles and holders. Without it the render activity compares with the one
     archived with the organisation's last signed version of an earlier year (as it does for a
@@ -102,6 +118,10 @@ async def start_cycle(
             return Outcome(
                 ok=False, message=f"{previous_manifest} is not a render-manifest.json: {exc}", unreadable=True
             )
+    try:
+        files = await asyncio.to_thread(store_document_files, s3, settings, profile)
+    except DocumentFilesError as exc:
+        return _files_refused(exc.problems, "started")
     stored_profile, stored_staff = await asyncio.gather(
         asyncio.to_thread(store_input, s3, settings, profile),
         asyncio.to_thread(store_input, s3, settings, staff),
@@ -126,6 +146,7 @@ async def start_cycle(
                 started_by=started_by,
                 reason=reason,
                 previous_manifest=stored_previous,
+                document_files={file.id: file.stored for file in files},
             ),
             id=cycle_id,
             task_queue=settings.temporal_task_queue,
@@ -146,6 +167,7 @@ async def start_cycle(
         message=f"started {cycle_id}",
         findings=checked.findings,
         previous=previous,
+        document_files=files,
     )
 
 
@@ -159,12 +181,35 @@ async def submit_revision(
     staff: Path | None,
     submitted_by: str,
 ) -> tuple[Outcome, RevisionReceipt | None]:
-    """Upload the revised inputs and hand them to the cycle, which checks them before accepting."""
+    """Upload the revised inputs and hand them to the cycle, which checks them before accepting.
+
+    Every file the revised profile names is uploaded with it (relative to the revised profile):
+    the revision's files replace the cycle's, so a file it no longer names is not used again.
+    """
+    try:
+        files = await asyncio.to_thread(store_document_files, s3, settings, profile)
+    except UnreadableInputError as exc:
+        return Outcome(
+            ok=False,
+            cycle_id=cycle_id,
+            message="unreadable input",
+            problems=[str(p) for p in exc.problems],
+            unreadable=True,
+        ), None
+    except DocumentFilesError as exc:
+        refused = _files_refused(exc.problems, "submitted")
+        refused.cycle_id = cycle_id
+        return refused, None
     stored_profile = await asyncio.to_thread(store_input, s3, settings, profile)
     stored_staff = await asyncio.to_thread(store_input, s3, settings, staff) if staff else None
     try:
         receipt = await CycleHandle(client, cycle_id).submit_revision(
-            RevisionInput(profile=stored_profile, staff=stored_staff, submitted_by=submitted_by)
+            RevisionInput(
+                profile=stored_profile,
+                staff=stored_staff,
+                submitted_by=submitted_by,
+                document_files={file.id: file.stored for file in files},
+            )
         )
     except UpdateRefusedError as refused:
         return Outcome(
@@ -178,7 +223,9 @@ async def submit_revision(
         if exc.status is RPCStatusCode.NOT_FOUND:
             return Outcome(ok=False, cycle_id=cycle_id, message=f"no cycle {cycle_id}"), None
         raise
-    return Outcome(ok=True, cycle_id=cycle_id, message=f"revision accepted: round {receipt.round}"), receipt
+    return Outcome(
+        ok=True, cycle_id=cycle_id, message=f"revision accepted: round {receipt.round}", document_files=files
+    ), receipt
 
 
 async def cycle_status(client: Client, cycle_id: str) -> tuple[CycleStatus, str] | None:

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.campaign import campaign_progress, campaign_state
 from adapters.cycles import Outcome, check_files, cycle_status, start_cycle, submit_revision
+from adapters.document_files import DocumentFile
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
@@ -82,6 +83,26 @@ def _report_failure(outcome: Outcome, *, as_json: bool) -> None:
         )
         raise typer.Exit(code)
     fail(outcome.message, *(f"  {problem}" for problem in outcome.problems), code=code)
+
+
+def _files_json(files: list[DocumentFile]) -> list[dict[str, str | int]]:
+    return [
+        {"id": f.id, "file": f.file, "sha256": f.stored.sha256, "size": f.stored.size, "key": f.stored.key}
+        for f in files
+    ]
+
+
+def _print_files(files: list[DocumentFile]) -> None:
+    """Which of the profile's own files went with the cycle: id, file, SHA-256 prefix."""
+    if not files:
+        console.print("The documents are made from the built-in templates (the profile names no files).")
+        return
+    table = Table(title="The profile's own files, uploaded", title_justify="left")
+    for column in ("document", "file", "SHA-256"):
+        table.add_column(column, overflow="fold")
+    for file in files:
+        table.add_row(file.id, file.file, file.stored.sha256[:16] + "…")
+    console.print(table)
 
 
 async def _client(settings: Settings) -> Client:
@@ -147,6 +168,7 @@ def start(
                     "cycle_id": outcome.cycle_id,
                     "temporal_ui": ui,
                     "previous": outcome.previous or None,
+                    "document_files": _files_json(outcome.document_files),
                 }
             )
         )
@@ -154,6 +176,7 @@ def start(
     console.print(
         f"Started [bold]{outcome.cycle_id}[/bold]: the documents are being rendered and sent for signature."
     )
+    _print_files(outcome.document_files)
     if outcome.previous:
         console.print(f"The CEO sees what changed since {outcome.previous}", highlight=False, soft_wrap=True)
     if ui:
@@ -199,11 +222,21 @@ def revise(
     if not outcome.ok:
         _report_failure(outcome, as_json=as_json)
     if as_json:
-        typer.echo(json.dumps({"ok": True, "cycle_id": cycle_id, "message": outcome.message}))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "cycle_id": cycle_id,
+                    "message": outcome.message,
+                    "document_files": _files_json(outcome.document_files),
+                }
+            )
+        )
         return
     console.print(
         f"{outcome.message[0].upper()}{outcome.message[1:]}: the new version is rendered and sent to the CEO."
     )
+    _print_files(outcome.document_files)
 
 
 @cycle_app.command("status")
@@ -270,6 +303,8 @@ def status(cycle_id: CycleArg, as_json: JsonFlag = False) -> None:
         console.print(f"Waiting   {current.waiting_on}")
     if current.last_comment:
         console.print(f"Comment   {current.last_comment}", highlight=False)
+    if current.last_comment_documents:
+        console.print(f"About     {', '.join(current.last_comment_documents)}", highlight=False)
     console.print(f"Workflow  {run_state}")
     table = Table(title="Events")
     for column in ("at (UTC)", "event", "actor", "detail"):
