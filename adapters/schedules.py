@@ -177,6 +177,7 @@ async def show_schedule(client: Client, schedule_id: str) -> ScheduleInfo:
         skipped_overlap=description.info.num_actions_skipped_overlap,
         profile_sha256=data[0].profile.sha256 if data else "",
         staff_sha256=data[0].staff.sha256 if data else "",
+        document_files={doc: stored.sha256 for doc, stored in data[0].document_files.items()} if data else {},
     )
 
 

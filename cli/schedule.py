@@ -14,6 +14,7 @@ import typer
 from temporalio.client import Client
 
 from adapters.cycles import check_files
+from adapters.document_files import DocumentFilesError, store_document_files
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from adapters.schedules import (
@@ -76,6 +77,8 @@ def _print_info(info: ScheduleInfo) -> None:
     if info.skipped_overlap:
         console.print(f"  skipped while a cycle still ran: {info.skipped_overlap}")
     console.print(f"  profile sha256 {info.profile_sha256[:16]}…, staff sha256 {info.staff_sha256[:16]}…")
+    for document, digest in info.document_files.items():
+        console.print(f"  {document} sha256 {digest[:16]}…", highlight=False)
 
 
 @schedule_app.command("set")
@@ -90,8 +93,9 @@ def set_(
 ) -> None:
     """Create or update the organisation's yearly schedule.
 
-    The profile and staff files are checked against Clause 5 now and stored by content hash;
-    the schedule starts each year's review with them. Run `set` again when they change (a
+    The profile and staff files are checked against Clause 5 now and stored by content hash,
+    with the files the profile's documents section names (templates, static documents); the
+    schedule starts each year's review with them. Run `set` again when any of them changes (a
     pause stays in force). Exit code 0 set, 1 a service problem, 2 bad input.
     """
     settings = settings_or_exit()
@@ -103,11 +107,20 @@ def set_(
     if not checked.ok:
         fail(checked.message, *(f"  {problem}" for problem in checked.problems), code=EXIT_BAD_INPUT)
     s3 = make_s3_client(settings)
+    try:
+        files = store_document_files(s3, settings, profile)
+    except DocumentFilesError as exc:
+        fail(
+            "the profile's document files cannot be used: the schedule was not set",
+            *(f"  {problem}" for problem in exc.problems),
+            code=EXIT_BAD_INPUT,
+        )
     data = ScheduledReviewInput(
         short_name=checked.cycle_id,
         profile=store_input(s3, settings, profile),
         staff=store_input(s3, settings, staff),
         set_by=_who(),
+        document_files={file.id: file.stored for file in files},
     )
 
     async def work(client: Client) -> tuple[str, bool, ScheduleInfo]:

@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from models.findings import Finding, Severity
     from models.links import LinkRole
     from models.mail import LinkRequest, SendEmailInput
-    from models.profile import Audience
+    from models.profile import REQUIRED_DOCUMENTS, Audience
     from models.routing import CycleRouting
     from models.signing import (
         AuditEvent,
@@ -115,6 +115,20 @@ def _same_name(typed: str, expected: str) -> bool:
 def _folder(name: str) -> str:
     """A document's archive folder: its id (``acceptable-use-policy.pdf`` -> ``acceptable-use-policy``)."""
     return PurePosixPath(name).stem
+
+
+def _audiences(drafts: list[DraftDocument]) -> dict[str, Audience] | None:
+    """Who acknowledges which document: each document staff acknowledge, with its audience.
+
+    None for a version shaped as every version was before the documents section (rendered
+    without titles, or exactly the two built-in documents, both for everyone in scope): the
+    campaign then runs as it always did, one shared list of documents and the same wording.
+    """
+    before_titles = all(not draft.title for draft in drafts)
+    built_in = sorted(draft.name for draft in drafts) == sorted(f"{doc}.docx" for doc in REQUIRED_DOCUMENTS)
+    if before_titles or (built_in and all(d.acknowledges and d.audience.everyone for d in drafts)):
+        return None
+    return {draft.name: draft.audience for draft in drafts if draft.acknowledges}
 
 
 def _described(document: DraftDocument) -> str:
@@ -395,9 +409,7 @@ class AnnualReviewWorkflow:
         # render: a document that staff do not acknowledge is not in ``audiences``)
         titles = {name: drafts[name].title for name in documents if name in drafts and drafts[name].title}
         versions = {name: drafts[name].version for name in documents if name in drafts}
-        audiences: dict[str, Audience] = {
-            name: drafts[name].audience for name in documents if name in drafts and drafts[name].acknowledges
-        }
+        audiences = _audiences([drafts[name] for name in documents if name in drafts])
         self._set_stage(Stage.ACKNOWLEDGING)
         self._event("campaign started", SYSTEM, "acknowledgement of the signed version by everyone in scope")
         result = await workflow.execute_child_workflow(

@@ -243,4 +243,28 @@ async def test_a_revision_onto_the_built_in_templates_drops_the_files(tier: Tier
     version = (await _campaign_input(tier, handle.id)).signed
     # a render from before documents had titles: names only, everyone acknowledges everything
     assert version.titles == {}
-    assert version.audiences == {name: Audience() for name in DOCUMENTS}
+    assert version.audiences is None
+
+
+async def test_the_two_built_in_documents_for_everyone_keep_the_campaign_as_it_was(tier: Tier) -> None:
+    """A profile without a documents section: the campaign's version has no audiences (None), so
+    it invites, words and records exactly as before; one narrowing of either makes it per document."""
+    policy = DocumentEntry(id="information-security-policy", title="Information Security Policy")
+    roles = DocumentEntry(id=ROLES_DOCUMENT, title="ISMS Roles, Responsibilities and Authorities")
+    shapes: list[tuple[list[DocumentEntry], dict[str, Audience] | None]] = [
+        ([policy, roles], None),
+        (
+            [policy, roles.model_copy(update={"audience": Audience(departments=["Finance"])})],
+            {NAMES[0]: Audience(), NAMES[1]: Audience(departments=["Finance"])},
+        ),
+    ]
+    for documents, expected in shapes:
+        profile = tier.standins.profile(routing(), documents=documents)
+        handle = await tier.start_review(profile=profile)
+        status = await tier.wait_status(handle, invited)
+        await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
+        await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
+        version = (await _campaign_input(tier, handle.id)).signed
+        assert version.audiences == expected
+        assert version.titles == {NAMES[0]: policy.title, NAMES[1]: roles.title}
+        await handle.terminate("test over")

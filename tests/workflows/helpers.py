@@ -17,6 +17,7 @@ from adapters.s3 import make_s3_client
 from core.hashing import sha256_bytes
 from core.settings import Settings
 from devstack.mailsink import read_mailbox
+from devstack.synthetic import tiny_pdf
 from models.cycle import (
     SIGNED_STAGES,
     AnnualReviewInput,
@@ -62,6 +63,51 @@ def current_demo_profile(folder: Path, *, text: str | None = None) -> Path:
     path = folder / f"profile-{sha256_bytes(moved.encode())[:12]}.yaml"
     path.write_text(moved)
     return path
+
+
+OWN_DOCUMENTS = """
+documents:
+  - id: information-security-policy
+    template: templates/policy.docx
+  - id: isms-roles-responsibilities
+  - id: acceptable-use-policy
+    title: Acceptable Use Policy
+    kind: static
+    file: policies/aup.pdf
+    version: "2.1"
+    signs: false
+  - id: secure-development-policy
+    title: Secure Development Policy
+    template: templates/sdp.docx
+    audience:
+      departments: [Engineering]
+"""
+# the names of the four documents of OWN_DOCUMENTS through the cycle, in its order
+OWN_DOCUMENT_NAMES = [
+    "information-security-policy.docx",
+    "isms-roles-responsibilities.docx",
+    "acceptable-use-policy.pdf",
+    "secure-development-policy.docx",
+]
+
+
+def own_documents_profile(folder: Path, *, text: str | None = None) -> Path:
+    """The demo profile (dates moved to today) with a documents section naming its own files,
+    made beside it in ``folder``: the policy on its own template (a copy of the built-in one),
+    a static Acceptable Use Policy PDF the CEO does not sign, and a Secure Development Policy for
+    Engineering on its own template; the roles document stays on the built-in template."""
+    profile = current_demo_profile(folder, text=(text or (DEMO / "profile.yaml").read_text()) + OWN_DOCUMENTS)
+    templates = Path(__file__).resolve().parents[2] / "doc_templates"
+    (folder / "templates").mkdir(exist_ok=True)
+    (folder / "policies").mkdir(exist_ok=True)
+    (folder / "templates" / "policy.docx").write_bytes(
+        (templates / "information_security_policy.docx").read_bytes()
+    )
+    (folder / "templates" / "sdp.docx").write_bytes(
+        (templates / "information_security_policy.docx").read_bytes()
+    )
+    (folder / "policies" / "aup.pdf").write_bytes(tiny_pdf("Acceptable Use Policy 2.1"))
+    return profile
 
 
 def store(settings: Settings, path: Path) -> StoredObject:

@@ -8,11 +8,16 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
+from adapters.s3 import make_s3_client
+from core.hashing import sha256_file
 from core.settings import Settings
-from models.cycle import DecisionKind, SignatureDecision, Stage
-from tests.workflows.helpers import CEO, DEMO, current_demo_profile, invited, wait_for
+from devstack.synthetic import tiny_pdf
+from models.cycle import AnnualReviewInput, DecisionKind, SignatureDecision, Stage
+from tests.workflows.helpers import CEO, DEMO, current_demo_profile, invited, own_documents_profile, wait_for
 from workflows.annual_review import AnnualReviewWorkflow
 
 ISMS = str(Path(sys.executable).parent / "isms")
@@ -133,3 +138,94 @@ async def test_start_status_and_revise_from_the_command_line(
     assert code == 1
     assert "no cycle isms-review-nobody-2041" in err
     await handle.terminate("test over")
+
+
+async def _started_input(client: Client, cycle_id: str) -> AnnualReviewInput:
+    history = await client.get_workflow_handle(cycle_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (data,) = await client.data_converter.decode(started.input.payloads, [AnnualReviewInput])
+    assert isinstance(data, AnnualReviewInput)
+    return data
+
+
+async def test_start_and_revise_upload_the_profiles_own_files(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    staff = str(DEMO / "staff.csv")
+    folder = tmp_path / "own"
+    profile = own_documents_profile(folder)
+    expected = {
+        "information-security-policy": (
+            "templates/policy.docx",
+            sha256_file(folder / "templates" / "policy.docx"),
+        ),
+        "acceptable-use-policy": ("policies/aup.pdf", sha256_file(folder / "policies" / "aup.pdf")),
+        "secure-development-policy": ("templates/sdp.docx", sha256_file(folder / "templates" / "sdp.docx")),
+    }
+
+    code, out, err = await _isms(
+        settings, "cycle", "start", str(profile), "--staff", staff, "--year", "2042", "--json"
+    )
+    assert code == 0, err
+    started = json.loads(out)
+    files = {f["id"]: f for f in started["document_files"]}
+    assert {doc: (f["file"], f["sha256"]) for doc, f in files.items()} == expected
+    s3 = make_s3_client(settings)
+    for file in files.values():  # stored in the drafts bucket under its SHA-256
+        head = s3.head_object(Bucket=settings.drafts_bucket, Key=file["key"])
+        assert head["Metadata"]["sha256"] == file["sha256"]
+        assert file["key"].endswith(f"inputs/{file['sha256']}{Path(file['file']).suffix}")
+    carried = (await _started_input(client, started["cycle_id"])).document_files
+    assert {doc: stored.sha256 for doc, stored in carried.items()} == {d: e[1] for d, e in expected.items()}
+
+    # without --json: one line per file, its id, the file and the start of its SHA-256
+    code, out, err = await _isms(settings, "cycle", "start", str(profile), "--staff", staff, "--year", "2043")
+    assert code == 0, err
+    for doc, (file, digest) in expected.items():
+        line = next(line for line in out.splitlines() if doc in line)
+        assert file in line
+        assert digest[:16] in line
+    await client.get_workflow_handle("isms-review-larkspur-2043").terminate("test over")
+
+    # a revision uploads the revised profile's files: the AUP changed, the others did not
+    handle = client.get_workflow_handle(started["cycle_id"])
+    status = await wait_for(handle, invited)
+    await handle.execute_update(
+        AnnualReviewWorkflow.decide,
+        SignatureDecision(
+            kind=DecisionKind.REQUEST_CHANGES,
+            person=CEO,
+            version_hash=status.version_hash,
+            link_id="cli-own-files",
+            comment="Use the new AUP",
+        ),
+    )
+    await wait_for(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
+    (folder / "policies" / "aup.pdf").write_bytes(tiny_pdf("Acceptable Use Policy 2.2"))
+    code, out, err = await _isms(settings, "cycle", "revise", started["cycle_id"], str(profile), "--json")
+    assert code == 0, err
+    revised = {f["id"]: f["sha256"] for f in json.loads(out)["document_files"]}
+    assert revised["acceptable-use-policy"] == sha256_file(folder / "policies" / "aup.pdf")
+    assert revised["acceptable-use-policy"] != expected["acceptable-use-policy"][1]
+    assert revised["secure-development-policy"] == expected["secure-development-policy"][1]
+    await wait_for(handle, lambda s: invited(s) and s.round == 2)
+    await handle.terminate("test over")
+
+
+async def test_a_file_the_profile_names_but_is_not_there_starts_nothing(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    folder = tmp_path / "own"
+    profile = own_documents_profile(folder)
+    (folder / "policies" / "aup.pdf").unlink()
+    code, _, err = await _isms(
+        settings, "cycle", "start", str(profile), "--staff", str(DEMO / "staff.csv"), "--year", "2044"
+    )
+    assert code != 0
+    assert "acceptable-use-policy" in err
+    assert "policies/aup.pdf" in err
+    with pytest.raises(RPCError) as missing:
+        await client.get_workflow_handle("isms-review-larkspur-2044").describe()
+    assert missing.value.status is RPCStatusCode.NOT_FOUND

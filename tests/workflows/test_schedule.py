@@ -15,10 +15,19 @@ from temporalio.client import Client
 from adapters.cycles import start_cycle
 from adapters.s3 import make_s3_client
 from adapters.schedules import ScheduleError, pause_schedule, set_schedule, show_schedule
+from core.hashing import sha256_file
 from core.settings import Settings
-from models.cycle import Stage, cycle_id_for
+from models.cycle import AnnualReviewInput, Stage, cycle_id_for
 from models.schedule import ScheduledReviewInput
-from tests.workflows.helpers import DEMO, current_demo_profile, current_status, invited, store, wait_for
+from tests.workflows.helpers import (
+    DEMO,
+    current_demo_profile,
+    current_status,
+    invited,
+    own_documents_profile,
+    store,
+    wait_for,
+)
 from tests.workflows.test_cycle_cli import _isms
 
 
@@ -147,3 +156,52 @@ async def test_an_ad_hoc_review_outside_the_schedule_is_recorded_as_such(
     status = await wait_for(handle, invited, within=120)
     assert (status.events[0].event, status.events[0].detail) == ("created", reason)
     await handle.terminate("test over")
+
+
+async def test_the_schedule_carries_the_profiles_own_files_into_each_years_cycle(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    short_name = f"sched{secrets.token_hex(3)}"
+    text = (DEMO / "profile.yaml").read_text().replace("short_name: larkspur", f"short_name: {short_name}")
+    profile = own_documents_profile(tmp_path, text=text)
+    staff = str(DEMO / "staff.csv")
+    code, out, err = await _isms(
+        settings, "schedule", "set", str(profile), "--staff", staff, "--month", "11", "--day", "25", "--json"
+    )
+    assert code == 0, err
+    expected = {
+        "information-security-policy": sha256_file(tmp_path / "templates" / "policy.docx"),
+        "acceptable-use-policy": sha256_file(tmp_path / "policies" / "aup.pdf"),
+        "secure-development-policy": sha256_file(tmp_path / "templates" / "sdp.docx"),
+    }
+    assert json.loads(out)["document_files"] == expected
+    code, out, err = await _isms(settings, "schedule", "show", "--org", short_name)
+    assert code == 0, err
+    assert f"acceptable-use-policy sha256 {expected['acceptable-use-policy'][:16]}" in out
+
+    schedule = client.get_schedule_handle(f"isms-annual-review-{short_name}")
+    await schedule.trigger()
+    cycle = client.get_workflow_handle(cycle_id_for(short_name, datetime.now(UTC).year))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            history = await cycle.fetch_history()
+            break
+        except Exception:  # not started yet
+            assert time.monotonic() < deadline, "the schedule did not start the year's cycle"
+            await asyncio.sleep(0.5)
+    started = history.events[0].workflow_execution_started_event_attributes
+    (data,) = await client.data_converter.decode(started.input.payloads, [AnnualReviewInput])
+    assert {doc: stored.sha256 for doc, stored in data.document_files.items()} == expected
+    await schedule.delete()
+    await cycle.terminate("test over")
+
+    # a file the profile names but that is not there: the schedule is not set
+    (tmp_path / "policies" / "aup.pdf").unlink()
+    code, _, err = await _isms(
+        settings, "schedule", "set", str(profile), "--staff", staff, "--month", "11", "--day", "25"
+    )
+    assert code == 2
+    assert "acceptable-use-policy" in err
+    assert "policies/aup.pdf" in err
