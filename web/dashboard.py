@@ -27,6 +27,7 @@ from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revis
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
 from models.cycle import CycleStatus, Stage
 from web import pages
+from web.document_uploads import place_document_uploads
 from web.security import client_ip
 from web.services import app_services as _services
 
@@ -152,8 +153,13 @@ async def start(
     reason: Annotated[str, Form(max_length=500)] = "",
     profile: Annotated[UploadFile | None, File()] = None,
     staff: Annotated[UploadFile | None, File()] = None,
+    documents: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """Start a cycle from uploaded files: checked first; refused with the findings."""
+    """Start a cycle from uploaded files: checked first; refused with the findings.
+
+    ``documents`` are the files the profile's documents section names (templates, static
+    documents), matched to its entries by file name (:mod:`web.document_uploads`).
+    """
     if not _authorised_post(request, csrf):
         return _refused()
     services = _services(request)
@@ -169,6 +175,12 @@ async def start(
                 problems.append(saved)
             else:
                 paths[name] = saved
+        if not problems:
+            placed = await place_document_uploads(paths["profile"], documents, Path(folder))
+            if isinstance(placed, list):
+                problems = placed
+            else:
+                paths["profile"] = placed
         if problems:
             outcome_view = {"ok": False, "message": "Nothing was started.", "problems": problems}
         else:
@@ -306,8 +318,13 @@ async def revise(
     csrf: Annotated[str, Form()] = "",
     profile: Annotated[UploadFile | None, File()] = None,
     staff: Annotated[UploadFile | None, File()] = None,
+    documents: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """Submit a revised profile (and optionally a new directory); the cycle checks it first."""
+    """Submit a revised profile (and optionally a new directory); the cycle checks it first.
+
+    The revised profile's own files come with it (``documents``, matched by file name): they
+    replace the cycle's, so every file the revised profile names must be chosen again.
+    """
     if not _authorised_post(request, csrf):
         return _refused()
     services = _services(request)
@@ -317,8 +334,14 @@ async def revise(
             await _save_upload(profile, Path(folder), "profile") if profile else "profile: no file"
         )
         saved_staff = await _save_upload(staff, Path(folder), "staff") if staff and staff.filename else None
-        if isinstance(saved_profile, str) or isinstance(saved_staff, str):
-            problems = [p for p in (saved_profile, saved_staff) if isinstance(p, str)]
+        problems = [p for p in (saved_profile, saved_staff) if isinstance(p, str)]
+        if not isinstance(saved_profile, str):
+            placed = await place_document_uploads(saved_profile, documents, Path(folder))
+            if isinstance(placed, list):
+                problems += placed
+            else:
+                saved_profile = placed
+        if problems or isinstance(saved_profile, str) or isinstance(saved_staff, str):
             outcome_view: dict[str, object] = {
                 "ok": False,
                 "message": "Nothing was submitted.",
