@@ -1,4 +1,4 @@
-"""The CEO's signing page: review both documents, then sign or request changes.
+"""The CEO's signing page: review every document of the version, then sign the set or request changes.
 
 A GET never changes anything (mail security scanners fetch every link within seconds of
 delivery). The documents count as opened only when the page's own script fetches them with
@@ -30,6 +30,7 @@ from models.cycle import (
     SignatureDecision,
     Stage,
 )
+from models.documents import DraftDocument
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
 from web.security import (
@@ -43,6 +44,7 @@ from web.security import (
 from web.services import app_services
 
 router = APIRouter()
+MAX_NAMED = 100  # documents a request for changes may name (a version has far fewer)
 log = logging.getLogger(__name__)
 
 _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
@@ -117,6 +119,23 @@ def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | No
     return None
 
 
+def _title(document: DraftDocument) -> str:
+    return document.title or document.name
+
+
+def _document_view(document: DraftDocument) -> dict[str, object]:
+    """One document as the page shows it: title, who acknowledges it, what its SHA-256 is of."""
+    return {
+        "document": document,
+        "id": document.id,
+        "title": _title(document),
+        "audience": document.audience.describe() if document.acknowledges else "none: not asked of staff",
+        "shown_what": "of the Word document"
+        if document.docx is not None
+        else "of the PDF itself: a finished PDF is signed as it is",
+    }
+
+
 def _signing_page(
     request: Request,
     token: str,
@@ -125,6 +144,7 @@ def _signing_page(
     error: str = "",
     typed_name: str = "",
     comment: str = "",
+    named: list[str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     csrf = new_csrf_token()
@@ -143,6 +163,9 @@ def _signing_page(
             "error": error,
             "typed_name": typed_name,
             "comment": comment,
+            "documents": [_document_view(document) for document in status.documents],
+            "signed_count": sum(1 for document in status.documents if document.signs),
+            "named": set(named or []),
         },
         status_code=status_code,
     )
@@ -207,8 +230,11 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
                 user_agent=user_agent(request),
             ),
         )
-    filename = name.removesuffix(".docx") + ".pdf"
-    return Response(body, media_type="application/pdf", headers=file_headers(inline_name=filename))
+    filename = f"{document.id}.pdf"
+    headers = file_headers(inline_name=filename)
+    if request.query_params.get("download") == "1":  # the page's "Download it" link
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return Response(body, media_type="application/pdf", headers=headers)
 
 
 @router.post("/sign/{token}", response_class=HTMLResponse)
@@ -220,8 +246,10 @@ async def record_decision(
     typed_name: Annotated[str, Form(max_length=200)] = "",
     consent: Annotated[str, Form()] = "",
     comment: Annotated[str, Form(max_length=5000)] = "",
+    documents: Annotated[list[str] | None, Form(max_length=MAX_NAMED)] = None,
 ) -> HTMLResponse:
-    """Sign, or request changes: sent to the workflow, which has the last word."""
+    """Sign, or request changes (naming some of the documents, if the CEO ticks them): sent to
+    the workflow, which has the last word (it refuses a name the version does not have)."""
     opened = await _open_link(request, token)
     if isinstance(opened, HTMLResponse):
         return opened
@@ -248,6 +276,8 @@ async def record_decision(
         typed_name=typed_name.strip(),
         consent=consent == "yes",
         comment=comment.strip(),
+        # a signature covers the whole set: only a request for changes names documents
+        documents=[name[:200] for name in documents or []] if kind is DecisionKind.REQUEST_CHANGES else [],
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
@@ -260,7 +290,14 @@ async def record_decision(
         if refused.kind in _FINAL_REFUSALS:
             return pages.notice(request, "Nothing was recorded", _sentence(reason), status_code=409)
         return _signing_page(
-            request, token, status, error=reason, typed_name=typed_name, comment=comment, status_code=422
+            request,
+            token,
+            status,
+            error=reason,
+            typed_name=typed_name,
+            comment=comment,
+            named=decision.documents,
+            status_code=422,
         )
     except RPCError:
         return pages.notice(
@@ -287,7 +324,7 @@ def _recorded(
         ("Version", receipt.version),
         ("From", f"{decision.ip or 'unknown address'}; {decision.user_agent or 'unknown browser'}"),
     ]
-    facts += [(f"SHA-256 of {d.name}", d.shown_sha256) for d in status.documents]
+    facts += [(f"SHA-256 of {_title(d)} ({d.name})", d.shown_sha256) for d in status.documents]
     if decision.kind is DecisionKind.SIGN:
         return pages.page(
             request,
@@ -302,6 +339,9 @@ def _recorded(
                 "and the ISMS lead will receive a confirmation email with their fingerprints.",
             },
         )
+    if decision.documents:
+        titles = {d.name: _title(d) for d in status.documents}
+        facts.append(("About", ", ".join(titles.get(name, name) for name in decision.documents)))
     facts.append(("Comment", decision.comment))
     return pages.page(
         request,

@@ -15,15 +15,18 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 from temporalio.client import Client
 
+from adapters.cycles import submit_revision
 from adapters.s3 import get_file, make_s3_client
 from core.seal_check import verify_pdf_signature
 from core.settings import Settings
 from documents.signing_identity import load_or_create_signing_identity
-from models.cycle import AnnualReviewResult
+from models.cycle import SIGNED_STAGES, AnnualReviewResult, Stage
 from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.workflows.helpers import finish, invited, start, wait_for, wait_for_mail
+from tests.workflows.four_documents import FourDocuments
+from tests.workflows.helpers import LEAD, OWN_DOCUMENT_NAMES, finish, invited, start, wait_for, wait_for_mail
 from tests.workflows.test_cycle_cli import _isms
+from tests.workflows.test_signing_documents import start_four
 
 
 def _pdf_text(path: Path) -> str:
@@ -57,7 +60,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
         )
         await page.screenshot(path=str(tmp_path / "signing-page.png"), full_page=True)
         await page.get_by_label("Type your full name").fill("Eleanor Marsh")
-        await page.get_by_role("checkbox").check()
+        await page.get_by_role("checkbox", name=re.compile("I agree to sign")).check()
         await page.get_by_role("button", name="Sign version 3.0").click()
         await page.get_by_role("heading", name="Thank you: your signature is recorded").wait_for()
         confirmation = await page.content()
@@ -95,3 +98,86 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     code, out, err = await _isms(settings, "audit", "verify", "larkspur", "2026")
     assert code == 0, err + out
     assert "PASS" in out
+
+
+async def _link(smtp_sink: SmtpSink, settings: Settings, cycle_id: str, key: str) -> str:
+    invitation = await wait_for_mail(smtp_sink, cycle_id, key)
+    body = invitation.get_body(preferencelist=("plain",))
+    assert body is not None
+    match = re.search(rf"{re.escape(settings.public_base_url)}/sign/\S+", body.get_content())
+    assert match, f"no signing link in {key}"
+    return match.group(0).rstrip(").,>")
+
+
+async def test_on_a_phone_with_the_keyboard_the_ceo_names_documents_then_signs_the_set(
+    four_documents: tuple[Client, Settings, FourDocuments], smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Four documents on a 390 px screen, driven from the keyboard: each document opened by the
+    page, changes requested for two of them, then the revised version signed as one set."""
+    client, settings, seen = four_documents
+    handle = await start_four(client, settings, tmp_path / "own", year=2054)
+    await wait_for(handle, invited, within=120)
+    first = await _link(smtp_sink, settings, handle.id, "round-1/invitation")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        await page.goto(first)
+        await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
+        await page.wait_for_function(
+            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+        )
+        assert await page.locator("iframe.viewer").count() == 4
+        for title in ("Acceptable Use Policy", "Secure Development Policy"):
+            await page.get_by_role("heading", name=title).wait_for()
+        # nothing wider than the phone: the hashes wrap, the facts stack
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await page.screenshot(path=str(tmp_path / "signing-phone.png"), full_page=True)
+
+        await page.get_by_role("checkbox", name="Acceptable Use Policy").focus()
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")  # to the next document's box
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")  # to the comment
+        await page.keyboard.type("Name the new laptop rules in both")
+        await page.keyboard.press("Tab")  # to its button
+        await page.keyboard.press("Enter")
+        await page.get_by_role("heading", name="Your request for changes is recorded").wait_for()
+        assert "Acceptable Use Policy, Secure Development Policy" in await page.content()
+
+        waiting = await wait_for(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
+        assert waiting.last_comment_documents == [OWN_DOCUMENT_NAMES[2], OWN_DOCUMENT_NAMES[3]]
+        revised, _ = await submit_revision(
+            client,
+            settings,
+            make_s3_client(settings),
+            cycle_id=handle.id,
+            profile=next((tmp_path / "own").glob("profile-*.yaml")),
+            staff=None,
+            submitted_by=LEAD,
+        )
+        assert revised.ok, revised.message
+        await wait_for(handle, lambda s: invited(s) and s.round == 2, within=120)
+        second = await _link(smtp_sink, settings, handle.id, "round-2/invitation")
+
+        await page.goto(second)
+        await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
+        await page.wait_for_function(
+            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+        )
+        await page.get_by_label("Type your full name").focus()
+        await page.keyboard.type("Eleanor Marsh")
+        await page.keyboard.press("Tab")  # to the consent box
+        await page.keyboard.press("Space")
+        await page.keyboard.press("Tab")  # to the button
+        await page.keyboard.press("Enter")
+        await page.get_by_role("heading", name="Thank you: your signature is recorded").wait_for()
+        await browser.close()
+
+    signed = await wait_for(handle, lambda s: s.stage in SIGNED_STAGES and s.signed is not None, within=120)
+    (request,) = seen.signed
+    assert request.shown_documents == {d.name: d.shown_sha256 for d in signed.documents}
+    assert len(request.shown_documents) == 4
+    opened = [e.detail for e in signed.events if e.event == "opened"]
+    assert sorted(opened) == sorted(OWN_DOCUMENT_NAMES * 2)  # each document, once per round, by the page
+    await handle.terminate("test over")
