@@ -1,8 +1,10 @@
 """Archive a cycle's evidence from the drafts bucket into the Object Lock bucket, manifest last.
 
-Called by AnnualReviewWorkflow after the CEO signs (each document's signed .docx and PDF, the
-certificate of completion, evidence.json and the seal certificate) and after the campaign
-closes (the register and the report). If the ISMS lead placed a legal hold on the cycle, the
+Called by AnnualReviewWorkflow after the CEO signs (in a folder per document of the version,
+those the CEO does not sign included: its signed .docx, none for a static PDF, its sealed PDF,
+the certificate of completion, evidence.json and the seal certificate; the manifest's facts
+list every document with its title, version and hashes) and after the campaign closes (the
+register and the report). If the ISMS lead placed a legal hold on the cycle, the
 new versions are held as well.
 """
 
@@ -37,6 +39,21 @@ ARCHIVE_CONFLICT = Failure.ARCHIVE_CONFLICT
 ARCHIVE_OBJECTS_NON_RETRYABLE: list[str] = [ARCHIVE_CONFLICT, Failure.INTEGRITY, Failure.NO_SEAL_CERTIFICATE]
 
 
+def document_gaps(data: ArchiveInput) -> list[str]:
+    """The documents the manifest's facts list whose files are not among the items (or differ)."""
+    items = {item.name: item.source.sha256 for item in data.items}
+    gaps: list[str] = []
+    for facts in data.facts.document_facts:
+        folder = f"{facts.id}/v{data.facts.version}"
+        wanted = {f"{folder}/document.pdf": facts.pdf_sha256}
+        if facts.docx_sha256 is not None:
+            wanted[f"{folder}/document.docx"] = facts.docx_sha256
+        for name, sha256 in wanted.items():
+            if items.get(name) != sha256:
+                gaps.append(f"{name}: {'not among the items' if name not in items else 'another SHA-256'}")
+    return gaps
+
+
 class ArchiveActivities:
     def __init__(self, *, settings: Settings, s3: S3Client, seal_certificate_pem: str | None = None) -> None:
         self._settings = settings
@@ -63,6 +80,13 @@ class ArchiveActivities:
         retention date is fixed by the attempt's day; items written by an earlier attempt keep
         theirs, and the manifest records each object's own date.
         """
+        gaps = document_gaps(data)
+        if gaps:  # the manifest would list documents it does not hold: write nothing
+            raise ApplicationError(
+                f"the documents listed for {data.stage} are not all archived: {'; '.join(gaps)}",
+                type=Failure.INTEGRITY,
+                non_retryable=True,
+            )
         years = data.retention_years or self._settings.retention_years
         retain_until = add_years(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), years)
         archived: list[ArchivedObject] = []

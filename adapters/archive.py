@@ -5,7 +5,8 @@ not written again (that version is returned), and a key that holds a *different*
 refused with :class:`ArchiveConflictError`: the archive never gets a second, different object
 under one key. Every PUT carries its SHA-256 as the S3 checksum (Object Lock PUTs need one).
 
-    <org>/<year>/<document>/v<version>/{document.docx, document.pdf, certificate.pdf, evidence.json}
+    <org>/<year>/<document id>/v<version>/{document.docx, document.pdf, certificate.pdf, evidence.json,
+                                           seal-certificate.pem}   (no document.docx for a static PDF)
     <org>/<year>/acknowledgements/{register.csv, register.json, report.html}
     <org>/<year>/manifests/<stage>.json      written last, under the same retention
 """

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from models.archive import ArchivedObject, ManifestFacts
+from models.archive import ArchivedDocumentFacts, ArchivedObject, ManifestFacts
 
 
 class Verdict(StrEnum):
@@ -33,10 +33,14 @@ class VerifyReport(BaseModel):
     source: str  # "s3://bucket/org/year/" or the local copy checked
     manifests: list[str] = Field(default_factory=list)
     objects: list[ObjectCheck] = Field(default_factory=list)
+    # one per document of each signed version whose manifest lists its documents: key is the
+    # document's folder ("acceptable-use-policy/v3.0/"), checked for every file it must have
+    documents: list[ObjectCheck] = Field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
-        if not self.objects or any(o.verdict is Verdict.FAIL for o in self.objects):
+        checks = [*self.objects, *self.documents]
+        if not self.objects or any(o.verdict is Verdict.FAIL for o in checks):
             return Verdict.FAIL
         return Verdict.PASS
 
@@ -50,6 +54,9 @@ class ArchivedVersion(BaseModel):
     document: str
     version: str
     files: list[ArchivedObject]
+    # what the manifest says of the document (title, its own version, kind...); None in
+    # manifests written before they listed their documents
+    facts: ArchivedDocumentFacts | None = None
 
 
 class ArchivedCycle(BaseModel):

@@ -21,10 +21,31 @@ from core.settings import Settings
 from devstack.synthetic import tiny_pdf
 from documents.sealing import seal_pdf
 from documents.signing_identity import load_or_create_signing_identity
-from models.archive import ArchiveInput, ArchiveItem, ArchiveResult, ManifestFacts
+from models.archive import ArchivedDocumentFacts, ArchiveInput, ArchiveItem, ArchiveResult, ManifestFacts
 from models.signing import Signer
 
 DOCUMENTS = ("information-security-policy", "isms-roles-responsibilities")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of an archived version made here (see :data:`OWN_DOCUMENTS`)."""
+
+    id: str
+    title: str
+    version: str | None = None  # its own version (default: the signed version's)
+    static_pdf: bool = False  # a finished PDF: no Word file
+    signed: bool = True
+    audience: str = "everyone in scope"
+
+
+# a version of four documents, as a profile with a documents section signs it
+OWN_DOCUMENTS = (
+    Document("information-security-policy", "Information Security Policy"),
+    Document("isms-roles-responsibilities", "ISMS Roles, Responsibilities and Authorities"),
+    Document("acceptable-use-policy", "Acceptable Use Policy", version="2.1", static_pdf=True, signed=False),
+    Document("secure-development-policy", "Secure Development Policy", audience="Engineering"),
+)
 SIGNER = Signer(name="Eleanor Marsh", title="Chief Executive Officer", email="eleanor.marsh@larkspur.example")
 
 
@@ -44,8 +65,15 @@ def archive_cycle(
     organisation: str | None = None,
     year: int = 2026,
     version: str = "3.0",
+    documents: tuple[Document, ...] | None = None,
 ) -> ArchivedYear:
-    """Seal two PDFs and a certificate, then archive them and a register as a cycle would."""
+    """Seal two PDFs and a certificate, then archive them and a register as a cycle would.
+
+    With ``documents`` (e.g. :data:`OWN_DOCUMENTS`) the version is those documents, each in
+    its folder (no Word file for a static PDF), and the manifest lists them with their titles,
+    versions and hashes as the workflow's does; without, it is the two documents of a manifest
+    from before the documents section.
+    """
     organisation = organisation or f"org{uuid.uuid4().hex[:8]}"
     cycle_id = f"isms-review-{organisation}-{year}"
     s3 = make_s3_client(settings)
@@ -67,18 +95,35 @@ def archive_cycle(
     evidence = stored(evidence_path)
     items: list[ArchiveItem] = []
     folders = []
-    for document in DOCUMENTS:
-        docx = folder / f"{document}.docx"
-        docx.write_bytes(b"PK\x03\x04 stand-in docx for " + document.encode())
-        pdf = stored(sealed(document, f"{document} version {version}"))
-        target = f"{document}/v{version}"
+    described: list[ArchivedDocumentFacts] = []
+    for document in documents or tuple(Document(doc_id, "") for doc_id in DOCUMENTS):
+        pdf = stored(sealed(document.id, f"{document.title or document.id} version {version}"))
+        target = f"{document.id}/v{version}"
         folders.append(target)
+        docx_sha256 = None
+        if not document.static_pdf:
+            docx = folder / f"{document.id}.docx"
+            docx.write_bytes(b"PK\x03\x04 stand-in docx for " + document.id.encode())
+            word = stored(docx).source
+            docx_sha256 = word.sha256
+            items.append(ArchiveItem(source=word, name=f"{target}/document.docx"))
         items += [
-            ArchiveItem(source=stored(docx).source, name=f"{target}/document.docx"),
             ArchiveItem(source=pdf.source, name=f"{target}/document.pdf"),
             ArchiveItem(source=certificate.source, name=f"{target}/certificate.pdf"),
             ArchiveItem(source=evidence.source, name=f"{target}/evidence.json"),
         ]
+        described.append(
+            ArchivedDocumentFacts(
+                id=document.id,
+                title=document.title,
+                version=document.version or version,
+                kind="static" if document.static_pdf else "generated",
+                signed=document.signed,
+                audience=document.audience,
+                pdf_sha256=pdf.source.sha256,
+                docx_sha256=docx_sha256,
+            )
+        )
     activities = ArchiveActivities(settings=settings, s3=s3, seal_certificate_pem=identity.certificate_pem())
     signed = ActivityEnvironment().run(
         activities.archive_objects,
@@ -91,7 +136,8 @@ def archive_cycle(
             seal_certificate_in=folders,
             facts=ManifestFacts(
                 version=version,
-                documents=list(DOCUMENTS),
+                documents=[target.split("/")[0] for target in folders],
+                document_facts=described if documents else [],
                 signer=f"{SIGNER.name}, {SIGNER.title} <{SIGNER.email}>",
                 signed_at=signed_at,
                 reason=f"annual review {year}",

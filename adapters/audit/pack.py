@@ -1,8 +1,9 @@
 """The evidence pack: every archived object of a year, hash-checked, in one zip with an index.
 
 The zip keeps the archive's names below ``<org>/<year>/`` and adds ``index.json`` (path,
-SHA-256, size, archived version id of each file) and ``index.html`` (each file and the Clause 5
-evidence item it proves).
+SHA-256, size, archived version id of each file; and each document version: id, title,
+version, SHA-256 of its sealed PDF) and ``index.html`` (the documents, then each file and the
+Clause 5 evidence item it proves).
 """
 
 from __future__ import annotations
@@ -25,15 +26,39 @@ from adapters.audit.reader import (
     relative_name,
 )
 from core.files import publish_file
-from models.archive import SEAL_CERTIFICATE_FILE
-from models.audit import ArchivedCycle, PackEntry, PackIndex
+from models.archive import SEAL_CERTIFICATE_FILE, ArchivedDocumentFacts
+from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
+from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
 
 PACK_INDEX_HTML = "index.html"
 PACK_INDEX_JSON = "index.json"
 
 
-def evidence_item(name: str) -> str:
-    """The Clause 5 evidence item an archived file proves (``name`` relative to ``<org>/<year>/``)."""
+def _other_document(filename: str, document: str, facts: ArchivedDocumentFacts | None) -> str:
+    """What a document beyond the two Clause 5 requires proves (an organisation's own policy)."""
+    title = facts.title if facts and facts.title else document
+    signed = facts.signed if facts else True
+    if filename == "document.pdf":
+        if signed:
+            return (
+                f"A.5.1 policies for information security: {title}, approved by top management (sealed PDF)"
+            )
+        return (
+            f"A.5.1 policies for information security: {title}, communicated to relevant personnel; sealed "
+            "by the organisation, not under top management's signature (sealed PDF)"
+        )
+    stamped = (
+        "signature block stamped in" if signed and (facts is None or facts.kind != "static") else "as issued"
+    )
+    return f"A.5.1: {title} as a Word document, {stamped}"
+
+
+def evidence_item(name: str, facts: ArchivedDocumentFacts | None = None) -> str:
+    """The Clause 5 evidence item an archived file proves (``name`` relative to ``<org>/<year>/``).
+
+    ``facts`` is what the manifest says of the file's document (its title, whether top
+    management signed it), for the documents beyond the policy (5.2) and the roles (5.3).
+    """
     parts = PurePosixPath(name).parts
     filename = parts[-1]
     if parts[0] == MANIFESTS:
@@ -53,7 +78,9 @@ def evidence_item(name: str) -> str:
                 "each person's acknowledgement"
             )
         return "5.2 f) and 5.3: the communication outcome: acknowledgement rate overall and by department"
-    policy = "policy" in parts[0]
+    if filename in ("document.pdf", "document.docx") and parts[0] not in (POLICY_DOCUMENT, ROLES_DOCUMENT):
+        return _other_document(filename, parts[0], facts)
+    policy = parts[0] == POLICY_DOCUMENT
     if filename == "document.pdf":
         return (
             "5.2: the information security policy, approved by top management (sealed PDF)"
@@ -87,7 +114,17 @@ def build_pack(
     manifests = reader.manifests(organisation, year)
     if not manifests:
         raise AuditError(f"nothing archived for {organisation} {year}")
-    index = PackIndex(organisation=organisation, year=year, built_at=datetime.now(UTC), entries=[])
+    cycles = reader.cycles(organisation, year)
+    index = PackIndex(
+        organisation=organisation,
+        year=year,
+        built_at=datetime.now(UTC),
+        entries=[],
+        documents=pack_documents(cycles),
+    )
+    described = {
+        f"{v.document}/v{v.version}": v.facts for c in cycles for v in c.versions if v.facts is not None
+    }
     objects = sorted(
         {o.key: o for manifest, mo in manifests for o in [*manifest.objects, mo]}.values(),
         key=lambda o: o.key,
@@ -106,17 +143,46 @@ def build_pack(
                         path=path,
                         sha256=obj.sha256,
                         size=obj.size,
-                        evidence=evidence_item(path),
+                        evidence=evidence_item(path, described.get(path.rsplit("/", 1)[0])),
                         version_id=obj.version_id,
                     )
                 )
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
-            archive.writestr(PACK_INDEX_HTML, pack_index_html(index, reader.cycles(organisation, year)))
+            archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
         publish_file(temporary, out)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return index
+
+
+def pack_documents(cycles: list[ArchivedCycle]) -> list[PackDocument]:
+    """Every archived document version: id, title, its version, the SHA-256 of its sealed PDF.
+
+    From what each manifest says of its documents; a manifest written before it listed them
+    gives the folder's id and the signed version, and the title stays empty.
+    """
+    found: list[PackDocument] = []
+    for cycle in cycles:
+        for version in cycle.versions:
+            pdf = next((f for f in version.files if f.key.endswith("/document.pdf")), None)
+            if pdf is None:
+                continue
+            facts = version.facts
+            found.append(
+                PackDocument(
+                    id=version.document,
+                    title=facts.title if facts else "",
+                    version=(facts.version if facts and facts.version else version.version),
+                    sha256=pdf.sha256,
+                    path=relative_name(pdf, cycle.organisation, cycle.year),
+                    kind=("static" if facts.docx_sha256 is None else facts.kind) if facts else "generated",
+                    signed=facts.signed if facts else True,
+                    acknowledges=facts.acknowledges if facts else True,
+                    audience=facts.audience if facts else "everyone in scope",
+                )
+            )
+    return found
 
 
 def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
@@ -133,6 +199,14 @@ def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
         + "</li>"
         for c in cycles
     )
+    documents = "".join(
+        f"<tr><td><code>{escape(d.id)}</code></td><td>{escape(d.title or d.id)}</td>"
+        f"<td>{escape(d.version)}</td>"
+        f"<td>{'signed by top management' if d.signed else 'sealed, not signed'}</td>"
+        f"<td>{escape(d.audience) if d.acknowledges else 'not acknowledged by staff'}</td>"
+        f"<td><code>{escape(d.path)}</code><br><code>{d.sha256}</code></td></tr>"
+        for d in index.documents
+    )
     rows = "".join(
         f"<tr><td><code>{escape(e.path)}</code></td><td>{escape(e.evidence)}</td>"
         f"<td><code>{e.sha256}</code></td><td>{e.size}</td></tr>"
@@ -148,7 +222,11 @@ def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
         "Each file below is a byte-exact "
         "copy of the archived version named in <code>index.json</code>; its SHA-256 is the manifest's.</p>"
         f"<ul>{summary}</ul>"
-        "<table><thead><tr><th>File</th><th>Evidence for</th><th>SHA-256</th><th>Bytes</th></tr></thead>"
+        "<h2>Documents</h2><table class=documents><thead><tr><th>Id</th><th>Title</th><th>Version</th>"
+        "<th>Approval</th><th>Acknowledged by</th><th>Sealed PDF and its SHA-256</th></tr></thead>"
+        f"<tbody>{documents}</tbody></table>"
+        "<h2>Files</h2><table><thead><tr><th>File</th><th>Evidence for</th><th>SHA-256</th>"
+        "<th>Bytes</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></body></html>\n"
     )
 

@@ -203,7 +203,9 @@ class ArchiveReader:
                     }
                 )
             else:
-                update = {k: v for k, v in facts.model_dump().items() if v not in (None, "", [])}
+                # the values themselves (model_copy does not validate: dumped dicts would stay dicts)
+                values = {name: getattr(facts, name) for name in ManifestFacts.model_fields}
+                update = {k: v for k, v in values.items() if v not in (None, "", [])}
                 cycle.facts = cycle.facts.model_copy(update=update)
             versions = _versions_of(manifest)
             cycle.versions += versions
@@ -256,8 +258,9 @@ def _versions_of(manifest: ArchiveManifest) -> list[ArchivedVersion]:
         parts = PurePosixPath(relative_name(obj, manifest.organisation, manifest.year)).parts
         if len(parts) == 3 and parts[1].startswith("v") and parts[0] != ACKNOWLEDGEMENTS:
             grouped.setdefault((parts[0], parts[1][1:]), []).append(obj)
+    described = {facts.id: facts for facts in manifest.facts.document_facts}
     return [
-        ArchivedVersion(document=document, version=version, files=files)
+        ArchivedVersion(document=document, version=version, files=files, facts=described.get(document))
         for (document, version), files in sorted(grouped.items())
     ]
 

@@ -26,7 +26,7 @@ from adapters.audit.reader import (
     relative_name,
 )
 from core.hashing import sha256_bytes
-from models.archive import SEAL_CERTIFICATE_FILE, ArchivedObject
+from models.archive import SEAL_CERTIFICATE_FILE, ArchivedDocumentFacts, ArchivedObject, ArchiveManifest
 from models.audit import ObjectCheck, Verdict, VerifyReport
 
 
@@ -84,6 +84,59 @@ def _pdf_check(body: bytes, certificate_pem: bytes | None, check: ObjectCheck) -
         check.problems.append(f"PAdES seal: {result.detail}")
 
 
+# beside each document's PDF (and its Word file, unless it is a static PDF)
+_DOCUMENT_COMPANIONS = ("certificate.pdf", "evidence.json", SEAL_CERTIFICATE_FILE)
+
+
+def _describe(facts: ArchivedDocumentFacts, version: str) -> str:
+    kind = "static PDF" if facts.docx_sha256 is None else facts.kind
+    signed = "signed by top management" if facts.signed else "sealed by the organisation, not signed"
+    acknowledged = f"acknowledged by {facts.audience}" if facts.acknowledges else "not acknowledged by staff"
+    return f"{facts.title or facts.id}, version {facts.version or version} ({kind}; {signed}; {acknowledged})"
+
+
+def _matches(check: ObjectCheck, listed: dict[str, ArchivedObject], name: str, sha256: str) -> None:
+    found = listed.get(name)
+    file = name.rsplit("/", 1)[1]
+    if found is None:
+        check.problems.append(f"{file} is not in the manifest")
+    elif found.sha256 != sha256:
+        check.problems.append(
+            f"{file} has SHA-256 {found.sha256}, the manifest's document list says {sha256}"
+        )
+    else:
+        check.passed.append(f"{file} archived with the SHA-256 the manifest lists")
+
+
+def document_checks(manifest: ArchiveManifest) -> list[ObjectCheck]:
+    """Each document a signed version's manifest lists, complete: its sealed PDF and (unless it
+    is a static PDF) its Word file with the SHA-256 the list gives, the certificate of
+    completion, evidence.json and the seal certificate beside them. The bytes and retention of
+    each file are checked object by object; this checks that none of a document's is missing.
+    """
+    prefix = f"{manifest.organisation}/{manifest.year}/"
+    listed = {obj.key.removeprefix(prefix): obj for obj in manifest.objects}
+    version = manifest.facts.version
+    checks: list[ObjectCheck] = []
+    for facts in manifest.facts.document_facts:
+        folder = f"{facts.id}/v{version}"
+        check = ObjectCheck(
+            key=f"{prefix}{folder}/", verdict=Verdict.PASS, passed=[_describe(facts, version)]
+        )
+        _matches(check, listed, f"{folder}/document.pdf", facts.pdf_sha256)
+        if facts.docx_sha256 is not None:
+            _matches(check, listed, f"{folder}/document.docx", facts.docx_sha256)
+        elif f"{folder}/document.docx" in listed:
+            check.problems.append("a document.docx is archived, but the document is listed as a static PDF")
+        for companion in _DOCUMENT_COMPANIONS:
+            if f"{folder}/{companion}" not in listed:
+                check.problems.append(f"{companion} is not in the manifest")
+        if check.problems:
+            check.verdict = Verdict.FAIL
+        checks.append(check)
+    return checks
+
+
 def verify_archive(
     reader: ArchiveReader,
     organisation: str,
@@ -95,7 +148,9 @@ def verify_archive(
     """Check every archived object of ``organisation``/``year`` against its manifest.
 
     Per object: the archived version still exists; its SHA-256 and size match the manifest;
-    COMPLIANCE retention is in force and not shortened; a PDF's seal is valid and intact.
+    COMPLIANCE retention is in force and not shortened; a PDF's seal is valid and intact. Per
+    document of each signed version (``report.documents``, for manifests that list them): every
+    file it must have is archived (:func:`document_checks`).
     Beside them: a later version under an archived key (FAIL: the key no longer serves the
     evidence), a delete marker (WARN: the evidence is intact, a plain GET no longer finds it),
     and objects no manifest lists (WARN).
@@ -116,6 +171,7 @@ def verify_archive(
     archived: dict[str, ArchivedObject] = {}
     for manifest, manifest_object in manifests:
         report.manifests.append(manifest_object.key)
+        report.documents += document_checks(manifest)
         for obj in [*manifest.objects, manifest_object]:
             archived[obj.key] = obj
     certificates: dict[str, bytes] = {}

@@ -24,7 +24,7 @@ from cli.audit.support import (
     when,
 )
 from cli.common import EXIT_FAILED, console, reflowed_help, settings_or_exit
-from models.audit import ArchivedCycle, Verdict, VerifyReport
+from models.audit import ArchivedCycle, ObjectCheck, Verdict, VerifyReport
 
 
 def _acknowledgement_text(cycle: ArchivedCycle) -> str:
@@ -46,7 +46,15 @@ def _cycle_json(cycle: ArchivedCycle) -> dict[str, Any]:
         "cycle_id": cycle.cycle_id,
         "documents": _documents(cycle),
         "version": facts.version,
-        "versions": [{"document": v.document, "version": v.version} for v in cycle.versions],
+        "versions": [
+            {
+                "document": v.document,
+                "version": v.version,
+                "title": v.facts.title if v.facts else "",
+                "document_version": v.facts.version if v.facts and v.facts.version else v.version,
+            }
+            for v in cycle.versions
+        ],
         "signer": facts.signer,
         "signed_at": facts.signed_at.isoformat() if facts.signed_at else None,
         "reason": facts.reason,
@@ -173,25 +181,36 @@ def get(
 _VERDICT_STYLE = {Verdict.PASS: "green", Verdict.WARN: "yellow", Verdict.FAIL: "bold red"}
 
 
+def _print_check(check: ObjectCheck) -> None:
+    reasons = check.problems if check.verdict is not Verdict.PASS else check.passed
+    line = Text()
+    line.append(f"{check.verdict.value:<4}", style=_VERDICT_STYLE[check.verdict])
+    line.append(f"  {check.key}")
+    if check.version_id:
+        line.append(f" (version {check.version_id})", style="dim")
+    if reasons:
+        line.append(": " + "; ".join(reasons))
+    console.print(line, soft_wrap=True)
+
+
 def _print_report(report: VerifyReport) -> None:
+    if report.documents:  # each document of the signed versions, complete; then object by object
+        console.print("Documents", style="bold")
+        for check in report.documents:
+            _print_check(check)
+        console.print("Objects", style="bold")
     for check in report.objects:
-        reasons = check.problems if check.verdict is not Verdict.PASS else check.passed
-        line = Text()
-        line.append(f"{check.verdict.value:<4}", style=_VERDICT_STYLE[check.verdict])
-        line.append(f"  {check.key}")
-        if check.version_id:
-            line.append(f" (version {check.version_id})", style="dim")
-        if reasons:
-            line.append(": " + "; ".join(reasons))
-        console.print(line, soft_wrap=True)
+        _print_check(check)
     counts = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict)
     verdict = report.verdict
     summary = Text()
     summary.append(f"Verdict: {verdict.value}", style=_VERDICT_STYLE[verdict])
     if report.objects:
+        documents = sum(1 for d in report.documents if d.verdict is Verdict.PASS)
+        complete = f", {documents} of {len(report.documents)} documents complete" if report.documents else ""
         summary.append(
-            f"  {counts} of {len(report.objects)} checked against {len(report.manifests)} manifests "
-            f"({report.source})"
+            f"  {counts} of {len(report.objects)} checked against {len(report.manifests)} manifests"
+            f"{complete} ({report.source})"
         )
     else:
         summary.append(f"  nothing archived was found to check in {report.source}")
@@ -218,9 +237,12 @@ def verify(
 
     In the archive, each object's archived version must still exist with the manifest's
     SHA-256 and size, under COMPLIANCE retention not shortened, and a PDF's seal must be valid
-    and intact. A later version written under an archived key FAILs (a plain download no
-    longer returns the evidence); a delete marker is a WARN (the evidence is intact). With
-    --copy, a file whose bytes differ from the manifest FAILs by name.
+    and intact; and each document of a signed version must have every file it needs (its
+    sealed PDF, its Word file unless it is a static PDF, the certificate, the evidence and the
+    seal certificate), with the SHA-256 the manifest lists for it. A later version written
+    under an archived key FAILs (a plain download no longer returns the evidence); a delete
+    marker is a WARN (the evidence is intact). With --copy, a file whose bytes differ from the
+    manifest FAILs by name.
 
     Exit code 0 PASS, 1 FAIL (or the archive could not be read), 2 nothing archived for
     ORG YEAR or an unreadable copy.
@@ -265,8 +287,9 @@ def pack(
     """Build the evidence pack: every archived object of the year, hash-checked, in one zip.
 
     The zip keeps the archive's relative names and adds index.json (path, SHA-256, size,
-    archived version id of each file) and index.html (each file and the Clause 5 evidence
-    item it proves). `isms audit verify ORG YEAR --copy PACK.zip` checks it again later.
+    archived version id of each file; each document with its id, title, version and the
+    SHA-256 of its sealed PDF) and index.html (the documents, each file and the Clause 5
+    evidence item it proves). `isms audit verify ORG YEAR --copy PACK.zip` checks it again later.
 
     Exit code 0 written, 1 an archived object does not match its manifest or a service
     problem, 2 nothing archived for ORG YEAR.
@@ -288,6 +311,19 @@ def pack(
     console.print(
         f"Wrote {target}: {len(index.entries)} files, with index.json and index.html.", highlight=False
     )
+    if index.documents:
+        documents = Table(title=f"Documents in the pack {org} {year}")
+        for column in ("id", "title", "version", "SHA-256 of the sealed PDF", "approval"):
+            documents.add_column(column, overflow="fold")
+        for document in index.documents:
+            documents.add_row(
+                Text(document.id),
+                Text(document.title or "-"),
+                Text(document.version),
+                document.sha256[:16] + "…",
+                "signed" if document.signed else "sealed, not signed",
+            )
+        console.print(documents)
     table = Table(title=f"Evidence pack {org} {year}")
     for column in ("file", "evidence for", "SHA-256", "bytes"):
         table.add_column(column, overflow="fold")

@@ -26,7 +26,7 @@ from core.settings import Settings
 from models.archive import ArchivedObject
 from models.audit import AuditGrant
 from models.links import LinkProblem
-from tests.audit_helpers import SIGNER, ArchivedYear, archive_cycle
+from tests.audit_helpers import OWN_DOCUMENTS, SIGNER, ArchivedYear, archive_cycle
 from tests.workflows.test_cycle_cli import ISMS, _environment
 
 POLICY = "information-security-policy"
@@ -364,3 +364,65 @@ def test_legal_hold_on_and_off(settings: Settings, tmp_path: Path) -> None:
     assert "--on" in err
     assert "--off" in err
     assert holds() == {"OFF"}
+
+
+def test_verify_pack_get_and_list_cover_every_document_of_the_version(
+    settings: Settings, tmp_path: Path
+) -> None:
+    year = archive_cycle(settings, tmp_path / "cycle", documents=OWN_DOCUMENTS)
+    org = year.organisation
+    ids = [document.id for document in OWN_DOCUMENTS]
+
+    code, out, err = _isms(settings, "audit", "verify", org, "2026")
+    assert code == 0, err + out
+    documents = out.split("Documents", 1)[1].split("Objects", 1)[0]
+    for document in OWN_DOCUMENTS:
+        line = next(line for line in documents.splitlines() if f"{org}/2026/{document.id}/v3.0/" in line)
+        assert line.startswith("PASS"), line
+        assert document.title in line
+    assert "4 of 4 documents complete" in out
+    code, out, err = _isms(settings, "audit", "verify", org, "2026", "--json")
+    assert code == 0, err
+    verified = json.loads(out)
+    assert [d["key"] for d in verified["documents"]] == [f"{org}/2026/{doc_id}/v3.0/" for doc_id in ids]
+    assert {d["verdict"] for d in verified["documents"]} == {"PASS"}
+
+    code, out, err = _isms(settings, "audit", "pack", org, "2026", "--out", str(tmp_path), "--json")
+    assert code == 0, err
+    packed = json.loads(out)["index"]["documents"]
+    pdfs = {
+        o.key.split("/", 2)[2]: o.sha256 for o in year.results[0].objects if o.key.endswith("document.pdf")
+    }
+    assert {(d["id"], d["title"], d["version"], d["sha256"]) for d in packed} == {
+        (doc.id, doc.title, doc.version or "3.0", pdfs[f"{doc.id}/v3.0/document.pdf"])
+        for doc in OWN_DOCUMENTS
+    }
+    code, out, err = _isms(settings, "audit", "pack", org, "2026", "--out", str(tmp_path / "again.zip"))
+    assert code == 0, err
+    listed = out.split("Documents in the pack", 1)[1]
+    for document in OWN_DOCUMENTS:
+        assert document.title in listed
+        assert pdfs[f"{document.id}/v3.0/document.pdf"][:16] in listed
+
+    code, out, err = _isms(
+        settings,
+        "audit",
+        "get",
+        org,
+        "2026",
+        "acceptable-use-policy",
+        "--out",
+        str(tmp_path / "aup"),
+        "--json",
+    )
+    assert code == 0, err
+    got = sorted(Path(f["path"]).name for f in json.loads(out)["files"])
+    assert got == ["certificate.pdf", "document.pdf", "evidence.json", "seal-certificate.pem"]  # no .docx
+
+    code, out, err = _isms(settings, "audit", "list", "--org", org, "--json")
+    assert code == 0, err
+    (cycle,) = json.loads(out)
+    assert cycle["documents"] == ids
+    titles = {v["document"]: (v["title"], v["document_version"]) for v in cycle["versions"]}
+    assert titles["acceptable-use-policy"] == ("Acceptable Use Policy", "2.1")
+    assert titles["information-security-policy"] == ("Information Security Policy", "3.0")
