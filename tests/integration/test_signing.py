@@ -336,7 +336,7 @@ async def test_sign_documents_seals_stamps_certifies_and_is_idempotent(
     for document in result.documents:
         assert document.draft_sha256 == drafts[document.name]
         stem = Path(document.name).stem
-        assert document.docx is not None
+        assert document.docx is not None  # the built-in pair: both .docx
         assert document.docx.key == f"{prefix}{stem}.docx"
         assert document.pdf.key == f"{prefix}{stem}.pdf"
         pdf = get_file(s3, document.pdf, tmp_path / f"{stem}.pdf")  # checks the SHA-256
