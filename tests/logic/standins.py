@@ -184,16 +184,16 @@ class StandIns:
         )
         return stored(key, content_type="application/yaml")
 
-    def document_file(self, name: str, *, seed: str = "") -> StoredObject:
-        """A stored template or static file (``name`` is its file name, e.g. ``aup.pdf``)."""
-        kind = "application/pdf" if name.endswith(".pdf") else "application/octet-stream"
-        return stored(f"inputs/{name}", content_type=kind, seed=seed)
-
     def directory(self, people: list[Recipient], *, problems: list[str] | None = None) -> StoredObject:
         """A stored staff directory (or joiners file) holding ``people``."""
         key = f"staff/{len(self._memory)}.csv"
         self._memory[key] = (list(people), list(problems or []))
         return stored(key, content_type="text/csv", seed=",".join(p.email for p in people))
+
+    def document_file(self, name: str, *, seed: str = "") -> StoredObject:
+        """A stored template or static file (``name`` is its file name, e.g. ``aup.pdf``)."""
+        kind = "application/pdf" if name.endswith(".pdf") else "application/octet-stream"
+        return stored(f"inputs/{name}", content_type=kind, seed=seed)
 
     @asynccontextmanager
     async def holding(self, name: str) -> AsyncIterator[Gate]:
