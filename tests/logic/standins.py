@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from core.contract import Failure
 from models.archive import ArchivedObject, ArchiveInput, ArchiveResult
 from models.campaign import (
     BatchProgress,
@@ -166,8 +167,8 @@ class StandIns:
         """A stored profile whose check returns ``routing`` (blocking when ``findings`` hold an error).
 
         ``documents`` is its documents section: the render makes one draft of each (a static PDF
-        without a .docx), and the check finds an error for each file it names that the
-        workflow did not pass in ``document_files`` (as the real check does).
+        without a .docx), and the check fails (UnreadableInput, naming each) when a file it
+        names is not in the ``document_files`` the workflow passed, as the real check does.
         """
         findings = findings or []
         key = f"profiles/{routing.version}-{len(self._profiles)}.yaml"
@@ -297,19 +298,16 @@ class StandIns:
         if facts is None:
             raise ApplicationError(f"no such profile {data.profile.key}", non_retryable=True)
         missing = [
-            Finding(
-                rule="documents.file-missing",
-                severity=Severity.ERROR,
-                where=f"documents.{entry.id}",
-                message=f"{entry.source} was not uploaded with the profile",
-                fix="start or revise with the file beside the profile",
-            )
+            f"{entry.id}: the profile names {entry.source!r}, which was not uploaded with it"
             for entry in facts.documents or []
             if entry.source is not None and entry.id not in data.document_files
         ]
-        if missing:
-            return facts.result.model_copy(
-                update={"findings": [*facts.result.findings, *missing], "blocking": True}
+        if missing:  # as the real check: the inputs are incomplete, which retrying cannot fix
+            raise ApplicationError(
+                f"{len(missing)} document file(s) the profile names were not stored with the cycle",
+                *missing,
+                type=Failure.UNREADABLE_INPUT,
+                non_retryable=True,
             )
         return facts.result
 

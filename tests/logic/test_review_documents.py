@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from temporalio.client import WorkflowHandle
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from core.contract import Refusal
+from adapters.workflow_client import UpdateRefusedError
+from core.contract import Failure, Refusal
 from models.archive import ArchiveInput
 from models.campaign import CampaignInput, campaign_id_for
 from models.cycle import RevisionInput, Stage
@@ -190,13 +192,16 @@ async def test_a_request_for_changes_names_documents_and_the_revision_brings_new
     revised = standins.profile(routing("3.1"), documents=FOUR)
     new_files = _files(tier, seed="revised")
     incomplete = {k: v for k, v in new_files.items() if k != SDP.id}
-    await refusal(
-        handle.execute_update(
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await handle.execute_update(
             AnnualReviewWorkflow.submit_revision,
             RevisionInput(profile=revised, submitted_by=LEAD.email, document_files=incomplete),
-        ),
-        Refusal.REVISION_FAILS_CLAUSE5,
-    )
+        )
+    refused = UpdateRefusedError.from_failure(failed.value)
+    assert refused.error_type == Failure.UNREADABLE_INPUT
+    assert refused.details == [
+        f"{SDP.id}: the profile names 'templates/sdp.docx', which was not uploaded with it"
+    ]
     assert (await tier.status(handle)).stage is Stage.AWAITING_REVISION
 
     accepted = await handle.execute_update(
