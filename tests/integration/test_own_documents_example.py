@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from core.audience import selects
 from core.clause5 import check_profile
@@ -296,6 +297,8 @@ def test_the_static_documents_are_real_documents(pdf_converter: PdfConverter, tm
     aup = AUP_PDF.read_bytes()
     assert aup.startswith(b"%PDF-")
     assert b"%%EOF" in aup[-1024:]
+    with AUP_PDF.open("rb") as stream:  # a strict parser reads its cross-reference table and page tree
+        assert int(PdfFileReader(stream, strict=True).root["/Pages"]["/Count"]) == 2
     assert page_count(AUP_PDF) == 2
     aup_text = " ".join(page_text(AUP_PDF).split())
     assert "Acceptable Use Policy" in aup_text
