@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.common import console, errors, fail
 from core.clause5 import Severity, blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from documents.catalogue import document_findings
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
 
@@ -57,6 +58,10 @@ def check(
 ) -> None:
     """Report every Clause 5 finding: errors block signature, warnings do not.
 
+    The profile's documents section is checked too: every file exists, every template's
+    placeholders are known and it renders with the real values (see `isms templates check`),
+    static files match their sha256: pin, every audience selects somebody in scope.
+
     Exit code 0 when there is no error, 1 when there are errors, 2 when a file cannot be read.
     """
     try:
@@ -65,6 +70,8 @@ def check(
         fail(f"--today must be a date as YYYY-MM-DD (got {today!r})", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=as_of)
+    # the documents section: files, templates (checked and rendered), static files, audiences
+    findings += document_findings(loaded_profile, loaded_staff, profile.parent, today=as_of)
     failed = blocking(findings)
     if as_json:
         document = {
