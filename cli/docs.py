@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.common import console, errors, fail
@@ -41,7 +42,6 @@ def _load_inputs(profile: Path, staff: Path, *, as_json: bool) -> tuple[Organisa
     if problems or loaded_profile is None or loaded_staff is None:
         if as_json:
             typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
-        else:
             raise typer.Exit(EXIT_UNREADABLE)
         fail(*(f"unreadable: {problem}" for problem in problems), code=EXIT_UNREADABLE)
     return loaded_profile, loaded_staff
@@ -91,12 +91,12 @@ def check(
                 table.add_column(column, overflow="fold")
             for finding in findings:
                 colour = "red" if finding.severity is Severity.ERROR else "yellow"
-                table.add_row(
+                table.add_row(  # a finding quotes what people wrote (a paragraph's "[Name]"): not markup
                     f"[{colour}]{finding.severity.value}[/{colour}]",
-                    finding.rule,
-                    finding.where,
-                    finding.message,
-                    finding.fix,
+                    escape(finding.rule),
+                    escape(finding.where),
+                    escape(finding.message),
+                    escape(finding.fix),
                 )
             console.print(table)
         count_errors = sum(f.severity is Severity.ERROR for f in findings)
