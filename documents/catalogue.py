@@ -208,16 +208,13 @@ def _template(
     check = check_template(path, context_model_for(entry.id), render_with=real)
     findings = []
     for problem in check.problems:
-        place = f" ({problem.place.describe()})" if problem.place else ""
+        if problem.message.startswith("the template "):  # about the file: "the template is a PDF..."
+            message = f"{entry.id}: the template {path.name} {problem.message.removeprefix('the template ')}"
+        else:
+            place = f" ({problem.place.describe()})" if problem.place else ""
+            message = f"{entry.id}: the template {path.name}{place}: {problem.message}"
         make = _error if problem.severity.value == "error" else _warning
-        findings.append(
-            make(
-                _TEMPLATE_RULES[problem.kind.value],
-                where,
-                f"{entry.id}: the template {path.name}{place}: {problem.message}",
-                problem.fix,
-            )
-        )
+        findings.append(make(_TEMPLATE_RULES[problem.kind.value], where, message, problem.fix))
     return findings
 
 

@@ -24,6 +24,7 @@ import re
 import tempfile
 import typing
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
@@ -258,7 +259,7 @@ def file_problem(path: Path, *, what: str = "the template") -> TemplateProblem |
                 )
             damaged = archive.testzip()
             names = {entry.filename for entry in entries}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
         return unreadable(f"is a damaged .docx ({exc})", "save it again from Word, or restore a copy")
     if damaged is not None:
         return unreadable(
@@ -739,6 +740,14 @@ class _Analysis:
                 fix="copy the text you need into this template",
             )
             return
+        if (
+            isinstance(node, nodes.Filter)
+            and node.name == "attr"
+            and node.args
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+        ):
+            self._refuse_attribute(node, node.args[0].value)  # |attr("__class__") reads an attribute too
         if isinstance(node, nodes.Filter | nodes.Test) and node.name is not None:
             known = self.env.filters if isinstance(node, nodes.Filter) else self.env.tests
             if node.name not in known:
