@@ -246,8 +246,9 @@ def file_problem(path: Path, *, what: str = "the template") -> TemplateProblem |
             )
         try:
             head.decode("utf-8")
-        except UnicodeDecodeError:
-            return unreadable("is not a Word document (a .docx is a zip file; this one is not)")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:  # not just a character cut at the end of what was read
+                return unreadable("is not a Word document (a .docx is a zip file; this one is not)")
         return unreadable("is a text file, not a Word document (a .docx is a zip file)")
     try:
         with zipfile.ZipFile(path) as archive:
