@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.common import console, errors, fail
 from core.clause5 import Severity, blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from documents.catalogue import document_findings
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
 
@@ -40,7 +42,6 @@ def _load_inputs(profile: Path, staff: Path, *, as_json: bool) -> tuple[Organisa
     if problems or loaded_profile is None or loaded_staff is None:
         if as_json:
             typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
-        else:
             raise typer.Exit(EXIT_UNREADABLE)
         fail(*(f"unreadable: {problem}" for problem in problems), code=EXIT_UNREADABLE)
     return loaded_profile, loaded_staff
@@ -57,6 +58,10 @@ def check(
 ) -> None:
     """Report every Clause 5 finding: errors block signature, warnings do not.
 
+    The profile's documents section is checked too: every file exists, every template's
+    placeholders are known and it renders with the real values (see `isms templates check`),
+    static files match their sha256: pin, every audience selects somebody in scope.
+
     Exit code 0 when there is no error, 1 when there are errors, 2 when a file cannot be read.
     """
     try:
@@ -65,6 +70,8 @@ def check(
         fail(f"--today must be a date as YYYY-MM-DD (got {today!r})", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=as_of)
+    # the documents section: files, templates (checked and rendered), static files, audiences
+    findings += document_findings(loaded_profile, loaded_staff, profile.parent, today=as_of)
     failed = blocking(findings)
     if as_json:
         document = {
@@ -84,12 +91,12 @@ def check(
                 table.add_column(column, overflow="fold")
             for finding in findings:
                 colour = "red" if finding.severity is Severity.ERROR else "yellow"
-                table.add_row(
+                table.add_row(  # a finding quotes what people wrote (a paragraph's "[Name]"): not markup
                     f"[{colour}]{finding.severity.value}[/{colour}]",
-                    finding.rule,
-                    finding.where,
-                    finding.message,
-                    finding.fix,
+                    escape(finding.rule),
+                    escape(finding.where),
+                    escape(finding.message),
+                    escape(finding.fix),
                 )
             console.print(table)
         count_errors = sum(f.severity is Severity.ERROR for f in findings)
