@@ -227,11 +227,11 @@ def _render_generated(
             document.id, f"{document.id}: {where} is not a readable .docx ({exc}); save it again from Word"
         ) from exc
     except jinja2.TemplateError as exc:
-        line = f" (line {exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
+        detail = (exc.message or type(exc).__name__).rstrip(".")
+        check = f"`isms templates check {document.entry.source or document.source}`"
         raise DocumentRenderError(
             document.id,
-            f"{document.id}: {where} does not render{line}: {exc.message or exc}; "
-            "run `isms templates check` on it for the placeholder and the fix",
+            f"{document.id}: {where} does not render: {detail}; run {check} for the paragraph and the fix",
         ) from exc
 
 
