@@ -62,6 +62,10 @@ class SignedDocument(BaseModel):
     kind: DocumentKind = DocumentKind.GENERATED
     signed: bool = True  # False: sealed by the organisation, not signed by the signer (``signs: false``)
 
+    @property
+    def id(self) -> str:
+        return Path(self.name).stem
+
 
 class SignDocumentsResult(BaseModel):
     documents: list[SignedDocument]

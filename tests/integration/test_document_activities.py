@@ -87,6 +87,7 @@ async def test_render_stores_docx_and_pdf_with_everyone_in_them(
     demo = load_profile(DEMO / "profile.yaml")
     holders = {"Eleanor Marsh", "Ravi Chandran", "Sofia Alvarez", "Daniel O'Brien", "Grace Whitfield"}
     for document in result.documents:
+        assert document.docx is not None  # the built-in pair: both .docx
         assert document.docx.key.startswith(f"{settings.drafts_prefix}{cycle_id}/{document.docx.sha256}/")
         assert document.pdf.content_type == "application/pdf"
         pdf = get_file(s3, document.pdf, tmp_path / Path(document.pdf.key).name)  # checks the SHA-256
@@ -369,19 +370,14 @@ async def test_a_tampered_or_missing_document_file_is_refused(
     # someone replaces the stored Acceptable Use Policy after the start recorded its SHA-256
     stored = files["acceptable-use-policy"]
     s3.put_object(Bucket=stored.bucket, Key=stored.key, Body=four.aup_pdf.read_bytes() + b"% replaced\n")
-    for call, data in [
-        (
-            activities.render_documents,
-            RenderDocumentsInput(
-                cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=files
-            ),
-        ),
-        (
-            activities.check_documents,
-            CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF, document_files=files),
-        ),
+    render = RenderDocumentsInput(
+        cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=files
+    )
+    check = CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF, document_files=files)
+    for refused in [
+        await _application_error(asyncio.to_thread(env.run, activities.render_documents, render)),
+        await _application_error(asyncio.to_thread(env.run, activities.check_documents, check)),
     ]:
-        refused = await _application_error(asyncio.to_thread(env.run, call, data))
         assert (refused.type, refused.non_retryable) == (INTEGRITY, True)
         assert refused.message == (
             "the stored file of acceptable-use-policy does not match the SHA-256 recorded at the start"
