@@ -227,12 +227,21 @@ def _render_generated(
             document.id, f"{document.id}: {where} is not a readable .docx ({exc}); save it again from Word"
         ) from exc
     except jinja2.TemplateError as exc:
-        detail = (exc.message or type(exc).__name__).rstrip(".")
-        check = f"`isms templates check {document.entry.source or document.source}`"
-        raise DocumentRenderError(
-            document.id,
-            f"{document.id}: {where} does not render: {detail}; run {check} for the paragraph and the fix",
-        ) from exc
+        raise _does_not_render(document, where, (exc.message or type(exc).__name__)) from exc
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+        if document.builtin_template:
+            raise  # the built-in templates are tested against their contexts: a bug, not input
+        # an expression of the organisation's template failed on the values (``{{ roles + 1 }}``)
+        raise _does_not_render(document, where, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _does_not_render(document: CycleDocument, where: str, detail: str) -> DocumentRenderError:
+    check = f"`isms templates check {document.entry.source or document.source}`"
+    return DocumentRenderError(
+        document.id,
+        f"{document.id}: {where} does not render: {detail.rstrip('.')}; run {check} for the paragraph "
+        "and the fix",
+    )
 
 
 def _looks_like(suffix: str, data: bytes) -> bool:

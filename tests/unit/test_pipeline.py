@@ -242,6 +242,7 @@ def _broken_template(path: Path, text: str) -> Path:
         ("corrupt template", DocumentSourceError, "is not a readable .docx"),
         ("unknown placeholder", DocumentRenderError, "'polcy_owner' is undefined"),
         ("syntax error", DocumentRenderError, "does not render: expected token 'end of print statement'"),
+        ("bad arithmetic", DocumentRenderError, "does not render: TypeError: can only concatenate list"),
         (
             "sandbox",
             DocumentRenderError,
@@ -271,6 +272,8 @@ def test_a_document_that_cannot_be_made_is_named_with_the_fix(
         _broken_template(four.policy_template, "Owner: {{ polcy_owner }}")
     elif problem == "syntax error":
         _broken_template(four.policy_template, "Owner: {{ policy owner }}")
+    elif problem == "bad arithmetic":
+        _broken_template(four.policy_template, "Objectives: {{ objectives + 1 }}")
     else:
         _broken_template(
             four.policy_template, "{{ organisation_name.__class__.__mro__[1].__subclasses__() }}"
