@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from models.profile import DocumentKind
 from models.storage import StoredObject
@@ -53,8 +54,17 @@ class SignDocumentsInput(BaseModel):
 class SignedDocument(BaseModel):
     name: str
     draft_sha256: str  # the version shown to the signer
-    docx: StoredObject  # with the signature block stamped in
+    docx: StoredObject | None  # with the signature block stamped in (as is, if static); None: a static PDF
     pdf: StoredObject  # PAdES-sealed
+    # came with the profile's documents section; the defaults are what the two built-ins always were
+    title: str = ""
+    version: str = ""
+    kind: DocumentKind = DocumentKind.GENERATED
+    signed: bool = True  # False: sealed by the organisation, not signed by the signer (``signs: false``)
+
+    @property
+    def id(self) -> str:
+        return Path(self.name).stem
 
 
 class SignDocumentsResult(BaseModel):
@@ -85,6 +95,12 @@ class StampedDocument(BaseModel):
     version: str = ""
     kind: DocumentKind = DocumentKind.GENERATED
     signed: bool = True  # False: carried to staff, not under the CEO's signature (``signs: false``)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def id(self) -> str:
+        """The document's id (its name's stem), written into ``evidence.json`` beside the name."""
+        return Path(self.name).stem
 
 
 class SealRecord(BaseModel):
@@ -118,7 +134,16 @@ class SigningEvidence(BaseModel):
     def result(self, evidence: StoredObject) -> SignDocumentsResult:
         return SignDocumentsResult(
             documents=[
-                SignedDocument(name=d.name, draft_sha256=d.draft_sha256, docx=d.docx, pdf=d.pdf)
+                SignedDocument(
+                    name=d.name,
+                    draft_sha256=d.draft_sha256,
+                    docx=d.docx,
+                    pdf=d.pdf,
+                    title=d.title,
+                    version=d.version,
+                    kind=d.kind,
+                    signed=d.signed,
+                )
                 for d in self.documents
             ],
             certificate=self.certificate,

@@ -14,7 +14,7 @@ from docx import Document
 
 from documents.template_check import BUILTIN_TEMPLATES
 from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
-from tests.documents_helpers import PROFILE, STAFF, make_docx, make_pdf, profile_with_documents, sha256
+from tests.template_helpers import PROFILE, STAFF, make_docx, make_pdf, profile_with_documents, sha256
 
 ISMS = str(Path(sys.executable).parent / "isms")
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from documents.catalogue import document_findings
 from models.findings import Finding, Severity
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
-from tests.documents_helpers import PROFILE, STAFF, make_docx, make_pdf, profile_with_documents, sha256
+from tests.template_helpers import PROFILE, STAFF, make_docx, make_pdf, profile_with_documents, sha256
 
 TODAY = date(2026, 12, 5)
 AS_OF = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # the demo policy is in force, not overdue

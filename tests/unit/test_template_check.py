@@ -29,7 +29,7 @@ from documents.template_check import (
     real_context,
 )
 from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT, DocumentEntry
-from tests.documents_helpers import PROFILE, STAFF, make_docx, make_pdf, rewrite_zip
+from tests.template_helpers import PROFILE, STAFF, make_docx, make_pdf, rewrite_zip
 
 
 @pytest.fixture(scope="module")

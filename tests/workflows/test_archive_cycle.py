@@ -71,6 +71,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     for document in status.signed.documents:  # the archived bytes are the sealed ones
         folder = document.name.removesuffix(".docx")
         assert by_name[f"{folder}/v3.0/document.pdf"].sha256 == document.pdf.sha256
+        assert document.docx is not None  # the built-in pair: both .docx
         assert by_name[f"{folder}/v3.0/document.docx"].sha256 == document.docx.sha256
     assert signed.manifest.key == "larkspur/2026/manifests/signed-v3.0.json"
     assert signed.manifest.retain_until >= datetime.now(UTC) + timedelta(days=7 * 365 - 2)

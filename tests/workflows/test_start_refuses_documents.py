@@ -21,7 +21,7 @@ from adapters.cycles import start_cycle
 from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
 from core.settings import Settings
-from tests.documents_helpers import STAFF, make_docx, make_pdf, profile_with_documents, sha256
+from tests.template_helpers import STAFF, make_docx, make_pdf, profile_with_documents, sha256
 from tests.workflows.helpers import DEMO, LEAD, current_demo_profile
 from web.app import create_app
 
