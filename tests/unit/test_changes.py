@@ -279,8 +279,8 @@ def test_last_years_manifest_from_before_documents_is_compared_by_name(
     changes = made.manifest.changes
     assert changes is not None
     assert [(Path(d.name).stem, d.change) for d in changes.documents] == [
-        ("isms-roles-responsibilities", "text"),
         ("information-security-policy", "text"),
+        ("isms-roles-responsibilities", "text"),
         ("acceptable-use-policy", "new"),
         ("secure-development-policy", "new"),
     ]
