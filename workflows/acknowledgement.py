@@ -436,8 +436,9 @@ class AcknowledgementBatchWorkflow:
             lead_name=data.lead.name,
             closed=self._closed,
             person=person,
-            titles={name: signed.title_of(name) for name in names},
-            versions={name: signed.version_of(name) for name in names},
+            # only what the version names (none for one signed before the documents section)
+            titles={name: signed.titles[name] for name in names if name in signed.titles},
+            versions={name: signed.versions[name] for name in names if name in signed.versions},
             withheld=[name for name in signed.documents if name not in names],
             statement=signed.statement_for(names),
         )
@@ -482,8 +483,8 @@ class AcknowledgementBatchWorkflow:
             ip=record.ip,
             user_agent=record.user_agent,
             already=already,
-            titles={name: signed.title_of(name) for name in record.documents},
-            versions={name: signed.version_of(name) for name in record.documents},
+            titles={name: signed.titles[name] for name in record.documents if name in signed.titles},
+            versions={name: signed.versions[name] for name in record.documents if name in signed.versions},
             statement=signed.statement_for(list(record.documents)),
         )
 

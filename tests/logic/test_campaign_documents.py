@@ -274,3 +274,4 @@ async def test_a_version_without_audiences_runs_as_it_always_did(tier: Tier) -> 
     reminders = step(tier, "reminder-1")
     assert len(reminders) == 3
     assert all(mail.context["documents"] == sorted(data.signed.documents) for mail in reminders)
+    assert (page.titles, page.versions, receipt.titles, receipt.versions) == ({}, {}, {}, {})
