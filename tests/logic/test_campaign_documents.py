@@ -15,6 +15,7 @@ from models.campaign import (
     DOCUMENTS_ACKNOWLEDGEMENT_TEXT,
     AckPage,
     CampaignInput,
+    CampaignResult,
     PersonRecord,
     StaffChange,
     batch_id_for,
@@ -125,6 +126,7 @@ async def test_two_audiences_each_person_is_asked_for_their_own_documents(tier: 
     assert records[email(4)].acknowledged_documents == []
     assert records[email(4)].acknowledges == [POLICY, AUP]
     result = await handle.result()
+    assert isinstance(result, CampaignResult)
     assert (result.by_document[SDP].total, result.by_document[SDP].acknowledged) == (3, 1)
     assert (result.by_document[AUP].total, result.by_document[AUP].acknowledged) == (5, 2)
 
