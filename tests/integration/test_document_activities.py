@@ -317,8 +317,8 @@ async def test_four_documents_are_checked_rendered_converted_and_stored(
     assert [
         (d.id, d.title, d.kind, d.signs, d.acknowledges, d.audience.departments) for d in result.documents
     ] == [
-        ("isms-roles-responsibilities", "ISMS Roles and Responsibilities", "generated", True, True, []),
         ("information-security-policy", OWN_POLICY_TITLE, "generated", True, True, []),
+        ("isms-roles-responsibilities", "ISMS Roles and Responsibilities", "generated", True, True, []),
         ("acceptable-use-policy", AUP_TITLE, "static", True, True, []),
         ("secure-development-policy", SDP_TITLE, "static", False, True, ["Engineering"]),
     ]

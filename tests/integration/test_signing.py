@@ -555,14 +555,14 @@ async def test_four_documents_are_sealed_certified_and_listed_in_the_evidence(
     evidence = json.loads(get_file(s3, result.evidence, tmp_path / "evidence.json").read_text())
     assert evidence["shown_documents"] == four.drafts
     assert [(d["id"], d["version"], d["kind"], d["signed"]) for d in evidence["documents"]] == [
-        ("isms-roles-responsibilities", "3.0", "generated", True),
         ("information-security-policy", "3.0", "generated", True),
+        ("isms-roles-responsibilities", "3.0", "generated", True),
         ("acceptable-use-policy", "2.1", "static", True),
         ("secure-development-policy", sha256_file(four.files.sdp_docx)[:12], "static", False),
     ]
     assert [d["title"] for d in evidence["documents"]] == [
-        "ISMS Roles and Responsibilities",
         OWN_POLICY_TITLE,
+        "ISMS Roles and Responsibilities",
         AUP_TITLE,
         SDP_TITLE,
     ]
