@@ -26,9 +26,10 @@ from activities.mail import INVALID_ADDRESS, RECIPIENT_REFUSED, TEMPLATE_ERROR, 
 from adapters.campaign import campaign_progress
 from adapters.mail_delivery import Outgoing, RunMarkers
 from adapters.s3 import get_file, put_bytes
-from core.batches import batch_index, in_scope, pack_batches, plan_change
+from core.batches import batch_index, in_scope, pack_batches, plan_change, with_documents
 from core.campaign_mail import StepRenderer, campaign_message
 from core.contract import Failure
+from core.email_templates import required_variables
 from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
 from core.settings import Settings
@@ -99,9 +100,14 @@ class CampaignActivities:
 
     @activity.defn
     def freeze_directory(self, data: FreezeInput) -> FrozenDirectory:
-        """Everyone in scope and employed on ``as_of``, packed into batches stored in S3."""
+        """Everyone in scope and employed on ``as_of``, packed into batches stored in S3.
+
+        Each person carries the documents whose audience selects them; a person in scope whom
+        no document is for is not invited (and counted apart, in ``no_documents``).
+        """
         people = self._load_directory(data.staff, "staff.csv")
-        included = in_scope(people, as_of=data.as_of)
+        in_scope_now = in_scope(people, as_of=data.as_of, audiences=data.audiences)
+        included, nothing = with_documents(in_scope_now)
         batches = pack_batches(included, data.batch_size)
         stored: list[StoredObject] = []
         for number, batch in enumerate(batches, start=1):
@@ -112,15 +118,22 @@ class CampaignActivities:
             activity.heartbeat(number)
         index = json.dumps(batch_index(batches), sort_keys=True).encode()
         index_ref = self._store(data.cycle_id, "index.json", index, "application/json")
-        excluded = len(people) - len(included)
+        excluded = len(people) - len(in_scope_now)
         activity.logger.info(
-            "campaign %s: %d people in %d batch(es), %d excluded",
+            "campaign %s: %d people in %d batch(es), %d excluded, %d in scope with no document",
             data.cycle_id,
             len(included),
             len(batches),
             excluded,
+            len(nothing),
         )
-        return FrozenDirectory(batches=stored, index=index_ref, people=len(included), excluded=excluded)
+        return FrozenDirectory(
+            batches=stored,
+            index=index_ref,
+            people=len(included),
+            excluded=excluded,
+            no_documents=len(nothing),
+        )
 
     @activity.defn
     def load_batch(self, people: StoredObject) -> list[Recipient]:
@@ -136,7 +149,13 @@ class CampaignActivities:
         index = json.loads(self._read_bytes(data.index))
         joiners = self._load_directory(data.change.add, "joiners.csv") if data.change.add else []
         return plan_change(
-            index, joiners, remove=data.change.remove, joined=data.joined, left=data.left, as_of=data.as_of
+            index,
+            joiners,
+            remove=data.change.remove,
+            joined=data.joined,
+            left=data.left,
+            as_of=data.as_of,
+            audiences=data.audiences,
         )
 
     @activity.defn
@@ -147,7 +166,13 @@ class CampaignActivities:
         recipient the server refuses is reported in ``refused`` and does not stop the run; an
         SMTP or S3 outage raises, and the retry resends whatever has no sent marker.
         """
-        renderer = StepRenderer(data.template, dict(data.context))
+        context: dict[str, object] = dict(data.context)
+        with mail_errors():  # an unknown template is the same non-retryable error as below
+            if "documents" in required_variables(data.template) and "documents" not in context:
+                # a step asked for by a batch from before reminders listed the documents: each
+                # recipient's own list, when there is one, takes this empty one's place
+                context["documents"] = []
+        renderer = StepRenderer(data.template, context)
         compose = partial(
             campaign_message, self._settings, renderer, batch_id=data.batch_id, version_hash=data.version_hash
         )
@@ -186,8 +211,11 @@ class CampaignActivities:
         """The register (CSV, JSON) and the cycle report (Markdown, HTML) from every batch's records."""
         records = list(self._records(data.batches))
         signed = data.signed
+        documents = signed.campaign_documents()
         report = build_report(
             records,
+            documents=documents,
+            no_documents=data.no_documents,
             organisation=data.organisation,
             cycle_id=data.cycle_id,
             version=signed.version,
@@ -203,6 +231,7 @@ class CampaignActivities:
             version=signed.version,
             version_hash=signed.version_hash,
             closed=True,
+            documents=documents,
         )
         result = CampaignResult(
             register_csv=self._store(data.cycle_id, "register.csv", register_csv(records), "text/csv"),
@@ -219,6 +248,7 @@ class CampaignActivities:
             invited=sum(1 for record in records if record.invited_at is not None),
             joined=report.joiners,
             left=report.leavers,
+            by_document=report.by_document,
         )
         activity.logger.info(
             "campaign %s closed: %d of %d acknowledged",

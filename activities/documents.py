@@ -1,8 +1,10 @@
-"""Document activities: check the profile against Clause 5, render both documents, convert, store.
+"""Document activities: check the profile against Clause 5, render every document, convert, store.
 
-Inputs and outputs are references to the drafts bucket, never document bytes. Rendering is
-deterministic, so a retried render stores the same .docx under the same key. The render itself
-is :func:`documents.pipeline.render_cycle`, the same one ``isms docs render`` runs.
+Inputs and outputs are references to the drafts bucket, never document bytes: the profile, the
+staff directory and the files the profile's documents section names (``document_files``, by
+document id, each with the SHA-256 recorded at the start). Rendering is deterministic, so a
+retried render stores the same .docx under the same key. The render itself is
+:func:`documents.pipeline.render_cycle`, the same one ``isms docs render`` runs.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.inputs import load_document_files, load_stored_inputs
 from adapters.drafts import content_type, draft_key
 from adapters.previous_render import fetch_previous_render_manifest
-from adapters.s3 import IntegrityError, get_file, put_file
+from adapters.s3 import get_file, put_file
 from core.clause5 import blocking, check_profile
 from core.contract import Failure
 from core.hashing import sha256_file
-from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.routing import cycle_routing
 from core.settings import Settings
 from documents.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
-from documents.pipeline import Step, render_cycle
+from documents.pipeline import DocumentError, Step, render_cycle
 from models.cycle import cycle_year
 from models.documents import (
     MANIFEST_NAME,
@@ -36,7 +38,6 @@ from models.documents import (
 )
 from models.findings import Severity
 from models.profile import OrganisationProfile
-from models.staff import StaffDirectory
 from models.storage import StoredObject
 
 if TYPE_CHECKING:
@@ -52,23 +53,6 @@ CHECK_DOCUMENTS_NON_RETRYABLE: list[str] = [UNREADABLE_INPUT, INTEGRITY]
 RENDER_DOCUMENTS_NON_RETRYABLE: list[str] = [UNREADABLE_INPUT, CLAUSE5_ERRORS, INTEGRITY, PDF_CONVERSION]
 
 
-def load_stored_inputs(
-    s3: S3Client, profile: StoredObject, staff: StoredObject, workdir: Path
-) -> tuple[OrganisationProfile, StaffDirectory]:
-    """Download and read the profile and the staff directory; non-retryable errors when they are bad."""
-    try:
-        profile_path = get_file(s3, profile, workdir / f"profile{Path(profile.key).suffix}")
-        staff_path = get_file(s3, staff, workdir / "staff.csv")
-    except IntegrityError as exc:
-        raise ApplicationError(str(exc), type=INTEGRITY, non_retryable=True) from exc
-    try:
-        return load_profile(profile_path), load_staff(staff_path)
-    except UnreadableInputError as exc:
-        raise ApplicationError(
-            str(exc), *(str(p) for p in exc.problems), type=UNREADABLE_INPUT, non_retryable=True
-        ) from exc
-
-
 class DocumentActivities:
     """Holds the S3 client and a warm PDF converter; blocking work runs in threads."""
 
@@ -80,8 +64,10 @@ class DocumentActivities:
         self._converter = converter
 
     def _check(self, data: CheckDocumentsInput) -> CheckDocumentsResult:
-        with tempfile.TemporaryDirectory(prefix="isms-check-") as workdir:
-            profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, Path(workdir))
+        with tempfile.TemporaryDirectory(prefix="isms-check-") as temporary:
+            workdir = Path(temporary)
+            profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, workdir)
+            load_document_files(self._s3, profile, data.document_files, workdir / "documents")
         findings = check_profile(profile, staff, today=data.as_of)
         return CheckDocumentsResult(
             organisation=profile.organisation.name,
@@ -93,7 +79,11 @@ class DocumentActivities:
 
     @activity.defn
     def check_documents(self, data: CheckDocumentsInput) -> CheckDocumentsResult:
-        """Run the Clause 5 checks on the stored profile and directory; findings are data, not errors."""
+        """Run the Clause 5 checks on the stored profile and directory; findings are data, not errors.
+
+        The profile's document files are fetched and checked too: a tampered or missing one is a
+        non-retryable error, not a finding.
+        """
         return self._check(data)
 
     def _store(self, *, cycle_id: str, sha256: str, path: Path) -> StoredObject:
@@ -139,6 +129,7 @@ class DocumentActivities:
                     type=CLAUSE5_ERRORS,
                     non_retryable=True,
                 )
+            sources = load_document_files(self._s3, profile, data.document_files, workdir / "documents")
             previous_dir = self._previous(data, profile, workdir / "previous")
 
             def heartbeat(step: Step, name: str) -> None:
@@ -150,6 +141,7 @@ class DocumentActivities:
                     profile,
                     staff,
                     workdir / "out",
+                    sources=sources,
                     signature_line=data.signature_line,
                     converter=self._converter,
                     previous_dir=previous_dir,
@@ -157,18 +149,30 @@ class DocumentActivities:
                     names_in_manifest=True,
                     progress=heartbeat,
                 )
+            except DocumentError as exc:
+                raise ApplicationError(str(exc), type=UNREADABLE_INPUT, non_retryable=True) from exc
             except PdfConversionError as exc:
                 raise ApplicationError(str(exc), type=PDF_CONVERSION, non_retryable=True) from exc
+            entries = {entry.id: entry for entry in profile.cycle_documents()}
             documents: list[DraftDocument] = []
             for document in made.documents:
+                entry = entries[document.id]
                 pdf_path = document.pdf_path or document.path.with_suffix(".pdf")  # a converter was given
+                static_pdf = document.path.suffix == ".pdf"  # its own PDF, no .docx
                 documents.append(
                     DraftDocument(
                         name=document.name,
                         version=document.version,
                         template_sha256=document.template_sha256,
-                        docx=self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=document.path),
+                        docx=None
+                        if static_pdf
+                        else self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=document.path),
                         pdf=self._store(cycle_id=data.cycle_id, sha256=document.sha256, path=pdf_path),
+                        title=document.title,
+                        kind=document.kind,
+                        audience=entry.audience,
+                        signs=entry.signs,
+                        acknowledges=entry.acknowledges,
                     )
                 )
             stored_manifest = self._store(
@@ -181,11 +185,13 @@ class DocumentActivities:
 
     @activity.defn
     def render_documents(self, data: RenderDocumentsInput) -> RenderDocumentsResult:
-        """Check, render both .docx, convert each to PDF, and store all of it in the drafts bucket.
+        """Check, make every document (render or copy), convert each .docx to PDF, store it all.
 
         Without a previous manifest in the input, the change summary is made against the render
         manifest archived with the organisation's last version signed in an earlier year.
-        Raises non-retryable errors for unreadable inputs, Clause 5 errors, a tampered input
-        and a document LibreOffice cannot convert; S3 and LibreOffice start-up problems retry.
+        Raises non-retryable errors for unreadable inputs (a document file missing from
+        ``document_files``, not the pinned one, or a template that does not render), Clause 5
+        errors, a tampered input and a document LibreOffice cannot convert; S3 and LibreOffice
+        start-up problems retry.
         """
         return self._render(data)

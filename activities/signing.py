@@ -1,10 +1,11 @@
 """The signing activity: turn one approval into sealed evidence beside the drafts.
 
-Under ``<drafts prefix><cycle id>/signed/v<version>/``: each document as a stamped .docx and a
-sealed PDF, a sealed certificate of completion and ``evidence.json`` (written last: its presence
-means the rest is complete). The work itself is :func:`documents.signed_version.seal_version`
-(with :mod:`documents.signing_identity`, :mod:`documents.sealing` and
-:mod:`documents.certificate`); this module fetches the inputs, calls it and stores the result.
+Under ``<drafts prefix><cycle id>/signed/v<version>/``: every document of the profile as its
+.docx (stamped, if generated; none for a static PDF) and a sealed PDF, a sealed certificate of
+completion and ``evidence.json`` (written last: its presence means the rest is complete). The
+work itself is :func:`documents.signed_version.seal_version` (with :mod:`documents.signing_identity`,
+:mod:`documents.sealing` and :mod:`documents.certificate`); this module fetches the inputs,
+calls it and stores the result.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import INTEGRITY, PDF_CONVERSION, UNREADABLE_INPUT, load_stored_inputs
+from activities.documents import INTEGRITY, PDF_CONVERSION, UNREADABLE_INPUT
+from activities.inputs import load_document_files, load_stored_inputs
 from adapters.drafts import content_type
 from adapters.s3 import put_file, read_object
 from core.contract import Failure
@@ -26,6 +28,7 @@ from core.hashing import sha256_bytes
 from core.settings import Settings
 from documents.certificate import SigningRequestError, build_signing_evidence, format_utc
 from documents.pdf_convert import PdfConversionError, PdfConverter, PdfConverterPool
+from documents.pipeline import DocumentError
 from documents.sealing import SealingError
 from documents.signed_version import seal_version
 from documents.signing_identity import SigningIdentity
@@ -138,6 +141,7 @@ class SigningActivities:
         with tempfile.TemporaryDirectory(prefix="isms-sign-") as temporary:
             workdir = Path(temporary)
             profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, workdir / "inputs")
+            sources = load_document_files(self._s3, profile, data.document_files, workdir / "documents")
             try:
                 sealed = seal_version(
                     data,
@@ -146,10 +150,13 @@ class SigningActivities:
                     workdir / "signed",
                     converter=self._converter,
                     identity=self._identity,
+                    sources=sources,
                     progress=activity.heartbeat,
                 )
             except SigningRequestError as exc:
                 raise _refuse(str(exc), _REQUEST_ERRORS[exc.problem]) from exc
+            except DocumentError as exc:
+                raise _refuse(str(exc), UNREADABLE_INPUT) from exc
             except PdfConversionError as exc:
                 raise _refuse(str(exc), PDF_CONVERSION) from exc
             except SealingError as exc:
@@ -164,8 +171,11 @@ class SigningActivities:
                         title=document.title,
                         draft_sha256=data.shown_documents[document.name],
                         signature_line=document.signature_line,
-                        docx=self._upload(prefix, document.docx),
+                        docx=self._upload(prefix, document.docx) if document.docx else None,
                         pdf=self._upload(prefix, document.pdf),
+                        version=document.version,
+                        kind=document.kind,
+                        signed=document.signed,
                     )
                     for document in sealed.documents
                 ],
@@ -184,9 +194,11 @@ class SigningActivities:
     def sign_documents(self, data: SignDocumentsInput) -> SignDocumentsResult:
         """Stamp, convert, seal and certify one approved version; store it all beside the drafts.
 
-        Returns the stored result if an earlier attempt finished (its ``evidence.json`` exists).
-        Raises non-retryable errors for unreadable or tampered inputs, a version or set of shown
-        documents that does not match, a version already signed by someone else, and a PDF
-        that cannot be converted or sealed; S3 and LibreOffice start-up problems retry.
+        Every document of the profile: its own files come from ``document_files``. Returns the
+        stored result if an earlier attempt finished (its ``evidence.json`` exists). Raises
+        non-retryable errors for unreadable or tampered inputs (the profile, the directory, a
+        document file), a version or set of shown documents that does not match, a version
+        already signed by someone else, and a PDF that cannot be converted or sealed; S3 and
+        LibreOffice start-up problems retry.
         """
         return self._sign(data)

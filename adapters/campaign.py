@@ -50,7 +50,7 @@ async def batch_progress(client: Client, cycle_id: str, batch: int) -> BatchProg
 
 
 def combine(state: CampaignState, batches: list[BatchProgress]) -> CampaignProgress:
-    """The campaign's figures: the sum of its batches' (pure)."""
+    """The campaign's figures: the sum of its batches' (pure); per document in the version's order."""
     progress = CampaignProgress(
         cycle_id=state.cycle_id,
         stage=state.stage,
@@ -58,6 +58,9 @@ def combine(state: CampaignState, batches: list[BatchProgress]) -> CampaignProgr
         deadline=state.deadline,
         batches=state.batches,
         result=state.result,
+        documents=state.documents,
+        by_document={document.name: Tally() for document in state.documents},
+        no_documents=state.no_documents,
     )
     for batch in batches:
         progress.invited += batch.invited
@@ -65,6 +68,8 @@ def combine(state: CampaignState, batches: list[BatchProgress]) -> CampaignProgr
         progress.tally.add(batch.tally)
         for department, tally in batch.by_department.items():
             progress.by_department.setdefault(department, Tally()).add(tally)
+        for name, tally in batch.by_document.items():
+            progress.by_document.setdefault(name, Tally()).add(tally)
     progress.by_department = dict(sorted(progress.by_department.items()))
     return progress
 
@@ -82,6 +87,8 @@ async def campaign_progress(client: Client, cycle_id: str) -> CampaignProgress |
         progress = combine(state, [])
         progress.tally = state.result.tally
         progress.by_department = state.result.by_department
+        # empty for a campaign closed before the register counted per document: nothing to show
+        progress.by_document = state.result.by_document
         progress.invited, progress.left = state.result.invited, state.result.left
         return progress
     gate = asyncio.Semaphore(QUERY_CONCURRENCY)

@@ -24,6 +24,7 @@ from core.clause5 import blocking, check_profile
 from core.contract import Refusal, WorkflowType
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from core.settings import Settings
+from documents.catalogue import document_findings
 from models.cycle import AnnualReviewInput, CycleStatus, RevisionInput, RevisionReceipt, cycle_id_for
 from models.documents import RenderManifest
 from models.findings import Finding, Severity
@@ -61,7 +62,11 @@ def _files_refused(problems: list[str], what: str) -> Outcome:
 
 
 def check_files(profile: Path, staff: Path, *, today: datetime | None = None) -> Outcome:
-    """Read and check both files: unreadable input, Clause 5 errors, or ok with the org's short name."""
+    """Read and check both files: unreadable input, Clause 5 errors, or ok with the org's short name.
+
+    Clause 5 errors include the documents section's (:func:`documents.catalogue.document_findings`,
+    paths relative to the profile's folder): a broken template or a missing file stops the start.
+    """
     try:
         loaded = load_profile(profile)
         directory = load_staff(staff)
@@ -69,7 +74,10 @@ def check_files(profile: Path, staff: Path, *, today: datetime | None = None) ->
         return Outcome(
             ok=False, message="unreadable input", problems=[str(p) for p in exc.problems], unreadable=True
         )
-    findings = check_profile(loaded, directory, today=(today or datetime.now(UTC)).date())
+    as_of = (today or datetime.now(UTC)).date()
+    findings = check_profile(loaded, directory, today=as_of)
+    # a broken template, a missing or changed file, an audience of nobody: refused here, never mid-cycle
+    findings += document_findings(loaded, directory, profile.parent, today=as_of)
     if blocking(findings):
         errors = [f for f in findings if f.severity is Severity.ERROR]
         return Outcome(

@@ -1,4 +1,4 @@
-"""How the command line shows an acknowledgement campaign: figures, departments, the result.
+"""How the command line shows an acknowledgement campaign: figures, documents, departments, the result.
 
 Shared by ``isms cycle status`` (printed once), ``isms cycle watch`` (a live view on a
 terminal, one plain line per change elsewhere) and ``isms cycle staff`` (the receipt).
@@ -59,6 +59,42 @@ def department_table(progress: CampaignProgress, *, title: str | None = "By depa
     return table
 
 
+def document_table(progress: CampaignProgress, *, title: str | None = "By document") -> Table:
+    """Each document staff acknowledge: acknowledged of the people in its audience."""
+    table = Table(title=title)
+    table.add_column("document", overflow="fold")
+    table.add_column("version", overflow="fold")
+    table.add_column("audience", overflow="fold")
+    for column in ("acknowledged", "outstanding", "overdue", "in audience", "rate"):
+        table.add_column(column, justify="right")
+    for document in progress.documents:
+        tally = progress.by_document.get(document.name)
+        if tally is None:
+            continue
+        overdue = f"[red]{tally.overdue}[/red]" if tally.overdue else "0"
+        table.add_row(
+            Text(f"{document.title} ({document.id})"),
+            Text(document.version),
+            Text(document.audience),
+            str(tally.acknowledged),
+            str(tally.outstanding),
+            overdue,
+            str(tally.total),
+            tally.rate_text,
+        )
+    return table
+
+
+def _by_document(progress: CampaignProgress) -> bool:
+    return any(document.name in progress.by_document for document in progress.documents)
+
+
+def _no_documents_line(progress: CampaignProgress) -> str:
+    return (
+        f"No document   {progress.no_documents} in scope with no document for them (not invited, not counted)"
+    )
+
+
 def result_lines(result: CampaignResult) -> list[str]:
     """Where the register and the report are stored, and whether the target was met."""
     met = "met" if result.target_met else "NOT met"
@@ -83,10 +119,14 @@ def print_campaign(console: Console, progress: CampaignProgress) -> None:
     )
     if not _closed(progress):
         console.print(f"Invited       {progress.invited}   left {progress.left}", highlight=False)
+    if progress.no_documents:
+        console.print(_no_documents_line(progress), highlight=False)
     console.print(f"Deadline      {_when(progress.deadline)}", highlight=False)
     if progress.result is not None:
         for line in result_lines(progress.result):
             console.print(line, highlight=False, soft_wrap=True)
+    if _by_document(progress):
+        console.print(document_table(progress))
     if progress.by_department:
         console.print(department_table(progress))
 
@@ -97,6 +137,8 @@ def print_final(console: Console, progress: CampaignProgress) -> None:
     if progress.result is not None:
         for line in result_lines(progress.result):
             console.print(line, highlight=False, soft_wrap=True)
+    if _by_document(progress):
+        console.print(document_table(progress))
     if progress.by_department:
         console.print(department_table(progress))
 
@@ -108,12 +150,13 @@ def print_receipt(console: Console, cycle_id: str, receipt: StaffChangeReceipt) 
         ("Removed", receipt.removed, "left: no longer counted or chased"),
         ("Already in", receipt.already_in, "already in the campaign: nothing done"),
         ("Unknown", receipt.unknown, "not in the campaign: nothing done"),
+        ("No document", receipt.no_documents, "in scope, but no document is for them: not invited"),
     )
     console.print(f"Staff change applied to [bold]{cycle_id}[/bold]:")
     for label, emails, meaning in rows:
         if not emails:
             continue
-        colour = "yellow" if label in ("Already in", "Unknown") else "green"
+        colour = "yellow" if label in ("Already in", "Unknown", "No document") else "green"
         console.print(f"  [{colour}]{label}[/{colour}] ({meaning}):")
         for email in emails:
             console.print(f"    {email}", highlight=False, soft_wrap=True)
@@ -161,6 +204,8 @@ class LiveFigures:
                 + ("" if _closed(progress) else f"  invited {progress.invited}  left {progress.left}")
             ),
         ]
+        if _by_document(progress):
+            parts.append(document_table(progress, title=None))
         if progress.by_department:
             parts.append(department_table(progress, title=None))
         if self._note:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.common import console, errors, fail
 from core.clause5 import Severity, blocking, check_profile
 from core.profile_io import UnreadableInputError, load_profile, load_staff
+from documents.catalogue import document_findings
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
 
@@ -40,7 +43,6 @@ def _load_inputs(profile: Path, staff: Path, *, as_json: bool) -> tuple[Organisa
     if problems or loaded_profile is None or loaded_staff is None:
         if as_json:
             typer.echo(json.dumps({"readable": False, "problems": [str(p) for p in problems]}, indent=2))
-        else:
             raise typer.Exit(EXIT_UNREADABLE)
         fail(*(f"unreadable: {problem}" for problem in problems), code=EXIT_UNREADABLE)
     return loaded_profile, loaded_staff
@@ -57,6 +59,10 @@ def check(
 ) -> None:
     """Report every Clause 5 finding: errors block signature, warnings do not.
 
+    The profile's documents section is checked too: every file exists, every template's
+    placeholders are known and it renders with the real values (see `isms templates check`),
+    static files match their sha256: pin, every audience selects somebody in scope.
+
     Exit code 0 when there is no error, 1 when there are errors, 2 when a file cannot be read.
     """
     try:
@@ -65,6 +71,8 @@ def check(
         fail(f"--today must be a date as YYYY-MM-DD (got {today!r})", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
     findings = check_profile(loaded_profile, loaded_staff, today=as_of)
+    # the documents section: files, templates (checked and rendered), static files, audiences
+    findings += document_findings(loaded_profile, loaded_staff, profile.parent, today=as_of)
     failed = blocking(findings)
     if as_json:
         document = {
@@ -84,12 +92,12 @@ def check(
                 table.add_column(column, overflow="fold")
             for finding in findings:
                 colour = "red" if finding.severity is Severity.ERROR else "yellow"
-                table.add_row(
+                table.add_row(  # a finding quotes what people wrote (a paragraph's "[Name]"): not markup
                     f"[{colour}]{finding.severity.value}[/{colour}]",
-                    finding.rule,
-                    finding.where,
-                    finding.message,
-                    finding.fix,
+                    escape(finding.rule),
+                    escape(finding.where),
+                    escape(finding.message),
+                    escape(finding.fix),
                 )
             console.print(table)
         count_errors = sum(f.severity is Severity.ERROR for f in findings)
@@ -126,16 +134,21 @@ def render(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also convert each document to PDF.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the render manifest as JSON.")] = False,
 ) -> None:
-    """Render the Information Security Policy and the Roles document (.docx) into --out.
+    """Render every document of the profile (.docx, and each PDF) into --out.
 
-    The Clause 5 checks run first: with errors nothing is written (exit 1) unless --draft.
-    Each document is listed with its version, date, SHA-256 and its template's SHA-256, in
+    The documents are the profile's documents section (without one: the Information Security
+    Policy and the Roles document): each generated one from its template (the organisation's own,
+    or the built-in one), each static one copied unchanged; files are found relative to the
+    profile file. The Clause 5 checks run first: with errors nothing is written (exit 1) unless
+    --draft. A file the profile names that is missing or unreadable: exit 2, nothing written.
+    Each document is listed with its version, SHA-256 and its template's (or file's) SHA-256, in
     --out/render-manifest.json with the change summary against --previous.
     """
     # imported here: docxtpl and LibreOffice are heavy, and `isms docs check` should stay quick
     from documents.changes import load_previous
     from documents.pdf_convert import PdfConverter, PdfConverterError
-    from documents.pipeline import Step, render_cycle
+    from documents.pipeline import DocumentError, DocumentSourceError, Step, cycle_documents, render_cycle
+    from documents.sources import resolve_sources
 
     if previous is not None:
         try:
@@ -143,6 +156,17 @@ def render(
         except (FileNotFoundError, ValueError) as exc:
             fail(f"--previous: {exc}", code=EXIT_UNREADABLE)
     loaded_profile, loaded_staff = _load_inputs(profile, staff, as_json=as_json)
+    sources = resolve_sources(loaded_profile, profile.parent)
+    if sources.missing:
+        fail(
+            *(
+                f"{doc_id}: {path} is not a file (the profile names it; paths are relative to {profile.name})"
+                for doc_id, path in sources.missing.items()
+            ),
+            "  Nothing written: put each file there or correct its path in the profile.",
+            code=EXIT_UNREADABLE,
+        )
+    titles = {document.name: document.title for document in cycle_documents(loaded_profile, sources.files)}
     findings = check_profile(loaded_profile, loaded_staff, today=datetime.now(UTC).date())
     if blocking(findings) and not draft:
         fail(
@@ -151,6 +175,7 @@ def render(
             code=EXIT_FINDINGS,
         )
     signature_line = "DRAFT: not for signature" if blocking(findings) else "Awaiting signature"
+    created = not out.exists()  # a render that fails removes the folder it made
     with contextlib.ExitStack() as stack:
         converter = None
         status = None
@@ -159,9 +184,13 @@ def render(
             converter = stack.enter_context(PdfConverter())
 
         def progress(step: Step, name: str) -> None:
-            if step == "converting" and status is not None:
+            if as_json:
+                return
+            if step == "rendered":
+                errors.print(f"[dim]•[/dim] {name}  {titles.get(name, '')}", highlight=False)
+            elif step == "converting" and status is not None:
                 status.update(f"Converting {name} to PDF…")
-            elif step == "converted" and not as_json:
+            elif step == "converted":
                 errors.print(f"[dim]•[/dim] {Path(name).with_suffix('.pdf').name}", highlight=False)
 
         try:
@@ -169,11 +198,18 @@ def render(
                 loaded_profile,
                 loaded_staff,
                 out,
+                sources=sources.files,
                 signature_line=signature_line,
                 converter=converter,
                 previous_dir=previous,
                 progress=progress,
             )
+        except DocumentError as exc:
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            unreadable = isinstance(exc, DocumentSourceError)
+            left = "  Nothing written." if created else f"  {out} may hold the documents made before it."
+            fail(str(exc), left, code=EXIT_UNREADABLE if unreadable else EXIT_FINDINGS)
         except PdfConverterError as exc:
             fail(f"PDF conversion failed: {exc}", code=EXIT_FINDINGS)
     documents, manifest, manifest_path = made.documents, made.manifest, made.manifest_path
@@ -181,11 +217,12 @@ def render(
         typer.echo(manifest.model_dump_json(indent=2, exclude={"facts"}))
         return
     table = Table(title=f"{loaded_profile.organisation.name}: version {loaded_profile.policy.version}")
-    for column in ("document", "sha256", "template sha256", "pdf"):
+    for column in ("document", "version", "sha256", "template/file sha256", "pdf"):
         table.add_column(column, overflow="fold")
     for document in documents:
         table.add_row(
             str(document.path),
+            document.version,
             document.sha256,
             document.template_sha256,
             str(document.pdf_path) if document.pdf_path else "-",

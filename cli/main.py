@@ -17,6 +17,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "cycle": ("cli.cycle", "cycle_app"),
     "audit": ("cli.audit", "audit_app"),
     "schedule": ("cli.schedule", "schedule_app"),
+    "templates": ("cli.templates", "templates_app"),
     "demo": ("cli.demo", "demo"),  # a command, not a group
 }
 

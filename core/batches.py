@@ -2,8 +2,9 @@
 
 Pure functions over the staff directory and the frozen index (no S3, no Temporal):
 
->>> included = in_scope(people, as_of=date(2026, 12, 1))
->>> batches = pack_batches(included, 250)
+>>> included = in_scope(people, as_of=date(2026, 12, 1), audiences=signed.audiences)
+>>> invited, no_document = with_documents(included)   # a person no document is for is not invited
+>>> batches = pack_batches(invited, 250)
 >>> index = batch_index(batches)    # {"people": {email: batch}, "managers": {...}, "sizes": [...]}
 >>> plan = plan_change(index, joiners, remove=[...], joined={}, left=[], as_of=...)
 """
@@ -15,7 +16,9 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from core.audience import selects
 from models.campaign import PlannedChange, Recipient
+from models.profile import Audience
 from models.staff import Person
 
 MAX_JOINERS_PER_CHANGE = 5000
@@ -26,8 +29,19 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def in_scope(people: list[Person], *, as_of: date) -> list[Recipient]:
-    """Everyone in scope and employed on ``as_of``, with their manager's name where known."""
+def documents_for(person: Person, audiences: dict[str, Audience] | None) -> list[str] | None:
+    """The names of the documents ``person`` acknowledges: each one whose audience selects them,
+    in the version's order; None when the version has no audiences (every document, as before)."""
+    if audiences is None:
+        return None
+    return [name for name, audience in audiences.items() if selects(audience, person)]
+
+
+def in_scope(
+    people: list[Person], *, as_of: date, audiences: dict[str, Audience] | None = None
+) -> list[Recipient]:
+    """Everyone in scope and employed on ``as_of``, with their manager's name where known and
+    the documents they acknowledge (:func:`documents_for`)."""
     names = {email_key(p.email): p.name for p in people}
     return [
         Recipient(
@@ -36,10 +50,18 @@ def in_scope(people: list[Person], *, as_of: date) -> list[Recipient]:
             department=p.department or "(no department)",
             manager_email=p.manager_email,
             manager_name=names.get(email_key(p.manager_email)) if p.manager_email else None,
+            acknowledges=documents_for(p, audiences),
         )
         for p in people
         if p.in_scope and p.is_current(as_of)
     ]
+
+
+def with_documents(people: list[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
+    """Those with a document to acknowledge (invited), and those in scope no document is for."""
+    invited = [person for person in people if person.acknowledges is None or person.acknowledges]
+    nothing = [person for person in people if person.acknowledges is not None and not person.acknowledges]
+    return invited, nothing
 
 
 def pack_batches(people: list[Recipient], batch_size: int) -> list[list[Recipient]]:
@@ -109,11 +131,14 @@ def plan_change(
     joined: dict[str, int],
     left: list[str],
     as_of: date,
+    audiences: dict[str, Audience] | None = None,
 ) -> PlannedChange:
     """Place joiners (their old batch, else the manager's, else the smallest) and find each leaver's.
 
     ``joined`` and ``left`` are the changes made earlier in the campaign. Any unusable joiner
-    row makes the plan a list of problems and nothing else, so a bad file changes nothing.
+    row makes the plan a list of problems and nothing else, so a bad file changes nothing. A
+    joiner gets the documents whose audience selects them (``audiences``, as at the freeze); a
+    joiner no document is for is named in ``no_documents`` and not invited.
     """
     where: dict[str, int] = {**index["people"], **joined}
     managers: dict[str, int] = index["managers"]
@@ -131,6 +156,10 @@ def plan_change(
         if email in where and email not in gone:
             plan.already_in.append(person.email)
             continue
+        acknowledges = documents_for(person, audiences)
+        if acknowledges is not None and not acknowledges:
+            plan.no_documents.append(person.email)
+            continue
         manager = email_key(person.manager_email) if person.manager_email else None
         found = where.get(email)  # someone who left and comes back returns to their batch
         if found is None and manager:
@@ -146,6 +175,7 @@ def plan_change(
                 department=person.department or "(no department)",
                 manager_email=person.manager_email,
                 manager_name=None,
+                acknowledges=acknowledges,
             )
         )
     for email in remove:

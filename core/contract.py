@@ -76,6 +76,8 @@ class Refusal(StrEnum):
     NOT_IN_CAMPAIGN = "NotInCampaign"
     LEFT = "Left"
     ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
+    # the page confirmed other documents than the person's own set (details: the names expected)
+    WRONG_DOCUMENTS = "WrongDocuments"
     # joiners and leavers (``change_staff``)
     CAMPAIGN_STARTING = "CampaignStarting"
     CAMPAIGN_CLOSED = "CampaignClosed"
@@ -136,6 +138,9 @@ class Message:
     NOT_IN_CAMPAIGN: Final = "not in this campaign: this link's person is not in this batch"
     LEFT: Final = "left: this person has left the organisation's scope"
     ALREADY_ACKNOWLEDGED: Final = "already acknowledged"
+    WRONG_DOCUMENTS: Final = (
+        "not recorded: the documents confirmed are not the {count} this person is asked to acknowledge"
+    )
     CAMPAIGN_STARTING: Final = "the campaign is still starting: try again in a minute"
     CAMPAIGN_CLOSED: Final = "the campaign has closed: staff can no longer be added or removed"
     CAMPAIGN_CLOSED_MEANWHILE: Final = (

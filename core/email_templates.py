@@ -76,6 +76,11 @@ _SIGNER = Variable("text", "the signer's name (the CEO)")
 _LEAD = Variable("text", "the ISMS lead's name")
 _CYCLE = Variable("text", "the cycle id, e.g. isms-review-larkspur-2026")
 _DOCUMENTS = Variable("lines", "the names of the documents")
+_STAFF_DOCUMENTS = Variable(
+    "lines",
+    "the person's own documents, one a line: 'Title, version V (SHA-256 ...)' "
+    "(every document's file name for a version signed before the documents section)",
+)
 _DAYS = Variable("number", "whole days since the version was sent for signature")
 _LINK = Variable("text", "the personal https link (the mail activity mints it from a LinkRequest)")
 _LINK_EXPIRES = Variable("text", "when the link stops working (the mail activity sets it)")
@@ -185,7 +190,7 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "lead_name": _LEAD,
             "signer_name": _SIGNER,
             "version": _VERSION,
-            "documents": _DOCUMENTS,
+            "documents": _STAFF_DOCUMENTS,
             "deadline": _ACK_DEADLINE,
             "link": _LINK,
             "link_expires": _LINK_EXPIRES,
@@ -199,6 +204,7 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "lead_name": _LEAD,
             "version": _VERSION,
             "reminder_number": Variable("number", "1 for the first reminder, 2 for the second, ..."),
+            "documents": _STAFF_DOCUMENTS,
             "deadline": _ACK_DEADLINE,
             "link": _LINK,
             "link_expires": _LINK_EXPIRES,

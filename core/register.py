@@ -19,6 +19,11 @@ to be UTC already; sub-second digits are dropped).
 (2, 1, 1)
 >>> format_rate(overall)
 '50.0%'
+
+Per document (a cycle whose documents each go to their own audience), a person counts for a
+document when it is among theirs (``PersonRecord.acknowledges``; None: every document)::
+
+>>> tally_documents(records, documents)    # {"acceptable-use-policy.pdf": Tally(...), ...}
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from pathlib import PurePosixPath
 from typing import Any
 
 import markdown
 
-from models.campaign import CampaignReport, PersonRecord, Tally
+from models.campaign import AcknowledgedDocument, CampaignDocument, CampaignReport, PersonRecord, Tally
 
 CSV_COLUMNS = (
     "email",
@@ -56,6 +62,8 @@ CSV_COLUMNS = (
     "version_hash",
     "left_at",
     "documents",
+    "acknowledges",
+    "acknowledged_documents",
 )
 NO_LINE_MANAGER = "No line manager"
 
@@ -135,6 +143,58 @@ def tally_records(records: Iterable[PersonRecord], *, closed: bool = False) -> t
     return overall, ordered
 
 
+def _counts_for(record: PersonRecord, document: CampaignDocument) -> bool:
+    return record.acknowledges is None or document.name in record.acknowledges
+
+
+def tally_documents(
+    records: Iterable[PersonRecord], documents: Sequence[CampaignDocument], *, closed: bool = False
+) -> dict[str, Tally]:
+    """Per document (by name, in ``documents``' order): the people in its audience, leavers
+    left out, and how many acknowledged it; overdue as in :func:`tally_records`."""
+    by_document = {document.name: Tally() for document in documents}
+    for record in records:
+        if record.left_at is not None:
+            continue
+        acknowledged = record.acknowledged_at is not None
+        one = Tally(
+            total=1,
+            acknowledged=int(acknowledged),
+            outstanding=int(not acknowledged),
+            overdue=int(not acknowledged and (closed or record.escalated_at is not None)),
+        )
+        for document in documents:
+            if _counts_for(record, document):
+                by_document[document.name].add(one)
+    return by_document
+
+
+def acknowledged_documents(record: PersonRecord) -> list[AcknowledgedDocument]:
+    """What ``record``'s person acknowledged, document by document (id, version, SHA-256).
+
+    A record from before the register kept versions has only the hashes: those are given
+    with an empty version.
+    """
+    if record.acknowledged_documents or record.acknowledged_at is None:
+        return list(record.acknowledged_documents)
+    return [
+        AcknowledgedDocument(id=PurePosixPath(name).stem, name=name, version="", sha256=digest)
+        for name, digest in sorted(record.documents.items())
+    ]
+
+
+def _acknowledges_cell(record: PersonRecord) -> str:
+    if record.acknowledges is None:
+        return ""  # every document of the version (a cycle from before audiences)
+    return "; ".join(PurePosixPath(name).stem for name in record.acknowledges)
+
+
+def _acknowledged_cell(record: PersonRecord) -> str:
+    return "; ".join(
+        f"{document.id}@{document.version}={document.sha256}" for document in acknowledged_documents(record)
+    )
+
+
 def format_rate(tally: Tally) -> str:
     """The acknowledgement rate as a percentage with one decimal, rounded down: never overstated.
 
@@ -170,6 +230,8 @@ def _csv_row(record: PersonRecord) -> list[str]:
         record.version_hash or "",
         _optional_time(record.left_at) or "",
         _documents_cell(record.documents),
+        _acknowledges_cell(record),
+        _acknowledged_cell(record),
     ]
     return [_neutralise(cell) for cell in cells]
 
@@ -179,7 +241,9 @@ def register_csv(records: Iterable[PersonRecord]) -> bytes:
 
     Columns are :data:`CSV_COLUMNS`; rows are sorted by department, name and email, ignoring
     case. ``reminded_at`` holds every reminder time joined by ``"; "`` and ``documents`` the
-    hashes shown when acknowledging as ``"name=sha256; name=sha256"``. A cell that a
+    hashes shown when acknowledging as ``"name=sha256; name=sha256"``; ``acknowledges`` the ids
+    of the documents the person is asked to acknowledge (empty: every document of the version)
+    and ``acknowledged_documents`` what they acknowledged as ``"id@version=sha256; ..."``. A cell that a
     spreadsheet would read as a formula (it starts with ``= + - @``, a tab or a line break)
     gets a leading apostrophe: names and user agents come from people, not from us.
     """
@@ -208,6 +272,13 @@ def _record_json(record: PersonRecord) -> dict[str, Any]:
         "version_hash": record.version_hash,
         "documents": dict(record.documents),
         "left_at": _optional_time(record.left_at),
+        "acknowledges": (
+            None if record.acknowledges is None else [PurePosixPath(n).stem for n in record.acknowledges]
+        ),
+        "acknowledged_documents": [
+            document.model_dump(include={"id", "title", "version", "sha256"})
+            for document in acknowledged_documents(record)
+        ],
     }
 
 
@@ -218,24 +289,33 @@ def register_json(
     version: str,
     version_hash: str,
     closed: bool = False,
+    documents: Sequence[CampaignDocument] = (),
 ) -> bytes:
     """The register as a JSON document (UTF-8, sorted keys, two-space indent, final newline).
 
     ``people`` is in the CSV's order; ``totals`` is the overall tally (see :func:`tally_records`,
-    ``closed`` as there) with ``by_department``. Values are kept as they are: JSON is not
-    read as formulas, so nothing is neutralised here.
+    ``closed`` as there) with ``by_department`` and ``by_document`` (by document id, see
+    :func:`tally_documents`); ``documents`` lists what staff acknowledge (id, title, version,
+    SHA-256, audience). Values are kept as they are: JSON is not read as formulas, so nothing is
+    neutralised here.
     """
     ordered = _sorted(records)
     overall, by_department = tally_records(ordered, closed=closed)
+    by_document = tally_documents(ordered, documents, closed=closed)
     document = {
         "cycle_id": cycle_id,
         "version": version,
         "version_hash": version_hash,
         "generated_from": "isms-cycle",
+        "documents": [
+            {**item.model_dump(include={"title", "version", "sha256", "audience"}), "id": item.id}
+            for item in documents
+        ],
         "people": [_record_json(record) for record in ordered],
         "totals": {
             **overall.model_dump(),
             "by_department": {name: tally.model_dump() for name, tally in by_department.items()},
+            "by_document": {item.id: by_document[item.name].model_dump() for item in documents},
         },
     }
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -266,8 +346,13 @@ def build_report(
     signed_at: datetime,
     campaign_started_at: datetime,
     closed_at: datetime,
+    documents: Sequence[CampaignDocument] = (),
+    no_documents: int = 0,
 ) -> CampaignReport:
     """The figures of a closed campaign: every outstanding person counts as overdue.
+
+    ``by_document`` gives each of ``documents`` (what staff acknowledge) acknowledged of the
+    people in its audience.
 
     ``non_responders_by_manager`` maps ``"Manager Name <manager@x>"`` (or
     :data:`NO_LINE_MANAGER`) to the sorted ``"Name <email>"`` of their people who did not
@@ -296,6 +381,9 @@ def build_report(
         non_responders_by_manager=non_responders,
         leavers=sum(1 for record in records if record.left_at is not None),
         joiners=sum(1 for record in records if record.joined and record.left_at is None),
+        documents=list(documents),
+        by_document=tally_documents(records, documents, closed=True),
+        no_documents=no_documents,
     )
 
 
@@ -366,8 +454,9 @@ def report_markdown(report: CampaignReport) -> str:
 
     It gives the version and its hash, the time the CEO took to sign, the campaign's dates, the
     acknowledgement rate against ``report.target`` ("target met" or "target NOT met (short by N
-    people)"), a table per department, the non-responders by line manager and the number of
-    joiners and leavers.
+    people)"), a table per department, one per document (acknowledged of its audience) when the
+    report names its documents, the non-responders by line manager and the number of joiners
+    and leavers.
     """
     tally = report.tally
     missing = shortfall(tally, report.target)
@@ -391,6 +480,14 @@ def report_markdown(report: CampaignReport) -> str:
         "",
         f"Did not acknowledge by the close: {tally.outstanding}.",
         "",
+        *(
+            [
+                f"In scope with no document for them (not invited, not counted): {report.no_documents}.",
+                "",
+            ]
+            if report.no_documents
+            else []
+        ),
         "## By department",
         "",
         "| Department | In scope | Acknowledged | Outstanding | Rate |",
@@ -402,6 +499,22 @@ def report_markdown(report: CampaignReport) -> str:
             f"| {escape_markdown(department) or '(none)'} | {figures.total} | {figures.acknowledged} "
             f"| {figures.outstanding} | {format_rate(figures)} |"
         )
+    if report.documents:
+        lines += [
+            "",
+            "## By document",
+            "",
+            "| Document | Version | Audience | In its audience | Acknowledged | Outstanding | Rate |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for item in report.documents:
+            figures = report.by_document.get(item.name, Tally())
+            title = f"{escape_markdown(item.title)} ({escape_markdown(item.id)})"
+            lines.append(
+                f"| {title} | {escape_markdown(item.version)} | {escape_markdown(item.audience)} "
+                f"| {figures.total} | {figures.acknowledged} "
+                f"| {figures.outstanding} | {format_rate(figures)} |"
+            )
     lines += ["", "## Non-responders by line manager", ""]
     if not report.non_responders_by_manager:
         lines += ["Everyone in scope acknowledged.", ""]

@@ -6,7 +6,8 @@ Run ``python -m doc_templates.build_certificate`` after changing this file; it (
 styles, header, footer and tables come from :mod:`doc_templates.build_templates`.
 
 The certificate lists who signed which version, when and from where, the consent they gave,
-the SHA-256 of each draft they were shown and of each sealed PDF, and the audit trail.
+every document of the set (its id, version and kind, whether it is signed or only distributed,
+the SHA-256 of the draft shown and of the sealed PDF), and the audit trail.
 """
 
 from __future__ import annotations
@@ -53,8 +54,17 @@ def _mono(paragraph: Paragraph, placeholder: str, *, label: str) -> None:
     run.font.name = MONO
 
 
+def _small(paragraph: Paragraph, text: str) -> None:
+    run = paragraph.add_run(text)
+    run.font.size = Pt(8)
+    run.font.color.rgb = MUTED
+
+
 def _documents_table(doc: Any) -> Table:
-    """One row per document: its title and file name, and the two SHA-256 values on their own lines."""
+    """One row per document: title, id, version, kind and whether signed; the two SHA-256 values.
+
+    The hashes keep the wide column to themselves, so each fits on one line.
+    """
     widths = (5.4, 11.0)
     table: Table = doc.add_table(rows=4, cols=2)
     table.style = "Table Grid"
@@ -69,10 +79,12 @@ def _documents_table(doc: Any) -> Table:
     opening.cells[0].paragraphs[0].add_run("{%tr for document in documents %}")
     title, hashes = body.cells
     _runs(title.paragraphs[0], "{{ document.title }}", size=Pt(9.5), bold=True)
-    file_name = title.add_paragraph()
-    run = file_name.add_run("{{ document.name }}")
-    run.font.size = Pt(8)
-    run.font.color.rgb = MUTED
+    _small(
+        title.add_paragraph(),
+        "{{ document.id }} \u00b7 version {{ document.version }} \u00b7 {{ document.kind }}",
+    )
+    _small(title.add_paragraph(), "{{ document.name }}")
+    _runs(title.add_paragraph(), "{{ document.status }}", size=Pt(8), bold=True)
     _mono(hashes.paragraphs[0], "{{ document.draft_sha256 }}", label="Draft shown to the signer\n")
     _mono(hashes.add_paragraph(), "{{ document.pdf_sha256 }}", label="Sealed PDF\n")
     closing.cells[0].paragraphs[0].add_run("{%tr endfor %}")
@@ -130,8 +142,8 @@ def build_certificate(path: Path = CERTIFICATE_TEMPLATE) -> Path:
     )
     _text(
         doc,
-        "This certificate records the electronic approval of version {{ version }} of the ISO/IEC "
-        "27001 Clause 5 documents of {{ organisation_name }}: who approved them, what they were "
+        "This certificate records the electronic approval of version {{ version }} of the ISMS "
+        "documents of {{ organisation_name }} listed in section 3: who approved them, what they were "
         "shown, the consent they gave, when and from where, and every step of the signing process.",
     )
 
@@ -157,8 +169,10 @@ def build_certificate(path: Path = CERTIFICATE_TEMPLATE) -> Path:
     doc.add_heading("3  Documents", level=1)
     _section_intro(
         doc,
-        "The signer approved the drafts identified below. Each was then stamped with the signature "
-        "statement, converted to PDF and sealed.",
+        "The signer was shown the drafts identified below. Each one marked as signed was approved: "
+        "a document made from a template was stamped with the signature statement, a static "
+        "document was carried unchanged; each was converted to PDF where needed and sealed. A "
+        "document marked as distributed, not signed, carries the organisation's seal alone.",
     )
     _documents_table(doc)
 

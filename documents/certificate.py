@@ -53,6 +53,11 @@ class CertificateDocumentRow(_Row):
     name: str
     draft_sha256: str
     pdf_sha256: str
+    id: str = ""
+    version: str = ""
+    kind: str = "generated"  # "generated" from a template, or "static" (carried unchanged)
+    signed: bool = True
+    status: str = ""  # "Signed by <signer>", or "Distributed, not signed by <signer>"
 
 
 class AuditRow(_Row):
@@ -140,6 +145,11 @@ def build_certificate_context(
     )
 
 
+def signing_status(signer: Signer, *, signed: bool) -> str:
+    """Whether a document of the set is under the signature, as the certificate and evidence say it."""
+    return f"{'Signed' if signed else 'Distributed, not signed'} by {signer.name}, {signer.title}"
+
+
 def signature_statement(signer: Signer, signed_at: dt.datetime, draft_sha256: str) -> str:
     """The line stamped into a document's approval block."""
     return (
@@ -164,7 +174,8 @@ class SigningRequestError(ValueError):
 def check_signing_request(data: SignDocumentsInput, *, version: str, documents: Collection[str]) -> None:
     """Raise :class:`SigningRequestError` unless ``data`` signs ``version`` of exactly ``documents``.
 
-    The stamped documents cannot equal the drafts byte for byte (the stamp is the change); what
+    ``documents`` is the profile's set of names (``documents.pipeline.document_names``). The
+    stamped documents cannot equal the drafts byte for byte (the stamp is the change); what
     must hold is that the signer was shown exactly these documents, each named by a SHA-256.
     """
     if version != data.version:

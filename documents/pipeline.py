@@ -3,10 +3,18 @@
 Both doors use it: ``isms docs render`` writes into a folder the user names, the render
 activity into a temporary folder it then stores in the drafts bucket::
 
-    made = render_cycle(profile, staff, Path("out"), converter=converter, previous_dir=Path("last-year"))
+    sources = resolve_sources(profile, Path("profile.yaml").parent).files   # the profile's own files
+    made = render_cycle(profile, staff, Path("out"), sources=sources, converter=converter,
+                        previous_dir=Path("last-year"))
     made.documents              # each .docx (and its PDF), with SHA-256s
     made.manifest.changes       # what changed since last year's render, or None
     made.manifest_path          # out/render-manifest.json
+
+The cycle's documents are the profile's (:meth:`OrganisationProfile.cycle_documents`): a
+*generated* one is rendered from its template (the organisation's own, named in ``sources``
+by document id, or the built-in one), a *static* one is copied unchanged (a .docx is converted
+to PDF like a generated one; a .pdf is its own PDF). A profile without a documents section has
+the two built-in documents, with exactly the names and bytes it always had.
 
 Each document is rendered exactly once per call; ``render_document`` renders a single one (the
 signing activity stamps each document with a signature line of its own).
@@ -14,15 +22,20 @@ signing activity stamps each document with a signature line of its own).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal, Protocol
 
+import jinja2
+from docx.opc.exceptions import PackageNotFoundError
+from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
-from core.hashing import sha256_file
+from core.files import write_atomic
+from core.hashing import sha256_bytes, sha256_file
 from documents.changes import build_manifest, write_manifest
 from documents.context import (
     AWAITING_SIGNATURE,
@@ -33,67 +46,279 @@ from documents.context import (
 from documents.raci import raci_subdoc
 from documents.render import TEMPLATES, SubdocBuilder, render_docx
 from models.documents import RenderedDocument, RenderManifest
-from models.profile import OrganisationProfile
+from models.profile import (
+    POLICY_DOCUMENT,
+    ROLES_DOCUMENT,
+    DocumentEntry,
+    DocumentKind,
+    OrganisationProfile,
+)
 from models.staff import StaffDirectory
 
 POLICY_TEMPLATE = TEMPLATES / "information_security_policy.docx"
 ROLES_TEMPLATE = TEMPLATES / "isms_roles_responsibilities.docx"
-POLICY_OUTPUT = "information-security-policy.docx"
-ROLES_OUTPUT = "isms-roles-responsibilities.docx"
+POLICY_OUTPUT = f"{POLICY_DOCUMENT}.docx"
+ROLES_OUTPUT = f"{ROLES_DOCUMENT}.docx"
+BUILTIN_TEMPLATES: dict[str, Path] = {POLICY_DOCUMENT: POLICY_TEMPLATE, ROLES_DOCUMENT: ROLES_TEMPLATE}
+DOCUMENT_NAMES: tuple[str, ...] = (POLICY_OUTPUT, ROLES_OUTPUT)
+"""The names of a profile without a documents section (see :func:`document_names` for any profile)."""
+
+STATIC_VERSION_DIGITS = 12  # a static document without ``version:`` is versioned by its SHA-256's start
 
 
-class ContextBuilder(Protocol):
-    def __call__(
-        self,
-        profile: OrganisationProfile,
-        staff: StaffDirectory,
-        *,
-        signature_line: str = ...,
-        approval_date: date | None = ...,
-    ) -> BaseModel: ...
+class DocumentError(ValueError):
+    """One document of the cycle cannot be made; the message names it and the fix."""
+
+    def __init__(self, document_id: str, message: str) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+
+
+class DocumentSourceError(DocumentError):
+    """A document's own file is not there, is not the file the profile pins, or is not readable."""
+
+
+class DocumentRenderError(DocumentError):
+    """A generated document's template does not render (syntax, unknown placeholder, sandbox)."""
 
 
 @dataclass(frozen=True)
 class CycleDocument:
-    """One document of the cycle: its file name, template, context and subdocuments."""
+    """One document of the cycle: its profile entry, title and the file it is made from."""
 
-    name: str
-    template: Path
-    build_context: ContextBuilder
-    subdocs: Callable[[OrganisationProfile], dict[str, SubdocBuilder]]
-    title: Callable[[OrganisationProfile], str]
+    entry: DocumentEntry
+    title: str
+    source: Path  # the template to render (generated), or the file to carry (static)
+    builtin_template: bool  # ``source`` is one of the built-in templates
 
+    @property
+    def id(self) -> str:
+        return self.entry.id
 
-CYCLE_DOCUMENTS: tuple[CycleDocument, ...] = (
-    CycleDocument(
-        name=POLICY_OUTPUT,
-        template=POLICY_TEMPLATE,
-        build_context=build_policy_context,
-        subdocs=lambda profile: {},
-        title=lambda profile: profile.policy.title,
-    ),
-    CycleDocument(
-        name=ROLES_OUTPUT,
-        template=ROLES_TEMPLATE,
-        build_context=build_roles_context,
-        subdocs=lambda profile: {"raci_table": raci_subdoc(profile)},
-        title=lambda profile: ROLES_TITLE,
-    ),
-)
-DOCUMENT_NAMES: tuple[str, ...] = tuple(document.name for document in CYCLE_DOCUMENTS)
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def kind(self) -> DocumentKind:
+        return self.entry.kind
+
+    @property
+    def static_pdf(self) -> bool:
+        """A static PDF: it is its own PDF, with no .docx."""
+        return self.kind is DocumentKind.STATIC and self.name.endswith(".pdf")
 
 
-def cycle_document(name: str) -> CycleDocument:
-    """The document called ``name`` (its output file name); ``KeyError`` for an unknown one."""
-    for document in CYCLE_DOCUMENTS:
+def _title(profile: OrganisationProfile, entry: DocumentEntry) -> str:
+    if entry.title is not None:
+        return entry.title
+    if entry.id == POLICY_DOCUMENT:
+        return profile.policy.title
+    if entry.id == ROLES_DOCUMENT:
+        return ROLES_TITLE
+    return entry.id  # unreachable: the profile requires a title for any other document
+
+
+def cycle_documents(
+    profile: OrganisationProfile, sources: Mapping[str, Path] | None = None
+) -> list[CycleDocument]:
+    """Every document of the cycle, in the profile's order, each with the file it is made from.
+
+    ``sources`` maps a document id to its own file (template or static); raises
+    :class:`DocumentSourceError` for a document whose profile entry names a file that
+    ``sources`` lacks.
+    """
+    given = sources or {}
+    documents = []
+    for entry in profile.cycle_documents():
+        source = given.get(entry.id)
+        if entry.source is not None and source is None:
+            raise DocumentSourceError(
+                entry.id,
+                f"{entry.id}: the profile names {entry.source!r}, which was not given; put the file "
+                "there (paths are relative to the profile file) or correct the path",
+            )
+        builtin = entry.source is None
+        if builtin:
+            source = BUILTIN_TEMPLATES[entry.id]
+        assert source is not None
+        documents.append(
+            CycleDocument(entry=entry, title=_title(profile, entry), source=source, builtin_template=builtin)
+        )
+    return documents
+
+
+def cycle_document(
+    name: str, profile: OrganisationProfile, sources: Mapping[str, Path] | None = None
+) -> CycleDocument:
+    """The document called ``name`` (its file name through the cycle); ``KeyError`` for an unknown one."""
+    documents = cycle_documents(profile, sources)
+    for document in documents:
         if document.name == name:
             return document
-    raise KeyError(f"no document {name!r}; the cycle's documents are {', '.join(DOCUMENT_NAMES)}")
+    names = ", ".join(document.name for document in documents)
+    raise KeyError(f"no document {name!r}; the cycle's documents are {names}")
+
+
+def document_names(profile: OrganisationProfile) -> list[str]:
+    """Every document's file name through the cycle, in order."""
+    return [entry.name for entry in profile.cycle_documents()]
 
 
 def document_titles(profile: OrganisationProfile) -> dict[str, str]:
     """Each document's title as a reader sees it, by file name."""
-    return {document.name: document.title(profile) for document in CYCLE_DOCUMENTS}
+    return {entry.name: _title(profile, entry) for entry in profile.cycle_documents()}
+
+
+def document_version(profile: OrganisationProfile, entry: DocumentEntry, sha256: str) -> str:
+    """The entry's own version, else the policy's (generated) or the file's SHA-256 start (static)."""
+    if entry.version is not None:
+        return entry.version
+    if entry.kind is DocumentKind.GENERATED:
+        return profile.policy.version
+    return sha256[:STATIC_VERSION_DIGITS]
+
+
+def _context(
+    document: CycleDocument,
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    *,
+    version: str,
+    signature_line: str,
+    approval_date: date | None,
+) -> tuple[BaseModel, dict[str, SubdocBuilder]]:
+    """The roles document gets the roles context and the RACI table; any other the policy context."""
+    if document.id == ROLES_DOCUMENT:
+        context: BaseModel = build_roles_context(
+            profile, staff, signature_line=signature_line, approval_date=approval_date
+        )
+        subdocs = {"raci_table": raci_subdoc(profile)}
+    else:
+        context = build_policy_context(
+            profile, staff, signature_line=signature_line, approval_date=approval_date
+        )
+        subdocs = {}
+    # the same values as the built-ins always had, unless the entry names its own title or version
+    return context.model_copy(update={"document_title": document.title, "version": version}), subdocs
+
+
+_UNREADABLE_DOCX = (zipfile.BadZipFile, KeyError, PackageNotFoundError, etree.XMLSyntaxError)
+
+
+def _render_generated(
+    document: CycleDocument,
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    target: Path,
+    *,
+    version: str,
+    signature_line: str,
+    approval_date: date | None,
+) -> Path:
+    context, subdocs = _context(
+        document, profile, staff, version=version, signature_line=signature_line, approval_date=approval_date
+    )
+    where = "the built-in template" if document.builtin_template else f"the template {document.entry.source}"
+    try:
+        return render_docx(document.source, context, target, subdocs=subdocs)
+    except _UNREADABLE_DOCX as exc:
+        raise DocumentSourceError(
+            document.id, f"{document.id}: {where} is not a readable .docx ({exc}); save it again from Word"
+        ) from exc
+    except jinja2.TemplateError as exc:
+        raise _does_not_render(document, where, (exc.message or type(exc).__name__)) from exc
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+        if document.builtin_template:
+            raise  # the built-in templates are tested against their contexts: a bug, not input
+        # an expression of the organisation's template failed on the values (``{{ roles + 1 }}``)
+        raise _does_not_render(document, where, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _does_not_render(document: CycleDocument, where: str, detail: str) -> DocumentRenderError:
+    check = f"`isms templates check {document.entry.source or document.source}`"
+    return DocumentRenderError(
+        document.id,
+        f"{document.id}: {where} does not render: {detail.rstrip('.')}; run {check} for the paragraph "
+        "and the fix",
+    )
+
+
+def _looks_like(suffix: str, data: bytes) -> bool:
+    if suffix == ".pdf":
+        return data.lstrip()[:5] == b"%PDF-"
+    return data[:4] == b"PK\x03\x04"  # a .docx is a zip
+
+
+def _copy_static(document: CycleDocument, target: Path) -> tuple[Path, str]:
+    """Copy a static document unchanged; refuse one that is not what its name or pin says."""
+    try:
+        data = document.source.read_bytes()
+    except OSError as exc:
+        raise DocumentSourceError(
+            document.id, f"{document.id}: {document.entry.source} cannot be read ({exc.strerror})"
+        ) from exc
+    digest = sha256_bytes(data)
+    pinned = document.entry.sha256
+    if pinned is not None and pinned.lower() != digest:
+        raise DocumentSourceError(
+            document.id,
+            f"{document.id}: {document.entry.source} has SHA-256 {digest}, but the profile pins "
+            f"{pinned.lower()}; put back the pinned file, or pin the new one if it replaces it",
+        )
+    suffix = target.suffix
+    if not _looks_like(suffix, data):
+        raise DocumentSourceError(
+            document.id,
+            f"{document.id}: {document.entry.source} is not a {suffix} file; export it again as {suffix}",
+        )
+    return write_atomic(target, data), digest
+
+
+def _make(
+    document: CycleDocument,
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    out_dir: Path,
+    *,
+    signature_line: str,
+    approval_date: date | None,
+) -> RenderedDocument:
+    target = out_dir / document.name
+    if document.kind is DocumentKind.STATIC:
+        path, digest = _copy_static(document, target)
+        pdf = {"pdf_path": path, "pdf_sha256": digest} if document.static_pdf else {}
+        return RenderedDocument(
+            name=document.name,
+            path=path,
+            sha256=digest,
+            template_sha256=digest,
+            version=document_version(profile, document.entry, digest),
+            date=profile.policy.effective_date,
+            title=document.title,
+            kind=document.kind,
+            **pdf,
+        )
+    version = document_version(profile, document.entry, "")
+    path = _render_generated(
+        document,
+        profile,
+        staff,
+        target,
+        version=version,
+        signature_line=signature_line,
+        approval_date=approval_date,
+    )
+    return RenderedDocument(
+        name=document.name,
+        path=path,
+        sha256=sha256_file(path),
+        template_sha256=sha256_file(document.source),
+        version=version,
+        date=profile.policy.effective_date,
+        title=document.title,
+        kind=document.kind,
+    )
 
 
 def render_document(
@@ -102,22 +327,18 @@ def render_document(
     staff: StaffDirectory,
     out_dir: Path,
     *,
+    sources: Mapping[str, Path] | None = None,
     signature_line: str = AWAITING_SIGNATURE,
     approval_date: date | None = None,
 ) -> RenderedDocument:
-    """Render the one document called ``name`` into ``out_dir/name``."""
-    document = cycle_document(name)
-    context = document.build_context(
-        profile, staff, signature_line=signature_line, approval_date=approval_date
-    )
-    path = render_docx(document.template, context, out_dir / name, subdocs=document.subdocs(profile))
-    return RenderedDocument(
-        name=name,
-        path=path,
-        sha256=sha256_file(path),
-        template_sha256=sha256_file(document.template),
-        version=profile.policy.version,
-        date=profile.policy.effective_date,
+    """Make the one document called ``name`` into ``out_dir/name`` (a static one is copied).
+
+    Raises :class:`DocumentError` (naming the document) for a file that is missing, unreadable
+    or not the pinned one, and for a template that does not render.
+    """
+    document = cycle_document(name, profile, sources)
+    return _make(
+        document, profile, staff, out_dir, signature_line=signature_line, approval_date=approval_date
     )
 
 
@@ -126,15 +347,14 @@ def render_documents(
     staff: StaffDirectory,
     out_dir: Path,
     *,
+    sources: Mapping[str, Path] | None = None,
     signature_line: str = AWAITING_SIGNATURE,
     approval_date: date | None = None,
 ) -> list[RenderedDocument]:
-    """Render every document of the cycle into ``out_dir``, each once."""
+    """Make every document of the cycle into ``out_dir``, each once; see :func:`render_document`."""
     return [
-        render_document(
-            name, profile, staff, out_dir, signature_line=signature_line, approval_date=approval_date
-        )
-        for name in DOCUMENT_NAMES
+        _make(document, profile, staff, out_dir, signature_line=signature_line, approval_date=approval_date)
+        for document in cycle_documents(profile, sources)
     ]
 
 
@@ -146,7 +366,8 @@ class Converter(Protocol):
 
 Step = Literal["rendered", "converting", "converted"]
 Progress = Callable[[Step, str], None]
-"""Told each step as it happens, with the document's name ("" for "rendered", which covers all)."""
+"""Told each step as it happens, with the document's name: each document is rendered (or, if
+static, copied), then each one that needs a PDF converted."""
 
 
 @dataclass(frozen=True)
@@ -172,26 +393,36 @@ def render_cycle(
     staff: StaffDirectory,
     out_dir: Path,
     *,
+    sources: Mapping[str, Path] | None = None,
     signature_line: str = AWAITING_SIGNATURE,
     converter: Converter | None = None,
     previous_dir: Path | None = None,
     names_in_manifest: bool = False,
     progress: Progress | None = None,
 ) -> CycleRender:
-    """Render every document into ``out_dir``, convert each to PDF beside it, write the manifest.
+    """Make every document into ``out_dir``, convert each .docx to PDF beside it, write the manifest.
 
-    Without ``converter`` no PDF is made. ``previous_dir`` holds the previous version (its
-    ``render-manifest.json``, or its .docx files): the manifest then carries the change summary.
-    With ``names_in_manifest`` the manifest records file names rather than paths (for a manifest
-    stored beside the documents, away from this folder). Conversion errors propagate as the
-    converter raises them. Blocking: call it from a thread.
+    ``sources``: each document's own file by id (:func:`documents.sources.resolve_sources`).
+    Without ``converter`` no PDF is made (a static PDF is its own). ``previous_dir`` holds the
+    previous version (its ``render-manifest.json``, or its .docx files): the manifest then
+    carries the change summary. With ``names_in_manifest`` the manifest records file names
+    rather than paths (for a manifest stored beside the documents, away from this folder).
+    Raises :class:`DocumentError` for a document that cannot be made; conversion errors
+    propagate as the converter raises them. Blocking: call it from a thread.
     """
     report = progress or (lambda step, name: None)
-    documents = render_documents(profile, staff, out_dir, signature_line=signature_line)
-    report("rendered", "")
+    documents: list[RenderedDocument] = []
+    for entry in cycle_documents(profile, sources):
+        documents.append(
+            _make(entry, profile, staff, out_dir, signature_line=signature_line, approval_date=None)
+        )
+        report("rendered", entry.name)
     if converter is not None:
         converted = []
         for document in documents:
+            if document.pdf_path is not None:  # a static PDF
+                converted.append(document)
+                continue
             report("converting", document.name)
             target = converter.convert(document.path, document.path.with_suffix(".pdf"))
             converted.append(

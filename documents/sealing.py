@@ -34,14 +34,15 @@ def seal_pdf(
     target: Path,
     identity: SigningIdentity,
     *,
-    signer: Signer,
+    signer: Signer | None,
     reason: str,
     location: str | None = None,
 ) -> Path:
     """Write ``source`` with a PAdES B-B signature added (an incremental update) to ``target``.
 
-    The signature names ``signer`` and ``reason``; ``target`` is replaced atomically. pyHanko
-    runs its own event loop, so call this from a thread, never from a coroutine.
+    The signature names ``signer`` (None: the organisation's seal alone, naming no person, for a
+    document distributed without a signature) and ``reason``; ``target`` is replaced atomically.
+    pyHanko runs its own event loop, so call this from a thread, never from a coroutine.
     """
     outside_event_loop("seal_pdf")
     metadata = PdfSignatureMetadata(
@@ -50,8 +51,8 @@ def seal_pdf(
         md_algorithm="sha256",
         reason=reason,
         location=location,
-        name=signer.name,
-        contact_info=signer.email,
+        name=signer.name if signer else None,
+        contact_info=signer.email if signer else None,
     )
     output = io.BytesIO()
     try:
@@ -65,7 +66,7 @@ def seal_pdf(
 
 
 def seal_verified(
-    source: Path, target: Path, identity: SigningIdentity, *, signer: Signer, reason: str
+    source: Path, target: Path, identity: SigningIdentity, *, signer: Signer | None, reason: str
 ) -> Path:
     """:func:`seal_pdf`, then check that the seal verifies against ``identity``'s certificate.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 from enum import StrEnum
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
@@ -20,9 +21,19 @@ from models.routing import AckLadder, Person
 from models.storage import StoredObject
 
 BATCH_SEPARATOR = "--ack-"
+# what a person confirms: the wording of versions signed before the documents section (two
+# fixed documents, everyone acknowledging both), kept so their records read as they always did
 ACKNOWLEDGEMENT_TEXT = (
     "I have read and accept the Information Security Policy and the ISMS Roles, Responsibilities "
     "and Authorities identified by the SHA-256 fingerprints shown."
+)
+# and for any set of documents: names none of them, so it is right for whichever set a person gets
+DOCUMENTS_ACKNOWLEDGEMENT_TEXT = (
+    "I have read and accept the documents listed on this page, each identified by the SHA-256 "
+    "fingerprint shown."
+)
+DOCUMENT_ACKNOWLEDGEMENT_TEXT = (
+    "I have read and accept the document listed on this page, identified by the SHA-256 fingerprint shown."
 )
 RATE_TARGET = 0.95  # the acknowledgement rate the cycle report measures against
 DEFAULT_BATCH_SIZE = 250  # people per batch workflow: keeps each history and payload small
@@ -61,6 +72,20 @@ class Recipient(BaseModel):
     acknowledges: list[str] | None = None
 
 
+class CampaignDocument(BaseModel):
+    """One document staff acknowledge, as the campaign's pages, figures and report name it."""
+
+    name: str  # its file name through the cycle, e.g. acceptable-use-policy.pdf
+    title: str
+    version: str
+    sha256: str  # of the sealed PDF
+    audience: str = "everyone in scope"  # Audience.describe()
+
+    @property
+    def id(self) -> str:
+        return PurePosixPath(self.name).stem
+
+
 class SignedVersion(BaseModel):
     """What every person is asked to acknowledge."""
 
@@ -73,6 +98,45 @@ class SignedVersion(BaseModel):
     # the documents staff acknowledge, each with its audience; None (a version signed before the
     # documents section existed): everyone in scope acknowledges every document
     audiences: dict[str, Audience] | None = None
+
+    def acknowledged_names(self) -> list[str]:
+        """The documents staff acknowledge (each by its audience), in the version's order."""
+        if self.audiences is None:
+            return list(self.documents)
+        return [name for name in self.audiences if name in self.documents]
+
+    def names_for(self, acknowledges: list[str] | None) -> list[str]:
+        """The documents a person acknowledges: theirs (``Recipient.acknowledges``), else all."""
+        names = self.acknowledged_names()
+        if acknowledges is None:
+            return names
+        chosen = set(acknowledges)
+        return [name for name in names if name in chosen]
+
+    def title_of(self, name: str) -> str:
+        return self.titles.get(name) or name
+
+    def version_of(self, name: str) -> str:
+        return self.versions.get(name) or self.version
+
+    def campaign_documents(self) -> list[CampaignDocument]:
+        """Every document staff acknowledge, with its title, version, hash and audience."""
+        return [
+            CampaignDocument(
+                name=name,
+                title=self.title_of(name),
+                version=self.version_of(name),
+                sha256=self.documents[name],
+                audience="everyone in scope" if self.audiences is None else self.audiences[name].describe(),
+            )
+            for name in self.acknowledged_names()
+        ]
+
+    def statement_for(self, names: list[str]) -> str:
+        """What a person asked to acknowledge ``names`` confirms (see ACKNOWLEDGEMENT_TEXT)."""
+        if self.audiences is None:
+            return ACKNOWLEDGEMENT_TEXT
+        return DOCUMENT_ACKNOWLEDGEMENT_TEXT if len(names) == 1 else DOCUMENTS_ACKNOWLEDGEMENT_TEXT
 
 
 class CampaignInput(BaseModel):
@@ -97,6 +161,7 @@ class FrozenDirectory(BaseModel):
     )
     people: int
     excluded: int  # out of scope, or not employed on the day
+    no_documents: int = 0  # in scope, but no document's audience takes them in: not invited
 
 
 class BatchInput(BaseModel):
@@ -123,6 +188,16 @@ class Acknowledgement(BaseModel):
     user_agent: str | None = None
 
 
+class AcknowledgedDocument(BaseModel):
+    """One document a person acknowledged: which one, which version, which bytes."""
+
+    id: str
+    name: str
+    title: str = ""
+    version: str
+    sha256: str  # of the sealed PDF shown
+
+
 class PersonRecord(BaseModel):
     """One line of the acknowledgement register."""
 
@@ -141,6 +216,10 @@ class PersonRecord(BaseModel):
     version_hash: str | None = None  # of the version acknowledged
     documents: dict[str, str] = Field(default_factory=dict)  # hashes shown when acknowledging
     left_at: datetime | None = None  # a leaver: excluded from the figures
+    # the documents this person is asked to acknowledge (None: every document of the version)
+    acknowledges: list[str] | None = None
+    # what they acknowledged, document by document (id, version, SHA-256); empty until they do
+    acknowledged_documents: list[AcknowledgedDocument] = Field(default_factory=list)
 
 
 class AckReceipt(BaseModel):
@@ -155,6 +234,9 @@ class AckReceipt(BaseModel):
     ip: str | None = None
     user_agent: str | None = None
     already: bool = False  # True when an earlier request had recorded it
+    titles: dict[str, str] = Field(default_factory=dict)  # document name -> title
+    versions: dict[str, str] = Field(default_factory=dict)  # document name -> version
+    statement: str = ACKNOWLEDGEMENT_TEXT  # what the person confirmed
 
 
 class Tally(BaseModel):
@@ -189,6 +271,8 @@ class BatchProgress(BaseModel):
     closed: bool = False
     tally: Tally = Field(default_factory=Tally)
     by_department: dict[str, Tally] = Field(default_factory=dict)
+    # document name -> the people in its audience (leavers excluded) and how many acknowledged
+    by_document: dict[str, Tally] = Field(default_factory=dict)
 
 
 class CampaignProgress(BaseModel):
@@ -204,6 +288,9 @@ class CampaignProgress(BaseModel):
     tally: Tally = Field(default_factory=Tally)
     by_department: dict[str, Tally] = Field(default_factory=dict)
     result: CampaignResult | None = None  # the register and the report, once closed
+    documents: list[CampaignDocument] = Field(default_factory=list)  # what staff acknowledge
+    by_document: dict[str, Tally] = Field(default_factory=dict)  # document name -> its audience's figures
+    no_documents: int = 0  # in scope, no document for them: not invited, not in the figures
 
 
 class CampaignState(BaseModel):
@@ -217,6 +304,8 @@ class CampaignState(BaseModel):
     version: str = ""
     version_hash: str = ""
     result: CampaignResult | None = None  # set when closed
+    documents: list[CampaignDocument] = Field(default_factory=list)  # what staff acknowledge
+    no_documents: int = 0  # in scope, no document for them (frozen directory and joiners)
 
 
 class StaffChange(BaseModel):
@@ -235,6 +324,7 @@ class PlannedChange(BaseModel):
     already_in: list[str] = Field(default_factory=list)  # joiners already in the campaign
     unknown: list[str] = Field(default_factory=list)  # leavers not in the campaign
     problems: list[str] = Field(default_factory=list)  # invalid rows: nothing is changed
+    no_documents: list[str] = Field(default_factory=list)  # joiners no document is for: not invited
 
 
 class BatchChange(BaseModel):
@@ -247,6 +337,7 @@ class StaffChangeReceipt(BaseModel):
     removed: list[str]
     already_in: list[str]
     unknown: list[str]
+    no_documents: list[str] = Field(default_factory=list)  # joiners no document is for: not invited
 
 
 class BatchResult(BaseModel):
@@ -272,6 +363,9 @@ class CampaignReport(BaseModel):
     non_responders_by_manager: dict[str, list[str]]  # "Manager Name <email>" -> "Name <email>"
     leavers: int
     joiners: int
+    documents: list[CampaignDocument] = Field(default_factory=list)
+    by_document: dict[str, Tally] = Field(default_factory=dict)  # name -> acknowledged of its audience
+    no_documents: int = 0  # in scope, no document for them: not invited, not in the figures
 
 
 class CampaignResult(BaseModel):
@@ -285,6 +379,7 @@ class CampaignResult(BaseModel):
     invited: int = 0  # people sent an invitation, leavers included
     joined: int = 0
     left: int = 0
+    by_document: dict[str, Tally] = Field(default_factory=dict)  # name -> acknowledged of its audience
 
 
 class CampaignMailRecipient(BaseModel):
@@ -319,6 +414,8 @@ class FreezeInput(BaseModel):
     staff: StoredObject
     as_of: date  # in scope and employed on this day (the day of signature)
     batch_size: int
+    # the signed version's audiences (SignedVersion.audiences): None, everyone gets every document
+    audiences: dict[str, Audience] | None = None
 
 
 class PlanChangeInput(BaseModel):
@@ -328,6 +425,7 @@ class PlanChangeInput(BaseModel):
     joined: dict[str, int]  # joiners added earlier in this campaign: email (casefold) -> batch
     left: list[str]  # people who left earlier in this campaign (casefold)
     as_of: date
+    audiences: dict[str, Audience] | None = None  # as in FreezeInput: which documents a joiner gets
 
 
 class StoreRecordsInput(BaseModel):
@@ -345,6 +443,7 @@ class CloseInput(BaseModel):
     campaign_started_at: datetime
     closed_at: datetime
     batches: list[StoredObject]  # each batch's records
+    no_documents: int = 0  # in scope, no document for them: not invited (for the report)
 
 
 class AckPage(BaseModel):
@@ -359,6 +458,11 @@ class AckPage(BaseModel):
     lead_name: str
     closed: bool
     person: PersonRecord | None
+    # ``documents`` and ``pdfs`` hold only the person's documents; these describe them
+    titles: dict[str, str] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    withheld: list[str] = Field(default_factory=list)  # the version's documents not for this person
+    statement: str = ACKNOWLEDGEMENT_TEXT
 
 
 def signed_version_hash(documents: dict[str, str]) -> str:

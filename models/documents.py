@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,12 +27,28 @@ class RenderedDocument(BaseModel):
     date: date
     pdf_path: Path | None = None
     pdf_sha256: str | None = None
+    # came with the profile's documents section; the defaults are what the two built-ins always were
+    title: str = ""
+    kind: DocumentKind = DocumentKind.GENERATED
+
+    @property
+    def id(self) -> str:
+        return Path(self.name).stem
 
 
 class RoleFact(BaseModel):
     title: str
     holder: str | None
     deputy: str | None
+
+
+class DocumentFact(BaseModel):
+    """One document of a render, as next year's change summary needs it."""
+
+    title: str
+    kind: DocumentKind = DocumentKind.GENERATED
+    version: str
+    sha256: str  # of the rendered .docx, or of the static file
 
 
 class RenderFacts(BaseModel):
@@ -41,7 +58,9 @@ class RenderFacts(BaseModel):
     version: str
     effective_date: date
     roles: dict[str, RoleFact]
-    paragraphs: dict[str, list[str]]  # document name -> its text, paragraph by paragraph
+    paragraphs: dict[str, list[str]]  # document name -> its text, paragraph by paragraph (.docx only)
+    # document name -> title, kind, version, SHA-256 ({} in a manifest written before documents)
+    documents: dict[str, DocumentFact] = Field(default_factory=dict)
 
 
 class HolderChange(BaseModel):
@@ -56,6 +75,24 @@ class TextChanges(BaseModel):
     removed: list[str] = Field(default_factory=list)
 
 
+DocumentChangeKind = Literal["text", "unchanged", "replaced", "new", "removed"]
+
+
+class DocumentChange(BaseModel):
+    """How one document compares with last year's document of the same id.
+
+    ``text``: compared paragraph by paragraph (see ``ChangeSummary.text``); ``unchanged`` and
+    ``replaced``: a static PDF, compared by SHA-256; ``new``: no document of this id last year;
+    ``removed``: last year's document is no longer in the cycle.
+    """
+
+    name: str  # this year's file name (last year's, for a removed document)
+    title: str
+    change: DocumentChangeKind
+    previous_version: str | None = None
+    current_version: str | None = None
+
+
 class ChangeSummary(BaseModel):
     """What changed in the text, roles and holders against the previous version."""
 
@@ -65,8 +102,11 @@ class ChangeSummary(BaseModel):
     roles_removed: list[str] = Field(default_factory=list)
     roles_retitled: list[tuple[str, str]] = Field(default_factory=list)
     holder_changes: list[HolderChange] = Field(default_factory=list)
-    text: dict[str, TextChanges] = Field(default_factory=dict)
+    text: dict[str, TextChanges] = Field(default_factory=dict)  # document name -> its paragraphs
     roles_compared: bool = True  # False when the previous version had no render manifest
+    # every document of either version, this year's in order, then the ones gone ([]: a summary
+    # made before documents, whose lines name the documents in ``text`` by file name)
+    documents: list[DocumentChange] = Field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The summary as short sentences, for the signing page, emails and the CLI."""
@@ -80,13 +120,33 @@ class ChangeSummary(BaseModel):
         ]
         if not self.roles_compared:
             result.append("Roles and holders not compared: the previous version has no render manifest")
-        for document, changes in self.text.items():
-            if changes.added or changes.removed:
-                result.append(
-                    f"{document}: {len(changes.added)} paragraph(s) added or changed, "
-                    f"{len(changes.removed)} removed or replaced"
-                )
+        if not self.documents:
+            result += [line for name, changes in self.text.items() if (line := _text_line(name, changes))]
+        for document in self.documents:
+            if document.change == "text":
+                line = _text_line(document.title, self.text.get(document.name, TextChanges()))
+                if line:
+                    result.append(line)
+            elif document.change == "unchanged":
+                result.append(f"{document.title}: unchanged")
+            elif document.change == "replaced":
+                versions = f" ({document.previous_version} -> {document.current_version})"
+                both = document.previous_version and document.current_version
+                result.append(f"{document.title}: replaced{versions if both else ''}")
+            elif document.change == "new":
+                result.append(f"{document.title}: new document")
+            else:
+                result.append(f"{document.title}: no longer in the cycle")
         return result
+
+
+def _text_line(label: str, changes: TextChanges) -> str | None:
+    if not (changes.added or changes.removed):
+        return None
+    return (
+        f"{label}: {len(changes.added)} paragraph(s) added or changed, "
+        f"{len(changes.removed)} removed or replaced"
+    )
 
 
 class RenderManifest(BaseModel):
@@ -119,7 +179,7 @@ class CheckDocumentsResult(BaseModel):
 
 
 class RenderDocumentsInput(BaseModel):
-    """Render, convert and store drafts of both documents for one cycle."""
+    """Render, convert and store drafts of every document of one cycle."""
 
     cycle_id: str
     profile: StoredObject

@@ -341,10 +341,14 @@ class OrganisationProfile(StrictModel):
         return self
 
     def cycle_documents(self) -> list[DocumentEntry]:
-        """Every document of the cycle, in order: the two required ones first unless listed."""
-        listed = {entry.id for entry in self.documents}
-        missing = [DocumentEntry(id=doc_id) for doc_id in REQUIRED_DOCUMENTS if doc_id not in listed]
-        return [*missing, *self.documents]
+        """Every document of the cycle: the policy, the roles document, then the others as listed.
+
+        The two required documents come first, each as its entry says or on the built-in
+        template, so they keep their place whether or not the profile lists them.
+        """
+        listed = {entry.id: entry for entry in self.documents}
+        required = [listed.get(doc_id) or DocumentEntry(id=doc_id) for doc_id in REQUIRED_DOCUMENTS]
+        return [*required, *(entry for entry in self.documents if entry.id not in REQUIRED_DOCUMENTS)]
 
     def role(self, role_id: str) -> Role | None:
         return next((role for role in self.roles if role.id == role_id), None)

@@ -30,7 +30,7 @@ from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle
 from core.contract import Refusal
 from core.hashing import sha256_bytes
 from core.tokens import read_link
-from models.campaign import ACKNOWLEDGEMENT_TEXT, Acknowledgement, AckPage, AckReceipt, cycle_of_batch
+from models.campaign import Acknowledgement, AckPage, AckReceipt, cycle_of_batch
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
 from web.security import (
@@ -79,6 +79,8 @@ __all__ = ["UPDATES_IN_FLIGHT_PER_WORKFLOW", "UpdateGates", "router"]
 _UPDATE_RPC_TIMEOUT = timedelta(seconds=20)
 _QUERY_RPC_TIMEOUT = timedelta(seconds=10)
 _TIME_FORMAT = "%d %B %Y, %H:%M:%S UTC"
+# the page's form names each document it showed with its hash ("name=sha256"); no person gets more
+_MAX_SHOWN = 100
 
 
 class UpdateGates:
@@ -239,7 +241,23 @@ def _earlier_receipt(page: AckPage) -> AckReceipt | None:
         ip=record.ip,
         user_agent=record.user_agent,
         already=True,
+        titles=page.titles,
+        versions=page.versions,
+        statement=page.statement,
     )
+
+
+def _documents(page: AckPage) -> list[dict[str, str]]:
+    """The person's documents as the page lists them: name, title, version, SHA-256."""
+    return [
+        {
+            "name": name,
+            "title": page.titles.get(name) or name,
+            "version": page.versions.get(name) or page.version,
+            "sha256": digest,
+        }
+        for name, digest in page.documents.items()
+    ]
 
 
 def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLResponse:
@@ -252,7 +270,8 @@ def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLRe
             "page": page,
             "person_name": page.person.name if page.person else "",
             "deadline": page.deadline.strftime(_TIME_FORMAT),
-            "statement": ACKNOWLEDGEMENT_TEXT,
+            "documents": _documents(page),
+            "statement": page.statement,
             "csrf": csrf,
             "base_path": base_path,
         },
@@ -272,9 +291,13 @@ def _recorded(request: Request, receipt: AckReceipt) -> HTMLResponse:
         ("Name", f"{receipt.name} <{receipt.person}>"),
         ("Recorded at", at),
         ("Version", receipt.version),
-        ("Statement", ACKNOWLEDGEMENT_TEXT),
+        ("Statement", receipt.statement),
     ]
-    facts += [(f"SHA-256 of {name}", digest) for name, digest in sorted(receipt.documents.items())]
+    for name, digest in sorted(receipt.documents.items()):
+        if name in receipt.titles:  # a version with titles: which document, in which version
+            version = receipt.versions.get(name) or receipt.version
+            facts.append(("Document", f"{receipt.titles[name]}, version {version} ({name})"))
+        facts.append((f"SHA-256 of {name}", digest))
     facts.append(("From", f"{receipt.ip or 'unknown address'}; {receipt.user_agent or 'unknown browser'}"))
     if receipt.already:
         heading = "Already acknowledged"
@@ -324,6 +347,16 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
     page = opened[2]
     if _earlier_receipt(page) is None and _closed(page):
         return _closed_notice(request, page)
+    if name in page.withheld:
+        # a document of this version, but not one of this person's: their link does not open it
+        return pages.notice(
+            request,
+            "This document is not for you",
+            "This document is not among the ones you are asked to acknowledge, so your link does not "
+            "open it.",
+            status_code=403,
+            advice=f"If you think it should be, ask {page.lead_name}, the ISMS lead.",
+        )
     stored = page.pdfs.get(name)
     if stored is None:
         return pages.notice(
@@ -348,12 +381,17 @@ async def acknowledgement_document(request: Request, token: str, name: str) -> R
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
 async def record_acknowledgement(
-    request: Request, token: str, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    token: str,
+    csrf: Annotated[str, Form()] = "",
+    shown: Annotated[list[str] | None, Form()] = None,
 ) -> HTMLResponse:
     """Record "I have read and accept": sent to the batch workflow, which has the last word.
 
-    No query first: the Update's validator refuses a closed campaign, another version, a leaver
-    and a repeat, so one call to Temporal does it (a refusal then reads the page to explain).
+    No query first: the Update's validator refuses a closed campaign, another version, a leaver,
+    a repeat and a set of documents that is not the person's own (``shown``: each document the
+    page listed, as ``name=sha256``), so one call to Temporal does it (a refusal then reads the
+    page to explain).
     """
     claims = _claims(request, token)
     if isinstance(claims, LinkProblem):
@@ -371,11 +409,21 @@ async def record_acknowledgement(
             "Open the link again and confirm from there.",
             status_code=403,
         )
+    documents = _shown_documents(shown or [])
+    if documents is None:
+        return pages.notice(
+            request,
+            "Please reload the page",
+            "The form did not come from the acknowledgement page as it was sent. "
+            "Open the link again and confirm from there.",
+            status_code=400,
+        )
     handle = BatchHandle(await app_services(request).temporal(), claims.cycle_id)
-    acknowledgement = Acknowledgement(  # the workflow records the hashes of the version the link names
+    acknowledgement = Acknowledgement(  # nothing shown: the workflow records the person's documents
         person=claims.person,
         version_hash=claims.version_hash or "",
         link_id=claims.token_id,
+        documents=documents,
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
@@ -405,6 +453,19 @@ async def record_acknowledgement(
             return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
         return _busy(request)
     return _recorded(request, receipt)
+
+
+def _shown_documents(shown: list[str]) -> dict[str, str] | None:
+    """The documents the page listed (``name=sha256`` each), or None when the form is not the page's."""
+    if len(shown) > _MAX_SHOWN:
+        return None
+    documents: dict[str, str] = {}
+    for item in shown:
+        name, separator, digest = item.rpartition("=")
+        if not separator or not name or name in documents or len(digest) != 64:
+            return None
+        documents[name] = digest
+    return documents
 
 
 # the HTTP status of a refusal's plain page, when nothing better explains it
@@ -437,6 +498,16 @@ async def _refused(
         return notice
     if refused.kind is Refusal.SUPERSEDED:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
+    if refused.kind is Refusal.WRONG_DOCUMENTS:
+        titles = ", ".join(page.titles.get(name, name) for name in page.documents) if page else ""
+        return pages.notice(
+            request,
+            "Nothing was recorded",
+            "The documents you confirmed are not the ones you are asked to acknowledge"
+            + (f" ({titles})." if titles else "."),
+            status_code=409,
+            advice="Open the link again and confirm from the page it shows: it lists exactly your documents.",
+        )
     reason = refused.message
     status_code = _REFUSAL_STATUS.get(refused.kind, 409) if refused.kind is not None else 409
     return pages.notice(

@@ -272,6 +272,16 @@ def _campaign_context(progress: CampaignProgress | None) -> dict[str, object] | 
         "closed": result is not None,
         "overall": _bar("Everyone in scope", progress.tally),
         "departments": [_bar(name, tally) for name, tally in progress.by_department.items()],
+        # per document (what staff acknowledge): acknowledged of the people in its audience
+        "documents": [
+            {
+                **_bar(document.title, progress.by_document.get(document.name, Tally())),
+                "document": document,
+            }
+            for document in progress.documents
+            if document.name in progress.by_document
+        ],
+        "no_documents": progress.no_documents,
         "target": f"{RATE_TARGET:.0%}",
         "deadline": progress.deadline.strftime("%Y-%m-%d %H:%M UTC") if progress.deadline else "-",
         "stored": (

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contract import Message, Query, Refusal, Signal, Update, WorkflowType, refusal
     from models.campaign import (
         RATE_TARGET,
+        AcknowledgedDocument,
         Acknowledgement,
         AckPage,
         AckReceipt,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         PersonRecord,
         PlanChangeInput,
         PlannedChange,
+        SignedVersion,
         StaffChange,
         StaffChangeReceipt,
         StoreRecordsInput,
@@ -109,6 +112,11 @@ def _when(moment: datetime) -> str:
 
 def _percent(tally: Tally) -> str:
     return tally.rate_text
+
+
+def _document_line(signed: SignedVersion, name: str) -> str:
+    """How an email names one document: ``Acceptable Use Policy, version 2.1 (SHA-256 ...)``."""
+    return f"{signed.title_of(name)}, version {signed.version_of(name)} (SHA-256 {signed.documents[name]})"
 
 
 @dataclass
@@ -205,6 +213,18 @@ class AcknowledgementBatchWorkflow:
                 else:
                     await self._remind(cohort, int(step.removeprefix("reminder-")))
 
+    def _names(self, record: PersonRecord) -> list[str]:
+        """The documents ``record``'s person acknowledges, in the version's order."""
+        return self._input.signed.names_for(record.acknowledges)
+
+    def _own_documents(self) -> bool:
+        # a version signed before the documents section: one shared list of every document,
+        # as the emails always had; since then each person's email lists their own documents
+        return self._input.signed.audiences is not None
+
+    def _shared_documents(self) -> dict[str, list[str]]:
+        return {} if self._own_documents() else {"documents": sorted(self._input.signed.documents)}
+
     def _outstanding(self, emails: list[str]) -> list[PersonRecord]:
         records = (self._records[email] for email in emails)
         return [r for r in records if r.acknowledged_at is None and r.left_at is None]
@@ -251,10 +271,13 @@ class AcknowledgementBatchWorkflow:
         membership = self._memberships.get(person, 1)
         # a returning leaver's emails are new emails: the first membership's keys are used up
         who = person if membership == 1 else f"{person}/membership-{membership}"
+        context: dict[str, str | int | list[str]] = {"person_name": record.name}
+        if self._own_documents():
+            context["documents"] = [_document_line(data.signed, name) for name in self._names(record)]
         return CampaignMailRecipient(
             key=f"{data.cycle_id}/ack/{who}/{step}",
             to=record.email,
-            context={"person_name": record.name},
+            context=context,
             link_for=record.email,
         )
 
@@ -267,7 +290,7 @@ class AcknowledgementBatchWorkflow:
             "staff_invitation",
             [self._person_mail(self._records[e], "invitation") for e in emails],
             signer_name=data.signer_name,
-            documents=sorted(data.signed.documents),
+            **self._shared_documents(),
         )
         for key in sent:
             self._records[mails[key]].invited_at = workflow.now()
@@ -277,7 +300,10 @@ class AcknowledgementBatchWorkflow:
         step = f"reminder-{number}"
         mails = {self._person_mail(r, step).key: r for r in outstanding}
         sent = await self._send(
-            "staff_reminder", [self._person_mail(r, step) for r in outstanding], reminder_number=number
+            "staff_reminder",
+            [self._person_mail(r, step) for r in outstanding],
+            reminder_number=number,
+            **self._shared_documents(),
         )
         for key in sent:
             mails[key].reminded_at.append(workflow.now())
@@ -358,6 +384,25 @@ class AcknowledgementBatchWorkflow:
             departments.setdefault(record.department, Tally()).add(one)
         return overall, departments
 
+    def _document_tally(self) -> dict[str, Tally]:
+        """Per document: the people in its audience (leavers excluded) and where each one stands."""
+        documents = {name: Tally() for name in self._input.signed.acknowledged_names()}
+        for record in self._records.values():
+            if record.left_at is not None:
+                continue
+            acknowledged = record.acknowledged_at is not None
+            overdue = not acknowledged and (self._closed or record.escalated_at is not None)
+            for name in self._names(record):
+                documents[name].add(
+                    Tally(
+                        total=1,
+                        acknowledged=int(acknowledged),
+                        outstanding=int(not acknowledged),
+                        overdue=int(overdue),
+                    )
+                )
+        return documents
+
     @workflow.query(name=Query.PROGRESS)
     def progress(self) -> BatchProgress:
         data = self._input
@@ -369,6 +414,7 @@ class AcknowledgementBatchWorkflow:
             closed=self._closed,
             tally=tally,
             by_department=departments,
+            by_document=self._document_tally(),
         )
 
     @workflow.query(name=Query.PAGE)
@@ -377,16 +423,24 @@ class AcknowledgementBatchWorkflow:
         data = self._input
         if not self._loaded:
             return None
+        signed = data.signed
+        person = self._records.get(_key(email))
+        names = self._names(person) if person is not None else list(signed.documents)
         return AckPage(
             organisation=data.organisation,
-            version=data.signed.version,
-            version_hash=data.signed.version_hash,
-            documents=data.signed.documents,
-            pdfs=data.signed.pdfs,
+            version=signed.version,
+            version_hash=signed.version_hash,
+            documents={name: signed.documents[name] for name in names},
+            pdfs={name: signed.pdfs[name] for name in names if name in signed.pdfs},
             deadline=data.deadline,
             lead_name=data.lead.name,
             closed=self._closed,
-            person=self._records.get(_key(email)),
+            person=person,
+            # only what the version names (none for one signed before the documents section)
+            titles={name: signed.titles[name] for name in names if name in signed.titles},
+            versions={name: signed.versions[name] for name in names if name in signed.versions},
+            withheld=[name for name in signed.documents if name not in names],
+            statement=signed.statement_for(names),
         )
 
     # ------------------------------------------------------------ updates and signals
@@ -395,13 +449,27 @@ class AcknowledgementBatchWorkflow:
     def acknowledge(self, ack: Acknowledgement) -> AckReceipt:
         """Record "I have read and accept" once; a repeat returns the first record."""
         data = self._input
+        signed = data.signed
         record = self._records[_key(ack.person)]
+        names = self._names(record)
         already = record.acknowledged_at is not None
         if not already:
             record.acknowledged_at = workflow.now()
             record.ip, record.user_agent = ack.ip, ack.user_agent
             record.version_hash = ack.version_hash
-            record.documents = dict(ack.documents) or dict(data.signed.documents)
+            # the validator let through only this person's documents, as shown (or none shown)
+            record.documents = dict(ack.documents) or {name: signed.documents[name] for name in names}
+            record.acknowledged_documents = [
+                AcknowledgedDocument(
+                    id=PurePosixPath(name).stem,
+                    name=name,
+                    title=signed.title_of(name),
+                    version=signed.version_of(name),
+                    sha256=record.documents[name],
+                )
+                for name in names
+                if name in record.documents
+            ]
         assert record.acknowledged_at is not None and record.version_hash is not None
         return AckReceipt(
             organisation=data.organisation,
@@ -415,6 +483,9 @@ class AcknowledgementBatchWorkflow:
             ip=record.ip,
             user_agent=record.user_agent,
             already=already,
+            titles={name: signed.titles[name] for name in record.documents if name in signed.titles},
+            versions={name: signed.versions[name] for name in record.documents if name in signed.versions},
+            statement=signed.statement_for(list(record.documents)),
         )
 
     @acknowledge.validator
@@ -424,9 +495,11 @@ class AcknowledgementBatchWorkflow:
             raise refusal(Refusal.NOT_STARTED)
         if self._closed or workflow.now() >= data.deadline:
             raise refusal(Refusal.CLOSED)
-        if ack.version_hash != data.signed.version_hash or (
-            ack.documents and ack.documents != data.signed.documents
-        ):
+        signed = data.signed
+        if ack.version_hash != signed.version_hash or any(
+            name in signed.documents and digest != signed.documents[name]
+            for name, digest in ack.documents.items()
+        ):  # the page showed other bytes than this version's
             raise refusal(Refusal.SUPERSEDED, Message.SUPERSEDED_ACKNOWLEDGEMENT)
         record = self._records.get(_key(ack.person))
         if record is None:
@@ -435,6 +508,14 @@ class AcknowledgementBatchWorkflow:
             raise refusal(Refusal.LEFT)
         if record.acknowledged_at is not None:
             raise refusal(Refusal.ALREADY_ACKNOWLEDGED)
+        expected = self._names(record)
+        if ack.documents and set(ack.documents) != set(expected):
+            # exactly this person's documents, no fewer and no more (none shown: theirs are recorded)
+            raise refusal(
+                Refusal.WRONG_DOCUMENTS,
+                Message.WRONG_DOCUMENTS.format(count=len(expected)),
+                sorted(expected),
+            )
 
     @workflow.signal(name=Signal.STAFF_CHANGED)
     def staff_changed(self, change: BatchChange) -> None:
@@ -453,6 +534,7 @@ class AcknowledgementCampaignWorkflow:
         self._frozen: FrozenDirectory | None = None
         self._joined: dict[str, int] = {}
         self._left: list[str] = []
+        self._no_document_joiners: set[str] = set()  # joiners in scope no document is for
         self._changing = False
 
     @workflow.run
@@ -466,11 +548,16 @@ class AcknowledgementCampaignWorkflow:
             deadline=deadline,
             version=data.signed.version,
             version_hash=data.signed.version_hash,
+            documents=data.signed.campaign_documents(),
         )
         frozen = await workflow.execute_activity_method(
             CampaignActivities.freeze_directory,
             FreezeInput(
-                cycle_id=data.cycle_id, staff=data.staff, as_of=started.date(), batch_size=data.batch_size
+                cycle_id=data.cycle_id,
+                staff=data.staff,
+                as_of=started.date(),
+                batch_size=data.batch_size,
+                audiences=data.signed.audiences,
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=2),
@@ -478,6 +565,7 @@ class AcknowledgementCampaignWorkflow:
         )
         self._frozen = frozen
         self._state.batches = len(frozen.batches)
+        self._state.no_documents = frozen.no_documents
         children = await asyncio.gather(
             *(
                 workflow.start_child_workflow(
@@ -519,6 +607,7 @@ class AcknowledgementCampaignWorkflow:
                 campaign_started_at=started,
                 closed_at=workflow.now(),
                 batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
+                no_documents=self._state.no_documents,
             ),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=5),
@@ -612,6 +701,7 @@ class AcknowledgementCampaignWorkflow:
                     joined=dict(self._joined),
                     left=list(self._left),
                     as_of=workflow.now().date(),
+                    audiences=data.signed.audiences,
                 ),
                 start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=PLAN_CHANGE_RETRY,
@@ -624,6 +714,10 @@ class AcknowledgementCampaignWorkflow:
                 )
             if self._state.deadline is not None and workflow.now() >= self._state.deadline:
                 raise refusal(Refusal.CAMPAIGN_CLOSED, Message.CAMPAIGN_CLOSED_MEANWHILE)
+            self._no_document_joiners |= {_key(email) for email in plan.no_documents}
+            self._state.no_documents = (self._frozen.no_documents if self._frozen else 0) + len(
+                self._no_document_joiners
+            )
             batches = sorted(set(plan.joiners) | set(plan.leavers))
             delivered = await asyncio.gather(
                 *(self._send_change(batch, plan) for batch in batches), return_exceptions=True
@@ -652,6 +746,7 @@ class AcknowledgementCampaignWorkflow:
             removed=[email for emails in plan.leavers.values() for email in emails],
             already_in=plan.already_in,
             unknown=plan.unknown,
+            no_documents=plan.no_documents,
         )
 
     async def _send_change(self, batch: int, plan: PlannedChange) -> None:

@@ -1,4 +1,5 @@
-"""Document activities on real S3 (SeaweedFS) and real LibreOffice: check, render, convert, store."""
+"""Document activities on real S3 (SeaweedFS) and real LibreOffice: check, render, convert, store;
+the built-in pair and a profile's own four documents."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from docx import Document
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -17,14 +19,27 @@ from activities.archive import ArchiveActivities
 from activities.documents import CLAUSE5_ERRORS, INTEGRITY, UNREADABLE_INPUT, DocumentActivities
 from adapters.drafts import store_input
 from adapters.s3 import get_file, make_s3_client
+from core.hashing import sha256_file
 from core.profile_io import load_profile, load_staff
 from core.settings import Settings
 from documents.changes import build_manifest, write_manifest
 from documents.pdf_convert import PdfConverter
 from documents.pipeline import render_documents
+from documents.sources import resolve_sources
 from models.archive import ArchiveInput, ArchiveItem
 from models.documents import CheckDocumentsInput, RenderDocumentsInput, RenderManifest
 from models.storage import StoredObject
+from tests.documents_helpers import (
+    AUP_TEXT,
+    AUP_TITLE,
+    FOUR_NAMES,
+    HOUSE_STYLE_RENDERED,
+    OWN_POLICY_TITLE,
+    SDP_TEXT,
+    SDP_TITLE,
+    FourDocuments,
+    four_documents,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -72,6 +87,7 @@ async def test_render_stores_docx_and_pdf_with_everyone_in_them(
     demo = load_profile(DEMO / "profile.yaml")
     holders = {"Eleanor Marsh", "Ravi Chandran", "Sofia Alvarez", "Daniel O'Brien", "Grace Whitfield"}
     for document in result.documents:
+        assert document.docx is not None  # the built-in pair: both .docx
         assert document.docx.key.startswith(f"{settings.drafts_prefix}{cycle_id}/{document.docx.sha256}/")
         assert document.pdf.content_type == "application/pdf"
         pdf = get_file(s3, document.pdf, tmp_path / Path(document.pdf.key).name)  # checks the SHA-256
@@ -252,3 +268,156 @@ async def test_bad_inputs_are_non_retryable_and_store_nothing(
 
     listing = s3.list_objects_v2(Bucket=settings.drafts_bucket, Prefix=f"{settings.drafts_prefix}{cycle_id}/")
     assert listing.get("KeyCount", 0) == 0, "a failed render left drafts behind"
+
+
+# --------------------------------------------------------------------------------------------
+# A profile with four documents
+
+
+@pytest.fixture
+def four(tmp_path: Path, pdf_converter: PdfConverter) -> FourDocuments:
+    return four_documents(tmp_path / "org", make_pdf=pdf_converter.convert)
+
+
+def _document_files(s3: S3Client, settings: Settings, four: FourDocuments) -> dict[str, StoredObject]:
+    """What the start uploads: each file the profile names, by document id."""
+    profile = load_profile(four.profile)
+    return {
+        doc_id: store_input(s3, settings, path)
+        for doc_id, path in resolve_sources(profile, four.profile.parent).files.items()
+    }
+
+
+async def test_four_documents_are_checked_rendered_converted_and_stored(
+    activities: DocumentActivities, settings: Settings, s3: S3Client, four: FourDocuments, tmp_path: Path
+) -> None:
+    profile = store_input(s3, settings, four.profile)
+    staff = store_input(s3, settings, DEMO / "staff.csv")
+    files = _document_files(s3, settings, four)
+    assert sorted(files) == [
+        "acceptable-use-policy",
+        "information-security-policy",
+        "secure-development-policy",
+    ]
+    env = ActivityEnvironment()
+    checked = await asyncio.to_thread(
+        env.run,
+        activities.check_documents,
+        CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF, document_files=files),
+    )
+    assert checked.blocking is False
+
+    cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:6]}"
+    request = RenderDocumentsInput(
+        cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=files
+    )
+    result = await asyncio.to_thread(env.run, activities.render_documents, request)
+    by_name = {d.name: d for d in result.documents}
+    assert sorted(by_name) == sorted(FOUR_NAMES)
+    assert [
+        (d.id, d.title, d.kind, d.signs, d.acknowledges, d.audience.departments) for d in result.documents
+    ] == [
+        ("information-security-policy", OWN_POLICY_TITLE, "generated", True, True, []),
+        ("isms-roles-responsibilities", "ISMS Roles and Responsibilities", "generated", True, True, []),
+        ("acceptable-use-policy", AUP_TITLE, "static", True, True, []),
+        ("secure-development-policy", SDP_TITLE, "static", False, True, ["Engineering"]),
+    ]
+
+    aup = by_name["acceptable-use-policy.pdf"]
+    assert aup.docx is None  # a static PDF is its own PDF
+    assert aup.version == "2.1"
+    assert aup.pdf.sha256 == aup.shown_sha256 == aup.template_sha256 == sha256_file(four.aup_pdf)
+    stored_aup = get_file(s3, aup.pdf, tmp_path / "stored-aup.pdf")
+    assert stored_aup.read_bytes() == four.aup_pdf.read_bytes()
+
+    sdp = by_name["secure-development-policy.docx"]
+    assert sdp.docx is not None
+    assert sdp.docx.sha256 == sha256_file(four.sdp_docx) == sdp.shown_sha256  # carried unchanged
+    assert sdp.version == sha256_file(four.sdp_docx)[:12]
+    texts = {
+        name: " ".join(
+            _pdf_text(get_file(s3, d.pdf, tmp_path / "pdfs" / Path(name).with_suffix(".pdf").name)).split()
+        )
+        for name, d in by_name.items()
+    }
+    assert SDP_TEXT in texts["secure-development-policy.docx"]
+    assert AUP_TEXT in texts["acceptable-use-policy.pdf"]
+    assert HOUSE_STYLE_RENDERED in texts["information-security-policy.docx"]
+    assert OWN_POLICY_TITLE in texts["information-security-policy.docx"]
+    assert "Larkspur house style" not in texts["isms-roles-responsibilities.docx"]  # the built-in one
+
+    manifest = RenderManifest.model_validate_json(
+        get_file(s3, result.manifest, tmp_path / "render-manifest.json").read_text()
+    )
+    assert [(str(d.path), d.kind) for d in manifest.documents] == [(d.name, d.kind) for d in result.documents]
+
+    again = await asyncio.to_thread(env.run, activities.render_documents, request)
+    # a retry: the same .docx under the same keys, the static PDF the same object (LibreOffice's
+    # PDFs carry their creation time)
+    assert [d.docx for d in again.documents] == [d.docx for d in result.documents]
+    assert {d.name: d.pdf for d in again.documents}["acceptable-use-policy.pdf"] == aup.pdf
+
+
+async def test_a_tampered_or_missing_document_file_is_refused(
+    activities: DocumentActivities, settings: Settings, s3: S3Client, four: FourDocuments, tmp_path: Path
+) -> None:
+    env = ActivityEnvironment()
+    profile = store_input(s3, settings, four.profile)
+    staff = store_input(s3, settings, DEMO / "staff.csv")
+    files = _document_files(s3, settings, four)
+    cycle_id = f"tampered-{uuid.uuid4().hex[:6]}"
+
+    # someone replaces the stored Acceptable Use Policy after the start recorded its SHA-256
+    stored = files["acceptable-use-policy"]
+    s3.put_object(Bucket=stored.bucket, Key=stored.key, Body=four.aup_pdf.read_bytes() + b"% replaced\n")
+    render = RenderDocumentsInput(
+        cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=files
+    )
+    check = CheckDocumentsInput(profile=profile, staff=staff, as_of=AS_OF, document_files=files)
+    for refused in [
+        await _application_error(asyncio.to_thread(env.run, activities.render_documents, render)),
+        await _application_error(asyncio.to_thread(env.run, activities.check_documents, check)),
+    ]:
+        assert (refused.type, refused.non_retryable) == (INTEGRITY, True)
+        assert refused.message == (
+            "the stored file of acceptable-use-policy does not match the SHA-256 recorded at the start"
+        )
+
+    # the start did not upload the Secure Development Policy the profile names
+    partial = {k: v for k, v in files.items() if k != "secure-development-policy"}
+    missing = await _application_error(
+        asyncio.to_thread(
+            env.run,
+            activities.render_documents,
+            RenderDocumentsInput(
+                cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=partial
+            ),
+        )
+    )
+    assert (missing.type, missing.non_retryable) == (UNREADABLE_INPUT, True)
+    assert any(
+        "secure-development-policy: the profile names 'files/Secure Development Policy.docx'" in str(detail)
+        for detail in missing.details
+    )
+
+    # a policy template that does not render: named, not retried
+    document = Document(str(four.policy_template))
+    document.paragraphs[0].insert_paragraph_before("{{ polcy_owner }}")
+    document.save(str(four.policy_template))
+    s3.delete_object(Bucket=stored.bucket, Key=stored.key)  # the replaced file goes; the start uploads again
+    broken = _document_files(s3, settings, four)
+    template = await _application_error(
+        asyncio.to_thread(
+            env.run,
+            activities.render_documents,
+            RenderDocumentsInput(
+                cycle_id=cycle_id, profile=profile, staff=staff, as_of=AS_OF, document_files=broken
+            ),
+        )
+    )
+    assert (template.type, template.non_retryable) == (UNREADABLE_INPUT, True)
+    assert template.message.startswith("information-security-policy: the template templates/our-policy.docx")
+    assert "'polcy_owner' is undefined" in template.message
+
+    listing = s3.list_objects_v2(Bucket=settings.drafts_bucket, Prefix=f"{settings.drafts_prefix}{cycle_id}/")
+    assert listing.get("KeyCount", 0) == 0, "a refused render left drafts behind"

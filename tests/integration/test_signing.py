@@ -8,6 +8,7 @@ import stat
 import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from docxtpl import DocxTemplate
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.documents import INTEGRITY
 from activities.signing import SHOWN_DOCUMENTS_MISMATCH, SigningActivities
 from adapters.drafts import store_input
 from adapters.s3 import get_file, make_s3_client
@@ -34,11 +36,23 @@ from documents.certificate import (
     build_certificate_context,
 )
 from documents.pdf_convert import PdfConverter
-from documents.pipeline import render_documents
+from documents.pipeline import DOCUMENT_NAMES, render_documents
 from documents.render import undeclared_variables
 from documents.sealing import seal_pdf
 from documents.signing_identity import SigningIdentity, SigningIdentityError, load_or_create_signing_identity
+from documents.sources import resolve_sources
 from models.signing import AuditEvent, SignDocumentsInput, Signer
+from tests.documents_helpers import (
+    AUP_TEXT,
+    AUP_TITLE,
+    FOUR_NAMES,
+    HOUSE_STYLE_RENDERED,
+    OWN_POLICY_TITLE,
+    SDP_TEXT,
+    SDP_TITLE,
+    FourDocuments,
+    four_documents,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -447,3 +461,189 @@ async def test_sign_documents_renders_each_document_once(
         "information_security_policy.docx",
         "isms_roles_responsibilities.docx",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Signing a profile's four documents
+
+
+@dataclass(frozen=True)
+class _Four:
+    files: FourDocuments
+    request: SignDocumentsInput
+    drafts: dict[str, str]  # name -> SHA-256 shown
+
+
+def _four_request(
+    tmp_path: Path, s3: S3Client, settings: Settings, converter: PdfConverter, *, sdp_signs: bool = False
+) -> _Four:
+    four = four_documents(tmp_path / "org", make_pdf=converter.convert, sdp_signs=sdp_signs)
+    profile = load_profile(four.profile)
+    sources = resolve_sources(profile, four.profile.parent).files
+    rendered = render_documents(profile, load_staff(DEMO / "staff.csv"), tmp_path / "drafts", sources=sources)
+    drafts = {d.name: d.sha256 for d in rendered}  # the .docx, or the static PDF itself
+    request = SignDocumentsInput.model_validate(
+        {
+            **_request(
+                cycle_id=f"isms-review-larkspur-2026-{uuid.uuid4().hex[:6]}",
+                profile=store_input(s3, settings, four.profile),
+                staff=store_input(s3, settings, DEMO / "staff.csv"),
+                shown=drafts,
+            ).model_dump(),
+            "document_files": {doc_id: store_input(s3, settings, path) for doc_id, path in sources.items()},
+        }
+    )
+    return _Four(files=four, request=request, drafts=drafts)
+
+
+async def test_four_documents_are_sealed_certified_and_listed_in_the_evidence(
+    signing: SigningActivities,
+    settings: Settings,
+    s3: S3Client,
+    identity: SigningIdentity,
+    pdf_converter: PdfConverter,
+    tmp_path: Path,
+) -> None:
+    four = _four_request(tmp_path, s3, settings, pdf_converter)
+    env = ActivityEnvironment()
+    result = await asyncio.to_thread(env.run, signing.sign_documents, four.request)
+    by_name = {d.name: d for d in result.documents}
+    assert [d.name for d in result.documents] == list(four.drafts)
+    assert sorted(by_name) == sorted(FOUR_NAMES)
+
+    texts: dict[str, str] = {}
+    for document in result.documents:
+        assert document.draft_sha256 == four.drafts[document.name]
+        pdf = get_file(s3, document.pdf, tmp_path / "signed" / f"{Path(document.name).stem}.pdf")
+        check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=[identity.certificate])
+        assert check.valid, (document.name, check.detail)
+        assert check.intact
+        texts[document.name] = _pdf_text(pdf)
+    statement = "Signed electronically by Eleanor Marsh, Chief Executive Officer, on 2026-11-23 14:05:09 UTC"
+    policy = texts["information-security-policy.docx"]
+    assert statement in policy
+    assert four.drafts["information-security-policy.docx"][:16] in policy
+    assert HOUSE_STYLE_RENDERED in policy  # the organisation's own template, stamped
+    assert statement in texts["isms-roles-responsibilities.docx"]
+
+    # the static PDF is sealed as it is: its original bytes are the start of the sealed file
+    aup = by_name["acceptable-use-policy.pdf"]
+    assert aup.docx is None
+    sealed_aup = (tmp_path / "signed" / "acceptable-use-policy.pdf").read_bytes()
+    assert sealed_aup.startswith(four.files.aup_pdf.read_bytes())
+    assert len(sealed_aup) > four.files.aup_pdf.stat().st_size
+    assert AUP_TEXT in texts["acceptable-use-policy.pdf"]
+
+    # the static .docx is carried unchanged, converted and sealed, but not signed (signs: false)
+    sdp = by_name["secure-development-policy.docx"]
+    assert (sdp.signed, aup.signed) == (False, True)
+    assert sdp.docx is not None
+    stored_sdp = get_file(s3, sdp.docx, tmp_path / "signed" / "secure-development-policy.docx")
+    assert stored_sdp.read_bytes() == four.files.sdp_docx.read_bytes()
+    assert SDP_TEXT in texts["secure-development-policy.docx"]
+    assert "Signed electronically" not in texts["secure-development-policy.docx"]
+
+    certificate = _pdf_text(get_file(s3, result.certificate, tmp_path / "certificate.pdf"))
+    for document in result.documents:
+        assert document.title in certificate
+        assert f"{document.id} · version {document.version} · {document.kind.value}" in certificate
+        assert document.draft_sha256 in certificate
+        assert document.pdf.sha256 in certificate
+    assert certificate.count("Signed by Eleanor Marsh, Chief Executive Officer") == 3
+    assert certificate.count("Distributed, not signed by Eleanor Marsh, Chief Executive Officer") == 1
+
+    evidence = json.loads(get_file(s3, result.evidence, tmp_path / "evidence.json").read_text())
+    assert evidence["shown_documents"] == four.drafts
+    assert [(d["id"], d["version"], d["kind"], d["signed"]) for d in evidence["documents"]] == [
+        ("information-security-policy", "3.0", "generated", True),
+        ("isms-roles-responsibilities", "3.0", "generated", True),
+        ("acceptable-use-policy", "2.1", "static", True),
+        ("secure-development-policy", sha256_file(four.files.sdp_docx)[:12], "static", False),
+    ]
+    assert [d["title"] for d in evidence["documents"]] == [
+        OWN_POLICY_TITLE,
+        "ISMS Roles and Responsibilities",
+        AUP_TITLE,
+        SDP_TITLE,
+    ]
+    unsigned = evidence["documents"][3]
+    assert unsigned["signature_line"].startswith("Distributed, not signed by Eleanor Marsh")
+    assert evidence["documents"][2]["docx"] is None
+
+    again = await asyncio.to_thread(env.run, signing.sign_documents, four.request)
+    assert again == result  # the stored result, read back from evidence.json
+
+
+async def test_a_signed_static_docx_is_sealed_under_the_signature(
+    signing: SigningActivities,
+    settings: Settings,
+    s3: S3Client,
+    identity: SigningIdentity,
+    pdf_converter: PdfConverter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """signs: true on the static .docx: all four under the signature; only the templates rendered."""
+    rendered: list[str] = []
+    real_render = DocxTemplate.render
+
+    def counting_render(self: DocxTemplate, *args: Any, **kwargs: Any) -> None:
+        rendered.append(Path(str(self.template_file)).name)
+        real_render(self, *args, **kwargs)
+
+    four = _four_request(tmp_path, s3, settings, pdf_converter, sdp_signs=True)
+    monkeypatch.setattr(DocxTemplate, "render", counting_render)
+    result = await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, four.request)
+    # the two templates (the policy's as the activity stored it) and the certificate; the static
+    # documents are never rendered
+    assert sorted(rendered) == [
+        "certificate_of_completion.docx",
+        "information-security-policy.docx",
+        "isms_roles_responsibilities.docx",
+    ]
+    assert all(d.signed for d in result.documents)
+    sdp = next(d for d in result.documents if d.id == "secure-development-policy")
+    pdf = get_file(s3, sdp.pdf, tmp_path / "sdp.pdf")
+    check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=[identity.certificate])
+    assert check.valid, check.detail
+
+
+async def test_a_static_file_other_than_the_one_shown_is_refused(
+    signing: SigningActivities, settings: Settings, s3: S3Client, pdf_converter: PdfConverter, tmp_path: Path
+) -> None:
+    four = _four_request(tmp_path, s3, settings, pdf_converter)
+    shown = {**four.drafts, "acceptable-use-policy.pdf": "1" * 64}
+    request = four.request.model_copy(update={"shown_documents": shown})
+    with pytest.raises(ApplicationError) as raised:
+        await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, request)
+    assert raised.value.type == SHOWN_DOCUMENTS_MISMATCH
+    assert raised.value.non_retryable
+    assert raised.value.message.startswith(
+        "acceptable-use-policy: the signer was shown a file with SHA-256 1111"
+    )
+
+    # the profile's four documents, not the built-in pair, are the set to sign
+    pair = {k: v for k, v in four.drafts.items() if k in DOCUMENT_NAMES}
+    with pytest.raises(ApplicationError) as raised:
+        await asyncio.to_thread(
+            ActivityEnvironment().run,
+            signing.sign_documents,
+            four.request.model_copy(update={"shown_documents": pair}),
+        )
+    assert raised.value.type == SHOWN_DOCUMENTS_MISMATCH
+
+
+async def test_a_tampered_document_file_is_refused_before_anything_is_sealed(
+    signing: SigningActivities, settings: Settings, s3: S3Client, pdf_converter: PdfConverter, tmp_path: Path
+) -> None:
+    four = _four_request(tmp_path, s3, settings, pdf_converter)
+    stored = four.request.document_files["secure-development-policy"]
+    s3.put_object(Bucket=stored.bucket, Key=stored.key, Body=b"PK\x03\x04 someone else's policy")
+    with pytest.raises(ApplicationError) as raised:
+        await asyncio.to_thread(ActivityEnvironment().run, signing.sign_documents, four.request)
+    assert (raised.value.type, raised.value.non_retryable) == (INTEGRITY, True)
+    assert raised.value.message == (
+        "the stored file of secure-development-policy does not match the SHA-256 recorded at the start"
+    )
+    prefix = f"{settings.drafts_prefix}{four.request.cycle_id}/signed/"
+    assert s3.list_objects_v2(Bucket=settings.drafts_bucket, Prefix=prefix).get("KeyCount", 0) == 0

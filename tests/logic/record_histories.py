@@ -10,18 +10,38 @@ want to keep, and commit the files it writes:
 
 The stories: a team spanning two batches with a leaver who comes back (digest keys per batch,
 a returning leaver's own membership); a revision accepted while the CEO is deciding, with an
-open of the superseded version while the revision renders, then signed and acknowledged.
+open of the superseded version while the revision renders, then signed and acknowledged; a
+campaign of documents each to its audience (label ``v5-campaign-documents-logic``: run with
+``-k documents``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 
+from temporalio.client import WorkflowUpdateFailedError
+
 from models.campaign import Recipient, StaffChange, batch_id_for, campaign_id_for
 from models.cycle import DocumentsViewed, RevisionInput, Stage
-from tests.logic.scenario import CEO, DAY, LEAD, Tier, email, invitations, invited, routing, sign, staff
+from models.profile import Audience
+from tests.logic.scenario import (
+    CEO,
+    DAY,
+    LEAD,
+    Tier,
+    acknowledge,
+    email,
+    hr_staff,
+    invitations,
+    invited,
+    routing,
+    sign,
+    signed_documents,
+    staff,
+)
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -80,3 +100,35 @@ async def test_record_a_revision_superseding_while_the_ceo_decides(tier: Tier, t
     await handle.result()
     await _write(tier, out, "superseded-annual-review", handle.id)
     await _write(tier, out, "superseded-campaign", campaign_id_for(handle.id))
+
+
+async def test_record_a_campaign_of_documents_each_to_its_audience(tier: Tier, tmp_path: Path) -> None:
+    """Two audiences (everyone, Engineering), a person no document is for, per-person sets
+    acknowledged (one refused for the wrong set), a joiner with documents and one without."""
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    signed = signed_documents(
+        {
+            "acceptable-use-policy.pdf": ("Acceptable Use Policy", "2024.2", Audience(departments=["Sales", "Engineering"])),
+            "secure-development-policy.docx": ("Secure Development Policy", "1.4", Audience(departments=["Engineering"])),
+        }
+    )  # fmt: skip
+    people = hr_staff({"Engineering": 2, "Sales": 2, "Finance": 1})
+    handle, data = await tier.start_campaign(people, signed=signed)
+    await invitations(tier, 4)
+    await tier.sleep(DAY)
+    documents = data.signed.documents
+    await acknowledge(tier, data, email(0), documents=documents)
+    sales = {"acceptable-use-policy.pdf": documents["acceptable-use-policy.pdf"]}
+    await acknowledge(tier, data, email(2), documents=sales)
+    with contextlib.suppress(WorkflowUpdateFailedError):  # the engineers' set: refused
+        await acknowledge(tier, data, email(3), documents=documents)
+    joiners = hr_staff({"Engineering": 6, "Finance": 1})[5:]  # person005 (Engineering), person006 (Finance)
+    await handle.execute_update(
+        AcknowledgementCampaignWorkflow.change_staff,
+        StaffChange(add=tier.standins.directory(joiners), requested_by=LEAD.email),
+    )
+    await invitations(tier, 5)
+    await tier.sleep(29 * DAY)
+    await handle.result()
+    await _write(tier, out, "documents-campaign", handle.id)
+    await _write(tier, out, "documents-batch", batch_id_for(data.cycle_id, 1))

@@ -9,6 +9,7 @@ stage, for a stand-in to be called) lets the workflow catch up; it never lets da
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,8 +43,9 @@ from models.cycle import (
     Stage,
 )
 from models.findings import Finding, Severity
-from models.profile import AcknowledgementSchedule, SignatureSchedule
+from models.profile import AcknowledgementSchedule, Audience, SignatureSchedule
 from models.routing import AckLadder, CycleRouting, Person, ScheduleSnapshot
+from models.staff import Person as StaffPerson
 from models.storage import StoredObject
 from tests.logic.standins import Mail, StandIns, stored
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
@@ -253,11 +255,14 @@ class Tier:
 
     async def start_campaign(
         self,
-        people: list[Recipient],
+        people: list[Recipient] | list[StaffPerson],
         *,
         schedule: AckLadder | None = None,
         batch_size: int = 250,
+        signed: SignedVersion | None = None,
     ) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, object], CampaignInput]:
+        """A campaign over ``people`` (Recipients as they are, or the HR export's rows as
+        ``Person``), for the two-document version of old unless ``signed`` is given."""
         cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
         documents = {
             "information-security-policy.docx": "a" * 64,
@@ -267,7 +272,8 @@ class Tier:
         data = CampaignInput(
             cycle_id=cycle_id,
             organisation=ORGANISATION,
-            signed=SignedVersion(
+            signed=signed
+            or SignedVersion(
                 version="3.0",
                 version_hash=signed_version_hash(documents),
                 documents=documents,
@@ -293,7 +299,59 @@ class Tier:
 # ------------------------------------------------------------------- campaign steps
 
 
-async def acknowledge(tier: Tier, data: CampaignInput, person: str, *, batch: int = 1) -> AckReceipt:
+def signed_documents(
+    documents: dict[str, tuple[str, str, Audience]], *, version: str = "3.0"
+) -> SignedVersion:
+    """A signed version of ``documents`` (name -> title, version, audience), each PDF's hash made
+    from its name: what the annual review hands a campaign since the documents section."""
+    hashes = {name: _digest(name) for name in documents}
+    return SignedVersion(
+        version=version,
+        version_hash=signed_version_hash(hashes),
+        documents=hashes,
+        pdfs={name: stored(f"signed/{name}.pdf", seed=digest) for name, digest in hashes.items()},
+        titles={name: title for name, (title, _, _) in documents.items()},
+        versions={name: own for name, (_, own, _) in documents.items()},
+        audiences={name: audience for name, (_, _, audience) in documents.items()},
+    )
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def hr_staff(departments: dict[str, int]) -> list[StaffPerson]:
+    """People of the HR export, ``count`` per department in the order given, numbered on
+    (``email(n)``, as :func:`staff` names them); no line managers."""
+    people: list[StaffPerson] = []
+    for department, count in departments.items():
+        for _ in range(count):
+            number = len(people)
+            people.append(
+                StaffPerson(
+                    employee_id=f"E{number:04d}",
+                    name=f"Person {number:03d}",
+                    email=email(number),
+                    department=department,
+                    job_title="Analyst",
+                    manager_email=None,
+                    start_date=None,
+                    end_date=None,
+                    in_scope=True,
+                )
+            )
+    return people
+
+
+async def acknowledge(
+    tier: Tier,
+    data: CampaignInput,
+    person: str,
+    *,
+    batch: int = 1,
+    documents: dict[str, str] | None = None,
+) -> AckReceipt:
+    """``person`` acknowledges, as shown ``documents`` (default: every document of the version)."""
     link = uuid.uuid4().hex
     receipt: AckReceipt = await tier.env.client.get_workflow_handle(
         batch_id_for(data.cycle_id, batch)
@@ -303,7 +361,7 @@ async def acknowledge(tier: Tier, data: CampaignInput, person: str, *, batch: in
             person=person,
             version_hash=data.signed.version_hash,
             link_id=link,
-            documents=data.signed.documents,
+            documents=data.signed.documents if documents is None else documents,
             ip="198.51.100.9",
             user_agent="logic-tier",
         ),

@@ -23,7 +23,9 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from core.batches import documents_for, in_scope, with_documents
 from core.contract import Failure
+from core.register import tally_documents
 from models.archive import ArchivedObject, ArchiveInput, ArchiveResult
 from models.campaign import (
     BatchProgress,
@@ -56,6 +58,7 @@ from models.mail import LinkRequest, SendEmailInput, SendEmailResult
 from models.profile import DocumentEntry, DocumentKind
 from models.routing import CycleRouting
 from models.signing import SignDocumentsInput, SignDocumentsResult, SignedDocument
+from models.staff import Person
 from models.storage import StoredObject
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 
@@ -185,8 +188,15 @@ class StandIns:
         )
         return stored(key, content_type="application/yaml")
 
-    def directory(self, people: list[Recipient], *, problems: list[str] | None = None) -> StoredObject:
-        """A stored staff directory (or joiners file) holding ``people``."""
+    def directory(
+        self, people: list[Recipient] | list[Person], *, problems: list[str] | None = None
+    ) -> StoredObject:
+        """A stored staff directory (or joiners file) holding ``people``.
+
+        Recipients are taken as they are (everyone in scope, each with their documents set);
+        people of the HR export (``Person``) go through the campaign's own rules: who is in
+        scope on the day, and which documents each one's audiences give them.
+        """
         key = f"staff/{len(self._memory)}.csv"
         self._memory[key] = (list(people), list(problems or []))
         return stored(key, content_type="text/csv", seed=",".join(p.email for p in people))
@@ -457,12 +467,24 @@ class StandIns:
         people: tuple[list[Recipient], list[str]] = self._memory[ref.key]
         return people
 
+    def _persons(self, ref: StoredObject) -> list[Person] | None:
+        """The directory's people when it holds the HR export's rows (``Person``), else None."""
+        people: list[object] = self._memory[ref.key][0]
+        if people and all(isinstance(person, Person) for person in people):
+            return [person for person in people if isinstance(person, Person)]
+        return None
+
     @activity.defn(name="freeze_directory")
     async def freeze_directory(self, data: FreezeInput) -> FrozenDirectory:
         """The directory in batches of ``batch_size`` in its order (a manager's team kept together
         by the caller's ordering), with the index ``plan_staff_change`` reads."""
         await self._enter("freeze_directory", data)
         people, _ = self._people(data.staff)
+        no_documents = 0
+        persons = self._persons(data.staff)
+        if persons is not None:  # the real rules: in scope on the day, each one's documents
+            people, nothing = with_documents(in_scope(persons, as_of=data.as_of, audiences=data.audiences))
+            no_documents = len(nothing)
         chunks = [people[i : i + data.batch_size] for i in range(0, len(people), data.batch_size)]
         batches: list[StoredObject] = []
         where: dict[str, int] = {}
@@ -477,7 +499,9 @@ class StandIns:
                     managers.setdefault(_key(person.manager_email), number)
         index = stored(f"campaign/{data.cycle_id}/index.json")
         self._memory[index.key] = {"people": where, "managers": managers}
-        return FrozenDirectory(batches=batches, index=index, people=len(people), excluded=0)
+        return FrozenDirectory(
+            batches=batches, index=index, people=len(people), excluded=0, no_documents=no_documents
+        )
 
     @activity.defn(name="load_batch")
     async def load_batch(self, people: StoredObject) -> list[Recipient]:
@@ -492,6 +516,18 @@ class StandIns:
         index = self._memory[data.index.key]
         where: dict[str, int] = {**index["people"], **data.joined}
         joiners, problems = self._people(data.change.add) if data.change.add else ([], [])
+        persons = self._persons(data.change.add) if data.change.add else None
+        if persons is not None:  # each joiner's documents by the version's audiences
+            joiners = [
+                Recipient(
+                    email=person.email,
+                    name=person.name,
+                    department=person.department,
+                    manager_email=person.manager_email,
+                    acknowledges=documents_for(person, data.audiences),
+                )
+                for person in persons
+            ]
         plan = PlannedChange(problems=list(problems))
         if plan.problems:
             return plan
@@ -499,6 +535,9 @@ class StandIns:
             email = _key(person.email)
             if email in where and email not in data.left:
                 plan.already_in.append(person.email)
+                continue
+            if person.acknowledges == []:
+                plan.no_documents.append(person.email)
                 continue
             manager = _key(person.manager_email) if person.manager_email else ""
             batch = where.get(email) or index["managers"].get(manager) or where.get(manager) or 1
@@ -540,6 +579,7 @@ class StandIns:
             invited=sum(1 for record in records if record.invited_at is not None),
             joined=sum(1 for record in records if record.joined),
             left=sum(1 for record in records if record.left_at is not None),
+            by_document=tally_documents(records, data.signed.campaign_documents(), closed=True),
         )
 
     @activity.defn(name="campaign_figures")
@@ -548,7 +588,13 @@ class StandIns:
         await self._enter("campaign_figures", cycle_id)
         campaign = self.client.get_workflow_handle(campaign_id_for(cycle_id))
         state: CampaignState = await campaign.query(AcknowledgementCampaignWorkflow.state)
-        progress = CampaignProgress(cycle_id=cycle_id, stage=state.stage, batches=state.batches)
+        progress = CampaignProgress(
+            cycle_id=cycle_id,
+            stage=state.stage,
+            batches=state.batches,
+            documents=state.documents,
+            no_documents=state.no_documents,
+        )
         for number in range(1, state.batches + 1):
             batch = self.client.get_workflow_handle(batch_id_for(cycle_id, number))
             figures: BatchProgress = await batch.query(AcknowledgementBatchWorkflow.progress)
@@ -557,4 +603,6 @@ class StandIns:
             progress.tally.add(figures.tally)
             for department, tally in figures.by_department.items():
                 progress.by_department.setdefault(department, Tally()).add(tally)
+            for name, tally in figures.by_document.items():
+                progress.by_document.setdefault(name, Tally()).add(tally)
         return progress

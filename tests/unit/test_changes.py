@@ -1,4 +1,4 @@
-"""The change summary against the previous version: text, roles and holders."""
+"""The change summary against the previous version: text, roles, holders, and each document by id."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from typer.testing import CliRunner
 from cli.main import app
 from core.profile_io import load_profile, load_staff
 from documents.changes import build_manifest, load_previous, summarise_changes, write_manifest
-from documents.pipeline import render_documents
-from models.documents import MANIFEST_NAME, RenderManifest
+from documents.pipeline import render_cycle, render_documents
+from documents.sources import resolve_sources
+from models.documents import MANIFEST_NAME, ChangeSummary, RenderManifest
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
+from tests.documents_helpers import OWN_POLICY_TITLE, four_documents, minimal_pdf
 
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 
@@ -144,3 +146,160 @@ def test_cli_render_with_previous_writes_the_manifest(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 2
     assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Per document, by id
+
+
+def _render(folder: Path, staff: StaffDirectory, **options: Any) -> RenderManifest:
+    four = four_documents(folder / "org", **options)
+    profile = load_profile(four.profile)
+    sources = resolve_sources(profile, four.profile.parent).files
+    return render_cycle(profile, staff, folder / "out", sources=sources, previous_dir=None).manifest
+
+
+def test_each_document_is_compared_with_last_years_of_the_same_id(
+    staff: StaffDirectory, tmp_path: Path
+) -> None:
+    def last_year(data: dict[str, Any]) -> None:
+        data["documents"][1]["version"] = "2.0"  # the Acceptable Use Policy
+        data["documents"].append(
+            {"id": "clean-desk", "title": "Clean Desk Rule", "kind": "static", "file": "files/clean-desk.pdf"}
+        )
+
+    previous = tmp_path / "2026"
+    four = four_documents(previous / "org", pin_aup=False, changes=last_year)
+    minimal_pdf(previous / "org" / "files" / "clean-desk.pdf", "Clear your desk")
+    minimal_pdf(four.aup_pdf, "Acceptable Use Policy, 2026 edition")
+    profile = load_profile(four.profile)
+    render_cycle(
+        profile, staff, previous / "out", sources=resolve_sources(profile, four.profile.parent).files
+    )
+
+    def this_year(data: dict[str, Any]) -> None:
+        data["documents"].append(
+            {
+                "id": "incident-procedure",
+                "title": "Incident Procedure",
+                "kind": "static",
+                "file": "files/Secure Development Policy.docx",
+            }
+        )
+
+    current = tmp_path / "2027"
+    four = four_documents(current / "org", changes=this_year)
+    profile = load_profile(four.profile)
+    made = render_cycle(
+        profile,
+        staff,
+        current / "out",
+        sources=resolve_sources(profile, four.profile.parent).files,
+        previous_dir=previous / "out",
+    )
+    changes = made.manifest.changes
+    assert changes is not None
+    by_id = {Path(d.name).stem: d for d in changes.documents}
+    assert {doc_id: d.change for doc_id, d in by_id.items()} == {
+        "isms-roles-responsibilities": "text",
+        "information-security-policy": "text",
+        "acceptable-use-policy": "replaced",
+        "secure-development-policy": "text",
+        "incident-procedure": "new",
+        "clean-desk": "removed",
+    }
+    assert (
+        by_id["acceptable-use-policy"].previous_version,
+        by_id["acceptable-use-policy"].current_version,
+    ) == (
+        "2.0",
+        "2.1",
+    )
+    lines = changes.lines()
+    assert "Acceptable Use Policy: replaced (2.0 -> 2.1)" in lines
+    assert "Incident Procedure: new document" in lines
+    assert "Clean Desk Rule: no longer in the cycle" in lines
+    # the same files, the same template: no text line for them, and no file name in any line
+    assert not any(line.startswith(("Information Security Policy", "Secure Development")) for line in lines)
+    assert not any(".docx" in line or ".pdf" in line for line in lines)
+
+
+def test_a_static_pdf_unchanged_and_a_policy_template_changed(staff: StaffDirectory, tmp_path: Path) -> None:
+    previous = _render(tmp_path / "2026", staff)
+
+    def new_wording(data: dict[str, Any]) -> None:
+        data["isms_scope"] += " It now includes the Leeds office."
+
+    current_dir = tmp_path / "2027"
+    four = four_documents(current_dir / "org", changes=new_wording)
+    profile = load_profile(four.profile)
+    made = render_cycle(
+        profile,
+        staff,
+        current_dir / "out",
+        sources=resolve_sources(profile, four.profile.parent).files,
+        previous_dir=tmp_path / "2026" / "out",
+    )
+    changes = made.manifest.changes
+    assert changes is not None
+    assert [d.change for d in changes.documents if d.name.endswith(".pdf")] == ["unchanged"]
+    lines = changes.lines()
+    assert "Acceptable Use Policy: unchanged" in lines
+    assert any(
+        line.startswith("Information Security Policy (Larkspur edition): 1 paragraph(s)") for line in lines
+    )
+    assert any(line.startswith("ISMS Roles and Responsibilities: ") for line in lines)
+    policy = changes.text["information-security-policy.docx"]
+    assert any("Leeds office" in paragraph for paragraph in policy.added)
+    assert previous.facts.documents  # written with this year's facts
+
+
+def test_last_years_manifest_from_before_documents_is_compared_by_name(
+    staff: StaffDirectory, tmp_path: Path
+) -> None:
+    """A manifest archived before the documents section: the built-ins by text, the others are new."""
+    profile = load_profile(DEMO / "profile.yaml")
+    folder = tmp_path / "2026"
+    manifest = build_manifest(profile, staff, render_documents(profile, staff, folder))
+    old = manifest.model_dump(mode="json")
+    del old["facts"]["documents"]
+    for document in old["documents"]:
+        del document["title"], document["kind"]
+    (folder / MANIFEST_NAME).write_text(json.dumps(old))
+
+    four = four_documents(tmp_path / "2027" / "org")
+    current = load_profile(four.profile)
+    made = render_cycle(
+        current,
+        staff,
+        tmp_path / "2027" / "out",
+        sources=resolve_sources(current, four.profile.parent).files,
+        previous_dir=folder,
+    )
+    changes = made.manifest.changes
+    assert changes is not None
+    assert [(Path(d.name).stem, d.change) for d in changes.documents] == [
+        ("information-security-policy", "text"),
+        ("isms-roles-responsibilities", "text"),
+        ("acceptable-use-policy", "new"),
+        ("secure-development-policy", "new"),
+    ]
+    lines = changes.lines()
+    assert any(line.startswith(f"{OWN_POLICY_TITLE}: 2 paragraph(s) added") for line in lines)
+    assert "Acceptable Use Policy: new document" in lines
+    assert "Secure Development Policy: new document" in lines
+
+
+def test_a_summary_made_before_documents_still_reads_as_it_did() -> None:
+    """A change summary stored before documents (no ``documents``): its lines name files as then."""
+    summary = ChangeSummary.model_validate(
+        {
+            "previous_version": "2.0",
+            "current_version": "3.0",
+            "text": {"information-security-policy.docx": {"added": ["a", "b"], "removed": ["c"]}},
+        }
+    )
+    assert summary.lines() == [
+        "Version 2.0 -> 3.0",
+        "information-security-policy.docx: 2 paragraph(s) added or changed, 1 removed or replaced",
+    ]

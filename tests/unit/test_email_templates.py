@@ -247,6 +247,7 @@ def test_campaign_templates_declare_the_agreed_variables() -> None:
             "lead_name",
             "version",
             "reminder_number",
+            "documents",  # the person's own documents, as in the invitation
             "deadline",
             "link",
             "link_expires",

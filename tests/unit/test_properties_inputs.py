@@ -601,9 +601,8 @@ def test_a_very_long_cell_is_read_whole_or_refused_at_its_row(
         assert first <= problem.line <= last, (problem, first, last)
         return
     assert result.loaded is not None, result.message
-    assert [p.model_dump(exclude={"columns"}) for p in result.loaded.people] == [
-        _expected_person(r) for r in rows
-    ]  # type: ignore[union-attr]
+    people = result.loaded.people  # type: ignore[union-attr]
+    assert [p.model_dump(exclude={"columns"}) for p in people] == [_expected_person(r) for r in rows]
 
 
 # ---------------------------------------------------------------- check_files

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from core.register import (
     CSV_COLUMNS,
     NO_LINE_MANAGER,
+    acknowledged_documents,
     build_report,
     escape_markdown,
     format_duration,
@@ -27,9 +28,17 @@ from core.register import (
     report_html,
     report_markdown,
     shortfall,
+    tally_documents,
     tally_records,
 )
-from models.campaign import RATE_TARGET, CampaignReport, PersonRecord, Tally
+from models.campaign import (
+    RATE_TARGET,
+    AcknowledgedDocument,
+    CampaignDocument,
+    CampaignReport,
+    PersonRecord,
+    Tally,
+)
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 HASH = "c" * 64
@@ -518,3 +527,290 @@ def test_any_name_reads_as_itself_in_the_html_report(name: str) -> None:
     assert re.findall(r"<[a-z/!][^>]*>", page.split("<body>")[1]) == re.findall(
         r"<[a-z/!][^>]*>", plain.split("<body>")[1]
     )
+
+
+# --- per document: each person's own documents -------------------------------------------------
+
+POLICY = CampaignDocument(
+    name="information-security-policy.docx",
+    title="Information Security Policy",
+    version="3.0",
+    sha256="1" * 64,
+)
+AUP = CampaignDocument(
+    name="acceptable-use-policy.pdf", title="Acceptable Use Policy", version="2024.2", sha256="2" * 64
+)
+SDP = CampaignDocument(
+    name="secure-development-policy.docx",
+    title="Secure Development Policy",
+    version="3.0",
+    sha256="3" * 64,
+    audience="Engineering",
+)
+DOCUMENTS = [POLICY, AUP, SDP]
+
+
+def _acknowledged(*documents: CampaignDocument) -> dict[str, Any]:
+    return {
+        "documents": {d.name: d.sha256 for d in documents},
+        "acknowledged_documents": [
+            AcknowledgedDocument(id=d.id, name=d.name, title=d.title, version=d.version, sha256=d.sha256)
+            for d in documents
+        ],
+    }
+
+
+def _document_records() -> list[PersonRecord]:
+    everyone, engineers = [POLICY.name, AUP.name], [POLICY.name, AUP.name, SDP.name]
+    return [
+        PersonRecord(  # an engineer who acknowledged their three documents
+            email="eng1@larkspur.example",
+            name="Eng One",
+            department="Engineering",
+            acknowledges=engineers,
+            acknowledged_at=_at(1),
+            **_acknowledged(POLICY, AUP, SDP),
+        ),
+        PersonRecord(  # an engineer outstanding, escalated
+            email="eng2@larkspur.example",
+            name="Eng Two",
+            department="Engineering",
+            acknowledges=engineers,
+            escalated_at=_at(14),
+        ),
+        PersonRecord(  # a salesperson who acknowledged their two
+            email="sal1@larkspur.example",
+            name="Sal One",
+            department="Sales",
+            acknowledges=everyone,
+            acknowledged_at=_at(2),
+            **_acknowledged(POLICY, AUP),
+        ),
+        PersonRecord(  # a salesperson outstanding
+            email="sal2@larkspur.example",
+            name="Sal Two",
+            department="Sales",
+            acknowledges=everyone,
+        ),
+        PersonRecord(  # an engineer who left: in no figure
+            email="eng3@larkspur.example",
+            name="Eng Three",
+            department="Engineering",
+            acknowledges=engineers,
+            left_at=_at(3),
+        ),
+    ]
+
+
+def test_tally_per_document_counts_the_people_in_its_audience_leavers_left_out() -> None:
+    by_document = tally_documents(_document_records(), DOCUMENTS)
+    assert list(by_document) == [POLICY.name, AUP.name, SDP.name]
+    assert by_document[POLICY.name] == Tally(total=4, acknowledged=2, outstanding=2, overdue=1)
+    assert by_document[AUP.name] == Tally(total=4, acknowledged=2, outstanding=2, overdue=1)
+    assert by_document[SDP.name] == Tally(total=2, acknowledged=1, outstanding=1, overdue=1)
+    closed = tally_documents(_document_records(), DOCUMENTS, closed=True)
+    assert closed[POLICY.name].overdue == 2
+    assert tally_documents(_document_records(), []) == {}
+
+
+def test_a_record_without_its_own_set_counts_for_every_document() -> None:
+    records = [
+        PersonRecord(email="a@x.example", name="A", department="D", acknowledged_at=T0),
+        PersonRecord(email="b@x.example", name="B", department="D"),
+    ]
+    by_document = tally_documents(records, DOCUMENTS)
+    assert {name: (t.total, t.acknowledged) for name, t in by_document.items()} == {
+        POLICY.name: (2, 1),
+        AUP.name: (2, 1),
+        SDP.name: (2, 1),
+    }
+
+
+def test_csv_keeps_every_column_and_adds_each_persons_documents() -> None:
+    data = register_csv(_document_records())
+    header = data.splitlines()[0].decode()
+    assert header.startswith(
+        "email,name,department,manager_email,manager_name,status,joined,invited_at,reminded_at,"
+        "escalated_at,acknowledged_at,ip,user_agent,version_hash,left_at,documents,"
+    ), "the columns an auditor's spreadsheet already reads stay where they were"
+    assert header.endswith(",acknowledges,acknowledged_documents")
+    rows = {row["email"]: row for row in _parse(data)}
+    engineer = rows["eng1@larkspur.example"]
+    assert engineer["acknowledges"] == (
+        "information-security-policy; acceptable-use-policy; secure-development-policy"
+    )
+    assert engineer["acknowledged_documents"] == (
+        f"information-security-policy@3.0={'1' * 64}; acceptable-use-policy@2024.2={'2' * 64}; "
+        f"secure-development-policy@3.0={'3' * 64}"
+    )
+    seller = rows["sal1@larkspur.example"]
+    assert seller["acknowledges"] == "information-security-policy; acceptable-use-policy"
+    assert seller["acknowledged_documents"] == (
+        f"information-security-policy@3.0={'1' * 64}; acceptable-use-policy@2024.2={'2' * 64}"
+    )
+    assert "secure-development-policy" not in seller["documents"]
+    outstanding = rows["sal2@larkspur.example"]
+    assert (outstanding["acknowledges"], outstanding["acknowledged_documents"]) == (
+        "information-security-policy; acceptable-use-policy",
+        "",
+    )
+
+
+def test_csv_of_a_cycle_without_audiences_leaves_the_set_empty_and_versions_unknown() -> None:
+    record = PersonRecord(
+        email="a@x.example",
+        name="A",
+        department="D",
+        acknowledged_at=T0,
+        documents={"roles.docx": "b" * 64, "policy.docx": "a" * 64},
+    )
+    (row,) = _parse(register_csv([record]))
+    assert row["acknowledges"] == ""
+    assert row["acknowledged_documents"] == f"policy@={'a' * 64}; roles@={'b' * 64}"
+    assert [d.id for d in acknowledged_documents(record)] == ["policy", "roles"]
+    assert acknowledged_documents(record.model_copy(update={"acknowledged_at": None})) == []
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_neutralises_formulas_in_the_document_columns_too(start: str) -> None:
+    record = PersonRecord(
+        email="eve@x.example",
+        name="Eve",
+        department="D",
+        acknowledged_at=T0,
+        acknowledges=[f"{start}cmd.docx"],
+        acknowledged_documents=[
+            AcknowledgedDocument(id=f"{start}cmd", name=f"{start}cmd.docx", version="1", sha256="d" * 64)
+        ],
+    )
+    (row,) = _parse(register_csv([record]))
+    assert row["acknowledges"] == f"'{start}cmd"
+    assert row["acknowledged_documents"] == f"'{start}cmd@1={'d' * 64}"
+
+
+def test_json_register_lists_the_documents_and_what_each_person_acknowledged() -> None:
+    document = json.loads(
+        register_json(
+            _document_records(),
+            cycle_id="c",
+            version="3.0",
+            version_hash=HASH,
+            closed=True,
+            documents=DOCUMENTS,
+        )
+    )
+    assert document["documents"] == [
+        {
+            "id": "information-security-policy",
+            "title": "Information Security Policy",
+            "version": "3.0",
+            "sha256": "1" * 64,
+            "audience": "everyone in scope",
+        },
+        {
+            "id": "acceptable-use-policy",
+            "title": "Acceptable Use Policy",
+            "version": "2024.2",
+            "sha256": "2" * 64,
+            "audience": "everyone in scope",
+        },
+        {
+            "id": "secure-development-policy",
+            "title": "Secure Development Policy",
+            "version": "3.0",
+            "sha256": "3" * 64,
+            "audience": "Engineering",
+        },
+    ]
+    people = {person["email"]: person for person in document["people"]}
+    seller = people["sal1@larkspur.example"]
+    assert seller["acknowledges"] == ["information-security-policy", "acceptable-use-policy"]
+    assert seller["acknowledged_documents"] == [
+        {"id": "information-security-policy", "title": "Information Security Policy", "version": "3.0",
+         "sha256": "1" * 64},
+        {"id": "acceptable-use-policy", "title": "Acceptable Use Policy", "version": "2024.2",
+         "sha256": "2" * 64},
+    ]  # fmt: skip
+    assert [d["id"] for d in people["eng1@larkspur.example"]["acknowledged_documents"]] == [
+        "information-security-policy",
+        "acceptable-use-policy",
+        "secure-development-policy",
+    ]
+    assert people["eng2@larkspur.example"]["acknowledged_documents"] == []
+    by_document = document["totals"]["by_document"]
+    assert by_document["secure-development-policy"] == {
+        "total": 2,
+        "acknowledged": 1,
+        "outstanding": 1,
+        "overdue": 1,
+    }
+    assert by_document["acceptable-use-policy"]["total"] == 4
+    old = json.loads(register_json(_records(), cycle_id="c", version="3.0", version_hash=HASH))
+    assert (old["documents"], old["totals"]["by_document"]) == ([], {})
+    assert next(p for p in old["people"] if p["email"] == "sam@larkspur.example")["acknowledges"] is None
+
+
+def _document_report(no_documents: int = 0) -> CampaignReport:
+    return build_report(
+        _document_records(),
+        documents=DOCUMENTS,
+        no_documents=no_documents,
+        organisation="Larkspur Analytics Ltd",
+        cycle_id="isms-review-larkspur-2026",
+        version="3.0",
+        version_hash=HASH,
+        cycle_started_at=datetime(2026, 10, 20, 8, 0, tzinfo=UTC),
+        signed_at=datetime(2026, 10, 23, 13, 30, tzinfo=UTC),
+        campaign_started_at=T0,
+        closed_at=_at(28),
+    )
+
+
+def test_report_gives_the_rate_per_document_beside_the_overall_rate() -> None:
+    report = _document_report(no_documents=3)
+    assert report.tally == Tally(total=4, acknowledged=2, outstanding=2, overdue=2)
+    assert report.by_document[SDP.name] == Tally(total=2, acknowledged=1, outstanding=1, overdue=1)
+    assert report.by_document[AUP.name] == Tally(total=4, acknowledged=2, outstanding=2, overdue=2)
+    text = report_markdown(report)
+    assert "**50.0%** acknowledged: 2 of 4 people in scope" in text
+    start = text.index("## By document")
+    table = [line for line in text[start:].splitlines() if line.startswith("| ")][:5]
+    assert table == [
+        "| Document | Version | Audience | In its audience | Acknowledged | Outstanding | Rate |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| Information Security Policy (information-security-policy) | 3.0 | everyone in scope | 4 | 2 | 2 | 50.0% |",
+        "| Acceptable Use Policy (acceptable-use-policy) | 2024.2 | everyone in scope | 4 | 2 | 2 | 50.0% |",
+        "| Secure Development Policy (secure-development-policy) | 3.0 | Engineering | 2 | 1 | 1 | 50.0% |",
+    ]  # fmt: skip
+    assert "In scope with no document for them (not invited, not counted): 3." in text
+    page = report_html(report)
+    assert "<td>Secure Development Policy (secure-development-policy)</td>" in page
+    without = report_markdown(_report())
+    assert "## By document" not in without
+    assert "no document for them" not in without
+
+
+def test_report_escapes_document_titles_and_audiences() -> None:
+    hostile = SDP.model_copy(update={"title": "<script>x</script> | *bold*", "audience": "R&D | Ops"})
+    page = report_html(
+        build_report(
+            _document_records(),
+            documents=[POLICY, AUP, hostile],
+            organisation="Larkspur Analytics Ltd",
+            cycle_id="c",
+            version="3.0",
+            version_hash=HASH,
+            cycle_started_at=T0,
+            signed_at=T0,
+            campaign_started_at=T0,
+            closed_at=_at(28),
+        )
+    )
+    assert "<script" not in page
+    assert "<em>" not in page
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    hostile_row = next(row for row in rows if "secure-development-policy" in row)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", hostile_row, re.S)
+    assert len(cells) == 7, "a pipe in a title splits no cell"
+    assert html.unescape(cells[0]) == "<script>x</script> | *bold* (secure-development-policy)"
+    assert html.unescape(cells[2]) == "R&D | Ops"

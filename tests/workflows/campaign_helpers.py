@@ -33,6 +33,7 @@ from models.campaign import (
     signed_version_hash,
 )
 from models.links import LinkRole
+from models.profile import Audience
 from models.routing import AckLadder, Person
 from models.signing import SignDocumentsResult
 from models.storage import StoredObject
@@ -51,18 +52,36 @@ def write_staff(folder: Path, rows: list[dict[str, str]], name: str = "staff.csv
     return path
 
 
-def signed_version(settings: Settings, folder: Path, *, version: str = "3.0") -> SignedVersion:
-    """Two small PDFs in the drafts bucket, standing in for the sealed documents."""
+def signed_version(
+    settings: Settings,
+    folder: Path,
+    *,
+    version: str = "3.0",
+    documents: dict[str, tuple[str, str, Audience]] | None = None,
+) -> SignedVersion:
+    """Small PDFs in the drafts bucket, standing in for the sealed documents: the two of a
+    version signed before the documents section, or ``documents`` (name -> title, version,
+    audience), each to its audience."""
     folder.mkdir(parents=True, exist_ok=True)
+    names = (
+        list(documents)
+        if documents
+        else ["information-security-policy.docx", "isms-roles-and-responsibilities.docx"]
+    )
     pdfs: dict[str, StoredObject] = {}
-    for name in ("information-security-policy.docx", "isms-roles-and-responsibilities.docx"):
-        path = folder / name.replace(".docx", ".pdf")
+    for name in names:
+        path = folder / (Path(name).stem + ".pdf")
         path.write_bytes(tiny_pdf(f"{name} version {version} {uuid.uuid4().hex[:6]}"))
         pdfs[name] = store(settings, path)
-    documents = {name: pdf.sha256 for name, pdf in pdfs.items()}
-    return SignedVersion(
-        version=version, version_hash=signed_version_hash(documents), documents=documents, pdfs=pdfs
+    hashes = {name: pdf.sha256 for name, pdf in pdfs.items()}
+    signed = SignedVersion(
+        version=version, version_hash=signed_version_hash(hashes), documents=hashes, pdfs=pdfs
     )
+    if documents:
+        signed.titles = {name: title for name, (title, _, _) in documents.items()}
+        signed.versions = {name: own for name, (_, own, _) in documents.items()}
+        signed.audiences = {name: audience for name, (_, _, audience) in documents.items()}
+    return signed
 
 
 def ladder(scale: timedelta = timedelta(days=1)) -> AckLadder:
@@ -83,13 +102,14 @@ async def start_campaign(
     *,
     schedule: AckLadder | None = None,
     batch_size: int = 250,
+    signed: SignedVersion | None = None,
 ) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, CampaignResult], CampaignInput]:
     cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
     data = CampaignInput(
         cycle_id=cycle_id,
         organisation="Larkspur Analytics Ltd",
-        signed=signed_version(settings, folder),
+        signed=signed or signed_version(settings, folder),
         staff=store(settings, write_staff(folder, rows)),
         lead=LEAD,
         signer=CEO,

@@ -17,9 +17,11 @@ from temporalio.client import Client
 from adapters.campaign import campaign_progress
 from core.settings import Settings
 from models.campaign import Acknowledgement, CampaignStage, batch_id_for
+from models.profile import Audience
 from tests.workflows.campaign_helpers import (
     batch_of,
     ladder,
+    signed_version,
     staff_rows,
     start_campaign,
     wait_until,
@@ -240,4 +242,60 @@ async def test_watch_stops_when_everyone_has_acknowledged(
     progress = await campaign_progress(client, data.cycle_id)
     assert progress is not None
     assert progress.stage is CampaignStage.RUNNING  # watching changed nothing
+    await handle.terminate("test over")
+
+
+async def test_status_shows_each_documents_figures_and_a_joiner_with_no_document(
+    review: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    client, settings = review
+    signed = signed_version(
+        settings,
+        tmp_path / "signed",
+        documents={
+            "acceptable-use-policy.pdf": (
+                "Acceptable Use Policy",
+                "2024.2",
+                Audience(departments=["Engineering", "Operations"]),
+            ),
+            "secure-development-policy.docx": (
+                "Secure Development Policy",
+                "1.4",
+                Audience(departments=["Engineering"]),
+            ),
+        },
+    )
+    rows = staff_rows(20)  # Engineering 8, Finance 8 (no document for them), Operations 4
+    handle, data = await start_campaign(client, settings, tmp_path, rows, signed=signed)
+    cycle_id = data.cycle_id
+    await wait_until(client, cycle_id, lambda p: p.stage is CampaignStage.RUNNING and p.invited == 12)
+    await client.get_workflow_handle(batch_id_for(cycle_id, 1)).execute_update(
+        AcknowledgementBatchWorkflow.acknowledge,
+        Acknowledgement(person=rows[0]["email"], version_hash=data.signed.version_hash, link_id="cli-docs"),
+    )
+    await wait_until(client, cycle_id, lambda p: p.tally.acknowledged == 1)
+
+    code, out, err = await _isms(settings, "cycle", "status", cycle_id)
+    assert code == 0, err
+    assert "Acknowledged  1 of 12 (8.3%)" in out
+    assert "No document   8 in scope with no document for them" in out
+    assert "By document" in out
+    assert "Secure Development" in out
+    code, out, err = await _isms(settings, "cycle", "status", cycle_id, "--json")
+    assert code == 0, err
+    campaign = json.loads(out)["campaign"]
+    assert campaign["no_documents"] == 8
+    assert [(d["title"], d["version"], d["audience"]) for d in campaign["documents"]] == [
+        ("Acceptable Use Policy", "2024.2", "Engineering, Operations"),
+        ("Secure Development Policy", "1.4", "Engineering"),
+    ]
+    figures = {name: (t["total"], t["acknowledged"]) for name, t in campaign["by_document"].items()}
+    assert figures == {"acceptable-use-policy.pdf": (12, 1), "secure-development-policy.docx": (8, 1)}
+
+    joiners = write_staff(tmp_path / "in", [_joiner()], name="joiners.csv")  # in Finance
+    code, out, err = await _isms(settings, "cycle", "staff", cycle_id, "--add", str(joiners))
+    assert code == 0, err
+    assert "No document" in out
+    assert "joiner000000@larkspur.example" in out
+    assert "Added" not in out
     await handle.terminate("test over")

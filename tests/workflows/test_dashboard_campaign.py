@@ -19,7 +19,8 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from models.campaign import Acknowledgement, CampaignInput, CampaignStage, batch_id_for
-from tests.workflows.campaign_helpers import ladder, staff_rows, start_campaign, wait_until
+from models.profile import Audience
+from tests.workflows.campaign_helpers import ladder, signed_version, staff_rows, start_campaign, wait_until
 from tests.workflows.test_dashboard import PASSWORD, _sign_in
 from web.app import create_app
 from workflows.acknowledgement import AcknowledgementBatchWorkflow
@@ -145,3 +146,53 @@ async def test_a_closed_campaign_marks_the_overdue_and_names_the_register(
     }
     assert departments["Finance"]["overdue"] == "2"
     assert departments["Finance"]["overdue_width"] == "66.6%"
+
+
+def _documents(page: str) -> dict[str, dict[str, str]]:
+    """Each document row's figures (its data attributes), by document id."""
+    rows: dict[str, dict[str, str]] = {}
+    for row in re.findall(r'<tr class="document"(.*?)</tr>', page, flags=re.DOTALL):
+        figures = dict(re.findall(r'data-([a-z]+)="([^"]*)"', row))
+        rows[unescape(figures.pop("document"))] = figures
+    return rows
+
+
+async def test_the_cycle_page_shows_each_documents_figures_and_who_has_none(
+    dashboard: tuple[httpx.AsyncClient, Client, Settings], tmp_path: Path
+) -> None:
+    client, temporal, settings = dashboard
+    people = staff_rows(20)  # Engineering 8, Finance 8, Operations 4
+    signed = signed_version(
+        settings,
+        tmp_path / "signed",
+        documents={
+            "acceptable-use-policy.pdf": (
+                "Acceptable Use Policy",
+                "2024.2",
+                Audience(departments=["Engineering", "Operations"]),
+            ),
+            "secure-development-policy.docx": (
+                "Secure Development Policy",
+                "1.4",
+                Audience(departments=["Engineering"]),
+            ),
+        },
+    )
+    handle, data = await start_campaign(temporal, settings, tmp_path, people, signed=signed)
+    await wait_until(temporal, data.cycle_id, lambda p: p.stage is CampaignStage.RUNNING and p.invited == 12)
+    # two engineers and one in Operations; nobody in Finance has a document
+    await _acknowledge(temporal, data, [people[1]["email"], people[2]["email"], people[16]["email"]])
+    await wait_until(temporal, data.cycle_id, lambda p: p.tally.acknowledged == 3)
+
+    await _sign_in(client)
+    text = (await client.get(f"/dashboard/cycles/{data.cycle_id}")).text
+    assert "<strong>3</strong> of 12 (<strong>25.0%</strong>" in text
+    assert "<h2>By document</h2>" in text
+    assert _documents(text) == {
+        "acceptable-use-policy": {"acknowledged": "3", "outstanding": "9", "overdue": "0", "total": "12"},
+        "secure-development-policy": {"acknowledged": "2", "outstanding": "6", "overdue": "0", "total": "8"},
+    }
+    assert 'aria-label="Secure Development Policy: 2 of 8 acknowledged, 6 outstanding (0 overdue)"' in text
+    assert '<td class="no-documents">8 in scope, not invited' in text
+    assert "Finance" not in _departments(text)
+    await handle.terminate("test over")
