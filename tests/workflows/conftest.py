@@ -20,7 +20,6 @@ from adapters.temporal import connect_temporal
 from core.settings import Settings
 from devstack.ports import find_free_ports
 from documents.pdf_convert import PdfConverter
-from tests.workflows.four_documents import four_documents  # noqa: F401 (the fixture of the N-document pages)
 from web.app import create_app
 from worker import build_worker
 

@@ -1,14 +1,15 @@
 """The signing page with four documents, through the real web app (uvicorn) and a running cycle.
 
 The cycle is started by the real door (``adapters.cycles.start_cycle``, which uploads the
-profile's own files); its version is the four documents of tests/workflows/helpers.py's
-OWN_DOCUMENTS (see tests/workflows/four_documents.py for the worker). The page shows every
-document with its title, version, SHA-256 and audience, serves each by its name, the CEO signs
-the set in one decision, and a request for changes may name documents.
+profile's own files) and run by the product's worker; its version is the four documents of
+tests/workflows/helpers.py's OWN_DOCUMENTS. The page shows every document with its title,
+version, SHA-256 and audience, serves each by its name, the CEO signs the set in one decision
+(every PDF sealed), and a request for changes may name documents.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,13 +18,15 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from adapters.cycles import start_cycle
-from adapters.s3 import make_s3_client
+from adapters.s3 import get_file, make_s3_client
+from core.seal_check import verify_pdf_signature
 from core.settings import Settings
 from core.tokens import issue_link
+from documents.signing_identity import load_or_create_signing_identity
 from models.cycle import SIGNED_STAGES, CycleStatus, Stage
 from models.links import LinkRole
+from models.signing import SigningEvidence
 from tests.conftest import SmtpSink
-from tests.workflows.four_documents import FourDocuments
 from tests.workflows.helpers import (
     CEO,
     DEMO,
@@ -85,9 +88,9 @@ async def _done(handle: WorkflowHandle) -> None:
 
 
 async def test_every_document_is_shown_with_its_title_version_sha256_and_audience_and_served_by_name(
-    four_documents: tuple[Client, Settings, FourDocuments], tmp_path: Path
+    served: tuple[Client, Settings], tmp_path: Path
 ) -> None:
-    client, settings, _ = four_documents
+    client, settings = served
     handle = await start_four(client, settings, tmp_path / "own", year=2051)
     status = await wait_for(handle, invited, within=120)
     assert [d.name for d in status.documents] == OWN_DOCUMENT_NAMES
@@ -137,9 +140,9 @@ async def test_every_document_is_shown_with_its_title_version_sha256_and_audienc
 
 
 async def test_a_request_for_changes_names_documents_and_the_lead_is_told_which(
-    four_documents: tuple[Client, Settings, FourDocuments], tmp_path: Path, smtp_sink: SmtpSink
+    served: tuple[Client, Settings], tmp_path: Path, smtp_sink: SmtpSink
 ) -> None:
-    client, settings, _ = four_documents
+    client, settings = served
     handle = await start_four(client, settings, tmp_path / "own", year=2052)
     status = await wait_for(handle, invited, within=120)
     token = link(settings, status)
@@ -174,10 +177,8 @@ async def test_a_request_for_changes_names_documents_and_the_lead_is_told_which(
     await _done(handle)
 
 
-async def test_the_ceo_signs_the_set_in_one_decision(
-    four_documents: tuple[Client, Settings, FourDocuments], tmp_path: Path
-) -> None:
-    client, settings, seen = four_documents
+async def test_the_ceo_signs_the_set_in_one_decision(served: tuple[Client, Settings], tmp_path: Path) -> None:
+    client, settings = served
     handle = await start_four(client, settings, tmp_path / "own", year=2053)
     status = await wait_for(handle, invited, within=120)
     token = link(settings, status)
@@ -199,16 +200,24 @@ async def test_the_ceo_signs_the_set_in_one_decision(
         for document in status.documents:
             assert f"SHA-256 of {document.title} ({document.name})" in recorded.text
             assert document.shown_sha256 in recorded.text
-    signed = await wait_for(handle, lambda s: s.stage in SIGNED_STAGES and len(s.archive) == 1, within=120)
-    (request,) = seen.signed
-    assert request.shown_documents == {d.name: d.shown_sha256 for d in status.documents}
-    assert set(request.document_files) == {
-        "information-security-policy",
-        "acceptable-use-policy",
-        "secure-development-policy",
-    }
-    events = [e for e in signed.events if e.event == "signed"]
-    assert len(events) == 1
+    signed = await wait_for(handle, lambda s: s.stage in SIGNED_STAGES and len(s.archive) == 1, within=180)
+    assert signed.signed is not None
+    assert [d.name for d in signed.signed.documents] == OWN_DOCUMENT_NAMES
+    # one signature, over the set: evidence.json records every document the CEO was shown
+    s3 = make_s3_client(settings)
+    body = s3.get_object(Bucket=signed.signed.evidence.bucket, Key=signed.signed.evidence.key)["Body"].read()
+    evidence = SigningEvidence.model_validate_json(body)
+    assert evidence.shown_documents == {d.name: d.shown_sha256 for d in status.documents}
+    assert [(d.name, d.signed) for d in evidence.documents] == [
+        (name, name != AUP) for name in OWN_DOCUMENT_NAMES
+    ]
+    assert [e.event for e in signed.events].count("signed") == 1
+    trust = [load_or_create_signing_identity(settings).certificate]
+    for sealed in signed.signed.documents:  # every PDF sealed, the one the CEO does not sign too
+        pdf = get_file(s3, sealed.pdf, tmp_path / f"{sealed.id}.pdf")
+        check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=trust)
+        assert check.valid, (sealed.name, check.detail)
+        assert check.intact, sealed.name
     archived = {o.key.split("/", 2)[2] for o in signed.archive[0].objects}
     assert "acceptable-use-policy/v3.0/document.pdf" in archived
     assert "acceptable-use-policy/v3.0/document.docx" not in archived
