@@ -127,7 +127,8 @@ async def dashboard(settings: Settings, temporal: Client) -> AsyncIterator[httpx
 async def test_the_dashboard_refuses_a_profile_whose_template_is_not_there(
     dashboard: httpx.AsyncClient, temporal: Client, settings: Settings, tmp_path: Path
 ) -> None:
-    """An uploaded profile comes alone: the template it names is missing, and the start is refused."""
+    """An uploaded profile comes alone: the template it names was not chosen with it, and the start
+    is refused naming the document and the file to choose (web/document_uploads.py)."""
     profile, short_name = _organisation(
         tmp_path, [{"id": "information-security-policy", "template": "templates/policy.docx"}]
     )
@@ -145,7 +146,9 @@ async def test_the_dashboard_refuses_a_profile_whose_template_is_not_there(
         },
     )
     assert refused.status_code == 422
-    assert "documents.file-exists" in refused.text
-    assert "information-security-policy: there is no file at" in refused.text
+    assert (
+        "documents.information-security-policy: the profile names templates/policy.docx, which was "
+        "not chosen; add policy.docx to the document files" in refused.text
+    )
     await _not_started(temporal, f"isms-review-{short_name}-{year}")
     assert _drafts(settings) == before
