@@ -36,7 +36,7 @@ from adapters.audit import (
     verify_archive,
 )
 from adapters.audit_access import check_auditor, legal_hold_marked
-from models.archive import ArchivedObject
+from models.archive import ArchivedDocumentFacts, ArchivedObject
 from models.audit import ArchivedCycle, AuditGrant, Verdict
 from models.links import LinkProblem
 from web import pages
@@ -185,7 +185,9 @@ def _cycle_summary(cycle: ArchivedCycle, legal_hold: bool | None) -> dict[str, o
     }
 
 
-def _file_row(obj: ArchivedObject, cycle: ArchivedCycle, base_path: str) -> dict[str, object]:
+def _file_row(
+    obj: ArchivedObject, cycle: ArchivedCycle, base_path: str, facts: ArchivedDocumentFacts | None = None
+) -> dict[str, object]:
     name = obj.key.removeprefix(f"{cycle.organisation}/{cycle.year}/")
     query = urlencode({"key": obj.key, "version": obj.version_id})
     return {
@@ -195,7 +197,7 @@ def _file_row(obj: ArchivedObject, cycle: ArchivedCycle, base_path: str) -> dict
         "size": obj.size,
         "sha256": obj.sha256,
         "retain_until": _day(obj.retain_until),
-        "evidence": evidence_item(name),
+        "evidence": evidence_item(name, facts),
         "href": f"{base_path}/{cycle.year}/download?{query}",
     }
 
@@ -207,7 +209,7 @@ def _cycle_detail(cycle: ArchivedCycle, base_path: str) -> dict[str, object]:
             {
                 "document": version.document,
                 "version": version.version,
-                "files": [_file_row(f, cycle, base_path) for f in version.files],
+                "files": [_file_row(f, cycle, base_path, version.facts) for f in version.files],
             }
             for version in cycle.versions
         ],

@@ -36,7 +36,7 @@ from core.tokens import issue_link
 from models.archive import ArchivedObject
 from models.audit import AuditGrant
 from models.links import LinkRole
-from tests.audit_helpers import SIGNER, ArchivedYear, archive_cycle
+from tests.audit_helpers import OWN_DOCUMENTS, SIGNER, ArchivedYear, archive_cycle
 from web.app import create_app
 
 POLICY_PDF = "information-security-policy/v3.0/document.pdf"
@@ -537,3 +537,29 @@ async def test_the_read_only_identity_cannot_presign_a_write_to_the_archive(port
         assert accepted.status_code == 200, accepted.text[:300]
     stored = admin.get_object(Bucket=bucket, Key=fresh)["Body"].read()
     assert stored == body
+
+
+async def test_the_year_page_says_what_each_of_the_organisations_own_documents_proves(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A version of four documents: the portal names each by title, and the one the CEO did not
+    sign (the static Acceptable Use Policy) is not presented as approved by top management."""
+    archived = await asyncio.to_thread(archive_cycle, settings, tmp_path / "cycle", documents=OWN_DOCUMENTS)
+    _, link = _grant(settings, archived.organisation)
+    temporal = await connect_temporal(settings)
+    app = create_app(settings, client=temporal)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://isms.test") as http:
+        response = await http.get(f"{urlsplit(link).path}/{archived.year}")
+    assert response.status_code == 200
+    evidence = {row[0]: row for row in _Page(response.text).rows}
+    aup = next(
+        row for name, row in evidence.items() if name.startswith("acceptable-use-policy/v3.0/document.pdf")
+    )
+    assert any("Acceptable Use Policy, communicated to relevant personnel" in cell for cell in aup), aup
+    assert not any("approved by top management" in cell for cell in aup), aup
+    sdp = next(
+        row
+        for name, row in evidence.items()
+        if name.startswith("secure-development-policy/v3.0/document.pdf")
+    )
+    assert any("Secure Development Policy" in cell for cell in sdp), sdp
