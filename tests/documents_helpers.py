@@ -19,6 +19,7 @@ import yaml
 from docx import Document
 
 from core.hashing import sha256_file
+from devstack.synthetic import tiny_pdf
 from documents.pipeline import POLICY_TEMPLATE
 
 DEMO = Path(__file__).resolve().parents[1] / "devstack" / "demo"
@@ -64,26 +65,8 @@ def word_document(target: Path, title: str, *paragraphs: str) -> Path:
 
 
 def minimal_pdf(target: Path, text: str = "Acceptable Use Policy") -> Path:
-    """A small, valid one-page PDF written by hand (for tests that never open it in LibreOffice)."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    target.write_bytes(bytes(out))
+    """A small, valid one-page PDF (for tests that never open it in LibreOffice)."""
+    target.write_bytes(tiny_pdf(text))
     return target
 
 
