@@ -18,7 +18,6 @@ them: a profile on the built-in templates is checked without either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -72,11 +71,7 @@ def document_findings(
 
     ``base_dir`` is the profile file's folder: the section's paths are relative to it.
     """
-    try:
-        resolved = resolve_sources(profile, base_dir)
-        sources = _Sources(files=resolved.files, missing=resolved.missing)
-    except (OSError, RuntimeError, ValueError):  # "~nobody/x.docx", a name too long for the system
-        sources = _resolve_each(profile, base_dir)
+    sources = resolve_sources(profile, base_dir)
     findings: list[Finding] = []
     for entry in profile.cycle_documents():
         where = document_place(profile, entry)
@@ -110,28 +105,6 @@ def document_findings(
             else:
                 findings += _static(entry, path, f"{where}.file")
     return findings
-
-
-@dataclass(frozen=True)
-class _Sources:
-    files: dict[str, Path] = field(default_factory=dict)
-    missing: dict[str, Path] = field(default_factory=dict)
-    unusable: dict[str, str] = field(default_factory=dict)  # document id -> why its path cannot be used
-
-
-def _resolve_each(profile: OrganisationProfile, base_dir: Path) -> _Sources:
-    """:func:`resolve_sources` one document at a time, naming the one whose path cannot be used."""
-    found = _Sources()
-    for entry in profile.cycle_documents():
-        alone = profile.model_copy(update={"documents": [entry]})
-        try:
-            sources = resolve_sources(alone, base_dir)
-        except (OSError, RuntimeError, ValueError) as exc:
-            found.unusable[entry.id] = str(exc)
-            continue
-        found.files.update({key: path for key, path in sources.files.items() if key == entry.id})
-        found.missing.update({key: path for key, path in sources.missing.items() if key == entry.id})
-    return found
 
 
 def _required_document(entry: DocumentEntry, where: str) -> list[Finding]:

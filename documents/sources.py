@@ -17,6 +17,9 @@ from models.profile import OrganisationProfile
 class DocumentSources:
     files: dict[str, Path] = field(default_factory=dict)  # document id -> the file
     missing: dict[str, Path] = field(default_factory=dict)  # document id -> the path that is not a file
+    # document id -> why its path cannot be looked up ("~nobody/x.docx", a name too long): such a
+    # document is in ``missing`` too, under the path as written
+    unusable: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_sources(profile: OrganisationProfile, base: Path) -> DocumentSources:
@@ -24,13 +27,18 @@ def resolve_sources(profile: OrganisationProfile, base: Path) -> DocumentSources
 
     Documents on a built-in template have no entry.
     """
-    files: dict[str, Path] = {}
-    missing: dict[str, Path] = {}
+    found = DocumentSources()
     for entry in profile.cycle_documents():
         if entry.source is None:
             continue
-        path = Path(entry.source).expanduser()
-        if not path.is_absolute():
-            path = base / path
-        (files if path.is_file() else missing)[entry.id] = path
-    return DocumentSources(files=files, missing=missing)
+        try:
+            path = Path(entry.source).expanduser()
+            if not path.is_absolute():
+                path = base / path
+            is_file = path.is_file()
+        except (OSError, RuntimeError, ValueError) as exc:  # an unknown ~user, a name too long
+            found.missing[entry.id] = Path(entry.source)
+            found.unusable[entry.id] = str(exc)
+            continue
+        (found.files if is_file else found.missing)[entry.id] = path
+    return found

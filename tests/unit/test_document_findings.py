@@ -17,6 +17,7 @@ import pytest
 from adapters.cycles import check_files
 from core.profile_io import UnreadableInputError, load_profile, load_staff
 from documents.catalogue import document_findings
+from documents.sources import resolve_sources
 from models.findings import Finding, Severity
 from models.profile import OrganisationProfile
 from models.staff import StaffDirectory
@@ -93,6 +94,24 @@ def test_a_missing_file_path(tmp_path: Path, staff: StaffDirectory) -> None:
     assert finding.where == "documents[2].template"
     assert finding.message.startswith("secure-development-policy: there is no file at ")
     assert finding.message.endswith("templates/secure-dev.docx")
+    assert "correct template:" in finding.fix
+
+
+def test_a_path_that_cannot_be_looked_up_is_one_finding_and_the_others_still_resolve(
+    tmp_path: Path, staff: StaffDirectory
+) -> None:
+    documents = _good_folder(tmp_path)
+    documents[2]["template"] = "~no-such-user-isms-cycle/sdp.docx"  # expanduser raises for an unknown user
+    profile = load_profile(profile_with_documents(tmp_path, documents))
+    sources = resolve_sources(profile, tmp_path)  # never raises
+    assert sorted(sources.files) == ["acceptable-use-policy", "information-security-policy"]
+    assert sources.missing == {"secure-development-policy": Path("~no-such-user-isms-cycle/sdp.docx")}
+    assert "secure-development-policy" in sources.unusable
+    finding = _one(document_findings(profile, staff, tmp_path, today=TODAY), "documents.file-exists")
+    assert finding.where == "documents[2].template"
+    assert finding.message.startswith(
+        "secure-development-policy: '~no-such-user-isms-cycle/sdp.docx' is not a usable path"
+    )
     assert "correct template:" in finding.fix
 
 
