@@ -19,7 +19,7 @@ from adapters.drafts import store_input
 from core.hashing import sha256_file
 from core.profile_io import load_profile
 from core.settings import Settings
-from documents.sources import resolve_sources
+from documents.sources import pin_problem, resolve_sources
 from models.profile import OrganisationProfile
 from models.storage import StoredObject
 
@@ -55,14 +55,10 @@ def document_file_problems(profile: OrganisationProfile, base: Path) -> list[str
         for doc_id, path in sources.missing.items()
     ]
     for doc_id, path in sources.files.items():
-        pinned = entries[doc_id].sha256
-        actual = sha256_file(path) if pinned is not None else ""
-        if pinned is not None and actual != pinned.lower():
-            problems.append(
-                f"documents.{doc_id}: {entries[doc_id].source} has changed: its SHA-256 is "
-                f"{actual}, the profile pins {pinned.lower()}; restore the file, or put the "
-                "new SHA-256 in the profile if the change is meant"
-            )
+        if entries[doc_id].sha256 is not None:
+            pinned = pin_problem(entries[doc_id], sha256_file(path))
+            if pinned is not None:
+                problems.append(f"documents.{'; '.join(pinned)}")
     return problems
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from core.audience import audience_problems
 from core.hashing import sha256_file
-from documents.sources import resolve_sources
+from documents.sources import pin_problem, resolve_sources
 from models.findings import Finding, Severity
 from models.profile import (
     POLICY_DOCUMENT,
@@ -196,18 +196,10 @@ def _static(entry: DocumentEntry, path: Path, where: str) -> list[Finding]:
     if problem is not None:
         message, fix = problem
         return [_error("documents.static-unreadable", where, f"{entry.id}: {path.name} {message}", fix)]
-    if entry.sha256 is not None:
-        actual = sha256_file(path)
-        if actual != entry.sha256.lower():
-            return [
-                _error(
-                    "documents.static-sha256",
-                    f"{where.removesuffix('.file')}.sha256",
-                    f"{entry.id}: the file changed since you pinned it ({path.name} now has SHA-256 "
-                    f"{actual})",
-                    f"pin the new hash {actual} (sha256: {actual}), or restore the file",
-                )
-            ]
+    pinned = pin_problem(entry, sha256_file(path)) if entry.sha256 is not None else None
+    if pinned is not None:
+        message, fix = pinned
+        return [_error("documents.static-sha256", f"{where.removesuffix('.file')}.sha256", message, fix)]
     return []
 
 

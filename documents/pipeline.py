@@ -45,6 +45,7 @@ from documents.context import (
 )
 from documents.raci import raci_subdoc
 from documents.render import TEMPLATES, SubdocBuilder, render_docx
+from documents.sources import pin_problem
 from models.documents import RenderedDocument, RenderManifest
 from models.profile import (
     POLICY_DOCUMENT,
@@ -259,13 +260,9 @@ def _copy_static(document: CycleDocument, target: Path) -> tuple[Path, str]:
             document.id, f"{document.id}: {document.entry.source} cannot be read ({exc.strerror})"
         ) from exc
     digest = sha256_bytes(data)
-    pinned = document.entry.sha256
-    if pinned is not None and pinned.lower() != digest:
-        raise DocumentSourceError(
-            document.id,
-            f"{document.id}: {document.entry.source} has SHA-256 {digest}, but the profile pins "
-            f"{pinned.lower()}; put back the pinned file, or pin the new one if it replaces it",
-        )
+    pinned = pin_problem(document.entry, digest)
+    if pinned is not None:
+        raise DocumentSourceError(document.id, "; ".join(pinned))
     suffix = target.suffix
     if not _looks_like(suffix, data):
         raise DocumentSourceError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.profile import OrganisationProfile
+from models.profile import DocumentEntry, OrganisationProfile
 
 
 @dataclass(frozen=True)
@@ -42,3 +42,18 @@ def resolve_sources(profile: OrganisationProfile, base: Path) -> DocumentSources
             continue
         (found.files if is_file else found.missing)[entry.id] = path
     return found
+
+
+def pin_problem(entry: DocumentEntry, digest: str) -> tuple[str, str] | None:
+    """Why a static file whose SHA-256 is ``digest`` is not the one ``entry`` pins: (what, the fix).
+
+    None when the entry pins nothing or the file is the pinned one. The one wording for the
+    check, the upload and the render, which each look at the file at their own moment.
+    """
+    if entry.sha256 is None or entry.sha256.lower() == digest:
+        return None
+    return (
+        f"{entry.id}: {entry.source} changed since it was pinned (its SHA-256 is now {digest}; "
+        f"the profile pins {entry.sha256.lower()})",
+        f"restore the pinned file, or pin the new hash (sha256: {digest}) if the change is meant",
+    )

@@ -32,6 +32,6 @@ def test_a_file_changed_since_its_sha256_was_pinned_is_refused(tmp_path: Path) -
     assert document_file_problems(load_profile(profile), profile.parent) == []
     (tmp_path / "policies" / "aup.pdf").write_bytes(b"%PDF-1.4 another file")
     (problem,) = document_file_problems(load_profile(profile), profile.parent)
-    assert problem.startswith("documents.acceptable-use-policy: policies/aup.pdf has changed")
+    assert problem.startswith("documents.acceptable-use-policy: policies/aup.pdf changed since it was pinned")
     assert pinned in problem
     assert sha256_file(tmp_path / "policies" / "aup.pdf") in problem

@@ -200,8 +200,11 @@ def test_a_static_file_whose_sha256_changed(tmp_path: Path, staff: StaffDirector
     aup.write_bytes(aup.read_bytes() + b"\n% edited\n")
     finding = _one(_findings(profile_with_documents(tmp_path, documents), staff), "documents.static-sha256")
     assert finding.where == "documents[1].sha256"
-    assert finding.message.startswith("acceptable-use-policy: the file changed since you pinned it")
-    assert finding.fix == f"pin the new hash {sha256(aup)} (sha256: {sha256(aup)}), or restore the file"
+    assert finding.message.startswith("acceptable-use-policy: static/aup.pdf changed since it was pinned")
+    assert (
+        finding.fix
+        == f"restore the pinned file, or pin the new hash (sha256: {sha256(aup)}) if the change is meant"
+    )
 
 
 @pytest.mark.parametrize(

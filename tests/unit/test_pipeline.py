@@ -233,7 +233,7 @@ def _broken_template(path: Path, text: str) -> Path:
             DocumentSourceError,
             "the profile names 'templates/our-policy.docx', which was not given",
         ),
-        ("pinned file changed", DocumentSourceError, "but the profile pins"),
+        ("pinned file changed", DocumentSourceError, "changed since it was pinned"),
         (
             "not a PDF",
             DocumentSourceError,
