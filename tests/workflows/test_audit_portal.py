@@ -550,6 +550,16 @@ async def test_the_year_page_says_what_each_of_the_organisations_own_documents_p
     app = create_app(settings, client=temporal)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://isms.test") as http:
         response = await http.get(f"{urlsplit(link).path}/{archived.year}")
+        verified = await http.post(f"{urlsplit(link).path}/{archived.year}/verify")
+    assert verified.status_code == 200
+    # the verify page checks each document complete, the static PDF without a Word file too
+    documents = {row[0]: row for row in _Page(verified.text).rows if row[0].endswith("/v3.0/")}
+    prefix = f"{archived.organisation}/{archived.year}/"
+    assert sorted(documents) == sorted(f"{prefix}{d.id}/v3.0/" for d in OWN_DOCUMENTS)
+    assert all(row[1] == "PASS" for row in documents.values()), documents
+    aup_check = documents[f"{prefix}acceptable-use-policy/v3.0/"]
+    assert "Acceptable Use Policy, version 2.1 (static PDF" in aup_check[2]
+    assert "objects and 4 documents under" in verified.text
     assert response.status_code == 200
     evidence = {row[0]: row for row in _Page(response.text).rows}
     aup = next(
