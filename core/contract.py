@@ -65,6 +65,11 @@ class Refusal(StrEnum):
     NAME_MISMATCH = "NameMismatch"
     COMMENT_REQUIRED = "CommentRequired"
     UNKNOWN_DOCUMENT = "UnknownDocument"  # a request for changes names a document not in the version
+    SECOND_FACTOR_REQUIRED = "SecondFactorRequired"  # a signature without the signer's second factor
+    # any update the web app must prove (decide, acknowledge): no proof, or one that does not verify
+    NO_PROOF = "NoProof"
+    # a link older than the newest one sent to the person (an earlier reminder's)
+    OLD_LINK = "OldLink"
     # the ISMS lead's revision (``submit_revision``)
     REVISION_NOT_NOW = "RevisionNotNow"
     REVISION_IN_PROGRESS = "RevisionInProgress"
@@ -128,6 +133,11 @@ class Message:
     NAME_MISMATCH: Final = "the typed name must be the signer's full name ({name})"
     COMMENT_REQUIRED: Final = "a request for changes needs a comment saying what to change"
     UNKNOWN_DOCUMENT: Final = "the version has no document {names}; it has: {known}"
+    SECOND_FACTOR_REQUIRED: Final = (
+        "a signature needs the signer's second factor: the emailed one-time code or single sign-on"
+    )
+    NO_PROOF: Final = "refused: this did not come through the organisation's web app"
+    OLD_LINK: Final = "this link has been replaced by a newer email: use the link in the most recent one"
     REVISION_NOT_NOW: Final = "a revision cannot be taken now (the cycle is {stage})"
     REVISION_IN_PROGRESS: Final = "a revision is already being processed"
     REVISION_FAILS_CLAUSE5: Final = "revision refused: {count} Clause 5 error(s)"

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "ISMS_"
 SETTINGS_FILE_VARIABLE = "ISMS_SETTINGS_FILE"
@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = Field("isms-cycle", min_length=1)
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None
+    # mutual TLS to Temporal (production): the CA that signed the server's certificate, this
+    # process's client certificate and key (PEM), and the server name to verify; setting any
+    # of them turns TLS on
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
     temporal_ui_url: HttpUrl | None = None
 
     # S3 (the archive bucket must have Object Lock enabled)
@@ -112,6 +119,10 @@ class Settings(BaseSettings):
     # a read-only identity for the auditor's side (portal downloads, `isms audit`); optional
     s3_auditor_access_key_id: str | None = None
     s3_auditor_secret_access_key: SecretStr | None = None
+    # the identity that writes the archive (the worker's archive activity alone); None: the
+    # main identity above writes it too (a single-identity install)
+    s3_archive_access_key_id: str | None = None
+    s3_archive_secret_access_key: SecretStr | None = None
     archive_bucket: BucketName
     drafts_bucket: BucketName
     drafts_prefix: str = "drafts/"
@@ -131,8 +142,31 @@ class Settings(BaseSettings):
     web_port: int = Field(8000, ge=1, le=65535)
     link_secret: StrongSecret
     link_ttl_days: int = Field(21, ge=1, le=365)  # how long an emailed signing or acknowledgement link works
-    # the ISMS lead's dashboard password; None: nobody can sign in to the dashboard
+    # who may sign in to the dashboard besides the ISMS lead and deputy of profile_file:
+    # email addresses, comma-separated or a JSON list
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # the organisation profile whose ISMS lead and deputy may sign in to the dashboard
+    profile_file: Path | None = None
+    # a separate secret per purpose: dashboard and signer sessions (derived from link_secret
+    # when not set), and the proof the web app attaches to every decision and acknowledgement
+    # for the worker to check (the web app and the worker alone have it; Temporal's other
+    # clients, the command line included, must not)
+    session_secret: StrongSecret | None = None
+    proof_secret: StrongSecret | None = None
+    session_hours: int = Field(8, ge=1, le=24)  # a dashboard session's longest life
+    session_idle_minutes: int = Field(60, ge=5, le=24 * 60)  # ended after this long unused
+    # OpenID Connect single sign-on (dashboard and, optionally, the signer): all three or none
+    oidc_issuer: HttpUrl | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # the shared dashboard password: only for a single-user install, and only with
+    # dashboard_single_user=true (named sign-in is the default)
+    dashboard_single_user: bool = False
     dashboard_password: SecretStr | None = None
+    # addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For is believed
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # the web app's own state (server-side sessions, one-time codes, sign-in throttling)
+    web_state_dir: Path = Field(default_factory=lambda: resolve_data_dir() / "web")
 
     # PAdES sealing: the organisation's key and certificate (PEM), or a self-signed pair made
     # on first run and kept in signing_dir
@@ -140,6 +174,19 @@ class Settings(BaseSettings):
     signing_cert_file: Path | None = None
     signing_key_passphrase: SecretStr | None = None
     signing_dir: Path = Field(default_factory=lambda: resolve_data_dir() / "signing")
+
+    @field_validator("admins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """``a@x.example, b@x.example`` or a JSON list, from the environment or a file."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Settings:
@@ -151,6 +198,24 @@ class Settings(BaseSettings):
             )
         if (self.smtp_user is None) != (self.smtp_password is None):
             raise ValueError("ISMS_SMTP_USER and ISMS_SMTP_PASSWORD must be set together")
+        if (self.s3_archive_access_key_id is None) != (self.s3_archive_secret_access_key is None):
+            raise ValueError(
+                "ISMS_S3_ARCHIVE_ACCESS_KEY_ID and ISMS_S3_ARCHIVE_SECRET_ACCESS_KEY must be set together"
+            )
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "ISMS_TEMPORAL_TLS_CERT_FILE and ISMS_TEMPORAL_TLS_KEY_FILE must be set together"
+            )
+        oidc = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
+        if any(part is not None for part in oidc) and not all(part is not None for part in oidc):
+            raise ValueError(
+                "ISMS_OIDC_ISSUER, ISMS_OIDC_CLIENT_ID and ISMS_OIDC_CLIENT_SECRET must be set together"
+            )
+        if self.dashboard_single_user and self.dashboard_password is None:
+            raise ValueError("ISMS_DASHBOARD_SINGLE_USER=true needs ISMS_DASHBOARD_PASSWORD")
+        password = self.dashboard_password
+        if self.dashboard_single_user and password is not None and len(password.get_secret_value()) < 16:
+            raise ValueError("ISMS_DASHBOARD_PASSWORD: must be at least 16 characters")
         if (self.signing_key_file is None) != (self.signing_cert_file is None):
             raise ValueError("ISMS_SIGNING_KEY_FILE and ISMS_SIGNING_CERT_FILE must be set together")
         if self.archive_bucket == self.drafts_bucket:
@@ -159,6 +224,39 @@ class Settings(BaseSettings):
                 "the archive is write-once"
             )
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
+
+    def session_key(self) -> bytes:
+        """The key of dashboard and signer sessions: ``session_secret``, else derived from
+        ``link_secret`` (HKDF-SHA256 with a label of its own, so neither reveals the other)."""
+        if self.session_secret is not None:
+            return self.session_secret.get_secret_value().encode()
+        return derive_key(self.link_secret.get_secret_value(), "isms-cycle sessions v1")
+
+    def proof_key(self) -> bytes:
+        """The web-to-worker proof key; raises :class:`SettingsError` when ``proof_secret`` is unset
+        (the web app and the worker refuse to start without it)."""
+        if self.proof_secret is None:
+            raise SettingsError(
+                [
+                    "ISMS_PROOF_SECRET: missing (the key the web app proves decisions and "
+                    "acknowledgements to the worker with, at least 32 random characters; give it "
+                    "to the web app and the worker only)"
+                ],
+                source="settings",
+            )
+        return self.proof_secret.get_secret_value().encode()
+
+
+def derive_key(secret: str, label: str) -> bytes:
+    """32 bytes for ``label`` from ``secret`` (HKDF-SHA256, no salt): one secret, many keys."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(secret.encode())
 
 
 _FIELD_HELP: dict[str, str] = {

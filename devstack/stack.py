@@ -50,6 +50,9 @@ from devstack.seaweed import (
 from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
 from documents.pdf_convert import reap_stale_converters
 
+# the demo organisation's profile: its ISMS lead and deputy may sign in to the local dashboard
+DEMO_PROFILE = Path(__file__).parent / "demo" / "profile.yaml"
+
 HOST = "127.0.0.1"
 ARCHIVE_BUCKET = "isms-archive"
 DRAFTS_BUCKET = "isms-drafts"
@@ -124,6 +127,9 @@ class DevState(BaseModel):
     link_secret: str
     # generated on first `up`; a default keeps devstack.json files from before it readable
     dashboard_password: str = Field(default_factory=lambda: secrets.token_urlsafe(12))
+    # a secret per purpose (sessions; the web app's proof to the worker), made on first `up`
+    session_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
+    proof_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
     processes: dict[str, ProcessRecord] = {}
 
 
@@ -217,6 +223,11 @@ class DevStack:
             "ISMS_WEB_PORT": str(ports.web),
             "ISMS_LINK_SECRET": state.link_secret,
             "ISMS_DASHBOARD_PASSWORD": state.dashboard_password,
+            "ISMS_SESSION_SECRET": state.session_secret,
+            "ISMS_PROOF_SECRET": state.proof_secret,
+            # the demo organisation's ISMS lead and deputy may sign in to the dashboard
+            "ISMS_PROFILE_FILE": str(DEMO_PROFILE),
+            "ISMS_WEB_STATE_DIR": str(self.data_dir / "web"),
             "ISMS_SIGNING_DIR": str(self.data_dir / "signing"),
         }
 

@@ -186,6 +186,8 @@ class Acknowledgement(BaseModel):
     documents: dict[str, str] = Field(default_factory=dict)  # the hashes shown on the page
     ip: str | None = None
     user_agent: str | None = None
+    link_sequence: int = 0  # see LinkClaims.sequence: only the newest link sent works
+    proof: str = ""  # core.proof: the worker refuses an update without a valid one
 
 
 class AcknowledgedDocument(BaseModel):

@@ -69,6 +69,32 @@ class DecisionKind(StrEnum):
     REQUEST_CHANGES = "request_changes"
 
 
+class SecondFactorMethod(StrEnum):
+    EMAILED_CODE = "emailed_code"  # a six-digit one-time code emailed to the signer
+    SSO = "sso"  # the signer signed in with the organisation's OpenID Connect provider
+
+
+class SecondFactor(BaseModel):
+    """How the signer proved, beyond holding the link, that they are the signer."""
+
+    method: SecondFactorMethod
+    # who the factor names: the address the code went to, or the SSO identity (issuer, email)
+    identity: str
+    verified_at: datetime
+    detail: str = ""  # e.g. "code sent 09:01:12 UTC, 2 attempts" or "issuer https://idp.example"
+
+    def describe(self) -> str:
+        """One line for the certificate and evidence.json."""
+        how = (
+            "one-time code emailed to"
+            if self.method is SecondFactorMethod.EMAILED_CODE
+            else "single sign-on as"
+        )
+        at = self.verified_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{how} {self.identity}, verified {at}{extra}"
+
+
 class SignatureDecision(BaseModel):
     """The CEO's decision, as the web app received it (server time, IP, user agent)."""
 
@@ -85,6 +111,13 @@ class SignatureDecision(BaseModel):
     documents: list[str] = Field(default_factory=list)
     ip: str | None = None
     user_agent: str | None = None
+    # the signer's second factor (required to sign; see SecondFactor)
+    second_factor: SecondFactor | None = None
+    # the newest link the signer was sent is the only one that works (see LinkClaims.sequence)
+    link_sequence: int = 0
+    # the web app's proof (core.proof) that it received this decision through a valid link;
+    # the worker refuses an update without a valid one
+    proof: str = ""
 
 
 class DecisionReceipt(BaseModel):
@@ -102,6 +135,7 @@ class DocumentsViewed(BaseModel):
     document: str
     ip: str | None = None
     user_agent: str | None = None
+    proof: str = ""  # core.proof: a signal without a valid one is ignored
 
 
 class RevisionInput(BaseModel):

@@ -22,6 +22,9 @@ class LinkClaims(BaseModel):
     version_hash: str | None  # SHA-256 naming the document version the link is for
     nonce: str  # at least 128 bits of randomness, base64url
     expires_at: datetime  # UTC
+    # which email of the person's this link came in (0 the first, then 1, 2, ... per reminder):
+    # only the newest link sent to a person works; tokens made before this field read as 0
+    sequence: int = 0
 
     @property
     def token_id(self) -> str:
@@ -37,3 +40,4 @@ class LinkProblem(StrEnum):
     WRONG_ROLE = "wrong_role"
     SUPERSEDED = "superseded"  # a newer version was routed; this link is for an old one
     REVOKED = "revoked"  # the ISMS lead withdrew the access (auditor links)
+    OLD_LINK = "old_link"  # a newer email to the same person carries the link that works now

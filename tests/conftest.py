@@ -21,6 +21,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -229,6 +230,10 @@ def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
     controller.stop()
 
 
+# the key the web app proves updates to the worker with, in every test's settings (core.proof)
+TEST_PROOF_SECRET = "test-proof-secret-" + "p" * 32
+
+
 def _settings_for(
     *,
     s3_server: S3Server,
@@ -252,6 +257,9 @@ def _settings_for(
         "smtp_sender": "isms-cycle tests <isms@example.test>",
         "public_base_url": "http://127.0.0.1:1",
         "link_secret": "test-link-secret-" + "x" * 32,
+        "proof_secret": TEST_PROOF_SECRET,
+        # sessions and one-time codes of the web app: a folder of each settings' own
+        "web_state_dir": Path(tempfile.mkdtemp(prefix="isms-web-state-")),
     }
     values.update(overrides)
     return load_settings(settings_file=_EMPTY_SETTINGS_FILE, **values)

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from adapters.s3 import make_auditor_s3_client, make_s3_client
 from adapters.temporal import connect_temporal
 from core.settings import Settings
+from web.state import WebState
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,6 +45,8 @@ class Services:
         self._client = client
         self.s3 = s3 or make_s3_client(settings)
         self.auditor_s3 = auditor_s3 or make_auditor_s3_client(settings)
+        # server-side sessions, one-time codes and verified second factors (web.state)
+        self.state = WebState(settings.web_state_dir)
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
         )
