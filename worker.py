@@ -3,7 +3,9 @@
     ISMS_SETTINGS_FILE=.isms-data/isms.env python -m worker
 
 It refuses to start when the archive bucket has no Object Lock: evidence written there
-could be changed or deleted, which is worse than not archiving at all.
+could be changed or deleted, which is worse than not archiving at all; and without the
+proof key (ISMS_PROOF_SECRET): it could not tell the web app's decisions and
+acknowledgements from ones sent straight to Temporal.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from activities.health import HealthActivities
 from activities.mail import MailActivities
 from activities.signing import SigningActivities
 from adapters.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
-from adapters.temporal import connect_temporal
+from adapters.temporal import TemporalTlsError, connect_temporal
+from adapters.update_proof import UpdateProofCheck
 from core.settings import Settings, SettingsError, load_settings
 from documents.pdf_convert import PdfConverter, PdfConverterPool, reap_stale_converters
 from documents.signing_identity import SigningIdentity, load_or_create_signing_identity
@@ -70,7 +73,10 @@ def build_worker(
     ``signing_identity`` defaults to the configured key, or the self-signed pair in signing_dir.
     The blocking activities (rendering, LibreOffice, pyHanko, boto3, SMTP) are plain functions
     run on ``executor``'s threads, where heartbeats from the activity thread are supported.
+    Every update and signal a person's action arrives in must carry the web app's proof
+    (``UpdateProofCheck``); raises ``SettingsError`` when the settings have no proof key.
     """
+    proof_check = UpdateProofCheck(settings.proof_key())
     s3 = make_s3_client(settings)
     health = HealthActivities(settings=settings, s3=s3, worker_identity=identity or worker_identity())
     documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
@@ -99,6 +105,7 @@ def build_worker(
             campaign.campaign_figures,
         ],
         identity=identity,
+        interceptors=[proof_check],
         activity_executor=executor or concurrent.futures.ThreadPoolExecutor(max_workers=ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
         # on shutdown, running activities (a run of emails, a seal) get this long to finish
@@ -142,6 +149,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load_settings()
+        settings.proof_key()  # before anything starts: a worker without it cannot check a proof
     except SettingsError as exc:
         for problem in exc.problems:
             logger.error("invalid settings (%s): %s", exc.source, problem)
@@ -151,6 +159,9 @@ def main() -> None:
     except ObjectLockNotEnabledError as exc:
         logger.error("refusing to start: %s", exc)
         sys.exit(3)
+    except TemporalTlsError as exc:
+        logger.error("refusing to start: %s", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from adapters.s3 import ensure_archive_bucket, ensure_bucket, make_s3_client
 from adapters.temporal import DATA_CONVERTER
+from adapters.update_proof import UpdateProofSigner
 from core.settings import Settings, load_settings
 from devstack.mailsink import start_sink
 from devstack.ports import find_free_ports
@@ -125,10 +126,12 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
     Not shared: a cycle left running by one test (signed cycles run on into their campaign)
     would have its timers fired, and its emails sent, inside the next test's ``env.sleep``.
+    Its client proves updates as the web app does (the workers check, see worker.build_worker).
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_venv_binary("temporal-test-server"),
         data_converter=DATA_CONVERTER,
+        interceptors=[UpdateProofSigner(TEST_PROOF_KEY)],
     )
     yield env
     await env.shutdown()
@@ -232,6 +235,7 @@ def smtp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSink]:
 
 # the key the web app proves updates to the worker with, in every test's settings (core.proof)
 TEST_PROOF_SECRET = "test-proof-secret-" + "p" * 32
+TEST_PROOF_KEY = TEST_PROOF_SECRET.encode()  # what Settings.proof_key() gives for it
 
 
 def _settings_for(

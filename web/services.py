@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from adapters.s3 import make_auditor_s3_client, make_s3_client
 from adapters.temporal import connect_temporal
+from adapters.update_proof import proving_client
 from core.settings import Settings
 from web.state import WebState
 
@@ -28,6 +29,10 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 class Services:
     """The app's connections. Temporal is connected on first use, so the app starts (and says
     it is unhealthy) without it; tests pass their own client.
+
+    Every decision, acknowledgement and opened document the app sends carries its proof
+    (``adapters.update_proof``): the client, its own or the one given, proves with the
+    settings' proof key, and the app is not made without one (``SettingsError``).
 
     ``auditor_s3`` is the read-only identity the auditor's portal reads the archive with
     (and presigns its download links with), when one is configured.
@@ -42,7 +47,8 @@ class Services:
         auditor_s3: S3Client | None = None,
     ) -> None:
         self.settings = settings
-        self._client = client
+        self._proof_key = settings.proof_key()
+        self._client = proving_client(client, self._proof_key) if client is not None else None
         self.s3 = s3 or make_s3_client(settings)
         self.auditor_s3 = auditor_s3 or make_auditor_s3_client(settings)
         # server-side sessions, one-time codes and verified second factors (web.state)
@@ -54,7 +60,7 @@ class Services:
 
     async def temporal(self) -> Client:
         if self._client is None:
-            self._client = await connect_temporal(self.settings)
+            self._client = proving_client(await connect_temporal(self.settings), self._proof_key)
         return self._client
 
 

@@ -4,6 +4,9 @@ Each test gets a time-skipping server of its own (about 0.2 s to start), so a cy
 leaves running never has its timers fired by the next test's sleep, and a worker on a fresh
 task queue with the stand-ins of :mod:`tests.logic.standins` under the real activity names.
 No S3, SMTP or LibreOffice: those have their own tests against real servers.
+
+The client proves updates as the web app does and the worker checks them as the product's
+does (``adapters.update_proof``), so the refusals the tests see are the workflows' own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from adapters.temporal import DATA_CONVERTER
+from adapters.update_proof import UpdateProofCheck, UpdateProofSigner
+from tests.conftest import TEST_PROOF_KEY
 from tests.logic.scenario import Tier
 from tests.logic.standins import StandIns
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
@@ -45,7 +50,9 @@ def _test_server() -> str:
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_test_server(), data_converter=DATA_CONVERTER
+        test_server_existing_path=_test_server(),
+        data_converter=DATA_CONVERTER,
+        interceptors=[UpdateProofSigner(TEST_PROOF_KEY)],
     )
     yield env
     await env.shutdown()
@@ -56,6 +63,10 @@ async def tier(env: WorkflowEnvironment) -> AsyncIterator[Tier]:
     standins = StandIns(env.client)
     task_queue = f"logic-{uuid.uuid4()}"
     async with Worker(
-        env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=standins.activities()
+        env.client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=standins.activities(),
+        interceptors=[UpdateProofCheck(TEST_PROOF_KEY)],
     ):
         yield Tier(env=env, standins=standins, task_queue=task_queue)
