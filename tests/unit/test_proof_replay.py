@@ -1,0 +1,84 @@
+"""Every committed history replays with the worker's proof check installed.
+
+The histories were recorded before proofs existed: their decisions and acknowledgements carry
+none, and so do their opened-document signals. Validators do not run on replay, and the
+signal check waits for its patch marker, so each replays exactly as it was received (an
+opened document recorded then stays recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import (
+    HandleSignalInput,
+    Interceptor,
+    Replayer,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from adapters.temporal import DATA_CONVERTER
+from adapters.update_proof import UpdateProofCheck
+from core.contract import Signal
+from tests.conftest import TEST_PROOF_KEY
+from worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parents[1] / "replay" / "histories").glob("*.json"))
+WITH_SIGNALS = [path for path in HISTORIES if "documents_viewed" in path.read_text()]
+
+
+def test_some_histories_have_opened_document_signals() -> None:
+    assert WITH_SIGNALS, "no committed history has a documents_viewed signal to replay"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays_with_the_proof_check(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=DATA_CONVERTER, interceptors=[UpdateProofCheck(TEST_PROOF_KEY)]
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+class _SignalsThatPass(Interceptor):
+    """Inside the proof check: counts the opened-document signals the check let through."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:  # noqa: A002
+        counter = self
+
+        class Counting(WorkflowInboundInterceptor):
+            async def handle_signal(self, input: HandleSignalInput) -> None:  # noqa: A002
+                if input.signal == Signal.DOCUMENTS_VIEWED:
+                    counter.passed += 1
+                await super().handle_signal(input)
+
+        return Counting
+
+
+@pytest.mark.parametrize("path", WITH_SIGNALS, ids=[p.stem for p in WITH_SIGNALS])
+async def test_opened_documents_recorded_before_proofs_reach_the_workflow_on_replay(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    sent = sum(
+        1
+        for event in history.events
+        if event.HasField("workflow_execution_signaled_event_attributes")
+        and event.workflow_execution_signaled_event_attributes.signal_name == Signal.DOCUMENTS_VIEWED
+    )
+    counting = _SignalsThatPass()
+    # the first interceptor is the outermost: the counter sees what the proof check passes on
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=DATA_CONVERTER,
+        interceptors=[UpdateProofCheck(TEST_PROOF_KEY), counting],
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+    assert sent > 0 and counting.passed == sent
