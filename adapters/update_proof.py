@@ -32,11 +32,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import temporalio.client
+import temporalio.worker
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.client import (
     Client,
-    Interceptor as ClientInterceptor,
     OutboundInterceptor,
     SignalWorkflowInput,
     StartWorkflowInput,
@@ -48,7 +49,6 @@ from temporalio.client import (
 from temporalio.worker import (
     HandleSignalInput,
     HandleUpdateInput,
-    Interceptor as WorkerInterceptor,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
 )
@@ -73,19 +73,19 @@ def _proven_args(key: bytes, *, workflow_id: str, name: str, args: Sequence[Any]
 
 
 class _ProvingOutbound(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, key: bytes) -> None:  # noqa: A002 (the SDK's name)
+    def __init__(self, next: OutboundInterceptor, key: bytes) -> None:
         super().__init__(next)
         self._key = key
 
-    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:  # noqa: A002
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
         input.args = _proven_args(self._key, workflow_id=input.id, name=input.update, args=input.args)
         return await super().start_workflow_update(input)
 
-    async def signal_workflow(self, input: SignalWorkflowInput) -> None:  # noqa: A002
+    async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         input.args = _proven_args(self._key, workflow_id=input.id, name=input.signal, args=input.args)
         await super().signal_workflow(input)
 
-    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:  # noqa: A002
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         # signal-with-start: the signal goes to the workflow of the id being started
         if input.start_signal:
             input.start_signal_args = _proven_args(
@@ -95,7 +95,7 @@ class _ProvingOutbound(OutboundInterceptor):
 
     async def start_update_with_start_workflow(
         self,
-        input: StartWorkflowUpdateWithStartInput,  # noqa: A002
+        input: StartWorkflowUpdateWithStartInput,
     ) -> WorkflowUpdateHandle[Any]:
         update = input.update_workflow_input
         update.args = _proven_args(
@@ -104,7 +104,7 @@ class _ProvingOutbound(OutboundInterceptor):
         return await super().start_update_with_start_workflow(input)
 
 
-class UpdateProofSigner(ClientInterceptor):
+class UpdateProofSigner(temporalio.client.Interceptor):
     """Client interceptor: sets the proof of every update and signal whose argument has a ``proof``."""
 
     def __init__(self, key: bytes) -> None:
@@ -115,7 +115,7 @@ class UpdateProofSigner(ClientInterceptor):
     def signs_with(self, key: bytes) -> bool:
         return self._key == key
 
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:  # noqa: A002
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
         return _ProvingOutbound(next, self._key)
 
 
@@ -155,7 +155,7 @@ def _checking_inbound(key: bytes) -> type[WorkflowInboundInterceptor]:
     """
 
     class ProofCheckingInbound(WorkflowInboundInterceptor):
-        def handle_update_validator(self, input: HandleUpdateInput) -> None:  # noqa: A002
+        def handle_update_validator(self, input: HandleUpdateInput) -> None:
             # before the workflow's own validator: an unproven caller learns nothing of its state
             info = workflow.info()
             if unproven(key, workflow_id=info.workflow_id, name=input.update, args=input.args):
@@ -165,20 +165,22 @@ def _checking_inbound(key: bytes) -> type[WorkflowInboundInterceptor]:
                 raise refusal(Refusal.NO_PROOF)
             super().handle_update_validator(input)
 
-        async def handle_signal(self, input: HandleSignalInput) -> None:  # noqa: A002
+        async def handle_signal(self, input: HandleSignalInput) -> None:
             # a signal handler that raises would fail the workflow: an unproven signal is dropped
             if any(carries_proof(arg) for arg in input.args) and workflow.patched(SIGNAL_PROOF_PATCH):
                 info = workflow.info()
                 if unproven(key, workflow_id=info.workflow_id, name=input.signal, args=input.args):
                     # workflow.logger says nothing while replaying
-                    workflow.logger.warning("ignored a %s signal: it has no valid proof from the web app", input.signal)
+                    workflow.logger.warning(
+                        "ignored a %s signal: it has no valid proof from the web app", input.signal
+                    )
                     return
             await super().handle_signal(input)
 
     return ProofCheckingInbound
 
 
-class UpdateProofCheck(WorkerInterceptor):
+class UpdateProofCheck(temporalio.worker.Interceptor):
     """Worker interceptor: refuses unproven updates (``NoProof``) and drops unproven signals."""
 
     def __init__(self, key: bytes) -> None:
@@ -188,6 +190,6 @@ class UpdateProofCheck(WorkerInterceptor):
 
     def workflow_interceptor_class(
         self,
-        input: WorkflowInterceptorClassInput,  # noqa: A002
+        input: WorkflowInterceptorClassInput,
     ) -> type[WorkflowInboundInterceptor]:
         return self._inbound

@@ -33,9 +33,9 @@ from documents.pdf_convert import PdfConverter
 from models.campaign import Acknowledgement, CampaignStage, batch_id_for, signed_version_hash
 from models.cycle import DocumentsViewed, SignatureDecision
 from tests.workflows.helpers import CEO, current_status, finish, invited, sign, start, wait_for
+from worker import build_worker
 from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
-from worker import build_worker
 
 OTHER_KEY = b"not-the-web-app-s-key-" + b"k" * 32
 PERSON = "ravi.chandran@larkspur.example"  # in the demo staff directory
@@ -69,7 +69,9 @@ async def refused_as(call: Awaitable[object]) -> str:
 
 async def accepted_updates(handle: WorkflowHandle) -> int:
     history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    return sum(
+        1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    )
 
 
 async def test_a_decision_straight_to_temporal_is_refused_and_changes_nothing(stack: Stack) -> None:
@@ -86,7 +88,10 @@ async def test_a_decision_straight_to_temporal_is_refused_and_changes_nothing(st
             OTHER_KEY, workflow_id=handle.id, update=Update.DECIDE, payload=decision
         ),
         "a proof made for another cycle": with_proof(
-            key, workflow_id=f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}", update=Update.DECIDE, payload=decision
+            key,
+            workflow_id=f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}",
+            update=Update.DECIDE,
+            payload=decision,
         ),
         "a proof made for another update": with_proof(
             key, workflow_id=handle.id, update=Update.SUBMIT_REVISION, payload=decision
@@ -95,7 +100,9 @@ async def test_a_decision_straight_to_temporal_is_refused_and_changes_nothing(st
     # a valid proof, copied onto the same decision from another address, or by another person
     proven = with_proof(key, workflow_id=handle.id, update=Update.DECIDE, payload=decision)
     attempts["a valid proof on another address"] = proven.model_copy(update={"ip": "198.51.100.66"})
-    attempts["a valid proof on another person"] = proven.model_copy(update={"person": "mallory@larkspur.example"})
+    attempts["a valid proof on another person"] = proven.model_copy(
+        update={"person": "mallory@larkspur.example"}
+    )
     attempts["a valid proof on another typed name"] = proven.model_copy(update={"typed_name": "Someone Else"})
 
     seen = {
@@ -137,7 +144,8 @@ async def test_an_opened_document_without_proof_is_not_recorded(stack: Stack) ->
     assert opened == [proven_document]
     # a dropped signal does not fail the workflow
     description = await handle.describe()
-    assert description.status is not None and description.status.name == "RUNNING"
+    assert description.status is not None
+    assert description.status.name == "RUNNING"
 
 
 async def test_an_acknowledgement_straight_to_temporal_is_refused(stack: Stack) -> None:
@@ -157,22 +165,32 @@ async def test_an_acknowledgement_straight_to_temporal_is_refused(stack: Stack) 
     batch_id = batch_id_for(handle.id, await _batch_holding(stack.web, handle.id, PERSON))
 
     as_attacker = stack.plain.get_workflow_handle(batch_id)
-    assert await refused_as(
-        as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge, ack, id="forged-1")
-    ) == Refusal.NO_PROOF.value
-    proven = with_proof(stack.settings.proof_key(), workflow_id=batch_id, update=Update.ACKNOWLEDGE, payload=ack)
+    assert (
+        await refused_as(
+            as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge, ack, id="forged-1")
+        )
+        == Refusal.NO_PROOF.value
+    )
+    proven = with_proof(
+        stack.settings.proof_key(), workflow_id=batch_id, update=Update.ACKNOWLEDGE, payload=ack
+    )
     copied = proven.model_copy(update={"person": "sofia.alvarez@larkspur.example"})
-    assert await refused_as(
-        as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge, copied, id="forged-2")
-    ) == Refusal.NO_PROOF.value
+    assert (
+        await refused_as(
+            as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge, copied, id="forged-2")
+        )
+        == Refusal.NO_PROOF.value
+    )
     page = await stack.web.get_workflow_handle(batch_id).query(AcknowledgementBatchWorkflow.page, PERSON)
-    assert page is not None and page.person is not None
+    assert page is not None
+    assert page.person is not None
     assert page.person.acknowledged_at is None
 
     receipt = await stack.web.get_workflow_handle(batch_id).execute_update(
         AcknowledgementBatchWorkflow.acknowledge, ack, id="web-1"
     )
-    assert receipt.person == PERSON and not receipt.already
+    assert receipt.person == PERSON
+    assert not receipt.already
 
 
 async def _batch_holding(client: Client, cycle_id: str, email: str, *, within: float = 120) -> int:

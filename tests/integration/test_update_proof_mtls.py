@@ -195,7 +195,11 @@ async def frontend(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Tl
 
 def _through(settings: Settings, server: TlsFrontend, **tls: object) -> Settings:
     return settings.model_copy(
-        update={"temporal_address": f"127.0.0.1:{server.port}", "temporal_tls_server_name": SERVER_NAME, **tls}
+        update={
+            "temporal_address": f"127.0.0.1:{server.port}",
+            "temporal_tls_server_name": SERVER_NAME,
+            **tls,
+        }
     )
 
 

@@ -59,7 +59,9 @@ def _decision(**changes: object) -> SignatureDecision:
     return SignatureDecision.model_validate(values)
 
 
-def _proven(decision: SignatureDecision, *, key: bytes = TEST_PROOF_KEY, workflow_id: str = CYCLE) -> SignatureDecision:
+def _proven(
+    decision: SignatureDecision, *, key: bytes = TEST_PROOF_KEY, workflow_id: str = CYCLE
+) -> SignatureDecision:
     return with_proof(key, workflow_id=workflow_id, update=Update.DECIDE, payload=decision)
 
 
@@ -73,10 +75,16 @@ def _proven_messages() -> tuple[dict[str, bool], set[str]]:
     for cls in WORKFLOWS:
         definition = _Definition.must_from_class(cls)
         for name, update in definition.updates.items():
-            if any(isinstance(t, type) and issubclass(t, BaseModel) and "proof" in t.model_fields for t in update.arg_types or []):
+            if any(
+                isinstance(t, type) and issubclass(t, BaseModel) and "proof" in t.model_fields
+                for t in update.arg_types or []
+            ):
                 updates[str(name)] = update.validator is not None
         for name, signal in definition.signals.items():
-            if any(isinstance(t, type) and issubclass(t, BaseModel) and "proof" in t.model_fields for t in signal.arg_types or []):
+            if any(
+                isinstance(t, type) and issubclass(t, BaseModel) and "proof" in t.model_fields
+                for t in signal.arg_types or []
+            ):
                 signals.add(str(name))
     return updates, signals
 
@@ -127,7 +135,8 @@ def test_a_proof_verifies_only_for_its_key_workflow_update_and_payload() -> None
 
 async def test_the_signer_is_installed_where_the_settings_hold_the_key(tmp_path: Path) -> None:
     with_key = client_interceptors(_settings(tmp_path))
-    assert len(with_key) == 1 and isinstance(with_key[0], UpdateProofSigner)
+    assert len(with_key) == 1
+    assert isinstance(with_key[0], UpdateProofSigner)
     assert with_key[0].signs_with(TEST_PROOF_KEY)
     # the command line's settings (no proof key): a plain client
     assert client_interceptors(_settings(tmp_path, proof_secret=None)) == []
@@ -140,7 +149,8 @@ async def test_proving_client_keeps_the_connection_and_other_interceptors() -> N
     assert proving is not client
     assert proving.service_client is client.service_client
     interceptors = list(proving.config()["interceptors"])
-    assert interceptors[0] is other and isinstance(interceptors[1], UpdateProofSigner)
+    assert interceptors[0] is other
+    assert isinstance(interceptors[1], UpdateProofSigner)
     # once is enough: a client that already proves with the key is returned as it is
     assert proving_client(proving, TEST_PROOF_KEY) is proving
 
@@ -212,13 +222,18 @@ def test_an_unusable_tls_file_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "ca.pem"
     with pytest.raises(TemporalTlsError) as unreadable:
         temporal_tls(_settings(tmp_path, temporal_tls_ca_file=missing))
-    assert str(unreadable.value) == f"ISMS_TEMPORAL_TLS_CA_FILE: cannot read {missing}: No such file or directory"
+    assert (
+        str(unreadable.value)
+        == f"ISMS_TEMPORAL_TLS_CA_FILE: cannot read {missing}: No such file or directory"
+    )
 
     not_pem = tmp_path / "client.der"
     not_pem.write_bytes(b"\x30\x82\x01\x0a")
     key = tmp_path / "key.pem"
     key.write_bytes(PEM)
-    with pytest.raises(TemporalTlsError, match=r"ISMS_TEMPORAL_TLS_CERT_FILE: .*client\.der is not a PEM file"):
+    with pytest.raises(
+        TemporalTlsError, match=r"ISMS_TEMPORAL_TLS_CERT_FILE: .*client\.der is not a PEM file"
+    ):
         temporal_tls(_settings(tmp_path, temporal_tls_cert_file=not_pem, temporal_tls_key_file=key))
 
     with pytest.raises(SettingsError, match="must be set together"):

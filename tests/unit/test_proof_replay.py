@@ -51,11 +51,13 @@ class _SignalsThatPass(Interceptor):
     def __init__(self) -> None:
         self.passed = 0
 
-    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:  # noqa: A002
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
         counter = self
 
         class Counting(WorkflowInboundInterceptor):
-            async def handle_signal(self, input: HandleSignalInput) -> None:  # noqa: A002
+            async def handle_signal(self, input: HandleSignalInput) -> None:
                 if input.signal == Signal.DOCUMENTS_VIEWED:
                     counter.passed += 1
                 await super().handle_signal(input)
@@ -81,4 +83,5 @@ async def test_opened_documents_recorded_before_proofs_reach_the_workflow_on_rep
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
-    assert sent > 0 and counting.passed == sent
+    assert sent > 0
+    assert counting.passed == sent
