@@ -51,15 +51,14 @@ class RouteBodyLimit:
 
     path: re.Pattern[str]
     max_bytes: int
-    why: str
 
 
 BODY_LIMITS: tuple[RouteBodyLimit, ...] = (
-    RouteBodyLimit(re.compile(r"/dashboard/cycles/?"), UPLOAD_BODY_LIMIT, "a new cycle's profile and documents"),
-    RouteBodyLimit(
-        re.compile(r"/dashboard/cycles/[^/]+/revision/?"), UPLOAD_BODY_LIMIT, "a revision's profile and documents"
-    ),
-    RouteBodyLimit(re.compile(r"/dashboard/(?:login|signin)(?:/.*)?"), SIGNIN_BODY_LIMIT, "a sign-in"),
+    # a new cycle, a revision: the profile and the documents
+    RouteBodyLimit(re.compile(r"/dashboard/cycles/?"), UPLOAD_BODY_LIMIT),
+    RouteBodyLimit(re.compile(r"/dashboard/cycles/[^/]+/revision/?"), UPLOAD_BODY_LIMIT),
+    # asking for a sign-in link, confirming one, the single-user password
+    RouteBodyLimit(re.compile(r"/dashboard/(?:login|signin)(?:/.*)?"), SIGNIN_BODY_LIMIT),
 )
 
 

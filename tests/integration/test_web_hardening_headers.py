@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from playwright.async_api import async_playwright
 from temporalio.client import Client
@@ -35,7 +35,7 @@ from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.workflows.helpers import invited, start, wait_for, wait_for_mail
 from web.__main__ import uvicorn_config
-from web.app import IsmsApp, create_app
+from web.app import create_app
 from web.security import client_ip, file_headers
 from worker import build_worker
 
@@ -57,7 +57,7 @@ def assert_not_framed_file(response: httpx.Response) -> None:
     assert response.headers["x-frame-options"] == "DENY"
 
 
-async def _serve(settings: Settings, app: IsmsApp) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+async def _serve(settings: Settings, app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     server = uvicorn.Server(uvicorn_config(settings, app))
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
@@ -68,7 +68,12 @@ async def _serve(settings: Settings, app: IsmsApp) -> tuple[uvicorn.Server, asyn
 def _on_free_port(settings: Settings, **update: object) -> Settings:
     (port,) = find_free_ports(1)
     return settings.model_copy(
-        update={"public_base_url": f"http://127.0.0.1:{port}", "web_host": "127.0.0.1", "web_port": port, **update}
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "web_host": "127.0.0.1",
+            "web_port": port,
+            **update,
+        }
     )
 
 
@@ -134,18 +139,18 @@ async def test_the_signing_page_cannot_be_framed_and_only_its_own_script_runs(
     # and the browser reports no violation of it
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await chromium.new_page()
-        await page.add_init_script(
+        tab = await chromium.new_page()
+        await tab.add_init_script(
             "window.cspViolations = [];"
             "document.addEventListener('securitypolicyviolation',"
             " e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
         )
-        await page.goto(link)
-        await page.wait_for_function(
+        await tab.goto(link)
+        await tab.wait_for_function(
             "Array.from(document.querySelectorAll('iframe[data-src]')).every(f => f.src.startsWith('blob:'))"
         )
-        await page.wait_for_timeout(500)
-        violations = await page.evaluate("window.cspViolations")
+        await tab.wait_for_timeout(500)
+        violations = await tab.evaluate("window.cspViolations")
         await chromium.close()
     assert violations == []
 
@@ -187,7 +192,9 @@ async def test_headers_on_the_pack_a_download_a_404_a_redirect_and_an_error(
     async with httpx.AsyncClient(transport=transport, base_url=settings.public_base_url) as web:
         path = httpx.URL(portal).path
         pack = await web.get(f"{path}/2026/pack")
-        download = await web.get(f"{path}/2026/download", params={"key": policy.key, "version": policy.version_id})
+        download = await web.get(
+            f"{path}/2026/download", params={"key": policy.key, "version": policy.version_id}
+        )
         missing = await web.get("/no-such-page")
         to_login = await web.get("/dashboard")
         error = await web.get("/_test/fails")

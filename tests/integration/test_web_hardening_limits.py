@@ -67,7 +67,9 @@ class Served:
 
 
 @pytest.fixture
-async def served(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[Served]:
+async def served(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[Served]:
     """The app under uvicorn with the production configuration, on a free port."""
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -89,7 +91,7 @@ async def served(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 def two_gigabytes() -> Iterator[bytes]:
     """The body of a 2 GB multipart upload, one 64 KB piece at a time."""
-    yield f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"documents\"; filename=\"big.pdf\"\r\n".encode()
+    yield f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="documents"; filename="big.pdf"\r\n'.encode()
     yield b"Content-Type: application/pdf\r\n\r\n"
     piece = b"%" * CHUNK
     for _ in range(2 * GB // CHUNK):
@@ -105,7 +107,9 @@ class UploadOutcome:
 
 def upload(port: int, path: str, body: Iterator[bytes], *, content_length: int | None) -> UploadOutcome:
     """POST ``body`` with a socket, sending until the server answers (or stops the connection)."""
-    framing = f"Content-Length: {content_length}" if content_length is not None else "Transfer-Encoding: chunked"
+    framing = (
+        f"Content-Length: {content_length}" if content_length is not None else "Transfer-Encoding: chunked"
+    )
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{framing}\r\n\r\n"
