@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Scope
 from temporalio.client import Client
 
@@ -47,8 +48,8 @@ class IsmsApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         services: Services = self.state.services
 
-        def too_large_page(scope: Scope, limit: int) -> tuple[bytes, str]:
-            response = _plain_page(
+        def too_large_page(scope: Scope, limit: int) -> Response:
+            return _plain_page(
                 services,
                 Request(scope),
                 413,
@@ -56,7 +57,6 @@ class IsmsApp(FastAPI):
                 f"This page accepts at most {describe_limit(limit)}. Nothing was read or changed: "
                 "go back and send less (for documents: fewer or smaller files).",
             )
-            return bytes(response.body), "text/html; charset=utf-8"
 
         stack = BodyLimit(super().build_middleware_stack(), too_large_page=too_large_page)
         return SecurityHeaders(stack, https=str(services.settings.public_base_url).startswith("https://"))

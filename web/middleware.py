@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.document_uploads import MAX_TOTAL_BYTES
-from web.security import FRAMED_FILE_POLICY
+from web.security import response_security_headers
 
 NONCE_SCOPE_KEY = "isms.csp_nonce"
 
@@ -76,31 +77,6 @@ def csp_nonce(connection: HTTPConnection) -> str:
     return nonce
 
 
-def page_policy(nonce: str) -> str:
-    """The CSP of an HTML page: the signing page's script runs with the nonce, nothing else does.
-
-    Styles stay inline ('unsafe-inline' for styles only: the templates carry their CSS and the
-    progress bars' widths); the signing page shows each PDF from a ``blob:`` it fetched.
-    """
-    return "; ".join(
-        (
-            "default-src 'self'",
-            f"script-src 'nonce-{nonce}'",
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "frame-src 'self' blob:",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    )
-
-
-FILE_POLICY = "default-src 'none'; frame-ancestors 'none'"
-HSTS = "max-age=31536000; includeSubDomains"
-
-
 class SecurityHeaders:
     """Adds the security headers to every HTTP response; a header a route set itself is kept."""
 
@@ -123,28 +99,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
     def _add_headers(self, headers: MutableHeaders, nonce: str) -> None:
-        is_page = headers.get("content-type", "").startswith("text/html")
-        framed_by_own_page = headers.get("x-frame-options", "").upper() == "SAMEORIGIN"
-        if "content-security-policy" not in headers:
-            if is_page:
-                headers["Content-Security-Policy"] = page_policy(nonce)
-            elif framed_by_own_page:
-                headers["Content-Security-Policy"] = FRAMED_FILE_POLICY
-            else:
-                headers["Content-Security-Policy"] = FILE_POLICY
-        headers["X-Frame-Options"] = "SAMEORIGIN" if framed_by_own_page else "DENY"
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "no-referrer"
-        if self.https:
-            headers["Strict-Transport-Security"] = HSTS
+        for name, value in response_security_headers(headers, nonce=nonce, https=self.https).items():
+            headers[name] = value
 
 
 class BodyTooLargeError(Exception):
     """Raised into the app when a streamed body passes its route's limit."""
 
 
-# renders the plain 413 page for a request (the app's own problem template)
-TooLargePage = Callable[[Scope, int], tuple[bytes, str]]
+# the plain 413 page for a request and its route's limit (the app's own problem template)
+TooLargePage = Callable[[Scope, int], Response]
 
 
 class BodyLimit:
@@ -161,7 +125,7 @@ class BodyLimit:
         limit = body_limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await self._refuse(scope, send, limit)  # nothing of the body is read
+            await self._refuse(scope, receive, send, limit)  # nothing of the body is read
             return
 
         received = 0
@@ -194,24 +158,13 @@ class BodyLimit:
             if not over or response_started:
                 raise
         if over and not response_started:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
-        body, content_type = self.too_large_page(scope, limit)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", content_type.encode("latin-1")),
-                    (b"content-length", str(len(body)).encode("latin-1")),
-                    (b"cache-control", b"no-store"),
-                    # the server closes the connection instead of reading the rest of the body
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = self.too_large_page(scope, limit)
+        # the server closes the connection instead of reading (or draining) the rest of the body
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

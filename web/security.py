@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TypeVar
 
@@ -29,6 +29,54 @@ R = TypeVar("R", bound=Response)
 
 # a file the app's own page shows in a frame (the acknowledgement page's PDF viewer)
 FRAMED_FILE_POLICY = "default-src 'none'; frame-ancestors 'self'"
+# any other file, JSON or redirect: nothing in it runs, nobody frames it
+FILE_POLICY = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def page_policy(nonce: str) -> str:
+    """The CSP of an HTML page: a script runs only with this response's nonce; never framed.
+
+    Styles stay inline ('unsafe-inline' for styles only: the templates carry their CSS and the
+    progress bars' widths); the signing page shows each PDF from a ``blob:`` it fetched.
+    """
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'nonce-{nonce}'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "frame-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def response_security_headers(existing: Mapping[str, str], *, nonce: str, https: bool) -> dict[str, str]:
+    """The headers to set on a response that already has ``existing`` (lower-case names).
+
+    A page (text/html) gets the page policy with ``nonce``; a file gets ``FILE_POLICY``, or
+    ``FRAMED_FILE_POLICY`` when its route allowed the app's own page to frame it
+    (``X-Frame-Options: SAMEORIGIN``); a policy the route set itself is kept. Every response:
+    nosniff, no referrer (a token in the address must not leave in a ``Referer``), HSTS on https.
+    """
+    framed_by_own_page = existing.get("x-frame-options", "").upper() == "SAMEORIGIN"
+    headers = {
+        "X-Frame-Options": "SAMEORIGIN" if framed_by_own_page else "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    if "content-security-policy" not in existing:
+        if existing.get("content-type", "").startswith("text/html"):
+            headers["Content-Security-Policy"] = page_policy(nonce)
+        else:
+            headers["Content-Security-Policy"] = FRAMED_FILE_POLICY if framed_by_own_page else FILE_POLICY
+    if https:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
 
 
 def protect_page(response: R) -> R:
