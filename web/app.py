@@ -1,31 +1,65 @@
 """FastAPI application factory.
 
 >>> app = create_app(load_settings())
+
+Every response passes ``web.middleware``: the body limit per route (413 before anything is
+parsed) and the security headers (CSP with a per-request nonce, nosniff, no referrer, HSTS on
+https), outside Starlette's own error handling so errors carry them too.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Scope
 from temporalio.client import Client
 
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from web.acknowledge import router as acknowledge_router
 from web.audit import router as audit_router
 from web.dashboard import router as dashboard_router
-from web.security import protect_page
+from web.middleware import BodyLimit, SecurityHeaders, csp_nonce, describe_limit
+from web.security import protect_page, trusted_networks
 from web.services import Services
 from web.signing import router as signing_router
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger("isms.web")
+
+
+class IsmsApp(FastAPI):
+    """The FastAPI app with ``web.middleware`` around all of it, Starlette's error pages included."""
+
+    def __init__(self, *, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state.services = services
+
+    def build_middleware_stack(self) -> ASGIApp:
+        services: Services = self.state.services
+
+        def too_large_page(scope: Scope, limit: int) -> Response:
+            return _plain_page(
+                services,
+                Request(scope),
+                413,
+                "What was sent is too large",
+                f"This page accepts at most {describe_limit(limit)}. Nothing was read or changed: "
+                "go back and send less (for documents: fewer or smaller files).",
+            )
+
+        stack = BodyLimit(super().build_middleware_stack(), too_large_page=too_large_page)
+        return SecurityHeaders(stack, https=str(services.settings.public_base_url).startswith("https://"))
 
 
 def _plain_page(
@@ -47,14 +81,29 @@ def create_app(
     s3: S3Client | None = None,
     auditor_s3: S3Client | None = None,
 ) -> FastAPI:
+    try:
+        trusted_networks(tuple(settings.trusted_proxies))
+    except ValueError as exc:
+        raise SettingsError(
+            [f"ISMS_TRUSTED_PROXIES: {exc} (give IP addresses or CIDR ranges, e.g. 10.0.0.0/8)"],
+            source="settings",
+        ) from exc
     services = Services(settings, client=client, s3=s3, auditor_s3=auditor_s3)
+    # every template may use {{ csp_nonce }} (the nonce a <script> needs to run)
+    services.templates.context_processors.append(lambda request: {"csp_nonce": csp_nonce(request)})
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = FastAPI(title="isms-cycle", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.services = services
+    app = IsmsApp(
+        services=services,
+        title="isms-cycle",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.include_router(signing_router)
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)
@@ -85,18 +134,31 @@ def create_app(
             response.headers[name] = value
         return response
 
+    @app.exception_handler(500)
+    async def server_error(request: Request, exc: Exception) -> HTMLResponse:
+        """A bug or an outage: a plain page without the exception (the server logs it)."""
+        return _plain_page(
+            services,
+            request,
+            500,
+            "Something went wrong",
+            "The request could not be completed. Try again in a minute; if it keeps happening, "
+            "tell your ISMS lead.",
+        )
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 when the app can reach Temporal, 503 with the reason when it cannot."""
+        """200 ``{"status": "ok"}`` when the app can reach Temporal, else 503 ``unavailable``.
+
+        Nothing else: the answer is public, so no address or exception text (those go to the log).
+        """
         try:
             temporal = await services.temporal()
             await temporal.service_client.check_health()
         except Exception as exc:  # any failure to reach Temporal is the answer, not a crash
-            return JSONResponse(
-                {"status": "unavailable", "temporal": f"unreachable: {type(exc).__name__}"},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ok", "temporal": settings.temporal_address})
+            logger.warning("health check: Temporal unreachable (%s: %s)", type(exc).__name__, exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/", response_class=HTMLResponse)
     async def home() -> str:
