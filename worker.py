@@ -31,6 +31,7 @@ from activities.signing import SigningActivities
 from adapters.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
 from adapters.temporal import TemporalTlsError, connect_temporal
 from adapters.update_proof import UpdateProofCheck
+from core.log_redaction import configure_logging
 from core.settings import Settings, SettingsError, load_settings
 from documents.pdf_convert import PdfConverter, PdfConverterPool, reap_stale_converters
 from documents.signing_identity import SigningIdentity, load_or_create_signing_identity
@@ -146,7 +147,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()  # link tokens never reach the worker's log either
     try:
         settings = load_settings()
         settings.proof_key()  # before anything starts: a worker without it cannot check a proof
