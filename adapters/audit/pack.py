@@ -210,20 +210,23 @@ def pack_documents(cycles: list[ArchivedCycle]) -> list[PackDocument]:
     return found
 
 
+def _cycle_line(cycle: ArchivedCycle) -> str:
+    facts = cycle.facts
+    signed = f" on {facts.signed_at:%d %B %Y}" if facts.signed_at is not None else ""
+    acknowledged = (
+        f"; acknowledged by {facts.acknowledged} of {facts.in_scope} ({escape(facts.rate_text)})"
+        if facts.in_scope
+        else ""
+    )
+    return (
+        f"<li>{escape(cycle.cycle_id)}: version {escape(facts.version)}, signed by {escape(facts.signer)}"
+        f"{signed}{acknowledged}</li>"
+    )
+
+
 def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
     """The pack's one-page index: each file, the Clause 5 evidence item it proves, its SHA-256."""
-    summary = "".join(
-        f"<li>{escape(c.cycle_id)}: version {escape(c.facts.version)}, signed by {escape(c.facts.signer)}"
-        f" on {c.facts.signed_at:%d %B %Y}"
-        * (c.facts.signed_at is not None)
-        + (
-            f"; acknowledged by {c.facts.acknowledged} of {c.facts.in_scope} ({escape(c.facts.rate_text)})"
-            if c.facts.in_scope
-            else ""
-        )
-        + "</li>"
-        for c in cycles
-    )
+    summary = "".join(_cycle_line(c) for c in cycles)
     documents = "".join(
         f"<tr><td><code>{escape(d.id)}</code></td><td>{escape(d.title or d.id)}</td>"
         f"<td>{escape(d.version)}</td>"
