@@ -73,7 +73,7 @@ def archive_cycle(
     year: int = 2026,
     version: str = "3.0",
     documents: tuple[Document, ...] | None = None,
-    acknowledgements: bool = True,
+    with_acknowledgements: bool = True,
 ) -> ArchivedYear:
     """Seal two PDFs and a certificate, then archive them and a register as a cycle would.
 
@@ -82,7 +82,7 @@ def archive_cycle(
     manifest lists them with their titles, versions and hashes as the workflow's does; without,
     it is the two documents of a manifest from before the documents section. The two manifests
     form the cycle's chain (signed version first, the acknowledgements closing it); with
-    ``acknowledgements=False`` only the signed version is archived (the campaign still running).
+    ``with_acknowledgements=False`` only the signed version is archived (the campaign still running).
     """
     organisation = organisation or f"org{uuid.uuid4().hex[:8]}"
     cycle_id = f"isms-review-{organisation}-{year}"
@@ -189,7 +189,7 @@ def archive_cycle(
             chain=ChainRequest(next_stage=f"acknowledgements-v{version}"),
         ),
     )
-    if not acknowledgements:
+    if not with_acknowledgements:
         return ArchivedYear(organisation, year, version, cycle_id, [signed])
     register = folder / "register.csv"
     register.write_text("email,name,acknowledged_at\nana@larkspur.example,Ana,2026-12-02T10:00:00Z\n")

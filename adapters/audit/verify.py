@@ -392,9 +392,9 @@ def verify_archive(
                     archived[obj.key] = obj
                 else:
                     report.objects.append(_outside_prefix(manifest_object.key, obj, organisation, year))
-        head = chain.head
-        if chain.awaiting is not None and head is not None:  # a cycle still running: nothing wrong
-            notes.setdefault(head.key, []).append(
+        last = chain.head
+        if chain.awaiting is not None and last is not None:  # a cycle still running: nothing wrong
+            notes.setdefault(last.key, []).append(
                 f"the chain of cycle {chain.cycle_id} continues with {chain.awaiting}, not archived yet "
                 "(the acknowledgement campaign may still be running)"
             )

@@ -144,7 +144,7 @@ def test_the_pack_matches_its_index_and_a_tampered_copy_fails_by_name(
 def test_a_legal_hold_covers_the_cycle_and_what_is_archived_for_it_later(
     settings: Settings, tmp_path: Path
 ) -> None:
-    year = archive_cycle(settings, tmp_path / "cycle", acknowledgements=False)  # the campaign is running
+    year = archive_cycle(settings, tmp_path / "cycle", with_acknowledgements=False)  # the campaign is running
     s3, bucket = make_s3_client(settings), settings.archive_bucket
     held = set_legal_hold(s3, settings, year.cycle_id, on=True, actor="ravi", now=datetime.now(UTC))
     objects = [o for result in year.results for o in [*result.objects, result.manifest]]

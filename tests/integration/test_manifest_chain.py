@@ -162,7 +162,7 @@ def test_extra_manifests_written_with_the_workers_keys_fail_verify_by_name_and_c
 
 
 def test_a_gap_or_a_changed_predecessor_in_the_chain_fails(settings: Settings, tmp_path: Path) -> None:
-    year = archive_cycle(settings, tmp_path / "cycle", acknowledgements=False)
+    year = archive_cycle(settings, tmp_path / "cycle", with_acknowledgements=False)
     signed = year.results[0].manifest
     s3 = make_s3_client(settings)
     register = tmp_path / "register.csv"
@@ -254,7 +254,7 @@ def test_a_manifest_entry_outside_the_years_prefix_fails_verify_and_refuses_the_
     settings: Settings, tmp_path: Path
 ) -> None:
     other = archive_cycle(settings, tmp_path / "other")  # another organisation in the same bucket
-    year = archive_cycle(settings, tmp_path / "cycle", acknowledgements=False)
+    year = archive_cycle(settings, tmp_path / "cycle", with_acknowledgements=False)
     signed = year.results[0].manifest
     foreign = next(o for o in other.results[1].objects if o.key.endswith("register.csv"))
     # the manifest the chain waits for, written by hand with an entry of the other organisation
@@ -291,7 +291,7 @@ def test_a_manifest_entry_outside_the_years_prefix_fails_verify_and_refuses_the_
 def test_a_signed_at_that_disagrees_with_the_archived_objects_time_fails(
     settings: Settings, tmp_path: Path
 ) -> None:
-    year = archive_cycle(settings, tmp_path / "cycle", acknowledgements=False)
+    year = archive_cycle(settings, tmp_path / "cycle", with_acknowledgements=False)
     s3 = make_s3_client(settings)
     activities = ArchiveActivities(settings=settings, s3=s3)
     source = next(

@@ -39,7 +39,7 @@ def settings(settings: Settings) -> Settings:
 async def test_the_pack_is_built_once_per_chain_state_and_a_manifest_beside_the_chain_changes_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    year = await asyncio.to_thread(archive_cycle, settings, tmp_path / "cycle", acknowledgements=False)
+    year = await asyncio.to_thread(archive_cycle, settings, tmp_path / "cycle", with_acknowledgements=False)
     s3 = make_s3_client(settings)
     _, link = issue_grant(
         s3,
