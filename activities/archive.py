@@ -6,6 +6,11 @@ the certificate of completion, evidence.json and the seal certificate; the manif
 list every document with its title, version and hashes) and after the campaign closes (the
 register and the report). If the ISMS lead placed a legal hold on the cycle, the
 new versions are held as well.
+
+Each manifest takes its place in the cycle's chain (the workflow says where: ``ArchiveInput.chain``)
+and the first archiving of a seal certificate for an organisation pins it
+(``<org>/seal-certificate.json``); a later year with another certificate is still archived (the
+evidence is kept) and logged, and the auditor's verify FAILs it.
 """
 
 from __future__ import annotations
@@ -18,17 +23,30 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.archive import ArchiveConflictError, add_years, archive_bytes, archive_key, manifest_bytes
+from adapters.archive import (
+    ArchiveConflictError,
+    add_years,
+    archive_bytes,
+    archive_key,
+    certificate_fingerprint,
+    manifest_bytes,
+    pin_seal_certificate,
+)
 from adapters.audit_access import apply_legal_hold, legal_hold_marked
 from adapters.s3 import get_file
 from core.contract import Failure
 from core.settings import Settings
 from models.archive import (
+    CHAINED_MANIFEST_FORMAT,
+    MANIFEST_FORMAT,
     SEAL_CERTIFICATE_FILE,
     ArchivedObject,
     ArchiveInput,
     ArchiveManifest,
     ArchiveResult,
+    ManifestChain,
+    ManifestLink,
+    manifest_name,
 )
 
 if TYPE_CHECKING:
@@ -48,10 +66,29 @@ def document_gaps(data: ArchiveInput) -> list[str]:
         wanted = {f"{folder}/document.pdf": facts.pdf_sha256}
         if facts.docx_sha256 is not None:
             wanted[f"{folder}/document.docx"] = facts.docx_sha256
+        if facts.shown_file is not None and facts.shown_sha256 is not None:
+            wanted[f"{folder}/{facts.shown_file}"] = facts.shown_sha256
         for name, sha256 in wanted.items():
             if items.get(name) != sha256:
                 gaps.append(f"{name}: {'not among the items' if name not in items else 'another SHA-256'}")
     return gaps
+
+
+def manifest_chain(data: ArchiveInput) -> ManifestChain | None:
+    """The manifest's place in its cycle's chain, as the workflow asked (None: unchained)."""
+    if data.chain is None:
+        return None
+    previous = data.chain.previous
+    return ManifestChain(
+        cycle_id=data.cycle_id,
+        position=data.chain.position,
+        previous=None
+        if previous is None
+        else ManifestLink(key=previous.key, version_id=previous.version_id, sha256=previous.sha256),
+        next_key=None
+        if data.chain.next_stage is None
+        else archive_key(data.organisation, data.year, manifest_name(data.chain.next_stage)),
+    )
 
 
 class ArchiveActivities:
@@ -109,7 +146,12 @@ class ArchiveActivities:
                 archived.append(
                     self._put(data, name, self._seal_certificate, "application/x-pem-file", retain_until)
                 )
+            fingerprint = self._pin_seal_certificate(data, retain_until)
+            chain = manifest_chain(data)
             manifest = ArchiveManifest(
+                format=MANIFEST_FORMAT if chain is None else CHAINED_MANIFEST_FORMAT,
+                chain=chain,
+                seal_certificate_sha256=fingerprint,
                 cycle_id=data.cycle_id,
                 organisation=data.organisation,
                 year=data.year,
@@ -119,7 +161,7 @@ class ArchiveActivities:
             )
             written = self._put(
                 data,
-                f"manifests/{data.stage}.json",
+                manifest_name(data.stage),
                 manifest_bytes(manifest),
                 "application/json",
                 retain_until,
@@ -133,3 +175,29 @@ class ArchiveActivities:
             "archived %d object(s) and the manifest for %s (%s)", len(archived), data.cycle_id, data.stage
         )
         return ArchiveResult(manifest=written, objects=archived, legal_hold=held)
+
+    def _pin_seal_certificate(self, data: ArchiveInput, retain_until: datetime) -> str | None:
+        """Pin the seal certificate for the organisation the first time one is archived; its fingerprint."""
+        if not data.seal_certificate_in or self._seal_certificate is None:
+            return None
+        fingerprint = certificate_fingerprint(self._seal_certificate)
+        pin, _ = pin_seal_certificate(
+            self._s3,
+            bucket=self._settings.archive_bucket,
+            organisation=data.organisation,
+            certificate_pem=self._seal_certificate,
+            cycle_id=data.cycle_id,
+            retain_until=retain_until,
+        )
+        if pin.certificate_sha256 != fingerprint:
+            # archived all the same (the evidence is kept); the auditor's verify FAILs it
+            activity.logger.warning(
+                "the seal certificate archived for %s (SHA-256 %s) is not the one pinned for %s in %s "
+                "(SHA-256 %s): verify will FAIL these seals until the change is explained",
+                data.cycle_id,
+                fingerprint,
+                data.organisation,
+                pin.cycle_id,
+                pin.certificate_sha256,
+            )
+        return fingerprint

@@ -9,6 +9,10 @@ under one key. Every PUT carries its SHA-256 as the S3 checksum (Object Lock PUT
                                            seal-certificate.pem}   (no document.docx for a static PDF)
     <org>/<year>/acknowledgements/{register.csv, register.json, report.html}
     <org>/<year>/manifests/<stage>.json      written last, under the same retention
+    <org>/seal-certificate.json              the organisation's seal certificate, pinned once
+
+Each manifest names its predecessor in its cycle's chain (``ArchiveManifest.chain``), so the set
+of a cycle's manifests is closed: the auditor's verify FAILs any other.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 from core.hashing import sha256_bytes
-from models.archive import ArchivedObject, ArchiveManifest
+from models.archive import SEAL_PIN_FILE, ArchivedObject, ArchiveManifest, SealPin
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,6 +50,21 @@ def add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year + years)
     except ValueError:
         return moment.replace(year=moment.year + years, day=28)
+
+
+def certificate_fingerprint(pem: bytes) -> str:
+    """The hex SHA-256 of the (first) certificate in ``pem``, DER-encoded: its fingerprint.
+
+    Raises ValueError if ``pem`` holds no certificate.
+    """
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def seal_pin_key(organisation: str) -> str:
+    """``<org>/seal-certificate.json``: beside the years, one per organisation."""
+    if not organisation or "/" in organisation or organisation in (".", ".."):
+        raise ValueError(f"not an organisation's short name: {organisation!r}")
+    return f"{organisation}/{SEAL_PIN_FILE}"
 
 
 def _versions(s3: S3Client, bucket: str, key: str) -> list[str]:
@@ -100,3 +122,60 @@ def manifest_bytes(manifest: ArchiveManifest) -> bytes:
     """The manifest as deterministic JSON (sorted keys), objects in key order."""
     ordered = manifest.model_copy(update={"objects": sorted(manifest.objects, key=lambda o: o.key)})
     return json.dumps(ordered.model_dump(mode="json"), indent=2, sort_keys=True).encode() + b"\n"
+
+
+def pin_seal_certificate(
+    s3: S3Client,
+    *,
+    bucket: str,
+    organisation: str,
+    certificate_pem: bytes,
+    cycle_id: str,
+    retain_until: datetime,
+) -> tuple[SealPin, ArchivedObject]:
+    """The organisation's pinned seal certificate: written now if it has none, else the first one.
+
+    The pin is written once under COMPLIANCE retention and never replaced; a later year's
+    archiving extends its retention to that year's date, so it outlives every archive it pins.
+    The caller compares the returned pin's fingerprint with its own certificate's.
+    """
+    key = seal_pin_key(organisation)
+    versions = list_versions_oldest_first(s3, bucket, key)
+    if not versions:
+        pin = SealPin(
+            organisation=organisation,
+            certificate_sha256=certificate_fingerprint(certificate_pem),
+            certificate_pem=certificate_pem.decode(),
+            pinned_at=datetime.now(UTC),
+            cycle_id=cycle_id,
+        )
+        body = json.dumps(pin.model_dump(mode="json"), indent=2, sort_keys=True).encode() + b"\n"
+        written = archive_bytes(
+            s3, bucket=bucket, key=key, body=body, content_type="application/json", retain_until=retain_until
+        )
+        return pin, written
+    first = describe_version(s3, bucket, key, versions[0])
+    body = s3.get_object(Bucket=bucket, Key=key, VersionId=first.version_id)["Body"].read()
+    pin = SealPin.model_validate_json(body)
+    if first.retain_until < retain_until:  # COMPLIANCE retention may be extended, never shortened
+        s3.put_object_retention(
+            Bucket=bucket,
+            Key=key,
+            VersionId=first.version_id,
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": retain_until},
+        )
+        first = describe_version(s3, bucket, key, first.version_id)
+    return pin, first
+
+
+def list_versions_oldest_first(s3: S3Client, bucket: str, key: str) -> list[str]:
+    """The version ids under exactly ``key``, the first written first."""
+    found: list[tuple[datetime, str]] = []
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=key):
+        found += [
+            (v["LastModified"], v["VersionId"])
+            for v in page.get("Versions", [])
+            if v["Key"] == key and "VersionId" in v
+        ]
+    return [version_id for _, version_id in sorted(found)]

@@ -10,7 +10,20 @@ from pydantic import BaseModel, Field
 from models.storage import StoredObject
 
 MANIFEST_FORMAT: Final = "isms-cycle/archive-manifest/v1"
+# a manifest that names its predecessor in its cycle's chain (``ArchiveManifest.chain``)
+CHAINED_MANIFEST_FORMAT: Final = "isms-cycle/archive-manifest/v2"
 SEAL_CERTIFICATE_FILE: Final = "seal-certificate.pem"  # beside each signed version's PDFs
+# <org>/seal-certificate.json: the organisation's seal certificate as first archived, written once
+# under retention; every later year's seal certificates must have its fingerprint
+SEAL_PIN_FILE: Final = "seal-certificate.json"
+SEAL_PIN_FORMAT: Final = "isms-cycle/seal-certificate-pin/v1"
+# beside each document's signed files: the draft the signer was shown (.docx, or .pdf for a static PDF)
+SHOWN_DRAFT_STEM: Final = "draft-shown"
+
+
+def manifest_name(stage: str) -> str:
+    """A stage's manifest below ``<org>/<year>/``: ``manifests/<stage>.json``."""
+    return f"manifests/{stage}.json"
 
 
 class ArchivedObject(BaseModel):
@@ -41,6 +54,11 @@ class ArchivedDocumentFacts(BaseModel):
     audience: str = ""  # who acknowledges it, in a few words ("everyone in scope", "Engineering")
     pdf_sha256: str = ""  # the sealed PDF, as archived under <id>/v<version>/document.pdf
     docx_sha256: str | None = None  # the signed .docx; None for a static PDF (no Word file)
+    # the draft the signer was shown, archived beside them as ``shown_file`` (draft-shown.docx, or
+    # draft-shown.pdf for a static PDF); its SHA-256 is the one stamped into the signed document.
+    # None in manifests written before the shown draft was archived
+    shown_file: str | None = None
+    shown_sha256: str | None = None
 
 
 class ManifestFacts(BaseModel):
@@ -58,6 +76,14 @@ class ManifestFacts(BaseModel):
     rate_text: str = ""  # "97.5%", rounded down as in the report
 
 
+class ChainRequest(BaseModel):
+    """Where a manifest goes in its cycle's chain (the workflow knows; the activity writes it)."""
+
+    previous: ArchivedObject | None = None  # the cycle's last archived manifest; None: this is its first
+    position: int = Field(0, ge=0)  # 0 for the first manifest of the cycle
+    next_stage: str | None = None  # the stage whose manifest follows; None: this one closes the chain
+
+
 class ArchiveInput(BaseModel):
     cycle_id: str
     organisation: str  # the short name: the first part of every key
@@ -69,6 +95,31 @@ class ArchiveInput(BaseModel):
     # archive the worker's seal certificate (public) in each of these folders, so the PDFs'
     # seals can be checked years later without the worker: e.g. "information-security-policy/v3.0"
     seal_certificate_in: list[str] = Field(default_factory=list)
+    # None: an unchained manifest, as written before manifests were chained (an activity task
+    # scheduled by older workflow code)
+    chain: ChainRequest | None = None
+
+
+class ManifestLink(BaseModel):
+    """One archived manifest version, as its successor names it."""
+
+    key: str
+    version_id: str
+    sha256: str  # of the manifest's bytes as archived
+
+
+class ManifestChain(BaseModel):
+    """A manifest's place in its cycle's chain: the set of a cycle's manifests is closed.
+
+    The first manifest of a cycle has ``previous`` None and names the cycle; each later one names
+    its predecessor's key, version id and SHA-256; each names the key its successor will have
+    (``next_key``), or None when it closes the chain. Any other manifest is not evidence.
+    """
+
+    cycle_id: str
+    position: int
+    previous: ManifestLink | None
+    next_key: str | None
 
 
 class ArchiveManifest(BaseModel):
@@ -79,6 +130,20 @@ class ArchiveManifest(BaseModel):
     stage: str
     facts: ManifestFacts = Field(default_factory=ManifestFacts)
     objects: list[ArchivedObject]
+    chain: ManifestChain | None = None  # None: written before manifests were chained
+    # the fingerprint (SHA-256 of the DER certificate) of the seal certificate archived with it
+    seal_certificate_sha256: str | None = None
+
+
+class SealPin(BaseModel):
+    """``<org>/seal-certificate.json``: the seal certificate first archived for the organisation."""
+
+    format: str = SEAL_PIN_FORMAT
+    organisation: str
+    certificate_sha256: str  # SHA-256 of the DER certificate: its fingerprint
+    certificate_pem: str
+    pinned_at: datetime
+    cycle_id: str  # the cycle whose archiving pinned it
 
 
 class ArchiveResult(BaseModel):

@@ -118,3 +118,5 @@ class PackIndex(BaseModel):
     built_at: datetime
     entries: list[PackEntry]
     documents: list[PackDocument] = Field(default_factory=list)  # every document version in the pack
+    # SHA-256 naming the archive state it was built from: the head of each cycle's chain of manifests
+    chain_state: str = ""

@@ -21,7 +21,14 @@ from core.settings import Settings
 from devstack.synthetic import tiny_pdf
 from documents.sealing import seal_pdf
 from documents.signing_identity import load_or_create_signing_identity
-from models.archive import ArchivedDocumentFacts, ArchiveInput, ArchiveItem, ArchiveResult, ManifestFacts
+from models.archive import (
+    ArchivedDocumentFacts,
+    ArchiveInput,
+    ArchiveItem,
+    ArchiveResult,
+    ChainRequest,
+    ManifestFacts,
+)
 from models.signing import Signer
 
 DOCUMENTS = ("information-security-policy", "isms-roles-responsibilities")
@@ -66,13 +73,16 @@ def archive_cycle(
     year: int = 2026,
     version: str = "3.0",
     documents: tuple[Document, ...] | None = None,
+    with_acknowledgements: bool = True,
 ) -> ArchivedYear:
     """Seal two PDFs and a certificate, then archive them and a register as a cycle would.
 
     With ``documents`` (e.g. :data:`OWN_DOCUMENTS`) the version is those documents, each in
-    its folder (no Word file for a static PDF), and the manifest lists them with their titles,
-    versions and hashes as the workflow's does; without, it is the two documents of a manifest
-    from before the documents section.
+    its folder (no Word file for a static PDF) with the draft the signer was shown, and the
+    manifest lists them with their titles, versions and hashes as the workflow's does; without,
+    it is the two documents of a manifest from before the documents section. The two manifests
+    form the cycle's chain (signed version first, the acknowledgements closing it); with
+    ``with_acknowledgements=False`` only the signed version is archived (the campaign still running).
     """
     organisation = organisation or f"org{uuid.uuid4().hex[:8]}"
     cycle_id = f"isms-review-{organisation}-{year}"
@@ -90,8 +100,36 @@ def archive_cycle(
 
     signed_at = datetime.now(UTC).replace(microsecond=0)
     certificate = stored(sealed("certificate", "Certificate of completion"))
+    # with documents, each one's draft as the signer was shown it (the .docx, or the static PDF)
+    shown: dict[str, ArchiveItem] = {}
+    for document in documents or ():
+        draft = folder / f"{document.id}.draft{'.pdf' if document.static_pdf else '.docx'}"
+        draft.write_bytes(
+            tiny_pdf(f"{document.id} draft")
+            if document.static_pdf
+            else b"PK\x03\x04 draft of " + document.id.encode()
+        )
+        shown[document.id] = stored(draft)
     evidence_path = folder / "evidence.json"
-    evidence_path.write_text(json.dumps({"signer": SIGNER.model_dump(), "signed_at": signed_at.isoformat()}))
+    evidence_path.write_text(
+        json.dumps(
+            {
+                "signer": SIGNER.model_dump(),
+                "signed_at": signed_at.isoformat(),
+                "documents": [
+                    {
+                        "name": f"{document.id}{'.pdf' if document.static_pdf else '.docx'}",
+                        "draft_sha256": shown[document.id].source.sha256,
+                        "signature_line": f"Signed electronically by {SIGNER.name} (SHA-256 of the approved "
+                        f"draft {shown[document.id].source.sha256[:16]}\u2026)"
+                        if document.signed
+                        else "Not signed",
+                    }
+                    for document in documents or ()
+                ],
+            }
+        )
+    )
     evidence = stored(evidence_path)
     items: list[ArchiveItem] = []
     folders = []
@@ -112,6 +150,10 @@ def archive_cycle(
             ArchiveItem(source=certificate.source, name=f"{target}/certificate.pdf"),
             ArchiveItem(source=evidence.source, name=f"{target}/evidence.json"),
         ]
+        shown_file = None
+        if document.id in shown:
+            shown_file = f"draft-shown{'.pdf' if document.static_pdf else '.docx'}"
+            items.append(ArchiveItem(source=shown[document.id].source, name=f"{target}/{shown_file}"))
         described.append(
             ArchivedDocumentFacts(
                 id=document.id,
@@ -122,6 +164,8 @@ def archive_cycle(
                 audience=document.audience,
                 pdf_sha256=pdf.source.sha256,
                 docx_sha256=docx_sha256,
+                shown_file=shown_file,
+                shown_sha256=shown[document.id].source.sha256 if document.id in shown else None,
             )
         )
     activities = ArchiveActivities(settings=settings, s3=s3, seal_certificate_pem=identity.certificate_pem())
@@ -142,8 +186,11 @@ def archive_cycle(
                 signed_at=signed_at,
                 reason=f"annual review {year}",
             ),
+            chain=ChainRequest(next_stage=f"acknowledgements-v{version}"),
         ),
     )
+    if not with_acknowledgements:
+        return ArchivedYear(organisation, year, version, cycle_id, [signed])
     register = folder / "register.csv"
     register.write_text("email,name,acknowledged_at\nana@larkspur.example,Ana,2026-12-02T10:00:00Z\n")
     report = folder / "report.html"
@@ -160,6 +207,7 @@ def archive_cycle(
                 ArchiveItem(source=stored(report).source, name=f"acknowledgements/v{version}/report.html"),
             ],
             facts=ManifestFacts(version=version, in_scope=2, acknowledged=1, rate_text="50.0%"),
+            chain=ChainRequest(previous=signed.manifest, position=1),
         ),
     )
     return ArchivedYear(organisation, year, version, cycle_id, [signed, acknowledgements])

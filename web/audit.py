@@ -6,17 +6,19 @@ grant record is read with the application's S3 identity (it lives in the drafts 
 archive is read, and its download links presigned, with the read-only identity
 (``Services.auditor_s3``). Nothing here writes anything.
 
-Only objects that one of the year's manifests lists are ever offered for download, never an
-arbitrary key. Verify is a POST so that mail security scanners, which fetch every link in a
-message, never start it; it changes nothing, so it needs no CSRF value.
+Only objects that one of the year's chained manifests lists below ``<org>/<year>/`` are ever
+offered for download, never an arbitrary key. The evidence pack is built once per archive state
+(the heads of the year's chains of manifests) and kept in the web app's state folder, so a GET
+serves the same zip until something is archived into a chain. Verify is a POST so that mail
+security scanners, which fetch every link in a message, never start it; it changes nothing, so
+it needs no CSRF value.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -25,7 +27,6 @@ from urllib.parse import quote, urlencode
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from starlette.background import BackgroundTask
 
 from adapters.audit import (
     ArchiveReader,
@@ -35,6 +36,7 @@ from adapters.audit import (
     evidence_item,
     verify_archive,
 )
+from adapters.audit.reader import in_prefix
 from adapters.audit_access import check_auditor, legal_hold_marked
 from models.archive import ArchivedDocumentFacts, ArchivedObject
 from models.audit import ArchivedCycle, AuditGrant, Verdict
@@ -238,6 +240,37 @@ def _overview(services: Services, organisation: str) -> list[tuple[int, list[dic
     return found
 
 
+_OLD_PACK_SECONDS = 600
+# one build at a time per organisation and year: a second GET waits and then serves the same zip
+_PACK_LOCKS: dict[tuple[str, int], asyncio.Lock] = {}
+
+
+def _pack_folder(services: Services) -> Path:
+    folder = services.settings.web_state_dir / "packs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _cached_pack(services: Services, organisation: str, year: int) -> Path:
+    """The year's evidence pack for the archive as it is now: built if this state has none yet.
+
+    Keyed by the chains' state (:meth:`YearChains.state`): a new manifest on a chain makes a new
+    pack; nothing written outside the chains does. Packs of earlier states are removed.
+    Blocking: call it from a thread.
+    """
+    reader = _reader(services)
+    chains = reader.chains(organisation, year)
+    folder = _pack_folder(services)
+    target = folder / f"evidence-{organisation}-{year}-{chains.state()[:32]}.zip"
+    if not target.exists():
+        build_pack(reader, organisation, year, target, chains=chains)
+    for old in folder.glob(f"evidence-{organisation}-{year}-*.zip"):
+        # kept a while: a response may still be about to send it
+        if old != target and time.time() - old.stat().st_mtime > _OLD_PACK_SECONDS:
+            old.unlink(missing_ok=True)
+    return target
+
+
 # ------------------------------------------------------------------------------- routes
 
 
@@ -282,12 +315,11 @@ async def download(
     if isinstance(opened, HTMLResponse):
         return opened
     grant, found_year, cycles = opened
-    prefix = f"{grant.organisation}/{found_year}/"
     chosen = next(
         (o for c in cycles for o in c.objects() if o.key == key and o.version_id == version),
         None,
     )
-    if chosen is None or not chosen.key.startswith(prefix):
+    if chosen is None or not in_prefix(chosen.key, grant.organisation, found_year):
         return pages.notice(
             request,
             "No such archived file",
@@ -340,13 +372,12 @@ async def evidence_pack(request: Request, token: str, year: str) -> Response:
         return opened
     grant, found_year, _ = opened
     filename = f"evidence-{grant.organisation}-{found_year}.zip"
-    folder = Path(tempfile.mkdtemp(prefix="isms-pack-"))
+    services = app_services(request)
+    lock = _PACK_LOCKS.setdefault((grant.organisation, found_year), asyncio.Lock())
     try:
-        await asyncio.to_thread(
-            build_pack, _reader(app_services(request)), grant.organisation, found_year, folder / filename
-        )
+        async with lock:
+            pack = await asyncio.to_thread(_cached_pack, services, grant.organisation, found_year)
     except IntegrityMismatchError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         log.warning("evidence pack refused: %s", exc)
         return pages.notice(
             request,
@@ -356,15 +387,5 @@ async def evidence_pack(request: Request, token: str, year: str) -> Response:
             advice="Use Verify on the year's page to see which one.",
         )
     except (AuditError, ClientError, BotoCoreError) as exc:
-        shutil.rmtree(folder, ignore_errors=True)
         return _unavailable(request, exc)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(
-        folder / filename,
-        media_type="application/zip",
-        filename=filename,
-        headers=file_headers(),
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )
+    return FileResponse(pack, media_type="application/zip", filename=filename, headers=file_headers())

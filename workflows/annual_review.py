@@ -27,7 +27,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
     from activities.signing import SIGN_DOCUMENTS_NON_RETRYABLE, SigningActivities
     from core.contract import Failure, Message, Query, Refusal, Signal, Update, WorkflowType, refusal
-    from models.archive import ArchivedDocumentFacts, ArchiveInput, ArchiveItem, ManifestFacts
+    from models.archive import (
+        SHOWN_DRAFT_STEM,
+        ArchivedDocumentFacts,
+        ArchiveInput,
+        ArchiveItem,
+        ChainRequest,
+        ManifestFacts,
+    )
     from models.campaign import (
         CampaignInput,
         CampaignResult,
@@ -115,6 +122,11 @@ def _same_name(typed: str, expected: str) -> bool:
 def _folder(name: str) -> str:
     """A document's archive folder: its id (``acceptable-use-policy.pdf`` -> ``acceptable-use-policy``)."""
     return PurePosixPath(name).stem
+
+
+def _acknowledgement_stage(version: str) -> str:
+    """The stage (and manifest name) of a version's acknowledgement register."""
+    return f"acknowledgements-v{version}"
 
 
 def _audiences(drafts: list[DraftDocument]) -> dict[str, Audience] | None:
@@ -448,9 +460,10 @@ class AnnualReviewWorkflow:
     # --------------------------------------------------------------------------- archive
 
     def _signed_archive(self, signed: SignDocumentsResult) -> ArchiveInput:
-        """Each document's signed .docx (none for a static PDF) and sealed PDF, the certificate of
-        completion and evidence.json, in a folder per document id; the manifest's facts list
-        every document with its title, version, kind and hashes."""
+        """Each document's signed .docx (none for a static PDF) and sealed PDF, the draft the signer
+        was shown, the certificate of completion and evidence.json, in a folder per document id;
+        the manifest's facts list every document with its title, version, kind and hashes. The
+        manifest begins the cycle's chain; the acknowledgements' manifest follows it."""
         routing, data, decision = self._routing, self._input, self._decision
         assert routing is not None and decision is not None
         version = self._status.version
@@ -469,6 +482,13 @@ class AnnualReviewWorkflow:
                 ArchiveItem(source=signed.evidence, name=f"{folder}/evidence.json"),
             ]
             draft = drafts.get(document.name)
+            # what the signer saw (its SHA-256 is stamped into the signed document), so it can be
+            # recomputed years later: the draft .docx, or the PDF of a static PDF
+            shown, shown_file = None, None
+            if draft is not None:
+                shown = draft.docx if draft.docx is not None else draft.pdf
+                shown_file = f"{SHOWN_DRAFT_STEM}{'.pdf' if draft.docx is None else '.docx'}"
+                items.append(ArchiveItem(source=shown, name=f"{folder}/{shown_file}"))
             facts.append(
                 ArchivedDocumentFacts(
                     id=_folder(document.name),
@@ -480,6 +500,8 @@ class AnnualReviewWorkflow:
                     audience=draft.audience.describe() if draft else "everyone in scope",
                     pdf_sha256=document.pdf.sha256,
                     docx_sha256=document.docx.sha256 if document.docx is not None else None,
+                    shown_file=shown_file,
+                    shown_sha256=shown.sha256 if shown is not None else None,
                 )
             )
         if self._render_manifest is not None:  # next year's change summary is made against it
@@ -499,10 +521,11 @@ class AnnualReviewWorkflow:
                 signed_at=self._decided_at,
                 reason=data.reason or f"annual review {data.year}",
             ),
+            chain=self._chain_request(next_stage=_acknowledgement_stage(version)),
         )
 
     def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:
-        """The acknowledgement register and the cycle report."""
+        """The acknowledgement register and the cycle report; its manifest closes the cycle's chain."""
         routing, data = self._routing, self._input
         assert routing is not None
         folder = f"acknowledgements/v{self._status.version}"
@@ -510,7 +533,7 @@ class AnnualReviewWorkflow:
             cycle_id=data.cycle_id,
             organisation=routing.short_name,
             year=data.year,
-            stage=f"acknowledgements-v{self._status.version}",
+            stage=_acknowledgement_stage(self._status.version),
             items=[
                 ArchiveItem(source=campaign.register_csv, name=f"{folder}/register.csv"),
                 ArchiveItem(source=campaign.register_json, name=f"{folder}/register.json"),
@@ -523,6 +546,16 @@ class AnnualReviewWorkflow:
                 acknowledged=campaign.tally.acknowledged,
                 rate_text=campaign.tally.rate_text,
             ),
+            chain=self._chain_request(next_stage=None),
+        )
+
+    def _chain_request(self, *, next_stage: str | None) -> ChainRequest:
+        """The next manifest's place in the cycle's chain: after the last one archived (if any)."""
+        archived = self._status.archive
+        return ChainRequest(
+            previous=archived[-1].manifest if archived else None,
+            position=len(archived),
+            next_stage=next_stage,
         )
 
     def _in_version_order(self, documents: list[SignedDocument]) -> list[SignedDocument]:

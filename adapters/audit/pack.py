@@ -3,7 +3,8 @@
 The zip keeps the archive's names below ``<org>/<year>/`` and adds ``index.json`` (path,
 SHA-256, size, archived version id of each file; and each document version: id, title,
 version, SHA-256 of its sealed PDF) and ``index.html`` (the documents, then each file and the
-Clause 5 evidence item it proves).
+Clause 5 evidence item it proves). Only the manifests on each cycle's chain and the objects
+they list are packed; an entry outside ``<org>/<year>/`` refuses the pack (AuditError naming it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
+from adapters.audit.chain import YearChains
 from adapters.audit.reader import (
     ACKNOWLEDGEMENTS,
     MANIFESTS,
@@ -23,10 +25,11 @@ from adapters.audit.reader import (
     ArchiveReader,
     AuditError,
     Progress,
+    in_prefix,
     relative_name,
 )
 from core.files import publish_file
-from models.archive import SEAL_CERTIFICATE_FILE, ArchivedDocumentFacts
+from models.archive import SEAL_CERTIFICATE_FILE, SHOWN_DRAFT_STEM, ArchivedDocumentFacts
 from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
 from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
 
@@ -100,27 +103,49 @@ def evidence_item(name: str, facts: ArchivedDocumentFacts | None = None) -> str:
         return "5.1: the signature evidence: who, intent, when, where, and the SHA-256 of each version shown"
     if filename == SEAL_CERTIFICATE_FILE:
         return "7.5.3: the certificate that checks the PAdES seals of the PDFs beside it"
+    if filename.startswith(SHOWN_DRAFT_STEM + "."):
+        return "5.1: the draft shown to top management when signing, whose SHA-256 the signature carries"
     return "supporting evidence"
 
 
 def build_pack(
-    reader: ArchiveReader, organisation: str, year: int, out: Path, *, progress: Progress = lambda _: None
+    reader: ArchiveReader,
+    organisation: str,
+    year: int,
+    out: Path,
+    *,
+    progress: Progress = lambda _: None,
+    chains: YearChains | None = None,
 ) -> PackIndex:
     """Write the evidence pack zip: every archived object (hash-checked), its manifests and an index.
 
-    The zip is written beside ``out`` and renamed into place once complete, so ``out`` is
-    either the previous file or the whole new pack.
+    From the manifests on each cycle's chain (``chains``, read here when None); an entry outside
+    ``<org>/<year>/`` refuses the pack. The zip is written beside ``out`` and renamed into place
+    once complete, so ``out`` is either the previous file or the whole new pack.
     """
-    manifests = reader.manifests(organisation, year)
+    chains = chains or reader.chains(organisation, year)
+    manifests = [(m.manifest, m.object) for m in chains.members()]
     if not manifests:
         raise AuditError(f"nothing archived for {organisation} {year}")
-    cycles = reader.cycles(organisation, year)
+    outside = [
+        f"{o.key} (listed by {mo.key})"
+        for manifest, mo in manifests
+        for o in manifest.objects
+        if not in_prefix(o.key, organisation, year)
+    ]
+    if outside:
+        raise AuditError(
+            f"the manifests of {organisation} {year} list objects outside {organisation}/{year}/: "
+            f"{'; '.join(outside)}; no pack is built from them (run verify)"
+        )
+    cycles = reader.cycles(organisation, year, chains)
     index = PackIndex(
         organisation=organisation,
         year=year,
         built_at=datetime.now(UTC),
         entries=[],
         documents=pack_documents(cycles),
+        chain_state=chains.state(),
     )
     described = {
         f"{v.document}/v{v.version}": v.facts for c in cycles for v in c.versions if v.facts is not None
@@ -185,20 +210,23 @@ def pack_documents(cycles: list[ArchivedCycle]) -> list[PackDocument]:
     return found
 
 
+def _cycle_line(cycle: ArchivedCycle) -> str:
+    facts = cycle.facts
+    signed = f" on {facts.signed_at:%d %B %Y}" if facts.signed_at is not None else ""
+    acknowledged = (
+        f"; acknowledged by {facts.acknowledged} of {facts.in_scope} ({escape(facts.rate_text)})"
+        if facts.in_scope
+        else ""
+    )
+    return (
+        f"<li>{escape(cycle.cycle_id)}: version {escape(facts.version)}, signed by {escape(facts.signer)}"
+        f"{signed}{acknowledged}</li>"
+    )
+
+
 def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
     """The pack's one-page index: each file, the Clause 5 evidence item it proves, its SHA-256."""
-    summary = "".join(
-        f"<li>{escape(c.cycle_id)}: version {escape(c.facts.version)}, signed by {escape(c.facts.signer)}"
-        f" on {c.facts.signed_at:%d %B %Y}"
-        * (c.facts.signed_at is not None)
-        + (
-            f"; acknowledged by {c.facts.acknowledged} of {c.facts.in_scope} ({escape(c.facts.rate_text)})"
-            if c.facts.in_scope
-            else ""
-        )
-        + "</li>"
-        for c in cycles
-    )
+    summary = "".join(_cycle_line(c) for c in cycles)
     documents = "".join(
         f"<tr><td><code>{escape(d.id)}</code></td><td>{escape(d.title or d.id)}</td>"
         f"<td>{escape(d.version)}</td>"

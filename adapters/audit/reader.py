@@ -3,7 +3,10 @@
 Nothing here writes to S3, so ``s3`` may be the read-only auditor identity. A manifest is
 trusted in its *earliest* version: that is the one the archiving activity wrote under
 COMPLIANCE retention, and no one can delete it; anything written later under the same key is
-reported by the verifier, never believed.
+reported by the verifier, never believed. And only the manifests on each cycle's chain are
+read as evidence (:mod:`adapters.audit.chain`): a manifest someone added beside them changes
+no figure, no listing and no pack. Objects a manifest lists outside its ``<org>/<year>/``
+are never offered.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from adapters.archive import describe_version
+from adapters.archive import describe_version, seal_pin_key
+from adapters.audit.chain import ReadManifest, YearChains, link_chains
 from core.files import write_atomic
 from core.hashing import sha256_bytes
-from models.archive import ArchivedObject, ArchiveManifest, ManifestFacts
-from models.audit import ArchivedCycle, ArchivedVersion
+from models.archive import ArchivedObject, ArchiveManifest, ManifestFacts, SealPin
+from models.audit import ArchivedCycle, ArchivedVersion, ObjectCheck, Verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,6 +66,25 @@ class Listing:
         if not markers:
             return False
         return not versions or markers[-1].last_modified >= versions[-1].last_modified
+
+
+@dataclass
+class PinnedSeal:
+    """The organisation's pinned seal certificate (``<org>/seal-certificate.json``), first version."""
+
+    pin: SealPin | None  # None: the first version is not a readable pin
+    object: ArchivedObject
+    written_at: datetime
+    later: list[ListedVersion] = field(default_factory=list)  # versions written after it: never believed
+    problem: str = ""
+
+
+def in_prefix(key: str, organisation: str, year: int) -> bool:
+    """``key`` is below ``<org>/<year>/`` and climbs nowhere (no empty, ``.`` or ``..`` part)."""
+    prefix = f"{organisation}/{year}/"
+    if not key.startswith(prefix):
+        return False
+    return all(part not in ("", ".", "..") for part in key[len(prefix) :].split("/"))
 
 
 def _safe_part(value: str, what: str) -> str:
@@ -156,13 +179,15 @@ class ArchiveReader:
             )
         return body
 
-    def manifests(
+    def read_manifests(
         self, organisation: str, year: int, listing: Listing | None = None
-    ) -> list[tuple[ArchiveManifest, ArchivedObject]]:
-        """Each manifest of the year in its earliest version (the archived one), oldest first."""
+    ) -> tuple[list[ReadManifest], list[ObjectCheck]]:
+        """Every ``*.json`` under the year's ``manifests/`` in its earliest version; the unreadable
+        ones as FAIL findings (a stray file stops nothing)."""
         listing = listing or self.listing(organisation, year)
         prefix = f"{organisation}/{year}/{MANIFESTS}/"
-        found: list[tuple[ArchiveManifest, ArchivedObject]] = []
+        found: list[ReadManifest] = []
+        unreadable: list[ObjectCheck] = []
         for key, versions in sorted(listing.versions.items()):
             if not key.startswith(prefix) or not key.endswith(".json"):
                 continue
@@ -171,55 +196,96 @@ class ArchiveReader:
             try:
                 manifest = ArchiveManifest.model_validate_json(body)
             except ValidationError as exc:
-                raise AuditError(
-                    f"{key} (version {first.version_id}) is not a readable manifest: {exc}"
-                ) from exc
+                unreadable.append(
+                    ObjectCheck(
+                        key=key,
+                        version_id=first.version_id,
+                        verdict=Verdict.FAIL,
+                        problems=[
+                            f"an extra manifest: not a readable manifest ({exc.error_count()} problem(s), "
+                            f"the first: {exc.errors()[0]['msg']})"
+                        ],
+                    )
+                )
+                continue
             # the hash and size of the bytes just read, not the metadata the server keeps
             described = describe_version(self.s3, self.bucket, key, first.version_id)
             found.append(
-                (manifest, described.model_copy(update={"sha256": sha256_bytes(body), "size": len(body)}))
-            )
-        found.sort(key=lambda pair: (pair[1].retain_until, pair[0].stage))
-        return found
-
-    def cycles(self, organisation: str, year: int) -> list[ArchivedCycle]:
-        """The cycles archived for ``organisation`` in ``year`` (usually one; more after an ad-hoc review)."""
-        by_cycle: dict[str, ArchivedCycle] = {}
-        for manifest, manifest_object in self.manifests(organisation, year):
-            cycle = by_cycle.setdefault(
-                manifest.cycle_id,
-                ArchivedCycle(
-                    organisation=organisation, year=year, cycle_id=manifest.cycle_id, facts=ManifestFacts()
-                ),
-            )
-            cycle.manifests.append(manifest_object)
-            facts = manifest.facts
-            if manifest.stage.startswith(ACKNOWLEDGEMENTS):
-                cycle.facts = cycle.facts.model_copy(
-                    update={
-                        "in_scope": facts.in_scope,
-                        "acknowledged": facts.acknowledged,
-                        "rate_text": facts.rate_text,
-                    }
+                ReadManifest(
+                    manifest,
+                    described.model_copy(update={"sha256": sha256_bytes(body), "size": len(body)}),
+                    first.last_modified,
                 )
-            else:
-                # the values themselves (model_copy does not validate: dumped dicts would stay dicts)
-                values = {name: getattr(facts, name) for name in ManifestFacts.model_fields}
-                update = {k: v for k, v in values.items() if v not in (None, "", [])}
-                cycle.facts = cycle.facts.model_copy(update=update)
-            versions = _versions_of(manifest)
-            cycle.versions += versions
-            in_versions = {f.key for v in versions for f in v.files}
-            for obj in manifest.objects:
-                if obj.key in in_versions:
-                    continue
-                if relative_name(obj, organisation, year).startswith(f"{ACKNOWLEDGEMENTS}/"):
-                    cycle.acknowledgements.append(obj)
-                else:
-                    cycle.other.append(obj)
-            retain = [o.retain_until for o in [*manifest.objects, manifest_object]]
-            earliest = min(retain)
-            cycle.retain_until = earliest if cycle.retain_until is None else min(cycle.retain_until, earliest)
+            )
+        return found, unreadable
+
+    def seal_pin(self, organisation: str) -> PinnedSeal | None:
+        """The organisation's pinned seal certificate, or None if none was ever pinned."""
+        key = seal_pin_key(_safe_part(organisation, "organisation"))
+        versions: list[ListedVersion] = []
+        paginator = self.s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+            versions += [
+                ListedVersion(v["Key"], v.get("VersionId", ""), v["LastModified"], v.get("Size", 0))
+                for v in page.get("Versions", [])
+                if v["Key"] == key
+            ]
+        if not versions:
+            return None
+        versions.sort(key=lambda v: (v.last_modified, v.version_id))
+        first = versions[0]
+        body = self.read(key, first.version_id)
+        described = describe_version(self.s3, self.bucket, key, first.version_id)
+        described = described.model_copy(update={"sha256": sha256_bytes(body), "size": len(body)})
+        try:
+            pin: SealPin | None = SealPin.model_validate_json(body)
+        except ValidationError as exc:
+            pin, problem = None, f"not a readable seal certificate pin: {exc.errors()[0]['msg']}"
+        else:
+            problem = ""
+        return PinnedSeal(pin, described, first.last_modified, later=versions[1:], problem=problem)
+
+    def chains(
+        self,
+        organisation: str,
+        year: int,
+        listing: Listing | None = None,
+        pinned: PinnedSeal | bool | None = True,
+    ) -> YearChains:
+        """The year's chains of manifests (and the findings about any other manifest).
+
+        ``pinned``: the organisation's pin when the caller read it already (None: none), or
+        True to read it here; an unchained manifest written after the pin is an extra.
+        """
+        read, unreadable = self.read_manifests(organisation, year, listing)
+        pin = self.seal_pin(organisation) if pinned is True else pinned
+        chains = link_chains(
+            read,
+            organisation=organisation,
+            year=year,
+            chained_since=pin.written_at if isinstance(pin, PinnedSeal) else None,
+        )
+        chains.findings = unreadable + chains.findings
+        return chains
+
+    def manifests(
+        self, organisation: str, year: int, listing: Listing | None = None
+    ) -> list[tuple[ArchiveManifest, ArchivedObject]]:
+        """The manifests on the year's chains in their earliest version, each cycle's first to last."""
+        return [(m.manifest, m.object) for m in self.chains(organisation, year, listing).members()]
+
+    def cycles(self, organisation: str, year: int, chains: YearChains | None = None) -> list[ArchivedCycle]:
+        """The cycles archived for ``organisation`` in ``year`` (usually one; more after an ad-hoc review).
+
+        Read from each cycle's chain of manifests only, first to last: the signed version's facts,
+        then the acknowledgement figures of the manifest that closes the chain. Objects a manifest
+        lists outside ``<org>/<year>/`` are left out (verify FAILs them).
+        """
+        chains = chains or self.chains(organisation, year)
+        by_cycle: dict[str, ArchivedCycle] = {}
+        for chain in chains.chains:
+            for member in chain.members:
+                _add_manifest(by_cycle, member.manifest, member.object, organisation, year)
         return sorted(by_cycle.values(), key=lambda c: c.cycle_id)
 
     def all_cycles(self, *, organisation: str | None = None, year: int | None = None) -> list[ArchivedCycle]:
@@ -250,6 +316,50 @@ class ArchiveReader:
             },
             ExpiresIn=expires_seconds,
         )
+
+
+def _add_manifest(
+    by_cycle: dict[str, ArchivedCycle],
+    manifest: ArchiveManifest,
+    manifest_object: ArchivedObject,
+    organisation: str,
+    year: int,
+) -> None:
+    cycle = by_cycle.setdefault(
+        manifest.cycle_id,
+        ArchivedCycle(
+            organisation=organisation, year=year, cycle_id=manifest.cycle_id, facts=ManifestFacts()
+        ),
+    )
+    cycle.manifests.append(manifest_object)
+    facts = manifest.facts
+    if manifest.stage.startswith(ACKNOWLEDGEMENTS):
+        cycle.facts = cycle.facts.model_copy(
+            update={
+                "in_scope": facts.in_scope,
+                "acknowledged": facts.acknowledged,
+                "rate_text": facts.rate_text,
+            }
+        )
+    else:
+        # the values themselves (model_copy does not validate: dumped dicts would stay dicts)
+        values = {name: getattr(facts, name) for name in ManifestFacts.model_fields}
+        update = {k: v for k, v in values.items() if v not in (None, "", [])}
+        cycle.facts = cycle.facts.model_copy(update=update)
+    inside = [obj for obj in manifest.objects if in_prefix(obj.key, organisation, year)]
+    versions = _versions_of(manifest.model_copy(update={"objects": inside}))
+    cycle.versions += versions
+    in_versions = {f.key for v in versions for f in v.files}
+    for obj in inside:
+        if obj.key in in_versions:
+            continue
+        if relative_name(obj, organisation, year).startswith(f"{ACKNOWLEDGEMENTS}/"):
+            cycle.acknowledgements.append(obj)
+        else:
+            cycle.other.append(obj)
+    retain = [o.retain_until for o in [*inside, manifest_object]]
+    earliest = min(retain)
+    cycle.retain_until = earliest if cycle.retain_until is None else min(cycle.retain_until, earliest)
 
 
 def _versions_of(manifest: ArchiveManifest) -> list[ArchivedVersion]:

@@ -10,24 +10,39 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from adapters.archive import certificate_fingerprint, seal_pin_key
+from adapters.audit.chain import CLOCK_TOLERANCE, SIGNED_STAGE_PREFIX, YearChains
 from adapters.audit.pack import PACK_INDEX_HTML, PACK_INDEX_JSON
 from adapters.audit.reader import (
     MANIFESTS,
     ArchiveReader,
     AuditError,
     Listing,
+    PinnedSeal,
     Progress,
+    in_prefix,
     relative_name,
 )
 from core.hashing import sha256_bytes
-from models.archive import SEAL_CERTIFICATE_FILE, ArchivedDocumentFacts, ArchivedObject, ArchiveManifest
+from models.archive import (
+    SEAL_CERTIFICATE_FILE,
+    SHOWN_DRAFT_STEM,
+    ArchivedDocumentFacts,
+    ArchivedObject,
+    ArchiveManifest,
+)
 from models.audit import ObjectCheck, Verdict, VerifyReport
+
+# the signed version is archived minutes after the signature (sealing, then S3); an archive
+# written this long after the recorded signing time says the time is not the signature's (an
+# S3 outage this long would be in the cycle's audit trail: check it before believing the date)
+SIGNED_ARCHIVE_WINDOW = timedelta(days=7)
 
 
 def _retention_checks(
@@ -124,6 +139,8 @@ def document_checks(manifest: ArchiveManifest) -> list[ObjectCheck]:
             key=f"{prefix}{folder}/", verdict=Verdict.PASS, passed=[_describe(facts, version)]
         )
         _matches(check, listed, f"{folder}/document.pdf", facts.pdf_sha256)
+        if facts.shown_file is not None and facts.shown_sha256 is not None:
+            _matches(check, listed, f"{folder}/{facts.shown_file}", facts.shown_sha256)
         if facts.docx_sha256 is not None:
             _matches(check, listed, f"{folder}/document.docx", facts.docx_sha256)
         elif f"{folder}/document.docx" in listed:
@@ -137,6 +154,181 @@ def document_checks(manifest: ArchiveManifest) -> list[ObjectCheck]:
     return checks
 
 
+def _evidence_record(reader: ArchiveReader, obj: ArchivedObject, cache: dict[str, Any]) -> Any:
+    """evidence.json as archived (hash-checked), parsed; None if it cannot be read as JSON."""
+    if obj.version_id not in cache:
+        try:
+            cache[obj.version_id] = json.loads(reader.read_checked(obj))
+        except (AuditError, ValueError):
+            cache[obj.version_id] = None  # the object's own check reports it
+    return cache[obj.version_id]
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shown_checks(
+    reader: ArchiveReader,
+    manifest: ArchiveManifest,
+    facts: ArchivedDocumentFacts,
+    check: ObjectCheck,
+    cache: dict[str, Any],
+) -> None:
+    """The draft shown to the signer: its archived SHA-256 is the one evidence.json records and
+    (for a signed document) the one stamped into the signature line."""
+    prefix = f"{manifest.organisation}/{manifest.year}/"
+    listed = {obj.key.removeprefix(prefix): obj for obj in manifest.objects}
+    if facts.shown_sha256 is None:
+        return
+    evidence = listed.get(f"{facts.id}/v{manifest.facts.version}/evidence.json")
+    record = _evidence_record(reader, evidence, cache) if evidence is not None else None
+    entries = record.get("documents", []) if isinstance(record, dict) else []
+    entry = next(
+        (e for e in entries if isinstance(e, dict) and str(e.get("name", "")).rsplit(".", 1)[0] == facts.id),
+        None,
+    )
+    if entry is None:
+        check.problems.append("evidence.json does not record the draft shown for this document")
+        return
+    if entry.get("draft_sha256") != facts.shown_sha256:
+        check.problems.append(
+            f"the draft shown has SHA-256 {facts.shown_sha256}, evidence.json records "
+            f"{entry.get('draft_sha256')}"
+        )
+        return
+    line = str(entry.get("signature_line", ""))
+    if facts.signed and facts.shown_sha256[:16] not in line:
+        check.problems.append("the signature line stamped into the document names another draft")
+        return
+    check.passed.append(
+        f"the draft shown ({facts.shown_file}) is archived with the SHA-256 evidence.json records"
+        + (" and the signature line carries" if facts.signed else "")
+    )
+
+
+def _written_at(listing: Listing, obj: ArchivedObject) -> datetime | None:
+    for version in listing.versions.get(obj.key, []):
+        if version.version_id == obj.version_id:
+            return version.last_modified.astimezone(UTC)
+    return None
+
+
+def _signed_at_problems(
+    reader: ArchiveReader, manifest: ArchiveManifest, listing: Listing, cache: dict[str, Any]
+) -> list[str]:
+    """A signed version's ``signed_at`` against the archived signed PDFs' S3 time and evidence.json."""
+    signed_at = manifest.facts.signed_at
+    if signed_at is None or not manifest.stage.startswith(SIGNED_STAGE_PREFIX):
+        return []
+    signed_at = signed_at.astimezone(UTC)
+    problems: list[str] = []
+    for obj in manifest.objects:
+        if obj.key.endswith("/document.pdf"):
+            written = _written_at(listing, obj)
+            if written is None:
+                continue  # the object's own check says it is gone
+            if signed_at > written + CLOCK_TOLERANCE:
+                problems.append(
+                    f"signed_at {signed_at:%Y-%m-%d %H:%M:%S} UTC is after {obj.key} was archived "
+                    f"({written:%Y-%m-%d %H:%M:%S} UTC): it was not signed then"
+                )
+            elif written - signed_at > SIGNED_ARCHIVE_WINDOW:
+                problems.append(
+                    f"signed_at {signed_at:%Y-%m-%d %H:%M:%S} UTC is {(written - signed_at).days} days "
+                    "before "
+                    f"{obj.key} was archived ({written:%Y-%m-%d %H:%M:%S} UTC); a signature is archived "
+                    "within minutes"
+                )
+        elif obj.key.endswith("/evidence.json"):
+            record = _evidence_record(reader, obj, cache)
+            recorded = _parse_time(record.get("signed_at")) if isinstance(record, dict) else None
+            if recorded is not None and recorded != signed_at:
+                problems.append(
+                    f"signed_at {signed_at.isoformat()} differs from {obj.key}'s {recorded.isoformat()}"
+                )
+    return list(dict.fromkeys(problems))
+
+
+def _pin_findings(
+    organisation: str, pinned: PinnedSeal | None, chains: YearChains, archived: dict[str, ArchivedObject]
+) -> list[ObjectCheck]:
+    key = seal_pin_key(organisation)
+    certificates = [k for k in archived if k.endswith("/" + SEAL_CERTIFICATE_FILE)]
+    if pinned is None:
+        if not certificates:
+            return []
+        chained = any(m.manifest.chain is not None for m in chains.members())
+        return [
+            ObjectCheck(
+                key=key,
+                verdict=Verdict.FAIL if chained else Verdict.WARN,
+                problems=[
+                    "no seal certificate is pinned for the organisation, though its manifests are chained"
+                    if chained
+                    else "no seal certificate pinned for the organisation (archived before pinning): "
+                    "each seal is checked only against the certificate archived beside it"
+                ],
+            )
+        ]
+    found: list[ObjectCheck] = []
+    if pinned.problem:
+        found.append(
+            ObjectCheck(
+                key=key, version_id=pinned.object.version_id, verdict=Verdict.FAIL, problems=[pinned.problem]
+            )
+        )
+    for later in pinned.later:
+        found.append(
+            ObjectCheck(
+                key=key,
+                version_id=later.version_id,
+                verdict=Verdict.FAIL,
+                problems=[
+                    f"a later write under the pinned seal certificate (version {later.version_id}); "
+                    f"the first one, {pinned.object.version_id}, is the one believed"
+                ],
+            )
+        )
+    return found
+
+
+def _pin_check(pinned: PinnedSeal | None, body: bytes, check: ObjectCheck) -> None:
+    if pinned is None or pinned.pin is None:
+        return
+    try:
+        fingerprint = certificate_fingerprint(body)
+    except ValueError:
+        check.problems.append("not a readable certificate")
+        return
+    pin = pinned.pin
+    if fingerprint != pin.certificate_sha256:
+        check.problems.append(
+            f"seal certificate fingerprint {fingerprint} differs from the one pinned for "
+            f"{pin.organisation} ({pin.certificate_sha256}, first archived with {pin.cycle_id} "
+            f"on {pin.pinned_at:%Y-%m-%d})"
+        )
+    else:
+        check.passed.append(f"the seal certificate pinned for {pin.organisation} on {pin.pinned_at:%Y-%m-%d}")
+
+
+def _outside_prefix(manifest_key: str, obj: ArchivedObject, organisation: str, year: int) -> ObjectCheck:
+    return ObjectCheck(
+        key=obj.key,
+        version_id=obj.version_id,
+        verdict=Verdict.FAIL,
+        problems=[
+            f"listed by {manifest_key} but not below {organisation}/{year}/: not evidence of this year"
+        ],
+    )
+
+
 def verify_archive(
     reader: ArchiveReader,
     organisation: str,
@@ -145,15 +337,21 @@ def verify_archive(
     now: datetime | None = None,
     progress: Progress = lambda _: None,
 ) -> VerifyReport:
-    """Check every archived object of ``organisation``/``year`` against its manifest.
+    """Check every archived object of ``organisation``/``year`` against its cycle's chain of manifests.
 
+    The manifests: each cycle's form a closed chain (:mod:`adapters.audit.chain`); any other
+    manifest FAILs by name (extra, fork, gap, after the chain closed, unreadable), and only
+    the chain's are believed. A signed version's ``signed_at`` agrees with the time S3 archived
+    its signed PDFs and with evidence.json; each seal certificate is the one pinned for the
+    organisation the first year (``<org>/seal-certificate.json``); every entry's key is below
+    ``<org>/<year>/``.
     Per object: the archived version still exists; its SHA-256 and size match the manifest;
     COMPLIANCE retention is in force and not shortened; a PDF's seal is valid and intact. Per
     document of each signed version (``report.documents``, for manifests that list them): every
-    file it must have is archived (:func:`document_checks`).
+    file it must have is archived, the draft shown to the signer among them (:func:`document_checks`).
     Beside them: a later version under an archived key (FAIL: the key no longer serves the
     evidence), a delete marker (WARN: the evidence is intact, a plain GET no longer finds it),
-    and objects no manifest lists (WARN).
+    and objects no manifest of a chain lists (WARN).
     """
     now = now or datetime.now(UTC)
     report = VerifyReport(
@@ -163,17 +361,44 @@ def verify_archive(
         source=f"s3://{reader.bucket}/{organisation}/{year}/",
     )
     listing = reader.listing(organisation, year)
-    manifests = reader.manifests(organisation, year, listing)
-    if not manifests:
+    pinned = reader.seal_pin(organisation)
+    chains = reader.chains(organisation, year, listing, pinned)
+    if not chains.members() and not chains.findings:
         raise AuditError(
             f"nothing archived for {organisation} {year} (no manifest under {report.source}{MANIFESTS}/)"
         )
+    report.objects += chains.findings
     archived: dict[str, ArchivedObject] = {}
-    for manifest, manifest_object in manifests:
-        report.manifests.append(manifest_object.key)
-        report.documents += document_checks(manifest)
-        for obj in [*manifest.objects, manifest_object]:
-            archived[obj.key] = obj
+    notes: dict[str, list[str]] = {}  # manifest key -> what its chain and facts say
+    faults: dict[str, list[str]] = {}
+    evidence: dict[str, Any] = {}
+    for chain in chains.chains:
+        for number, member in enumerate(chain.members, start=1):
+            manifest, manifest_object = member.manifest, member.object
+            report.manifests.append(manifest_object.key)
+            if manifest.chain is not None:
+                closes = " (it closes the chain)" if manifest.chain.next_key is None else ""
+                notes[manifest_object.key] = [f"manifest {number} of cycle {chain.cycle_id}'s chain{closes}"]
+            faults[manifest_object.key] = _signed_at_problems(reader, manifest, listing, evidence)
+            described = manifest.facts.document_facts
+            for facts, document in zip(described, document_checks(manifest), strict=True):
+                _shown_checks(reader, manifest, facts, document, evidence)
+                if document.problems:
+                    document.verdict = Verdict.FAIL
+                report.documents.append(document)
+            archived[manifest_object.key] = manifest_object
+            for obj in manifest.objects:
+                if in_prefix(obj.key, organisation, year):
+                    archived[obj.key] = obj
+                else:
+                    report.objects.append(_outside_prefix(manifest_object.key, obj, organisation, year))
+        last = chain.head
+        if chain.awaiting is not None and last is not None:  # a cycle still running: nothing wrong
+            notes.setdefault(last.key, []).append(
+                f"the chain of cycle {chain.cycle_id} continues with {chain.awaiting}, not archived yet "
+                "(the acknowledgement campaign may still be running)"
+            )
+    report.objects += _pin_findings(organisation, pinned, chains, archived)
     certificates: dict[str, bytes] = {}
     for key, obj in archived.items():
         if key.endswith("/" + SEAL_CERTIFICATE_FILE):
@@ -194,12 +419,18 @@ def verify_archive(
                     check.passed.append(f"SHA-256 {digest[:16]}… matches the manifest")
                 else:
                     check.problems.append(f"SHA-256 {digest} does not match the manifest's {obj.sha256}")
-                if key.endswith(".pdf") and not check.problems:
+                sealed = key.endswith(".pdf") and not key.rsplit("/", 1)[-1].startswith(SHOWN_DRAFT_STEM)
+                if sealed and not check.problems:  # the draft shown was not sealed: it is as shown
                     _pdf_check(body, certificates.get(key.rsplit("/", 1)[0]), check)
+                if key.endswith("/" + SEAL_CERTIFICATE_FILE) and not check.problems:
+                    _pin_check(pinned, body, check)
+        check.passed += notes.get(key, [])
+        check.problems += faults.get(key, [])
         if check.problems:
             check.verdict = Verdict.FAIL
         report.objects.append(check)
-    report.objects += _extra_findings(listing, archived)
+    reported = {c.key for c in chains.findings}
+    report.objects += [c for c in _extra_findings(listing, archived) if c.key not in reported]
     return report
 
 
@@ -272,14 +503,19 @@ def verify_copy(reader: ArchiveReader, organisation: str, year: int, copy: Path)
     report = VerifyReport(
         organisation=organisation, year=year, checked_at=datetime.now(UTC), source=str(copy)
     )
-    manifests = reader.manifests(organisation, year)
-    if not manifests:
+    chains = reader.chains(organisation, year)
+    if not chains.members():
         raise AuditError(f"nothing archived for {organisation} {year}")
+    report.objects += [c for c in chains.findings if c.verdict is Verdict.FAIL]
     expected: dict[str, ArchivedObject] = {}
-    for manifest, manifest_object in manifests:
-        report.manifests.append(manifest_object.key)
-        for obj in [*manifest.objects, manifest_object]:
-            expected[relative_name(obj, organisation, year)] = obj
+    for member in chains.members():
+        report.manifests.append(member.object.key)
+        expected[relative_name(member.object, organisation, year)] = member.object
+        for obj in member.manifest.objects:
+            if in_prefix(obj.key, organisation, year):
+                expected[relative_name(obj, organisation, year)] = obj
+            else:
+                report.objects.append(_outside_prefix(member.object.key, obj, organisation, year))
     for name, body in _copy_files(copy):
         if name in (PACK_INDEX_HTML, PACK_INDEX_JSON):
             continue

@@ -47,7 +47,10 @@ def test_every_document_is_archived_in_its_folder_and_verified_complete(
     aup = select_version([cycle], "acceptable-use-policy", None)
     assert aup.facts is not None
     assert (aup.facts.title, aup.facts.version, aup.facts.signed) == ("Acceptable Use Policy", "2.1", False)
-    assert len(aup.files) == 4  # no Word file
+    assert len(aup.files) == 5  # no Word file; the static PDF as shown to the signer (draft-shown.pdf)
+    assert f"{year.organisation}/{year.year}/acceptable-use-policy/v3.0/draft-shown.pdf" in {
+        f.key for f in aup.files
+    }
 
     report = verify_archive(reader, year.organisation, year.year)
     assert report.verdict is Verdict.PASS
@@ -109,6 +112,9 @@ def test_a_manifest_listing_a_document_whose_files_are_missing_fails_that_docume
         s3.get_object(Bucket=settings.archive_bucket, Key=written.manifest.key)["Body"].read()
     )
     manifest["facts"]["document_facts"] = [ghost.model_dump(mode="json")]
+    # the first and only manifest of a cycle of its own, so it is on a chain and its documents are read
+    manifest["cycle_id"] = f"{year.cycle_id}-adhoc"
+    manifest["chain"] = {"cycle_id": manifest["cycle_id"], "position": 0, "previous": None, "next_key": None}
     forged_key = f"{year.organisation}/{year.year}/manifests/signed-v3.1-listed.json"
     archive_bytes(
         s3,
@@ -128,6 +134,12 @@ def test_a_manifest_listing_a_document_whose_files_are_missing_fails_that_docume
         "seal-certificate.pem is not in the manifest",
     ]
     assert all(d.verdict is Verdict.PASS for d in report.documents if d not in failing)
+    # the manifest the unchecked request wrote names no place in the cycle's chain: an extra
+    extra = [o for o in report.objects if o.key == written.manifest.key and o.verdict is Verdict.FAIL]
+    assert len(extra) == 1
+    assert extra[0].problems == [
+        f"an extra manifest: unchained, beside the chained manifests of cycle {year.cycle_id}"
+    ]
 
 
 def test_the_pack_indexes_each_document_with_id_title_version_and_sha256(

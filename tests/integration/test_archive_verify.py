@@ -22,7 +22,7 @@ from adapters.drafts import store_input
 from adapters.s3 import make_auditor_s3_client, make_s3_client
 from core.hashing import sha256_bytes
 from core.settings import Settings
-from models.archive import ArchiveInput, ArchiveItem
+from models.archive import ArchiveInput, ArchiveItem, ChainRequest
 from models.audit import Verdict
 from tests.audit_helpers import archive_cycle
 
@@ -144,7 +144,7 @@ def test_the_pack_matches_its_index_and_a_tampered_copy_fails_by_name(
 def test_a_legal_hold_covers_the_cycle_and_what_is_archived_for_it_later(
     settings: Settings, tmp_path: Path
 ) -> None:
-    year = archive_cycle(settings, tmp_path / "cycle")
+    year = archive_cycle(settings, tmp_path / "cycle", with_acknowledgements=False)  # the campaign is running
     s3, bucket = make_s3_client(settings), settings.archive_bucket
     held = set_legal_hold(s3, settings, year.cycle_id, on=True, actor="ravi", now=datetime.now(UTC))
     objects = [o for result in year.results for o in [*result.objects, result.manifest]]
@@ -153,16 +153,19 @@ def test_a_legal_hold_covers_the_cycle_and_what_is_archived_for_it_later(
         head = s3.head_object(Bucket=bucket, Key=obj.key, VersionId=obj.version_id)
         assert head.get("ObjectLockLegalHoldStatus") == "ON", obj.key
 
-    late = tmp_path / "late.csv"
+    late = tmp_path / "register.csv"
     late.write_text("email,status\nlate@larkspur.example,acknowledged\n")
-    result = ActivityEnvironment().run(
+    result = ActivityEnvironment().run(  # the campaign closes: its register follows on the cycle's chain
         ArchiveActivities(settings=settings, s3=s3).archive_objects,
         ArchiveInput(
             cycle_id=year.cycle_id,
             organisation=year.organisation,
             year=year.year,
-            stage="late-joiners",
-            items=[ArchiveItem(source=store_input(s3, settings, late), name="acknowledgements/late.csv")],
+            stage="acknowledgements-v3.0",
+            items=[
+                ArchiveItem(source=store_input(s3, settings, late), name="acknowledgements/v3.0/register.csv")
+            ],
+            chain=ChainRequest(previous=year.results[0].manifest, position=1),
         ),
     )
     assert result.legal_hold

@@ -7,7 +7,7 @@ import uuid
 
 from temporalio.client import WorkflowHandle
 
-from models.archive import ArchiveInput
+from models.archive import ArchiveInput, ChainRequest
 from models.campaign import Acknowledgement, CampaignInput, batch_id_for, signed_version_hash
 from models.cycle import AnnualReviewResult, CycleStatus, Stage
 from tests.logic.scenario import CEO, DAY, LEAD, Tier, email, invited, sign, staff
@@ -101,13 +101,19 @@ async def test_the_signed_version_and_then_the_register_are_archived(tier: Tier)
     assert (request.cycle_id, request.organisation, request.year) == (handle.id, "larkspur", 2026)
     assert request.stage == "signed-v3.0"
     expected = []
-    for document, folder in zip(signed.signed.documents, FOLDERS, strict=True):
+    for document, draft, folder in zip(signed.signed.documents, signed.documents, FOLDERS, strict=True):
         expected += [
             (f"{folder}/document.docx", document.docx),
             (f"{folder}/document.pdf", document.pdf),
             (f"{folder}/certificate.pdf", signed.signed.certificate),
             (f"{folder}/evidence.json", signed.signed.evidence),
+            (f"{folder}/draft-shown.docx", draft.docx),  # what the CEO saw, its hash in the signature
         ]
+    assert [(f.shown_file, f.shown_sha256) for f in request.facts.document_facts] == [
+        ("draft-shown.docx", draft.shown_sha256) for draft in signed.documents
+    ]
+    # the first manifest of the cycle's chain, naming the acknowledgements' as its successor
+    assert request.chain == ChainRequest(previous=None, position=0, next_stage="acknowledgements-v3.0")
     render = standins.of("render_documents")[0].data
     manifest = [item for item in request.items if item.name == "render-manifest/v3.0.json"]
     assert [(item.name, item.source) for item in request.items if item not in manifest] == expected
@@ -139,6 +145,8 @@ async def test_the_signed_version_and_then_the_register_are_archived(tier: Tier)
         ("acknowledgements/v3.0/report.md", result.campaign.report_markdown),
     ]
     assert (second.facts.in_scope, second.facts.acknowledged, second.facts.rate_text) == (5, 2, "40.0%")
+    # it follows the signed version's manifest and closes the chain
+    assert second.chain == ChainRequest(previous=signed.archive[0].manifest, position=1, next_stage=None)
     assert [a.manifest.key for a in result.archive] == [
         "larkspur/2026/manifests/signed-v3.0.json",
         "larkspur/2026/manifests/acknowledgements-v3.0.json",
@@ -171,6 +179,8 @@ async def test_an_archive_refusal_is_recorded_for_the_lead_and_the_cycle_goes_on
     assert final.stage is Stage.CLOSED
     assert final.archive_problems == [f"signed-v3.0: {conflict}"]
     assert [c.data.stage for c in standins.of("archive_objects")] == ["signed-v3.0", "acknowledgements-v3.0"]
+    # nothing was archived before it: it begins the cycle's chain (verify FAILs a chain without the signature)
+    assert standins.of("archive_objects")[1].data.chain == ChainRequest(position=0)
     assert [
         m.key.rsplit("/", 1)[-1] for m in standins.mails(lambda m: m.key.startswith(handle.id + "/round"))
     ] == [

@@ -65,6 +65,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
             "certificate.pdf",
             "evidence.json",
             "seal-certificate.pem",
+            "draft-shown.docx",  # the draft the CEO saw, whose SHA-256 the signature line carries
         )
     } | {"render-manifest/v3.0.json"}  # next year's change summary is made against it
     by_name = {o.key.split("/", 2)[2]: o for o in signed.objects}
@@ -73,6 +74,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
         assert by_name[f"{folder}/v3.0/document.pdf"].sha256 == document.pdf.sha256
         assert document.docx is not None  # the built-in pair: both .docx
         assert by_name[f"{folder}/v3.0/document.docx"].sha256 == document.docx.sha256
+        assert by_name[f"{folder}/v3.0/draft-shown.docx"].sha256 == document.draft_sha256
     assert signed.manifest.key == "larkspur/2026/manifests/signed-v3.0.json"
     assert signed.manifest.retain_until >= datetime.now(UTC) + timedelta(days=7 * 365 - 2)
     assert "archived" in [e.event for e in status.events]
@@ -107,6 +109,11 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     assert cycle.facts.in_scope == status.campaign.tally.total
     report = await asyncio.to_thread(verify_archive, reader, "larkspur", 2026)
     assert report.verdict is Verdict.PASS, [o for o in report.objects if o.verdict is not Verdict.PASS]
+    assert len(report.documents) == len(DOCUMENTS)
+    assert all(
+        any(p.startswith("the draft shown (draft-shown.docx) is archived with the SHA-256") for p in d.passed)
+        for d in report.documents
+    ), report.documents
     assert report.count(Verdict.PASS) == len(signed.objects) + len(registered.objects) + 2
     seals = [o for o in report.objects if o.key.endswith(".pdf")]
     assert len(seals) == 4

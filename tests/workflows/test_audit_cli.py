@@ -417,7 +417,14 @@ def test_verify_pack_get_and_list_cover_every_document_of_the_version(
     )
     assert code == 0, err
     got = sorted(Path(f["path"]).name for f in json.loads(out)["files"])
-    assert got == ["certificate.pdf", "document.pdf", "evidence.json", "seal-certificate.pem"]  # no .docx
+    # no .docx; the static PDF as the signer was shown it beside the sealed one
+    assert got == [
+        "certificate.pdf",
+        "document.pdf",
+        "draft-shown.pdf",
+        "evidence.json",
+        "seal-certificate.pem",
+    ]
 
     code, out, err = _isms(settings, "audit", "list", "--org", org, "--json")
     assert code == 0, err
