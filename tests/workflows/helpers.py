@@ -24,6 +24,8 @@ from models.cycle import (
     AnnualReviewResult,
     CycleStatus,
     DecisionKind,
+    SecondFactor,
+    SecondFactorMethod,
     SignatureDecision,
     Stage,
 )
@@ -191,6 +193,13 @@ def sign(
         consent=True,
         ip="203.0.113.7",
         user_agent="pytest",
+        # what the web app adds once the signer passed the emailed code (web.signer_codes)
+        second_factor=SecondFactor(
+            method=SecondFactorMethod.EMAILED_CODE,
+            identity=CEO,
+            verified_at=datetime.now(UTC),
+            detail="code sent by the test, 1 attempt",
+        ),
     )
 
 
