@@ -207,7 +207,7 @@ def signer_codes(sink: SmtpSink, cycle_id: str) -> list[str]:
 
 async def pass_second_factor(web: httpx.AsyncClient, token: str, sink: SmtpSink, cycle_id: str) -> str:
     """What the signer does before the Sign form shows: ask for the code, read it from the
-    mailbox, type it in. Returns the page's CSRF value after (for the signing POST)."""
+    mailbox, type it in. Returns the page after, with the Sign form (and its CSRF value)."""
     before = len(signer_codes(sink, cycle_id))
     page = await web.get(f"/sign/{token}")
     sent = await web.post(f"/sign/{token}/code", data={"csrf": page_csrf(page.text)})
@@ -221,7 +221,7 @@ async def pass_second_factor(web: httpx.AsyncClient, token: str, sink: SmtpSink,
     assert verified.status_code == 303, verified.text
     page = await web.get(f"/sign/{token}")
     assert 'name="typed_name"' in page.text
-    return page_csrf(page.text)
+    return page.text
 
 
 def sign(
