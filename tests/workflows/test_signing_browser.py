@@ -70,9 +70,9 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
         assert "Eleanor Marsh" not in await page.content()  # the name to type is not shown
         # the second factor: a code emailed to the CEO, typed back
         await page.get_by_role("button", name="Send me a code").click()
-        code = page.get_by_label("The 6-digit code from the email")
-        await code.wait_for()
-        await code.fill(signer_codes(smtp_sink, handle.id)[-1])
+        code_field = page.get_by_label("The 6-digit code from the email")
+        await code_field.wait_for()
+        await code_field.fill(signer_codes(smtp_sink, handle.id)[-1])
         await page.get_by_role("button", name="Confirm the code").click()
         await page.get_by_label("Type your full name").fill("Eleanor Marsh")
         await page.get_by_role("checkbox", name=re.compile("I agree to sign")).check()
