@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 DEMO_DIR = Path(__file__).parent / "demo"
 CEO = "eleanor.marsh@larkspur.example"
 CEO_NAME = "Eleanor Marsh"
+CODE_KEY = "signer-code/"  # the keys of the one-time code emails (web.signer_codes.code_email)
 LEAD = "ravi.chandran@larkspur.example"
 AUDITOR = "auditor@certification-body.example"
 # two people who never acknowledge (their managers get the digest) and three who need a reminder
@@ -228,12 +229,36 @@ class _Demo:
                 )
             form = {"csrf": csrf, "action": action}
             if action == "sign":
+                form |= {"csrf": await self.second_factor(browser, link, csrf)}
                 form |= {"typed_name": CEO_NAME, "consent": "yes"}
             else:
                 form |= {"comment": CHANGE_REQUEST}
             answer = await browser.post(link, data=form)
         if answer.status_code != 200:
             raise DemoError(f"the signing page refused the CEO's {action} ({answer.status_code})")
+
+    async def second_factor(self, browser: httpx.AsyncClient, link: str, csrf: str) -> str:
+        """Before the Sign form shows: ask for the one-time code, read it from the mailbox like
+        the links, type it in. Returns the CSRF value of the page that has the Sign form."""
+        earlier = {key for key in await asyncio.to_thread(self.mails) if key.startswith(CODE_KEY)}
+        sent = await browser.post(f"{link}/code", data={"csrf": csrf})
+        if sent.status_code != 303:
+            raise DemoError(f"the signing page did not send the CEO a code ({sent.status_code})")
+        message = await self.first_mail(
+            lambda key: key.startswith(CODE_KEY) and key not in earlier, "the CEO's one-time code"
+        )
+        body = message.get_body(preferencelist=("plain",))
+        found = re.search(r"\*\*(\d{6})\*\*", body.get_content() if body is not None else "")
+        if found is None:
+            raise DemoError("the one-time code email has no code")
+        page = (await browser.get(link)).text
+        verified = await browser.post(
+            f"{link}/code/verify", data={"csrf": _csrf(page), "code": found.group(1)}
+        )
+        if verified.status_code != 303:
+            raise DemoError(f"the signing page refused the CEO's one-time code ({verified.status_code})")
+        self.say("CEO asked for a one-time code, read it in the mailbox and entered it: second factor passed")
+        return _csrf((await browser.get(link)).text)
 
     async def acknowledge(self, email: str, key: str) -> None:
         link = _link(await self.mail(key), self.settings.public_base_url, "ack")

@@ -155,6 +155,7 @@ def build_certificate(path: Path = CERTIFICATE_TEMPLATE) -> Path:
             ("Title", "{{ signer_title }}"),
             ("Email", "{{ signer_email }}"),
             ("Signed at", "{{ signed_at }}"),
+            ("Second factor", "{{ second_factor }}"),
             ("IP address", "{{ ip }}"),
             ("User agent", "{{ user_agent }}"),
         ],

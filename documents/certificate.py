@@ -31,6 +31,7 @@ from models.signing import (
     Signer,
     SigningEvidence,
     StampedDocument,
+    second_factor_statement,
 )
 from models.storage import StoredObject
 
@@ -83,6 +84,7 @@ class CertificateContext(BaseModel):
     signer_title: str
     signer_email: str
     signed_at: str
+    second_factor: str  # "Second factor: one-time code emailed to ..., verified ..."
     ip: str
     user_agent: str
     consent_text: str
@@ -125,6 +127,7 @@ def build_certificate_context(
         signer_title=data.signer.title,
         signer_email=data.signer.email,
         signed_at=format_utc(data.signed_at),
+        second_factor=second_factor_statement(data.second_factor).removeprefix("Second factor: "),
         ip=data.ip or NONE_TEXT,
         user_agent=data.user_agent or NONE_TEXT,
         consent_text=data.consent_text,
@@ -230,6 +233,7 @@ def build_signing_evidence(
         documents=documents,
         certificate=certificate,
         audit_trail=audit_trail,
+        second_factor=data.second_factor,
         seal=SealRecord(
             subject=identity.subject,
             certificate_sha256=identity.fingerprint,

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from models.profile import DocumentKind
 from models.storage import StoredObject
@@ -32,6 +32,35 @@ class Signer(BaseModel):
     email: str
 
 
+class SignerVerification(BaseModel):
+    """How the signer proved, beyond holding the link, who they are: the decision's
+    ``models.cycle.SecondFactor`` as the evidence keeps it.
+
+    Its own model because ``models.cycle`` imports this module; ``from_attributes`` lets the
+    workflow pass the decision's ``SecondFactor`` as it is.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    method: str  # "emailed_code" or "sso" (models.cycle.SecondFactorMethod)
+    identity: str  # the address the code was emailed to, or the SSO identity
+    verified_at: datetime  # UTC
+    detail: str = ""
+
+    def describe(self) -> str:
+        """``one-time code emailed to ceo@..., verified 2026-11-23 14:05:09 UTC (...)``."""
+        from models.cycle import SecondFactor  # imported here: models.cycle imports this module
+
+        return SecondFactor.model_validate(self.model_dump()).describe()
+
+
+def second_factor_statement(verification: SignerVerification | None) -> str:
+    """The line the certificate and ``evidence.json`` show for the signer's second factor."""
+    if verification is None:
+        return "Second factor: none recorded (signed before a second factor was required)"
+    return f"Second factor: {verification.describe()}"
+
+
 class SignDocumentsInput(BaseModel):
     """Stamp, convert, seal and certify one approved version."""
 
@@ -49,6 +78,9 @@ class SignDocumentsInput(BaseModel):
     # the files the profile's documents section names (templates, static documents), by document
     # id, stored by content hash; empty for a profile on the built-in templates
     document_files: dict[str, StoredObject] = Field(default_factory=dict)
+    # the signer's second factor (the decision's SecondFactor); None only for a signature made
+    # before second factors were required
+    second_factor: SignerVerification | None = None
 
 
 class SignedDocument(BaseModel):
@@ -130,6 +162,13 @@ class SigningEvidence(BaseModel):
     certificate: StoredObject
     audit_trail: list[AuditEvent]
     seal: SealRecord
+    second_factor: SignerVerification | None = None  # None in evidence made before it was required
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def second_factor_statement(self) -> str:
+        """``Second factor: one-time code emailed to ..., verified ...``, written into the JSON."""
+        return second_factor_statement(self.second_factor)
 
     def result(self, evidence: StoredObject) -> SignDocumentsResult:
         return SignDocumentsResult(

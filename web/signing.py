@@ -4,21 +4,33 @@ A GET never changes anything (mail security scanners fetch every link within sec
 delivery). The documents count as opened only when the page's own script fetches them with
 its viewer header and CSRF value; the decision is a POST, sent to the workflow as the
 ``decide`` Update whose id is derived from the link, so a double click is recorded once.
+
+A signature needs a second factor besides the link (a forwarded email must not be enough):
+"Send me a code" emails a one-time code to the link's person (``web.signer_codes``), the
+code typed back marks the link verified for 30 minutes (``web.state.mark_signer_verified``),
+and only then does the page offer the Sign form; with single sign-on configured, the signer
+may instead sign in at ``/sign/{token}/sso`` (``web.signer_sso``). The signing POST puts the
+verified ``SecondFactor`` into the decision, and the workflow refuses a signature without one.
+A request for changes needs no second factor. The name to type is never printed on the page.
+
+Every PDF is checked against the SHA-256 the version recorded for it before it is served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import smtplib
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.workflow_client import CycleHandle, UpdateRefusedError
 from core.contract import Refusal
+from core.hashing import sha256_bytes
 from core.tokens import read_link
 from models.cycle import (
     CONSENT_TEXT,
@@ -27,12 +39,14 @@ from models.cycle import (
     DecisionKind,
     DecisionReceipt,
     DocumentsViewed,
+    SecondFactor,
+    SecondFactorMethod,
     SignatureDecision,
     Stage,
 )
 from models.documents import DraftDocument
 from models.links import LinkClaims, LinkProblem, LinkRole
-from web import pages
+from web import pages, signer_codes
 from web.security import (
     client_ip,
     csrf_matches,
@@ -42,6 +56,7 @@ from web.security import (
     user_agent,
 )
 from web.services import app_services
+from web.state import mark_signer_verified, signer_verified
 
 router = APIRouter()
 MAX_NAMED = 100  # documents a request for changes may name (a version has far fewer)
@@ -77,6 +92,12 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
 # refusals that say the link cannot be acted on any more: nothing was recorded, and the form is
 # of no use; every other refusal (consent, the typed name, a comment) shows the form again
 _FINAL_REFUSALS = frozenset({Refusal.ALREADY_SIGNED, Refusal.SUPERSEDED, Refusal.NOT_AWAITING_SIGNATURE})
+# the workflow's words would name the signer (the name to type): the page says this instead
+NAME_MISMATCH_TEXT = "the typed name does not match the signer's name on record"
+CONFIRM_FIRST_TEXT = (
+    "confirm it is you before signing: ask for a one-time code below and enter it"
+    " (or use single sign-on, where offered)"
+)
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
@@ -136,12 +157,14 @@ def _document_view(document: DraftDocument) -> dict[str, object]:
     }
 
 
-def _signing_page(
+async def _signing_page(
     request: Request,
     token: str,
+    claims: LinkClaims,
     status: CycleStatus,
     *,
     error: str = "",
+    code_error: str = "",
     typed_name: str = "",
     comment: str = "",
     named: list[str] | None = None,
@@ -149,13 +172,22 @@ def _signing_page(
 ) -> HTMLResponse:
     csrf = new_csrf_token()
     base_path = f"/sign/{token}"
-    waiting = status.waiting_on
+    services = app_services(request)
+    now = datetime.now(UTC)
+    factor = await signer_verified(services.state, claims.token_id, now=now)
+    pending = None if factor else await signer_codes.pending_code(services.state, claims.token_id, now=now)
     response = pages.page(
         request,
         "sign.html",
         {
             "status": status,
-            "signer_name": waiting.split(" (")[0] if waiting else "",
+            "second_factor": factor,
+            "factor_text": _factor_text(factor) if factor else "",
+            "pending": pending,
+            "pending_expires": pending.expires_at.strftime("%H:%M UTC") if pending else "",
+            "code_to": signer_codes.masked_address(claims.person),
+            "code_error": code_error,
+            "sso": services.settings.oidc_enabled,
             "lead_name": "the ISMS lead",
             "consent_text": CONSENT_TEXT,
             "csrf": csrf,
@@ -193,13 +225,122 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
     return claims, handle, status
 
 
+def _factor_text(factor: SecondFactor) -> str:
+    """The page's line for a passed second factor (the address masked, like everywhere on it)."""
+    at = factor.verified_at.strftime("%H:%M UTC")
+    if factor.method is SecondFactorMethod.EMAILED_CODE:
+        return f"with the one-time code emailed to {signer_codes.masked_address(factor.identity)}, at {at}"
+    return f"with single sign-on as {signer_codes.masked_address(factor.identity)}, at {at}"
+
+
+def _reload_page(request: Request) -> HTMLResponse:
+    return pages.notice(
+        request,
+        "Please reload the page",
+        "The form was not sent from the signing page you opened (or the page is too old). "
+        "Open the link again and submit from there.",
+        status_code=403,
+    )
+
+
 @router.get("/sign/{token}", response_class=HTMLResponse)
 async def signing_page(request: Request, token: str) -> HTMLResponse:
-    """Show the documents and the two forms. Records nothing."""
+    """Show the documents and the forms. Records nothing."""
     opened = await _open_link(request, token)
     if isinstance(opened, HTMLResponse):
         return opened
-    return _signing_page(request, token, opened[2])
+    return await _signing_page(request, token, opened[0], opened[2])
+
+
+@router.post("/sign/{token}/code", response_class=HTMLResponse)
+async def send_signer_code(request: Request, token: str, csrf: Annotated[str, Form()] = "") -> Response:
+    """Email a new one-time code to the link's person (replacing any earlier one)."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claims, _, status = opened
+    if not csrf_matches(request, csrf):
+        return _reload_page(request)
+    services = app_services(request)
+    now = datetime.now(UTC)
+    issued = await signer_codes.issue_code(
+        services.state, key=services.settings.session_key(), link_id=claims.token_id, now=now
+    )
+    if isinstance(issued, signer_codes.SendRefused):
+        return await _signing_page(request, token, claims, status, code_error=issued.reason, status_code=429)
+    waiting = status.waiting_on
+    message = signer_codes.code_email(
+        services.settings,
+        cycle_id=claims.cycle_id,
+        to=claims.person,
+        organisation=status.organisation,
+        signer_name=waiting.split(" (")[0] if waiting else claims.person,
+        version=status.version,
+        code=issued,
+        expires_at=now + signer_codes.CODE_LIFETIME,
+    )
+    try:
+        await signer_codes.send_code_email(services.settings, message, to=claims.person)
+    except (smtplib.SMTPException, OSError) as exc:
+        await signer_codes.withdraw_code(services.state, claims.token_id)
+        log.warning("the signer's code for %s could not be emailed: %s", claims.cycle_id, type(exc).__name__)
+        return await _signing_page(
+            request,
+            token,
+            claims,
+            status,
+            code_error="The code could not be emailed just now; nothing was sent. Try again in a minute.",
+            status_code=503,
+        )
+    log.info("a one-time code was emailed to the signer of %s", claims.cycle_id)
+    # back to the page (a reload does not send another code), at the code field
+    return RedirectResponse(f"/sign/{token}#confirm", status_code=303)
+
+
+@router.post("/sign/{token}/code/verify", response_class=HTMLResponse)
+async def verify_signer_code(
+    request: Request,
+    token: str,
+    csrf: Annotated[str, Form()] = "",
+    code: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Check the typed code; the right one marks this link verified, then the Sign form shows."""
+    opened = await _open_link(request, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    claims, _, status = opened
+    if not csrf_matches(request, csrf):
+        return _reload_page(request)
+    services = app_services(request)
+    now = datetime.now(UTC)
+    checked = await signer_codes.check_code(
+        services.state,
+        key=services.settings.session_key(),
+        link_id=claims.token_id,
+        submitted=code,
+        identity=claims.person,
+        now=now,
+    )
+    if checked.outcome is signer_codes.CodeOutcome.VERIFIED and checked.factor is not None:
+        await mark_signer_verified(
+            services.state, claims.token_id, checked.factor, expires_at=now + signer_codes.VERIFIED_FOR
+        )
+        log.info("the signer of %s passed the emailed code", claims.cycle_id)
+        return RedirectResponse(f"/sign/{token}#sign", status_code=303)
+    log.info("a wrong or stale signer code for %s: %s", claims.cycle_id, checked.outcome.value)
+    problems = {
+        signer_codes.CodeOutcome.MALFORMED: "The code is the 6 digits from the email; "
+        f"what was entered is not. {checked.attempts_left} attempts left.",
+        signer_codes.CodeOutcome.WRONG: f"That code is not right. {checked.attempts_left} "
+        f"attempt{'s' if checked.attempts_left != 1 else ''} left.",
+        signer_codes.CodeOutcome.LOCKED: "That code is not right, and it was the last attempt: the code "
+        "no longer works. Ask for a new code.",
+        signer_codes.CodeOutcome.NO_CODE: "There is no code waiting for this link (it expired after "
+        "10 minutes, was used, or a newer one was sent). Ask for a new code.",
+    }
+    return await _signing_page(
+        request, token, claims, status, code_error=problems[checked.outcome], status_code=422
+    )
 
 
 @router.get("/sign/{token}/documents/{name}")
@@ -218,6 +359,21 @@ async def signing_document(request: Request, token: str, name: str) -> Response:
     body = await asyncio.to_thread(
         lambda: s3.get_object(Bucket=document.pdf.bucket, Key=document.pdf.key)["Body"].read()
     )
+    if sha256_bytes(body) != document.pdf.sha256:
+        # never show the signer a file other than the one the version recorded (and stamps)
+        log.warning(
+            "refused to serve %s of %s: its SHA-256 differs from the one recorded for the version",
+            name,
+            handle.id,
+        )
+        return pages.notice(
+            request,
+            "This document has changed since it was sent",
+            "The stored file does not match the SHA-256 fingerprint recorded for this version, so it "
+            "is not shown.",
+            status_code=409,
+            advice="Do not sign; please tell the ISMS lead.",
+        )
     if request.headers.get("x-isms-viewer") == "1" and csrf_matches(
         request, request.headers.get("x-isms-csrf")
     ):
@@ -255,21 +411,29 @@ async def record_decision(
         return opened
     claims, handle, status = opened
     if not csrf_matches(request, csrf):
-        return pages.notice(
-            request,
-            "Please reload the page",
-            "The form was not sent from the signing page you opened (or the page is too old). "
-            "Open the link again and submit from there.",
-            status_code=403,
-        )
+        return _reload_page(request)
     try:
         kind = DecisionKind(action)
     except ValueError:
         return pages.notice(
             request, "Unknown action", "Use the Sign or Request changes button.", status_code=400
         )
+    factor = None
+    if kind is DecisionKind.SIGN:
+        factor = await signer_verified(app_services(request).state, claims.token_id)
+        if factor is None:
+            return await _signing_page(
+                request,
+                token,
+                claims,
+                status,
+                error=_sentence(CONFIRM_FIRST_TEXT),
+                typed_name=typed_name,
+                status_code=403,
+            )
     decision = SignatureDecision(
         kind=kind,
+        second_factor=factor,
         person=claims.person,
         version_hash=claims.version_hash or "",
         link_id=claims.token_id,
@@ -289,9 +453,12 @@ async def record_decision(
         reason = refused.message
         if refused.kind in _FINAL_REFUSALS:
             return pages.notice(request, "Nothing was recorded", _sentence(reason), status_code=409)
-        return _signing_page(
+        if refused.kind is Refusal.NAME_MISMATCH:
+            reason = NAME_MISMATCH_TEXT
+        return await _signing_page(
             request,
             token,
+            claims,
             status,
             error=reason,
             typed_name=typed_name,

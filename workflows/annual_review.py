@@ -718,6 +718,10 @@ class AnnualReviewWorkflow:
                 Message.UNKNOWN_DOCUMENT.format(names=", ".join(unknown), known=", ".join(known)),
             )
         if decision.kind is DecisionKind.SIGN:
+            # first: a caller without the signer's second factor learns nothing else (the name)
+            factor = decision.second_factor
+            if factor is None or factor.identity.strip().casefold() != routing.signer.email.casefold():
+                raise refusal(Refusal.SECOND_FACTOR_REQUIRED)
             if not decision.consent:
                 raise refusal(Refusal.CONSENT_REQUIRED)
             if not _same_name(decision.typed_name, routing.signer.name):

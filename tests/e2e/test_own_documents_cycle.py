@@ -43,7 +43,7 @@ from models.audit import Verdict
 from models.cycle import SIGNED_STAGES, CycleStatus, Stage
 from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.workflows.helpers import LEAD, current_demo_profile, invited, wait_for, wait_for_mail
+from tests.workflows.helpers import LEAD, current_demo_profile, invited, signer_codes, wait_for, wait_for_mail
 from web.app import create_app
 from worker import build_worker
 
@@ -139,6 +139,12 @@ async def test_four_documents_signed_acknowledged_by_two_audiences_archived_veri
         for document in status.documents:  # each with its version and the SHA-256 shown
             assert document.shown_sha256 in text, document.name
             assert unescape(document.title) in unescape(text)
+        # the second factor: the code the web app emails to the CEO, typed back
+        await page.get_by_role("button", name="Send me a code").click()
+        await page.get_by_label("The 6-digit code from the email").fill(
+            signer_codes(smtp_sink, handle.id)[-1]
+        )
+        await page.get_by_role("button", name="Confirm the code").click()
         await page.get_by_label("Type your full name").fill("Eleanor Marsh")
         await page.get_by_role("checkbox", name=re.compile("I agree|consent|sign", re.I)).check()
         await page.get_by_role("button", name=re.compile("^Sign", re.I)).click()

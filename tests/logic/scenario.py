@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
@@ -39,6 +39,8 @@ from models.cycle import (
     AnnualReviewInput,
     CycleStatus,
     DecisionKind,
+    SecondFactor,
+    SecondFactorMethod,
     SignatureDecision,
     Stage,
 )
@@ -135,8 +137,19 @@ def sign(status: CycleStatus, **changes: object) -> SignatureDecision:
         consent=True,
         ip="203.0.113.7",
         user_agent="logic-tier",
+        second_factor=code_factor(CEO.email),
     )
     return decision.model_copy(update=changes)
+
+
+def code_factor(identity: str) -> SecondFactor:
+    """The second factor the web app puts into a signature: the emailed code, passed."""
+    return SecondFactor(
+        method=SecondFactorMethod.EMAILED_CODE,
+        identity=identity,
+        verified_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        detail="code sent 2026-11-23 08:58:40 UTC, 1 attempt",
+    )
 
 
 def request_changes(status: CycleStatus, comment: str, **changes: object) -> SignatureDecision:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 import time
 import uuid
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import httpx
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.drafts import store_input
@@ -24,6 +26,8 @@ from models.cycle import (
     AnnualReviewResult,
     CycleStatus,
     DecisionKind,
+    SecondFactor,
+    SecondFactorMethod,
     SignatureDecision,
     Stage,
 )
@@ -179,6 +183,47 @@ async def wait_for_mail(sink: SmtpSink, cycle_id: str, key: str, *, within: floa
     return message
 
 
+CODE_RE = re.compile(r"\*\*(\d{6})\*\*")  # the code, in bold on a line of its own (signer_code.md)
+
+
+def page_csrf(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def signer_codes(sink: SmtpSink, cycle_id: str) -> list[str]:
+    """The one-time codes emailed to the signer of ``cycle_id``, oldest first."""
+    codes = []
+    for key, message in mails(sink, cycle_id).items():
+        if key.startswith("signer-code/"):
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            match = CODE_RE.search(body.get_content())
+            assert match, f"no code in {key}"
+            codes.append(match.group(1))
+    return codes
+
+
+async def pass_second_factor(web: httpx.AsyncClient, token: str, sink: SmtpSink, cycle_id: str) -> str:
+    """What the signer does before the Sign form shows: ask for the code, read it from the
+    mailbox, type it in. Returns the page after, with the Sign form (and its CSRF value)."""
+    before = len(signer_codes(sink, cycle_id))
+    page = await web.get(f"/sign/{token}")
+    sent = await web.post(f"/sign/{token}/code", data={"csrf": page_csrf(page.text)})
+    assert sent.status_code == 303, sent.text
+    codes = signer_codes(sink, cycle_id)
+    assert len(codes) == before + 1, "no new code emailed"
+    page = await web.get(f"/sign/{token}")
+    verified = await web.post(
+        f"/sign/{token}/code/verify", data={"csrf": page_csrf(page.text), "code": codes[-1]}
+    )
+    assert verified.status_code == 303, verified.text
+    page = await web.get(f"/sign/{token}")
+    assert 'name="typed_name"' in page.text
+    return page.text
+
+
 def sign(
     status: CycleStatus, *, name: str = "Eleanor Marsh", version_hash: str | None = None
 ) -> SignatureDecision:
@@ -191,6 +236,13 @@ def sign(
         consent=True,
         ip="203.0.113.7",
         user_agent="pytest",
+        # what the web app adds once the signer passed the emailed code (web.signer_codes)
+        second_factor=SecondFactor(
+            method=SecondFactorMethod.EMAILED_CODE,
+            identity=CEO,
+            verified_at=datetime.now(UTC),
+            detail="code sent by the test, 1 attempt",
+        ),
     )
 
 

@@ -35,7 +35,7 @@ from adapters.campaign import batch_progress
 from core.settings import Settings
 from core.tokens import issue_link, read_link
 from models.campaign import CampaignInput, batch_id_for
-from models.cycle import CycleStatus
+from models.cycle import CycleStatus, SecondFactor, SecondFactorMethod
 from models.links import LinkClaims, LinkRole
 from tests.workflows.campaign_helpers import (
     batch_of,
@@ -46,6 +46,7 @@ from tests.workflows.campaign_helpers import (
     wait_until,
 )
 from tests.workflows.helpers import CEO, invited, start, wait_for
+from web.state import WebState, mark_signer_verified
 from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -113,6 +114,16 @@ async def signing(served: tuple[Client, Settings]) -> AsyncIterator[Signing]:
         version_hash=status.version_hash,
         ttl=timedelta(days=21),
         now=datetime.now(UTC),
+    )
+    # the CEO has passed the second factor, so the random forms reach the workflow's checks
+    claims = read_link(
+        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
+    )
+    assert isinstance(claims, LinkClaims)
+    now = datetime.now(UTC)
+    factor = SecondFactor(method=SecondFactorMethod.EMAILED_CODE, identity=CEO, verified_at=now)
+    await mark_signer_verified(
+        WebState(settings.web_state_dir), claims.token_id, factor, expires_at=now + timedelta(hours=1)
     )
     yield Signing(client, settings, handle, status, token)
     if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:

@@ -23,7 +23,16 @@ from documents.signing_identity import load_or_create_signing_identity
 from models.cycle import SIGNED_STAGES, AnnualReviewResult, Stage
 from tests.conftest import SmtpSink
 from tests.workflows.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.workflows.helpers import LEAD, OWN_DOCUMENT_NAMES, finish, invited, start, wait_for, wait_for_mail
+from tests.workflows.helpers import (
+    LEAD,
+    OWN_DOCUMENT_NAMES,
+    finish,
+    invited,
+    signer_codes,
+    start,
+    wait_for,
+    wait_for_mail,
+)
 from tests.workflows.test_cycle_cli import _isms
 from tests.workflows.test_signing_documents import start_four
 
@@ -58,6 +67,13 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
             "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
         await page.screenshot(path=str(tmp_path / "signing-page.png"), full_page=True)
+        assert "Eleanor Marsh" not in await page.content()  # the name to type is not shown
+        # the second factor: a code emailed to the CEO, typed back
+        await page.get_by_role("button", name="Send me a code").click()
+        code_field = page.get_by_label("The 6-digit code from the email")
+        await code_field.wait_for()
+        await code_field.fill(signer_codes(smtp_sink, handle.id)[-1])
+        await page.get_by_role("button", name="Confirm the code").click()
         await page.get_by_label("Type your full name").fill("Eleanor Marsh")
         await page.get_by_role("checkbox", name=re.compile("I agree to sign")).check()
         await page.get_by_role("button", name="Sign version 3.0").click()
@@ -164,6 +180,16 @@ async def test_on_a_phone_with_the_keyboard_the_ceo_names_documents_then_signs_t
         await page.wait_for_function(
             "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
+        # the second factor from the keyboard: the button, then the code field (focused by Tab)
+        await page.get_by_role("button", name="Send me a code").focus()
+        await page.keyboard.press("Enter")
+        await page.get_by_label("The 6-digit code from the email").wait_for()
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await page.get_by_role("button", name="Send a new code").focus()
+        await page.keyboard.press("Shift+Tab")  # back to the code's button
+        await page.keyboard.press("Shift+Tab")  # and to the code field
+        await page.keyboard.type(signer_codes(smtp_sink, handle.id)[-1])
+        await page.keyboard.press("Enter")
         await page.get_by_label("Type your full name").focus()
         await page.keyboard.type("Eleanor Marsh")
         await page.keyboard.press("Tab")  # to the consent box

@@ -35,6 +35,7 @@ from tests.workflows.helpers import (
     current_status,
     invited,
     own_documents_profile,
+    pass_second_factor,
     wait_for,
     wait_for_mail,
 )
@@ -177,21 +178,23 @@ async def test_a_request_for_changes_names_documents_and_the_lead_is_told_which(
     await _done(handle)
 
 
-async def test_the_ceo_signs_the_set_in_one_decision(served: tuple[Client, Settings], tmp_path: Path) -> None:
+async def test_the_ceo_signs_the_set_in_one_decision(
+    served: tuple[Client, Settings], tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
     client, settings = served
     handle = await start_four(client, settings, tmp_path / "own", year=2053)
     status = await wait_for(handle, invited, within=120)
     token = link(settings, status)
     async with httpx.AsyncClient(base_url=settings.public_base_url) as web:
-        page = await web.get(f"/sign/{token}")
-        assert "Your signature covers all 3 documents marked signed by you" in page.text
+        page = await pass_second_factor(web, token, smtp_sink, handle.id)
+        assert "Your signature covers all 3 documents marked signed by you" in page
         recorded = await web.post(
             f"/sign/{token}",
             data={
                 "action": "sign",
                 "typed_name": "Eleanor Marsh",
                 "consent": "yes",
-                "csrf": _csrf(page.text),
+                "csrf": _csrf(page),
                 "documents": [AUP],  # ignored: a signature covers the set
             },
         )

@@ -22,7 +22,8 @@ from core.settings import Settings
 from core.tokens import issue_link
 from models.cycle import CycleStatus, Stage
 from models.links import LinkRole
-from tests.workflows.helpers import CEO, finish, invited, start, wait_for
+from tests.conftest import SmtpSink
+from tests.workflows.helpers import CEO, finish, invited, pass_second_factor, start, wait_for
 from web.app import create_app
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -156,6 +157,7 @@ async def test_post_needs_csrf_and_a_double_click_is_recorded_once(
     review: tuple[Client, Settings],
     cycle: tuple[WorkflowHandle, CycleStatus],
     web: httpx.AsyncClient,
+    smtp_sink: SmtpSink,
 ) -> None:
     _, settings = review
     handle, status = cycle
@@ -166,11 +168,12 @@ async def test_post_needs_csrf_and_a_double_click_is_recorded_once(
     assert forged.status_code == 403
     assert (await _current(handle)).stage is Stage.AWAITING_SIGNATURE
 
-    page = await web.get(f"/sign/{token}")
-    csrf = _csrf(page.text)
+    page = await pass_second_factor(web, token, smtp_sink, status.cycle_id)
+    csrf = _csrf(page)
     misnamed = await web.post(f"/sign/{token}", data={**form, "typed_name": "Someone Else", "csrf": csrf})
     assert misnamed.status_code == 422
-    assert "the typed name must be the signer&#39;s full name" in misnamed.text
+    # the page does not repeat the workflow's message, which names the signer
+    assert "the typed name does not match the signer&#39;s name on record" in misnamed.text
     assert (await _current(handle)).stage is Stage.AWAITING_SIGNATURE
     csrf = _csrf(misnamed.text)  # each rendering of the form carries a new CSRF value
 
@@ -194,6 +197,7 @@ async def test_the_page_follows_the_refusal_type_not_its_wording(
     cycle: tuple[WorkflowHandle, CycleStatus],
     web: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
+    smtp_sink: SmtpSink,
 ) -> None:
     """A second tab that read the cycle before the first signed: the workflow refuses its decision
     as ALREADY_SIGNED, worded here unlike any page's text, and the page still says nothing was
@@ -202,7 +206,7 @@ async def test_the_page_follows_the_refusal_type_not_its_wording(
     handle, status = cycle
     token = _link(settings, status)
     form = {"action": "sign", "typed_name": "Eleanor Marsh", "consent": "yes"}
-    csrf = _csrf((await web.get(f"/sign/{token}")).text)
+    csrf = _csrf(await pass_second_factor(web, token, smtp_sink, status.cycle_id))
     assert (await web.post(f"/sign/{token}", data={**form, "csrf": csrf})).status_code == 200
     await wait_for(handle, lambda s: s.stage is not Stage.AWAITING_SIGNATURE)
 
