@@ -154,6 +154,16 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "cycle_id": _CYCLE,
         }
     ),
+    # to the CEO, from the signing page: the second factor before a signature
+    "signer_code": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "signer_name": _SIGNER,
+            "version": _VERSION,
+            "code": Variable("text", "the six-digit one-time code"),
+            "code_expires": Variable("text", "when the code stops working, formatted for people"),
+        }
+    ),
     # to the CEO and the ISMS lead
     "signed_confirmation": EmailTemplateSpec(
         {

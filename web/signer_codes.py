@@ -35,7 +35,6 @@ from enum import StrEnum
 from typing import Any
 
 from adapters.smtp import smtp_session
-from core.email_templates import EMAIL_TEMPLATES, EmailTemplateSpec, Variable
 from core.mail_message import compose_message
 from core.settings import Settings
 from models.cycle import SecondFactor, SecondFactorMethod
@@ -51,17 +50,6 @@ RESEND_GAP = timedelta(seconds=30)
 MAX_CODES_PER_DAY = 10
 TEMPLATE = "signer_code"
 
-# doc_templates/emails/signer_code.md; declared here until core.email_templates lists it
-SIGNER_CODE_TEMPLATE = EmailTemplateSpec(
-    {
-        "organisation": Variable("text", "the organisation's name (header, footer, wording)"),
-        "signer_name": Variable("text", "the signer's name (the CEO)"),
-        "version": Variable("text", "the document version, e.g. '3.0'"),
-        "code": Variable("text", "the six-digit one-time code"),
-        "code_expires": Variable("text", "when the code stops working, formatted for people"),
-    }
-)
-EMAIL_TEMPLATES.setdefault(TEMPLATE, SIGNER_CODE_TEMPLATE)
 
 _CODE_RE = re.compile(rf"^[0-9]{{{CODE_DIGITS}}}$")
 

@@ -385,6 +385,7 @@ class AnnualReviewWorkflow:
                 consent_text=decision.consent_text,
                 ip=decision.ip,
                 user_agent=decision.user_agent,
+                second_factor=decision.second_factor,
                 shown_documents={d.name: d.shown_sha256 for d in self._status.documents},
                 audit_trail=list(self._status.events),
                 document_files=self._document_files,
