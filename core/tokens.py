@@ -12,9 +12,11 @@ A token is an itsdangerous ``URLSafeSerializer`` payload (HMAC-SHA1 over a key d
 the secret and a per-role salt) carrying the claims, a nonce of 128 bits from ``secrets``, the
 expiry in microseconds since the epoch (UTC) and, from the second email a person is sent on,
 the email's sequence number (claim ``"s"``: absent means 0, so tokens made before it existed
-read as the first email's, and a first email's token keeps the shape it always had). The salt differs per role, so a token made
-for one purpose never verifies as another; :func:`read_link` still tells "a real link, but
-for another page" (``WRONG_ROLE``) from a forgery (``TAMPERED``) by trying the other salts.
+read as the first email's, and a first email's token keeps the shape it always had).
+
+The salt differs per role, so a token made for one purpose never verifies as another;
+:func:`read_link` still tells "a real link, but for another page" (``WRONG_ROLE``) from a
+forgery (``TAMPERED``) by trying the other salts.
 """
 
 from __future__ import annotations
