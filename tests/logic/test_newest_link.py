@@ -218,3 +218,21 @@ async def test_a_persons_invitation_link_stops_working_once_reminded(tier: Tier)
     await tier.until(lambda: _newest(tier, data, email(2)), lambda newest: newest == 2)
     await refusal(_acknowledge(tier, data, email(2), 1), Refusal.OLD_LINK)
     assert (await _acknowledge(tier, data, email(2), 2)).person == email(2)
+
+
+async def test_a_persons_reminder_link_works_while_the_reminder_is_still_being_sent(tier: Tier) -> None:
+    _, data = await tier.start_campaign(staff(2))
+    await invitations(tier, 2)
+    async with tier.standins.holding("send_campaign_mail") as sending:
+        # day 5: the reminders' send starts and is held before the batch records it as sent
+        sleeping = asyncio.create_task(tier.sleep(5 * DAY + MARGIN))
+        await asyncio.wait_for(sending.entered.wait(), 15)
+        assert _recipients_sequences(tier, "reminder-1") == {email(0): 1, email(1): 1}
+        assert await _newest(tier, data, email(0)) == 0, "recorded before it was sent"
+        receipt = await _acknowledge(tier, data, email(0), 1)  # the reminder's link, a moment early
+        assert receipt.person == email(0)
+        # and until it is recorded, the invitation's link still works too
+        assert (await _acknowledge(tier, data, email(1), 0)).person == email(1)
+    await sleeping
+    figures = await progress(tier, data)
+    assert figures.tally.acknowledged == 2
