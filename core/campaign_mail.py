@@ -135,7 +135,8 @@ def campaign_message(
     batch_id: str,
     version_hash: str | None,
 ) -> Message:
-    """One person's email of a step, with a fresh staff link bound to the batch when asked for.
+    """One person's email of a step, with a fresh staff link bound to the batch when asked for
+    (numbered ``recipient.link_sequence``: the batch accepts only the newest link it sent).
 
     Raises ``InvalidAddressError`` and ``EmailTemplateError`` (core.mail_message, core.email_templates).
     """
@@ -148,6 +149,7 @@ def campaign_message(
             role=LinkRole.STAFF,
             version_hash=version_hash,
             path="ack",
+            sequence=recipient.link_sequence,
         )
         personal.update(link_context(settings, link))
     return build_message(settings, key=recipient.key, to=[recipient.to], rendered=renderer.render(personal))

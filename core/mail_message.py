@@ -84,6 +84,7 @@ def link_context(settings: Settings, request: LinkRequest) -> dict[str, object]:
         version_hash=request.version_hash,
         ttl=ttl,
         now=now,
+        sequence=request.sequence,
     )
     return {
         "link": link_url(settings.public_base_url, request.path, token),

@@ -9,10 +9,14 @@ so it stays pure: no clock, no I/O, no imports from ``activities`` or ``web``.
 LinkClaims(cycle_id='isms-review-acme-2026', ...)
 
 A token is an itsdangerous ``URLSafeSerializer`` payload (HMAC-SHA1 over a key derived from
-the secret and a per-role salt) carrying the claims, a nonce of 128 bits from ``secrets`` and
-the expiry in microseconds since the epoch (UTC). The salt differs per role, so a token made
-for one purpose never verifies as another; :func:`read_link` still tells "a real link, but
-for another page" (``WRONG_ROLE``) from a forgery (``TAMPERED``) by trying the other salts.
+the secret and a per-role salt) carrying the claims, a nonce of 128 bits from ``secrets``, the
+expiry in microseconds since the epoch (UTC) and, from the second email a person is sent on,
+the email's sequence number (claim ``"s"``: absent means 0, so tokens made before it existed
+read as the first email's, and a first email's token keeps the shape it always had).
+
+The salt differs per role, so a token made for one purpose never verifies as another;
+:func:`read_link` still tells "a real link, but for another page" (``WRONG_ROLE``) from a
+forgery (``TAMPERED``) by trying the other salts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ _SALT_PREFIX = "isms-cycle.link."
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _CLAIM_KEYS = frozenset({"c", "p", "r", "v", "n", "e"})
+_SEQUENCE_KEY = "s"  # optional: which email of the person's carried the link (absent: 0)
+MAX_SEQUENCE = 1_000_000  # far beyond any ladder of reminders; a larger claim is no link's
 
 
 def _salt(role: LinkRole) -> str:
@@ -56,18 +62,24 @@ def issue_link(
     version_hash: str | None,
     ttl: timedelta,
     now: datetime,
+    sequence: int = 0,
 ) -> str:
     """A URL-safe token granting ``person`` the ``role`` on ``cycle_id`` until ``now + ttl``.
 
+    ``sequence`` says which email of the person's (for this role) carries the link: 0 the
+    first, 1, 2, ... each later one; the workflows accept only the newest sent.
     Every call has a fresh nonce, so two links with the same claims are different tokens.
-    Raises ``ValueError`` for a naive ``now``, a non-positive ``ttl`` or claims so long the
-    token would exceed :data:`MAX_TOKEN_LENGTH` (and so never be accepted).
+    Raises ``ValueError`` for a naive ``now``, a non-positive ``ttl``, a ``sequence`` outside
+    0 to :data:`MAX_SEQUENCE` or claims so long the token would exceed
+    :data:`MAX_TOKEN_LENGTH` (and so never be accepted).
     """
     _require_aware(now, "now")
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence <= MAX_SEQUENCE:
+        raise ValueError(f"sequence must be a whole number from 0 to {MAX_SEQUENCE}, got {sequence!r}")
     expires_at = now.astimezone(UTC) + ttl
-    payload = {
+    payload: dict[str, object] = {
         "c": cycle_id,
         "p": person,
         "r": role.value,
@@ -75,6 +87,8 @@ def issue_link(
         "n": secrets.token_urlsafe(NONCE_BYTES),
         "e": (expires_at - _EPOCH) // _MICROSECOND,
     }
+    if sequence:  # a first email's token keeps the shape tokens had before sequences
+        payload[_SEQUENCE_KEY] = sequence
     token = _serializer(secret, role).dumps(payload)
     assert isinstance(token, str)  # URLSafeSerializer produces text
     if len(token) > MAX_TOKEN_LENGTH:
@@ -84,7 +98,10 @@ def issue_link(
 
 def _claims_from_payload(payload: Any, role: LinkRole) -> LinkClaims | None:
     """The claims in a verified payload, or None if its shape is wrong (never raises)."""
-    if not isinstance(payload, dict) or set(payload) != _CLAIM_KEYS:
+    if not isinstance(payload, dict) or set(payload) - {_SEQUENCE_KEY} != _CLAIM_KEYS:
+        return None
+    sequence = payload.get(_SEQUENCE_KEY, 0)
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or not 0 <= sequence <= MAX_SEQUENCE:
         return None
     cycle_id, person, role_value, version_hash, nonce, expiry = (
         payload["c"],
@@ -111,6 +128,7 @@ def _claims_from_payload(payload: Any, role: LinkRole) -> LinkClaims | None:
         version_hash=version_hash,
         nonce=nonce,
         expires_at=expires_at,
+        sequence=sequence,
     )
 
 

@@ -391,6 +391,9 @@ class CampaignMailRecipient(BaseModel):
     to: str
     context: dict[str, str | int | list[str]] = Field(default_factory=dict)
     link_for: str | None = None  # mint a staff link for this person
+    # which email of the person's carries the link (LinkClaims.sequence): 0 the invitation, then
+    # one more for each later email with a link; recipients from before it existed read as 0
+    link_sequence: int = Field(0, ge=0)
 
 
 class CampaignMailInput(BaseModel):
@@ -465,6 +468,9 @@ class AckPage(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict)
     withheld: list[str] = Field(default_factory=list)  # the version's documents not for this person
     statement: str = ACKNOWLEDGEMENT_TEXT
+    # the sequence of the newest link sent to this person and recorded (LinkClaims.sequence): a
+    # link with a lower one is from an earlier email and no longer works (0: none recorded yet)
+    newest_link: int = 0
 
 
 def signed_version_hash(documents: dict[str, str]) -> str:

@@ -171,6 +171,9 @@ class CycleStatus(BaseModel):
     campaign: CampaignResult | None = None  # the register and report, once the campaign closed
     archive: list[ArchiveResult] = Field(default_factory=list)  # what went under Object Lock, stage by stage
     archive_problems: list[str] = Field(default_factory=list)  # archivings refused (a conflicting object)
+    # the sequence of the newest signing link sent to the signer and recorded (LinkClaims.sequence):
+    # a link with a lower one is from an earlier email (an earlier reminder's) and no longer works
+    signer_link_sequence: int = 0
 
 
 class AnnualReviewResult(BaseModel):

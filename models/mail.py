@@ -19,6 +19,9 @@ class LinkRequest(BaseModel):
     role: LinkRole
     version_hash: str | None
     path: str  # the web app's route, e.g. "sign" -> <public_base_url>/sign/<token>
+    # which email of the person's carries this link (0 the first, then 1, 2, ...): the workflow
+    # that sends it accepts only the newest link it sent (requests from before this read as 0)
+    sequence: int = Field(0, ge=0)
 
 
 class SendEmailInput(BaseModel):

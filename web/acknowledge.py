@@ -71,6 +71,13 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
         "The link you opened grants access to something else, not to the acknowledgement.",
         "Open the acknowledgement link from your invitation email.",
     ),
+    LinkProblem.OLD_LINK: (
+        410,
+        "A newer email has been sent",
+        "This link is from an earlier email about these documents. Only the link in the most "
+        "recent email works, so that a forwarded or old email cannot be used.",
+        "Use the link in the most recent email.",
+    ),
 }
 
 __all__ = ["UPDATES_IN_FLIGHT_PER_WORKFLOW", "UpdateGates", "router"]
@@ -157,7 +164,8 @@ OpenLink = tuple[LinkClaims, BatchHandle, AckPage]
 
 
 def _state_notice(request: Request, claims: LinkClaims, page: AckPage | None) -> HTMLResponse | None:
-    """The page for a genuine link that cannot be acted on (starting, not in it, left, superseded)."""
+    """The page for a genuine link that cannot be acted on (starting, not in it, left, superseded,
+    or from an earlier email than the newest sent to the person)."""
     if page is None:
         response = pages.notice(
             request,
@@ -187,6 +195,8 @@ def _state_notice(request: Request, claims: LinkClaims, page: AckPage | None) ->
         )
     if claims.version_hash != page.version_hash:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
+    if claims.sequence < page.newest_link:
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.OLD_LINK)
     return None
 
 
@@ -426,6 +436,7 @@ async def record_acknowledgement(
         documents=documents,
         ip=client_ip(request),
         user_agent=user_agent(request),
+        link_sequence=claims.sequence,
     )
     try:
         # bounded per batch, retried when the server refuses it for load; the same update id
@@ -498,6 +509,8 @@ async def _refused(
         return notice
     if refused.kind is Refusal.SUPERSEDED:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
+    if refused.kind is Refusal.OLD_LINK:
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.OLD_LINK)
     if refused.kind is Refusal.WRONG_DOCUMENTS:
         titles = ", ".join(page.titles.get(name, name) for name in page.documents) if page else ""
         return pages.notice(

@@ -130,6 +130,15 @@ def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | No
         )
     if claims.version_hash != status.version_hash:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
+    if claims.sequence < status.signer_link_sequence:  # an earlier email's link: a newer one was sent
+        return pages.notice(
+            request,
+            "A newer email has been sent",
+            "This link is from an earlier email about these documents. Only the link in the most "
+            "recent email works, so that a forwarded or old email cannot be used.",
+            status_code=410,
+            advice="Use the link in the most recent email.",
+        )
     if status.stage is not Stage.AWAITING_SIGNATURE:
         return pages.notice(
             request,
@@ -444,6 +453,7 @@ async def record_decision(
         documents=[name[:200] for name in documents or []] if kind is DecisionKind.REQUEST_CHANGES else [],
         ip=client_ip(request),
         user_agent=user_agent(request),
+        link_sequence=claims.sequence,
     )
     try:
         # the same id makes a double click, or a retry after a refusal for load, one update

@@ -100,6 +100,9 @@ MAIL_HEARTBEAT = timedelta(seconds=20)
 # behaviour changes for batches already running (workflow.patched ids; never renamed)
 DIGEST_KEY_PER_BATCH = "digest-key-per-batch"
 RETURNING_LEAVER_OWN_MEMBERSHIP = "returning-leaver-own-membership"
+# each staff link carries its email's number and only the newest sent works; a batch that sent
+# links before this keeps accepting all of them (its tokens carry no number)
+LINK_SEQUENCE = "link-sequence"
 
 
 def _key(email: str) -> str:
@@ -133,7 +136,9 @@ class _Cohort:
 class AcknowledgementBatchWorkflow:
     """A few hundred people: invitations, reminders, manager digests, acknowledgements.
 
-    Closes itself at the deadline and returns its register lines (stored in S3).
+    Each email with a link is numbered per person (0 the invitation, then 1, 2, ...); once one
+    is recorded as sent, the person's earlier links no longer work. Closes itself at the
+    deadline and returns its register lines (stored in S3).
     """
 
     @workflow.init
@@ -144,6 +149,9 @@ class AcknowledgementBatchWorkflow:
         self._changes: list[BatchChange] = []
         # a returning leaver's membership number (2 for the first return): keys of its own
         self._memberships: dict[str, int] = {}
+        # per person (casefolded email): the sequence of the newest link recorded as sent; an
+        # acknowledgement through a link with a lower one is refused (none recorded: any works)
+        self._newest_links: dict[str, int] = {}
         self._loaded = False  # the people are in: before that, no page and no acknowledgement
         self._closed = False
 
@@ -279,34 +287,50 @@ class AcknowledgementBatchWorkflow:
             to=record.email,
             context=context,
             link_for=record.email,
+            link_sequence=self._next_link(person),
         )
+
+    def _next_link(self, person: str) -> int:
+        """The sequence the person's next link gets: one above the newest recorded, 0 for the first
+        (always 0 in a batch that sent links before links were numbered)."""
+        if not workflow.patched(LINK_SEQUENCE):
+            return 0
+        newest = self._newest_links.get(person)
+        return 0 if newest is None else newest + 1
+
+    def _record_link(self, recipient: CampaignMailRecipient) -> None:
+        """The person's email is sent: from now on only its link (or a later one) works."""
+        if recipient.link_for is None:
+            return
+        person = _key(recipient.link_for)
+        self._newest_links[person] = max(self._newest_links.get(person, 0), recipient.link_sequence)
 
     async def _invite(self, emails: list[str]) -> None:
         data = self._input
         cohort = _Cohort(number=len(self._cohorts), invited_at=workflow.now(), people=emails)
         self._cohorts.append(cohort)
-        mails = {self._person_mail(self._records[e], "invitation").key: e for e in emails}
+        recipients = [self._person_mail(self._records[e], "invitation") for e in emails]
+        mails = {recipient.key: (e, recipient) for e, recipient in zip(emails, recipients, strict=True)}
         sent = await self._send(
-            "staff_invitation",
-            [self._person_mail(self._records[e], "invitation") for e in emails],
-            signer_name=data.signer_name,
-            **self._shared_documents(),
+            "staff_invitation", recipients, signer_name=data.signer_name, **self._shared_documents()
         )
         for key in sent:
-            self._records[mails[key]].invited_at = workflow.now()
+            email, recipient = mails[key]
+            self._records[email].invited_at = workflow.now()
+            self._record_link(recipient)
 
     async def _remind(self, cohort: _Cohort, number: int) -> None:
         outstanding = self._outstanding(cohort.people)
         step = f"reminder-{number}"
-        mails = {self._person_mail(r, step).key: r for r in outstanding}
+        recipients = [self._person_mail(r, step) for r in outstanding]
+        mails = {recipient.key: (r, recipient) for r, recipient in zip(outstanding, recipients, strict=True)}
         sent = await self._send(
-            "staff_reminder",
-            [self._person_mail(r, step) for r in outstanding],
-            reminder_number=number,
-            **self._shared_documents(),
+            "staff_reminder", recipients, reminder_number=number, **self._shared_documents()
         )
         for key in sent:
-            mails[key].reminded_at.append(workflow.now())
+            record, recipient = mails[key]
+            record.reminded_at.append(workflow.now())
+            self._record_link(recipient)
 
     async def _digest(self, cohort: _Cohort) -> None:
         data = self._input
@@ -441,6 +465,7 @@ class AcknowledgementBatchWorkflow:
             versions={name: signed.versions[name] for name in names if name in signed.versions},
             withheld=[name for name in signed.documents if name not in names],
             statement=signed.statement_for(names),
+            newest_link=self._newest_links.get(_key(email), 0),
         )
 
     # ------------------------------------------------------------ updates and signals
@@ -506,6 +531,7 @@ class AcknowledgementBatchWorkflow:
             raise refusal(Refusal.NOT_IN_CAMPAIGN)
         if record.left_at is not None:
             raise refusal(Refusal.LEFT)
+        self._refuse_an_old_link(ack)
         if record.acknowledged_at is not None:
             raise refusal(Refusal.ALREADY_ACKNOWLEDGED)
         expected = self._names(record)
@@ -516,6 +542,13 @@ class AcknowledgementBatchWorkflow:
                 Message.WRONG_DOCUMENTS.format(count=len(expected)),
                 sorted(expected),
             )
+
+    def _refuse_an_old_link(self, ack: Acknowledgement) -> None:
+        """Only the newest link sent to the person works: one from an earlier email (the
+        invitation once a reminder has gone) is refused. A link whose email is still being sent
+        has a sequence above the newest recorded, so it works at once."""
+        if ack.link_sequence < self._newest_links.get(_key(ack.person), 0):
+            raise refusal(Refusal.OLD_LINK)
 
     @workflow.signal(name=Signal.STAFF_CHANGED)
     def staff_changed(self, change: BatchChange) -> None:

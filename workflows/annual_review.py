@@ -78,6 +78,9 @@ with workflow.unsafe.imports_passed_through():
 SYSTEM = "isms-cycle"
 # behaviour changes for cycles already running (workflow.patched ids; never renamed)
 SUPERSEDE_ON_REVISION = "supersede-on-revision"
+# each signing link carries its email's number and only the newest sent works; a cycle that sent
+# links before this keeps accepting all of them (its tokens carry no number)
+LINK_SEQUENCE = "link-sequence"
 
 # rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
 # mid-way is noticed this soon and the activity retried on another, writing nothing twice
@@ -158,7 +161,9 @@ class AnnualReviewWorkflow:
     schedule runs on durable timers counted from the moment each version was sent:
     reminders to the CEO, escalation to the ISMS lead and named deputies, and the cycle
     marked overdue. A revision may also arrive while the CEO is still deciding: the new
-    version supersedes the old one and the old links stop working.
+    version supersedes the old one and the old links stop working. Each signing link carries
+    its email's number (the invitation 0, each later one more, over the whole cycle): once an
+    email is sent, the links of the earlier ones no longer work.
     """
 
     @workflow.init
@@ -176,6 +181,10 @@ class AnnualReviewWorkflow:
         self._revision_checking = False
         self._viewed: set[tuple[str, str, str]] = set()
         self._render_manifest: StoredObject | None = None  # the current version's render-manifest.json
+        # signing links sent to the signer so far, over the whole cycle: the next one's sequence
+        # (counted across versions, so even a revision that renders the same bytes leaves the
+        # earlier links old)
+        self._signer_links = 0
 
     # ---------------------------------------------------------------------------- run
 
@@ -634,6 +643,7 @@ class AnnualReviewWorkflow:
         assert routing is not None
         # the key names the message for good: never the attempt number
         key = f"{data.cycle_id}/round-{self._status.round}/{purpose}"
+        sequence = self._signer_links if link and workflow.patched(LINK_SEQUENCE) else None
         common: dict[str, str | int | list[str]] = {
             "organisation": routing.organisation,
             "cycle_id": data.cycle_id,
@@ -655,6 +665,7 @@ class AnnualReviewWorkflow:
                     role=LinkRole.SIGNER,
                     version_hash=self._status.version_hash,
                     path="sign",
+                    sequence=sequence or 0,
                 )
                 if link
                 else None,
@@ -662,6 +673,11 @@ class AnnualReviewWorkflow:
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=MAIL_RETRY,
         )
+        if sequence is not None:
+            # sent: from now on only this email's link works (until then the one before it did,
+            # and this one already did: the validator accepts any sequence from the newest up)
+            self._signer_links = sequence + 1
+            self._status.signer_link_sequence = sequence
 
     # ----------------------------------------------------------------- updates, signals
 
@@ -711,6 +727,7 @@ class AnnualReviewWorkflow:
             )
         if routing is None or decision.person.casefold() != routing.signer.email.casefold():
             raise refusal(Refusal.NOT_THE_SIGNER)
+        self._refuse_an_old_link(decision)
         known = [document.name for document in self._status.documents]
         unknown = [name for name in decision.documents if name not in known]
         if unknown:
@@ -729,6 +746,13 @@ class AnnualReviewWorkflow:
                 raise refusal(Refusal.NAME_MISMATCH, Message.NAME_MISMATCH.format(name=routing.signer.name))
         elif not decision.comment.strip():
             raise refusal(Refusal.COMMENT_REQUIRED)
+
+    def _refuse_an_old_link(self, decision: SignatureDecision) -> None:
+        """Only the newest signing link sent to the signer works: a link from an earlier email
+        (the invitation once a reminder has gone) is refused. A link whose email is still being
+        sent has a sequence above the newest recorded, so it works at once."""
+        if decision.link_sequence < self._status.signer_link_sequence:
+            raise refusal(Refusal.OLD_LINK)
 
     @async_update(Update.SUBMIT_REVISION)
     async def submit_revision(self, revision: RevisionInput) -> RevisionReceipt:
