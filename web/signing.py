@@ -91,7 +91,9 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
 
 # refusals that say the link cannot be acted on any more: nothing was recorded, and the form is
 # of no use; every other refusal (consent, the typed name, a comment) shows the form again
-_FINAL_REFUSALS = frozenset({Refusal.ALREADY_SIGNED, Refusal.SUPERSEDED, Refusal.NOT_AWAITING_SIGNATURE})
+_FINAL_REFUSALS = frozenset(
+    {Refusal.ALREADY_SIGNED, Refusal.SUPERSEDED, Refusal.NOT_AWAITING_SIGNATURE, Refusal.OLD_LINK}
+)
 # the workflow's words would name the signer (the name to type): the page says this instead
 NAME_MISMATCH_TEXT = "the typed name does not match the signer's name on record"
 CONFIRM_FIRST_TEXT = (

@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.contract import Refusal, refusal_of
 from models.campaign import (
     Acknowledgement,
+    AckPage,
     AckReceipt,
     BatchProgress,
     CampaignInput,
@@ -138,6 +139,7 @@ def sign(status: CycleStatus, **changes: object) -> SignatureDecision:
         ip="203.0.113.7",
         user_agent="logic-tier",
         second_factor=code_factor(CEO.email),
+        link_sequence=status.signer_link_sequence,  # the newest link the CEO was sent
     )
     return decision.model_copy(update=changes)
 
@@ -161,6 +163,7 @@ def request_changes(status: CycleStatus, comment: str, **changes: object) -> Sig
         comment=comment,
         ip="203.0.113.7",
         user_agent="logic-tier",
+        link_sequence=status.signer_link_sequence,
     )
     return decision.model_copy(update=changes)
 
@@ -366,9 +369,10 @@ async def acknowledge(
 ) -> AckReceipt:
     """``person`` acknowledges, as shown ``documents`` (default: every document of the version)."""
     link = uuid.uuid4().hex
-    receipt: AckReceipt = await tier.env.client.get_workflow_handle(
-        batch_id_for(data.cycle_id, batch)
-    ).execute_update(
+    handle = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, batch))
+    # the person uses the newest link they were sent (an older one is refused: OldLink)
+    page: AckPage | None = await handle.query(AcknowledgementBatchWorkflow.page, person)
+    receipt: AckReceipt = await handle.execute_update(
         AcknowledgementBatchWorkflow.acknowledge,
         Acknowledgement(
             person=person,
@@ -377,6 +381,7 @@ async def acknowledge(
             documents=data.signed.documents if documents is None else documents,
             ip="198.51.100.9",
             user_agent="logic-tier",
+            link_sequence=page.newest_link if page else 0,
         ),
         id=f"ack-{link}",
     )

@@ -36,7 +36,8 @@ async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_sta
     await tier.sleep(4 * DAY)  # the first reminder went out at day 3
     await standins.wait_mail(f"{handle.id}/round-1/reminder-1")
 
-    receipt = await handle.execute_update(AnnualReviewWorkflow.decide, request_changes(first, COMMENT))
+    reminded = await tier.status(handle)  # the CEO answers from the reminder, the newest link
+    receipt = await handle.execute_update(AnnualReviewWorkflow.decide, request_changes(reminded, COMMENT))
     assert (receipt.kind, receipt.round) == (DecisionKind.REQUEST_CHANGES, 1)
     waiting = await tier.wait_status(handle, lambda s: s.stage is Stage.AWAITING_REVISION)
     assert waiting.last_comment == COMMENT
@@ -80,7 +81,7 @@ async def test_changes_requested_then_the_revision_supersedes_and_its_ladder_sta
     round_one = [k.rsplit("/", 1)[-1] for k in standins.mail_keys() if "/round-1/" in k]
     assert round_one == ["invitation", "reminder-1", "changes-requested"]
 
-    await handle.execute_update(AnnualReviewWorkflow.decide, sign(second))
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(await tier.status(handle)))
     done = await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
     assert done.round == 2
     (signing,) = standins.of("sign_documents")
@@ -121,7 +122,7 @@ async def test_a_revision_while_the_ceo_is_still_deciding_supersedes_the_version
     reminder = await standins.wait_mail(f"{handle.id}/round-2/reminder-1")
     assert close_to(reminder.at, sent + 3 * DAY)
 
-    await handle.execute_update(AnnualReviewWorkflow.decide, sign(second))
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(await tier.status(handle)))
     (freeze,) = await standins.wait_calls("freeze_directory")
     assert freeze.data.staff == joiners, "the campaign freezes the revision's directory"
 

@@ -243,6 +243,7 @@ def sign(
             verified_at=datetime.now(UTC),
             detail="code sent by the test, 1 attempt",
         ),
+        link_sequence=status.signer_link_sequence,  # the newest link the CEO was sent
     )
 
 

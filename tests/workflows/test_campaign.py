@@ -59,6 +59,7 @@ def batch_index(settings: Settings, cycle_id: str) -> dict[str, int]:
 async def acknowledge(client: Client, data: CampaignInput, batch: int, email: str) -> AckReceipt:
     handle = client.get_workflow_handle(batch_id_for(data.cycle_id, batch))
     link_id = uuid.uuid4().hex
+    page = await handle.query(AcknowledgementBatchWorkflow.page, email)  # the newest link sent
     receipt: AckReceipt = await handle.execute_update(
         AcknowledgementBatchWorkflow.acknowledge,
         Acknowledgement(
@@ -68,6 +69,7 @@ async def acknowledge(client: Client, data: CampaignInput, batch: int, email: st
             documents=data.signed.documents,
             ip="198.51.100.9",
             user_agent="pytest",
+            link_sequence=page.newest_link if page else 0,
         ),
         id=f"ack-{link_id}",
     )
