@@ -77,6 +77,7 @@ async def _signed_in_form(request: Request) -> tuple[DashboardSession, FormData]
             request, "The form could not be read", f"{exc.detail} Nothing was changed.", status_code=400
         )
     if not session.csrf_matches(form.get("csrf")):
+        await form.close()
         return _refused()
     return session, form
 
@@ -155,6 +156,13 @@ async def start(request: Request) -> Response:
     if isinstance(checked, Response):
         return checked
     session, form = checked
+    try:
+        return await _start(request, session, form)
+    finally:
+        await form.close()  # the uploads' spooled files
+
+
+async def _start(request: Request, session: DashboardSession, form: FormData) -> Response:
     year = _year(_text(form, "year"))
     reason = _text(form, "reason")
     if year is None or len(reason) > 500:
@@ -343,6 +351,13 @@ async def revise(request: Request, cycle_id: str) -> Response:
     if isinstance(checked, Response):
         return checked
     session, form = checked
+    try:
+        return await _revise(request, cycle_id, session, form)
+    finally:
+        await form.close()  # the uploads' spooled files
+
+
+async def _revise(request: Request, cycle_id: str, session: DashboardSession, form: FormData) -> Response:
     csrf = session.csrf
     profile, staff, documents = _upload(form, "profile"), _upload(form, "staff"), _uploads(form, "documents")
     services = _services(request)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# first, on its own: at import it installs a filter that shows its warnings always
+import authlib.deprecate  # noqa: F401
 import httpx
 from fastapi import Request
 from joserfc.errors import JoseError
