@@ -10,6 +10,9 @@ Every action is recorded with the signed-in person's email.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import smtplib
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from adapters.audit.reader import AuditError
+from adapters.audit_access import issue_grant, send_grant_email
 from adapters.campaign import campaign_progress
 from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revision
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
@@ -30,7 +35,7 @@ from models.cycle import CycleStatus, Stage
 from web import pages
 from web.document_uploads import MAX_DOCUMENT_FILES, place_document_uploads
 from web.services import app_services as _services
-from web.signin import SESSION_COOKIE, DashboardSession, current_session, desk
+from web.signin import SESSION_COOKIE, SINGLE_USER_ACTOR, DashboardSession, current_session, desk
 from web.signin import router as signin_router
 
 router = APIRouter(prefix="/dashboard")
@@ -38,6 +43,7 @@ router = APIRouter(prefix="/dashboard")
 router.include_router(signin_router)
 
 __all__ = ["SESSION_COOKIE", "router"]
+security_log = logging.getLogger("isms.security")
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # what a start or revision form may hold: the profile, the staff directory and the documents
@@ -102,7 +108,23 @@ async def _home_context(request: Request, session: DashboardSession) -> dict[str
         "signed_in_as": session.email or "the single-user install (shared password)",
         "failed_signins": await desk(request).failures.latest(),
         "csrf": session.csrf,
+        "grant": None,
+        "organisation": desk(request).allowed.short_name,
     }
+
+
+async def _home(
+    request: Request, session: DashboardSession, *, status_code: int = 200, **overrides: object
+) -> Response:
+    cycles = await list_cycles(await _services(request).temporal())
+    context = {
+        **await _home_context(request, session),
+        "cycles": cycles,
+        "year": datetime.now(UTC).year,
+        "outcome": None,
+        **overrides,
+    }
+    return _page(request, "dashboard.html", context, status_code=status_code)
 
 
 @router.get("", response_model=None)
@@ -110,17 +132,63 @@ async def home(request: Request) -> Response:
     session = await current_session(request)
     if session is None:
         return _to_login()
-    cycles = await list_cycles(await _services(request).temporal())
-    return _page(
-        request,
-        "dashboard.html",
-        {
-            **await _home_context(request, session),
-            "cycles": cycles,
-            "year": datetime.now(UTC).year,
-            "outcome": None,
-        },
+    return await _home(request, session)
+
+
+@router.post("/auditor-access", response_model=None)
+async def grant_auditor_access(request: Request) -> Response:
+    """Give an auditor read-only access to the archive (``adapters.audit_access``), recorded as
+    issued by the signed-in person, and email them the portal link (never shown on the page)."""
+    session = await current_session(request)
+    if session is None:
+        return _refused()
+    try:
+        form = await request.form(max_files=0, max_fields=6, max_part_size=1024)
+    except StarletteHTTPException as exc:
+        return pages.notice(request, "The form could not be read", str(exc.detail), status_code=400)
+    if not session.csrf_matches(form.get("csrf")):
+        return _refused()
+    services = _services(request)
+    days_text = _text(form, "days").strip() or "30"
+    organisation = _text(form, "organisation").strip()
+    auditor = _text(form, "email").strip()
+    if not days_text.isdigit() or not organisation:
+        problem = "the number of days must be a whole number" if organisation else "name the organisation"
+        return await _home(request, session, status_code=422, grant={"ok": False, "message": problem})
+    issued_by = session.email or SINGLE_USER_ACTOR
+    try:
+        issued, link = await asyncio.to_thread(
+            issue_grant,
+            services.s3,
+            services.settings,
+            email=auditor,
+            organisation=organisation,
+            days=int(days_text),
+            issued_by=issued_by,
+            now=datetime.now(UTC),
+        )
+    except AuditError as exc:
+        return await _home(request, session, status_code=422, grant={"ok": False, "message": str(exc)})
+    security_log.info(
+        "auditor access granted grant=%s auditor=%s organisation=%s by=%s",
+        issued.grant_id,
+        issued.email,
+        issued.organisation,
+        session.actor(request),
     )
+    try:
+        await asyncio.to_thread(send_grant_email, services.settings, issued, link)
+        sent = f"The portal link was emailed to {issued.email}."
+    except (OSError, smtplib.SMTPException) as exc:
+        sent = (
+            f"The email to {issued.email} could not be sent ({type(exc).__name__}): revoke this grant "
+            "with isms audit revoke and grant again."
+        )
+    message = (
+        f"{issued.email} has read-only access to {issued.organisation}'s archive until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC (grant {issued.grant_id}). {sent}"
+    )
+    return await _home(request, session, grant={"ok": True, "message": message})
 
 
 async def _save_upload(upload: UploadFile, folder: Path, name: str) -> Path | str:
@@ -210,18 +278,7 @@ async def _start(request: Request, session: DashboardSession, form: FormData) ->
             if outcome.ok:
                 return RedirectResponse(f"/dashboard/cycles/{outcome.cycle_id}", status_code=303)
             outcome_view = {"ok": False, "message": outcome.message, "problems": outcome.problems}
-    cycles = await list_cycles(client)
-    return _page(
-        request,
-        "dashboard.html",
-        {
-            **await _home_context(request, session),
-            "cycles": cycles,
-            "year": datetime.now(UTC).year,
-            "outcome": outcome_view,
-        },
-        status_code=422,
-    )
+    return await _home(request, session, status_code=422, outcome=outcome_view)
 
 
 @router.get("/cycles/{cycle_id}", response_model=None)

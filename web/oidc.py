@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # first, on its own: at import it installs a filter that shows its warnings always
-import authlib.deprecate  # noqa: F401
+import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
 import httpx
 from fastapi import Request
 from joserfc.errors import JoseError

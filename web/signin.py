@@ -94,7 +94,8 @@ class AllowedPeople:
         self._profile = settings.profile_file
         self._seen: tuple[int, int, int] | None = None
         self._from_profile: dict[str, str] = {}
-        self.organisation = ""
+        self.organisation = ""  # the profile's organisation name, for the sign-in email
+        self.short_name = ""  # and its short name (the archive's first key part)
 
     def _file_mark(self) -> tuple[int, int, int] | None:
         if self._profile is None:
@@ -111,7 +112,7 @@ class AllowedPeople:
         except (UnreadableInputError, OSError, ValueError) as exc:
             # a broken profile lets nobody in through it (admins still work), and says so
             log.warning("the sign-in profile %s cannot be read: %s", profile, type(exc).__name__)
-            self._from_profile, self.organisation = {}, ""
+            self._from_profile, self.organisation, self.short_name = {}, "", ""
             return
         people: dict[str, str] = {}
         for role in loaded.roles:
@@ -120,6 +121,7 @@ class AllowedPeople:
                     if reference and "@" in reference:
                         people[reference.strip().casefold()] = role.title
         self._from_profile, self.organisation = people, loaded.organisation.name
+        self.short_name = loaded.organisation.short_name
 
     def current(self) -> dict[str, str]:
         """Every allowed address (casefolded) and, for the profile's people, their role's title."""
@@ -127,7 +129,7 @@ class AllowedPeople:
         if mark != self._seen:
             self._seen = mark
             if mark is None or self._profile is None:
-                self._from_profile, self.organisation = {}, ""
+                self._from_profile, self.organisation, self.short_name = {}, "", ""
             else:
                 self._reload(self._profile)
         return {**self._admins, **self._from_profile}

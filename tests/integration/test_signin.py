@@ -24,6 +24,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from temporalio.client import Client
 
+from adapters.audit_access import list_grants
+from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
 from core.settings import Settings
 from core.tokens import issue_link
@@ -477,3 +479,53 @@ async def test_the_signer_single_sign_on_must_be_the_link_s_person(
         callback = await _sso_round_trip(http, oidc_provider, f"/sign/{other}/sso", CEO)
         http.cookies.set("isms_sso_signer", token, domain="isms.test", path="/sign/sso/callback")
         assert (await http.get(callback)).status_code == 403
+
+
+async def test_auditor_access_from_the_dashboard_is_recorded_as_given_by_the_signed_in_person(
+    signin_settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    s3 = make_s3_client(signin_settings)
+    # something archived for the organisation, as the worker's archive stage leaves it
+    await asyncio.to_thread(
+        s3.put_object, Bucket=signin_settings.archive_bucket, Key="larkspur/2026/manifests/m.json", Body=b"{}"
+    )
+    auditor = f"auditor-{secrets.token_hex(4)}@certifier.example"
+    app = _app(signin_settings)
+    async with _client(app) as http:
+        refused = await http.post(
+            "/dashboard/auditor-access", data={"csrf": "x", "email": auditor, "organisation": "larkspur"}
+        )
+        assert refused.status_code == 403
+        await _sign_in_by_email(http, smtp_sink.maildir, DEPUTY)
+        home = await http.get("/dashboard")
+        assert 'value="larkspur"' in home.text  # the profile's organisation, filled in
+        forged = await http.post(
+            "/dashboard/auditor-access", data={"csrf": "forged", "email": auditor, "organisation": "larkspur"}
+        )
+        assert forged.status_code == 403
+        unknown = await http.post(
+            "/dashboard/auditor-access",
+            data={"csrf": _csrf(home), "email": auditor, "organisation": "nobody"},
+        )
+        assert unknown.status_code == 422
+        assert "no archive for organisation" in unknown.text
+        assert [
+            g for g in await asyncio.to_thread(list_grants, s3, signin_settings) if g.email == auditor
+        ] == []
+        granted = await http.post(
+            "/dashboard/auditor-access",
+            data={"csrf": _csrf(home), "email": auditor, "organisation": "larkspur", "days": "7"},
+        )
+        assert granted.status_code == 200, granted.text
+        assert f"{auditor} has read-only access to larkspur" in granted.text
+        assert "/audit/" not in granted.text  # the link goes by email only
+    (grant,) = [g for g in await asyncio.to_thread(list_grants, s3, signin_settings) if g.email == auditor]
+    assert grant.issued_by == DEPUTY
+    # the grant's email was sent before the page answered
+    mail = [p for p in smtp_sink.maildir.glob("*.eml") if auditor in p.read_text(errors="replace")]
+    assert len(mail) == 1
+    message = email.message_from_bytes(mail[0].read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert f"{DEPUTY} has given you read-only access" in body.get_content()
