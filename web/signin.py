@@ -35,6 +35,7 @@ import hmac
 import logging
 import secrets
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -134,8 +135,13 @@ class AllowedPeople:
                 self._reload(self._profile)
         return {**self._admins, **self._from_profile}
 
-    def allows(self, email: str) -> bool:
-        return email.strip().casefold() in self.current()
+    def known(self) -> dict[str, str]:
+        """The list as last read (no file access)."""
+        return {**self._admins, **self._from_profile}
+
+    async def allows(self, email: str) -> bool:
+        """Whether ``email`` may sign in now (the profile is checked on a thread)."""
+        return email.strip().casefold() in await asyncio.to_thread(self.current)
 
 
 # throttling and the log of failures ------------------------------------------------------
@@ -146,14 +152,17 @@ class FailedSignIns:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with sqlite3.connect(self.path, timeout=10) as connection:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS failed_signins (at REAL NOT NULL, address TEXT NOT NULL, "
-                "email TEXT NOT NULL, reason TEXT NOT NULL)"
-            )
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS failed_signins (at REAL NOT NULL, address TEXT NOT NULL, "
+            "email TEXT NOT NULL, reason TEXT NOT NULL)"
+        )
+        return connection
 
     def _add(self, at: datetime, address: str, email: str, reason: str) -> None:
-        with sqlite3.connect(self.path, timeout=10) as connection:
+        with closing(self._connect()) as connection, connection:
             connection.execute(
                 "INSERT INTO failed_signins (at, address, email, reason) VALUES (?, ?, ?, ?)",
                 (at.timestamp(), address, email, reason),
@@ -165,7 +174,7 @@ class FailedSignIns:
             )
 
     def _latest(self, count: int) -> list[dict[str, str]]:
-        with sqlite3.connect(self.path, timeout=10) as connection:
+        with closing(self._connect()) as connection:
             rows = connection.execute(
                 "SELECT at, address, email, reason FROM failed_signins ORDER BY at DESC LIMIT ?", (count,)
             ).fetchall()
@@ -265,13 +274,13 @@ def _session_expiry(settings: Settings, created: float, now: datetime) -> dateti
     return min(ends, now + timedelta(minutes=settings.session_idle_minutes))
 
 
-def _still_allowed(request: Request, value: dict[str, Any]) -> bool:
+async def _still_allowed(request: Request, value: dict[str, Any]) -> bool:
     settings = app_services(request).settings
     if value.get("method") == "password":
         return settings.dashboard_single_user and hmac.compare_digest(
             str(value.get("password_check", "")), _password_check(settings)
         )
-    return desk(request).allowed.allows(str(value.get("email", "")))
+    return await desk(request).allowed.allows(str(value.get("email", "")))
 
 
 async def current_session(request: Request) -> DashboardSession | None:
@@ -287,7 +296,7 @@ async def current_session(request: Request) -> DashboardSession | None:
     found = await services.state.get(SESSION_KIND, session_id, now=now)
     if found is None:
         return None
-    if not _still_allowed(request, found):
+    if not await _still_allowed(request, found):
         await services.state.delete(SESSION_KIND, session_id)
         security_log.warning(
             "session ended at=%s email=%s reason=no longer an allowed person",
@@ -439,7 +448,7 @@ async def login(request: Request) -> Response:
     ):
         await signin.failed(address=address, email=email, reason="too many sign-in link requests")
         return _throttled_page(request)
-    if signin.allowed.allows(email):
+    if await signin.allowed.allows(email):
         _send_link_in_background(request, signin, email)
     else:
         await signin.failed(address=address, email=email, reason="not an allowed person (no link sent)")
@@ -482,7 +491,7 @@ def _send_link_in_background(request: Request, signin: SignInDesk, email: str) -
         ttl=timedelta(minutes=SIGNIN_LINK_MINUTES),
         now=now,
     )
-    names = signin.allowed.current()
+    names = signin.allowed.known()
     context: dict[str, object] = {
         "organisation": signin.allowed.organisation or "isms-cycle",
         "lead_name": names.get(email.casefold()) or email,
@@ -618,7 +627,7 @@ async def signin_with_link(request: Request, token: str) -> Response:
     if not used_now:
         await signin.failed(address=address, email=claims.person, reason="sign-in link used already")
         return _used_page(request)
-    if not signin.allowed.allows(claims.person):
+    if not await signin.allowed.allows(claims.person):
         await signin.failed(address=address, email=claims.person, reason="no longer an allowed person")
         return pages.page(
             request,
@@ -692,7 +701,7 @@ async def sso_callback(request: Request) -> Response:
     if signin.throttled(address=address, email=email):
         await signin.failed(address=address, email=email, reason="throttled")
         return _throttled_page(request)
-    if not signin.allowed.allows(email):
+    if not await signin.allowed.allows(email):
         await signin.failed(address=address, email=email, reason="single sign-on: not an allowed person")
         return _sso_refused(request, f"{email} may not sign in to the ISMS lead's dashboard.")
     response = await _start_session(request, email=email, method="sso")
