@@ -529,3 +529,29 @@ async def test_auditor_access_from_the_dashboard_is_recorded_as_given_by_the_sig
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert f"{DEPUTY} has given you read-only access" in body.get_content()
+
+
+async def test_a_session_ends_when_unused_and_its_forms_are_read_with_tight_limits(
+    signin_settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    settings = signin_settings.model_copy(update={"session_idle_minutes": 5})
+    app = _app(settings)
+    state = app.state.services.state
+    async with _client(app) as http:
+        cookie = await _sign_in_by_email(http, smtp_sink.maildir, ADMIN)
+        now = datetime.now(UTC)
+        assert await state.get("session", cookie, now=now + timedelta(minutes=4)) is not None
+        assert await state.get("session", cookie, now=now + timedelta(minutes=5, seconds=5)) is None
+        csrf = _csrf(await http.get("/dashboard"))
+        # a signed-in form with more fields than the page has: refused unread, nothing started
+        crowded = await http.post(
+            "/dashboard/cycles", data={"csrf": csrf, **{f"f{n}": "x" for n in range(20)}}
+        )
+        assert crowded.status_code == 400
+        assert "Too many fields" in crowded.text
+        long_reason = await http.post("/dashboard/cycles", data={"csrf": csrf, "reason": "x" * 600})
+        assert long_reason.status_code == 400
+        assert "at most 500 characters" in long_reason.text
+        bad_year = await http.post("/dashboard/cycles", data={"csrf": csrf, "year": "20x6"})
+        assert bad_year.status_code == 400
+        assert "from 2000 to 2100" in bad_year.text
