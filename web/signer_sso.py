@@ -13,6 +13,7 @@ cookie (its digest is kept with the flow).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -114,7 +115,8 @@ async def signer_sso_start(request: Request, token: str) -> Response:
             redirect_path=CALLBACK_PATH,
             binding=token,
             login_hint=claims.person,
-            extra={"link_id": claims.token_id},
+            # the store keeps no link id in the clear: its digest is enough to compare
+            extra={"link": hashlib.sha256(claims.token_id.encode()).hexdigest()},
         )
     except oidc.OidcError as problem:
         log.error("single sign-on for a signer cannot start: %s", problem)
@@ -158,7 +160,7 @@ async def signer_sso_callback(request: Request) -> Response:
     claims = _signing_claims(request, token)
     if isinstance(claims, LinkProblem):
         return pages.problem_page(request, _PROBLEMS, claims)
-    if finished.extra.get("link_id") != claims.token_id:
+    if finished.extra.get("link") != hashlib.sha256(claims.token_id.encode()).hexdigest():
         return _refused(request, "The sign-in was started for another signing link.")
     identity = finished.identity
     if identity.email.strip().casefold() != claims.person.strip().casefold():
