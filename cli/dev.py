@@ -95,8 +95,9 @@ def up(
         env = stack.settings_env(stack.load_state())  # type: ignore[arg-type]
         console.print(f"Temporal UI   {env['ISMS_TEMPORAL_UI_URL']}")
         console.print(
-            f"Web app       {env['ISMS_PUBLIC_BASE_URL']}  (the lead's dashboard password is "
-            "ISMS_DASHBOARD_PASSWORD in the settings file)"
+            f"Web app       {env['ISMS_PUBLIC_BASE_URL']}  (the dashboard: sign in with the ISMS lead's "
+            "or deputy's address; the sign-in link arrives in the mailbox)",
+            soft_wrap=True,
         )
         console.print(f"S3 endpoint   {env['ISMS_S3_ENDPOINT_URL']} (bucket {ARCHIVE_BUCKET}, Object Lock)")
         console.print(f"Mailbox       {stack.mailbox_dir}  (one .eml file per message)")

@@ -1,66 +1,55 @@
 """The ISMS lead's dashboard: start a cycle, see its stage and history, submit a revision,
 follow the acknowledgement campaign (totals, the rate, and a bar per department).
 
-For the ISMS lead alone: signing in takes the credential from settings
-(``ISMS_DASHBOARD_PASSWORD``) and sets a signed, HttpOnly, SameSite=Strict session cookie
-scoped to /dashboard. Signing, acknowledgement and auditor links are never accepted here,
-and every POST checks both the session and its CSRF value.
+For the people :mod:`web.signin` lets in (the profile's ISMS lead and deputy, and
+``settings.admins``), each under their own name: every route checks the server-side session
+first, before it reads any of a form's body, then reads the form with tight limits and checks
+the session's CSRF value. Signing, acknowledgement and auditor links are never accepted here.
+Every action is recorded with the signed-in person's email.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
+import asyncio
+import logging
+import smtplib
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import cast
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from adapters.audit.reader import AuditError
+from adapters.audit_access import issue_grant, send_grant_email
 from adapters.campaign import campaign_progress
 from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revision
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
 from models.cycle import CycleStatus, Stage
 from web import pages
-from web.document_uploads import place_document_uploads
-from web.security import client_ip
+from web.document_uploads import MAX_DOCUMENT_FILES, place_document_uploads
 from web.services import app_services as _services
+from web.signin import SESSION_COOKIE, SINGLE_USER_ACTOR, DashboardSession, current_session, desk
+from web.signin import router as signin_router
 
 router = APIRouter(prefix="/dashboard")
+# sign-in, the emailed link, single sign-on and logout live in web.signin, under /dashboard
+router.include_router(signin_router)
 
-SESSION_COOKIE = "isms_session"
-SESSION_HOURS = 8
+__all__ = ["SESSION_COOKIE", "router"]
+security_log = logging.getLogger("isms.security")
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-_SALT = "isms-cycle.dashboard-session"
-
-
-def _serializer(request: Request) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_services(request).settings.link_secret.get_secret_value(), salt=_SALT)
-
-
-def _session_csrf(request: Request) -> str | None:
-    """The session's CSRF value when the lead is signed in, else None."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        data = _serializer(request).loads(cookie, max_age=SESSION_HOURS * 3600)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or data.get("role") != "lead" or not isinstance(data.get("csrf"), str):
-        return None
-    csrf: str = data["csrf"]
-    return csrf
-
-
-def _authorised_post(request: Request, submitted: str) -> bool:
-    expected = _session_csrf(request)
-    return expected is not None and hmac.compare_digest(expected.encode(), submitted.encode())
+# what a start or revision form may hold: the profile, the staff directory and the documents
+# (a few more than allowed, so that too many gets the findings page's own wording), and three
+# short fields; a field's text is at most 16 KB (file parts are capped where they are read)
+FORM_LIMITS = {"max_files": 2 + MAX_DOCUMENT_FILES + 5, "max_fields": 8, "max_part_size": 16 * 1024}
 
 
 _page = pages.page
@@ -73,63 +62,133 @@ def _to_login() -> RedirectResponse:
 def _refused() -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><title>Not allowed</title><h1>Not allowed</h1>"
-        "<p>This needs the ISMS lead's dashboard session. Nothing was changed. "
+        "<p>This needs a signed-in dashboard session. Nothing was changed. "
         '<a href="/dashboard/login">Sign in</a></p>',
         status_code=403,
     )
 
 
-@router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request) -> HTMLResponse:
-    configured = _services(request).settings.dashboard_password is not None
-    return _page(request, "dashboard_login.html", {"error": "", "configured": configured})
+async def _signed_in_form(request: Request) -> tuple[DashboardSession, FormData] | Response:
+    """The session, then (only then) the form, with its CSRF value checked.
 
-
-@router.post("/login", response_model=None)
-async def login(request: Request, password: Annotated[str, Form(max_length=500)] = "") -> Response:
-    settings = _services(request).settings
-    expected = settings.dashboard_password
-    if expected is None:
-        return _page(request, "dashboard_login.html", {"error": "", "configured": False}, status_code=403)
-    if not hmac.compare_digest(password.encode(), expected.get_secret_value().encode()):
-        return _page(
-            request,
-            "dashboard_login.html",
-            {"error": "That is not the dashboard password.", "configured": True},
-            status_code=401,
+    Without a live session the body is never read: 403 at once.
+    """
+    session = await current_session(request)
+    if session is None:
+        return _refused()
+    try:
+        form = await request.form(**FORM_LIMITS)
+    except StarletteHTTPException as exc:
+        return pages.notice(
+            request, "The form could not be read", f"{exc.detail} Nothing was changed.", status_code=400
         )
-    token = _serializer(request).dumps({"role": "lead", "csrf": secrets.token_urlsafe(32)})
-    response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=SESSION_HOURS * 3600,
-        path="/dashboard",
-        httponly=True,
-        samesite="strict",
-        secure=settings.public_base_url.startswith("https"),
-    )
-    return response
+    if not session.csrf_matches(form.get("csrf")):
+        await form.close()
+        return _refused()
+    return session, form
 
 
-@router.post("/logout")
-async def logout() -> RedirectResponse:
-    response = _to_login()
-    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
-    return response
+def _uploads(form: FormData, name: str) -> list[UploadFile]:
+    # request.form() gives Starlette's UploadFile; FastAPI's is the same class with extra docs
+    return [cast(UploadFile, item) for item in form.getlist(name) if isinstance(item, StarletteUploadFile)]
+
+
+def _upload(form: FormData, name: str) -> UploadFile | None:
+    found = _uploads(form, name)
+    return found[0] if found else None
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _home_context(request: Request, session: DashboardSession) -> dict[str, object]:
+    return {
+        "signed_in_as": session.email or "the single-user install (shared password)",
+        "failed_signins": await desk(request).failures.latest(),
+        "csrf": session.csrf,
+        "grant": None,
+        "organisation": desk(request).allowed.short_name,
+    }
+
+
+async def _home(
+    request: Request, session: DashboardSession, *, status_code: int = 200, **overrides: object
+) -> Response:
+    cycles = await list_cycles(await _services(request).temporal())
+    context = {
+        **await _home_context(request, session),
+        "cycles": cycles,
+        "year": datetime.now(UTC).year,
+        "outcome": None,
+        **overrides,
+    }
+    return _page(request, "dashboard.html", context, status_code=status_code)
 
 
 @router.get("", response_model=None)
 async def home(request: Request) -> Response:
-    csrf = _session_csrf(request)
-    if csrf is None:
+    session = await current_session(request)
+    if session is None:
         return _to_login()
-    cycles = await list_cycles(await _services(request).temporal())
-    return _page(
-        request,
-        "dashboard.html",
-        {"cycles": cycles, "csrf": csrf, "year": datetime.now(UTC).year, "outcome": None},
+    return await _home(request, session)
+
+
+@router.post("/auditor-access", response_model=None)
+async def grant_auditor_access(request: Request) -> Response:
+    """Give an auditor read-only access to the archive (``adapters.audit_access``), recorded as
+    issued by the signed-in person, and email them the portal link (never shown on the page)."""
+    session = await current_session(request)
+    if session is None:
+        return _refused()
+    try:
+        form = await request.form(max_files=0, max_fields=6, max_part_size=1024)
+    except StarletteHTTPException as exc:
+        return pages.notice(request, "The form could not be read", str(exc.detail), status_code=400)
+    if not session.csrf_matches(form.get("csrf")):
+        return _refused()
+    services = _services(request)
+    days_text = _text(form, "days").strip() or "30"
+    organisation = _text(form, "organisation").strip()
+    auditor = _text(form, "email").strip()
+    if not days_text.isdigit() or not organisation:
+        problem = "the number of days must be a whole number" if organisation else "name the organisation"
+        return await _home(request, session, status_code=422, grant={"ok": False, "message": problem})
+    issued_by = session.email or SINGLE_USER_ACTOR
+    try:
+        issued, link = await asyncio.to_thread(
+            issue_grant,
+            services.s3,
+            services.settings,
+            email=auditor,
+            organisation=organisation,
+            days=int(days_text),
+            issued_by=issued_by,
+            now=datetime.now(UTC),
+        )
+    except AuditError as exc:
+        return await _home(request, session, status_code=422, grant={"ok": False, "message": str(exc)})
+    security_log.info(
+        "auditor access granted grant=%s auditor=%s organisation=%s by=%s",
+        issued.grant_id,
+        issued.email,
+        issued.organisation,
+        session.actor(request),
     )
+    try:
+        await asyncio.to_thread(send_grant_email, services.settings, issued, link)
+        sent = f"The portal link was emailed to {issued.email}."
+    except (OSError, smtplib.SMTPException) as exc:
+        sent = (
+            f"The email to {issued.email} could not be sent ({type(exc).__name__}): revoke this grant "
+            "with isms audit revoke and grant again."
+        )
+    message = (
+        f"{issued.email} has read-only access to {issued.organisation}'s archive until "
+        f"{issued.expires_at:%Y-%m-%d %H:%M} UTC (grant {issued.grant_id}). {sent}"
+    )
+    return await _home(request, session, grant={"ok": True, "message": message})
 
 
 async def _save_upload(upload: UploadFile, folder: Path, name: str) -> Path | str:
@@ -145,23 +204,45 @@ async def _save_upload(upload: UploadFile, folder: Path, name: str) -> Path | st
     return path
 
 
+def _year(text: str) -> int | None:
+    """The form's year: empty means this year; otherwise a whole number from 2000 to 2100."""
+    if not text.strip():
+        return datetime.now(UTC).year
+    if not text.strip().isdigit() or not 2000 <= int(text.strip()) <= 2100:
+        return None
+    return int(text.strip())
+
+
 @router.post("/cycles", response_model=None)
-async def start(
-    request: Request,
-    csrf: Annotated[str, Form()] = "",
-    year: Annotated[int, Form(ge=2000, le=2100)] = 0,
-    reason: Annotated[str, Form(max_length=500)] = "",
-    profile: Annotated[UploadFile | None, File()] = None,
-    staff: Annotated[UploadFile | None, File()] = None,
-    documents: Annotated[list[UploadFile] | None, File()] = None,
-) -> Response:
+async def start(request: Request) -> Response:
     """Start a cycle from uploaded files: checked first; refused with the findings.
 
-    ``documents`` are the files the profile's documents section names (templates, static
-    documents), matched to its entries by file name (:mod:`web.document_uploads`).
+    The form's ``documents`` are the files the profile's documents section names (templates,
+    static documents), matched to its entries by file name (:mod:`web.document_uploads`).
     """
-    if not _authorised_post(request, csrf):
-        return _refused()
+    checked = await _signed_in_form(request)
+    if isinstance(checked, Response):
+        return checked
+    session, form = checked
+    try:
+        return await _start(request, session, form)
+    finally:
+        await form.close()  # the uploads' spooled files
+
+
+async def _start(request: Request, session: DashboardSession, form: FormData) -> Response:
+    year = _year(_text(form, "year"))
+    reason = _text(form, "reason")
+    if year is None or len(reason) > 500:
+        problem = (
+            "The year must be a whole number from 2000 to 2100."
+            if year is None
+            else ("The reason for an ad-hoc review must be at most 500 characters.")
+        )
+        return pages.notice(
+            request, "The form could not be read", f"{problem} Nothing was started.", status_code=400
+        )
+    profile, staff = _upload(form, "profile"), _upload(form, "staff")
     services = _services(request)
     client = await services.temporal()
     with tempfile.TemporaryDirectory(prefix="isms-upload-") as folder:
@@ -176,7 +257,7 @@ async def start(
             else:
                 paths[name] = saved
         if not problems:
-            placed = await place_document_uploads(paths["profile"], documents, Path(folder))
+            placed = await place_document_uploads(paths["profile"], _uploads(form, "documents"), Path(folder))
             if isinstance(placed, list):
                 problems = placed
             else:
@@ -190,27 +271,22 @@ async def start(
                 services.s3,
                 profile=paths["profile"],
                 staff=paths["staff"],
-                year=year or datetime.now(UTC).year,
-                started_by=f"ISMS lead via dashboard ({client_ip(request) or 'unknown address'})",
+                year=year,
+                started_by=session.actor(request),
                 reason=reason.strip() or None,
             )
             if outcome.ok:
                 return RedirectResponse(f"/dashboard/cycles/{outcome.cycle_id}", status_code=303)
             outcome_view = {"ok": False, "message": outcome.message, "problems": outcome.problems}
-    cycles = await list_cycles(client)
-    return _page(
-        request,
-        "dashboard.html",
-        {"cycles": cycles, "csrf": csrf, "year": datetime.now(UTC).year, "outcome": outcome_view},
-        status_code=422,
-    )
+    return await _home(request, session, status_code=422, outcome=outcome_view)
 
 
 @router.get("/cycles/{cycle_id}", response_model=None)
 async def cycle_page(request: Request, cycle_id: str) -> Response:
-    csrf = _session_csrf(request)
-    if csrf is None:
+    session = await current_session(request)
+    if session is None:
         return _to_login()
+    csrf = session.csrf
     client = await _services(request).temporal()
     found = await cycle_status(client, cycle_id)
     campaign, campaign_error = await _campaign_figures(client, cycle_id)
@@ -322,21 +398,25 @@ def _cycle_context(
 
 
 @router.post("/cycles/{cycle_id}/revision", response_model=None)
-async def revise(
-    request: Request,
-    cycle_id: str,
-    csrf: Annotated[str, Form()] = "",
-    profile: Annotated[UploadFile | None, File()] = None,
-    staff: Annotated[UploadFile | None, File()] = None,
-    documents: Annotated[list[UploadFile] | None, File()] = None,
-) -> Response:
+async def revise(request: Request, cycle_id: str) -> Response:
     """Submit a revised profile (and optionally a new directory); the cycle checks it first.
 
     The revised profile's own files come with it (``documents``, matched by file name): they
     replace the cycle's, so every file the revised profile names must be chosen again.
     """
-    if not _authorised_post(request, csrf):
-        return _refused()
+    checked = await _signed_in_form(request)
+    if isinstance(checked, Response):
+        return checked
+    session, form = checked
+    try:
+        return await _revise(request, cycle_id, session, form)
+    finally:
+        await form.close()  # the uploads' spooled files
+
+
+async def _revise(request: Request, cycle_id: str, session: DashboardSession, form: FormData) -> Response:
+    csrf = session.csrf
+    profile, staff, documents = _upload(form, "profile"), _upload(form, "staff"), _uploads(form, "documents")
     services = _services(request)
     client = await services.temporal()
     with tempfile.TemporaryDirectory(prefix="isms-upload-") as folder:
@@ -365,7 +445,7 @@ async def revise(
                 cycle_id=cycle_id,
                 profile=saved_profile,
                 staff=saved_staff,
-                submitted_by=f"ISMS lead via dashboard ({client_ip(request) or 'unknown address'})",
+                submitted_by=session.actor(request),
             )
             outcome_view = {"ok": outcome.ok, "message": outcome.message, "problems": outcome.problems}
     found = await cycle_status(client, cycle_id)
