@@ -39,7 +39,7 @@ def _report(result: DemoResult) -> None:
         _line(f"  Temporal UI (the workflow):      {result.temporal_ui}")
     _line(
         f"  lead's dashboard:                {result.dashboard}  "
-        f"(password: ISMS_DASHBOARD_PASSWORD in {result.settings_file})"
+        "(sign in with the ISMS lead's address; the link arrives in the mailbox)"
     )
     _line(f"  auditor portal (30 days):        {result.portal}")
     _line(

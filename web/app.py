@@ -30,6 +30,7 @@ from web.dashboard import router as dashboard_router
 from web.middleware import BodyLimit, SecurityHeaders, csp_nonce, describe_limit
 from web.security import protect_page, trusted_networks
 from web.services import Services
+from web.signer_sso import router as signer_sso_router
 from web.signing import router as signing_router
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.include_router(signer_sso_router)  # the signer's single sign-on (/sign/{token}/sso, its callback)
     app.include_router(signing_router)
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)

@@ -31,7 +31,9 @@ async def dashboard(
     review: tuple[Client, Settings],
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Client, Settings]]:
     temporal, settings = review
-    settings = settings.model_copy(update={"dashboard_password": SecretStr(PASSWORD)})
+    settings = settings.model_copy(
+        update={"dashboard_password": SecretStr(PASSWORD), "dashboard_single_user": True}
+    )
     transport = httpx.ASGITransport(app=create_app(settings, client=temporal))
     async with httpx.AsyncClient(transport=transport, base_url="http://isms.test/") as client:
         yield client, temporal, settings

@@ -117,7 +117,12 @@ async def test_start_cycle_refuses_and_changes_nothing(
 
 @pytest.fixture
 async def dashboard(settings: Settings, temporal: Client) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"dashboard_password": SecretStr(PASSWORD)}), client=temporal)
+    app = create_app(
+        settings.model_copy(
+            update={"dashboard_password": SecretStr(PASSWORD), "dashboard_single_user": True}
+        ),
+        client=temporal,
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://isms.test/"
     ) as client:
