@@ -25,7 +25,9 @@ from adapters.archive import archive_bytes
 from adapters.s3 import make_archive_s3_client, make_s3_client
 from core.settings import Settings, load_settings
 from devstack.ports import find_free_ports
-from devstack.stack import DevPorts, DevStack, DevState
+from devstack.processes import spawn, stop
+from devstack.seaweed import write_s3_config
+from devstack.stack import DevPorts, DevStack, DevState, StackError
 
 pytestmark = pytest.mark.e2e
 
@@ -191,3 +193,44 @@ def test_no_process_of_the_stack_inherits_isms_settings_from_the_shell(
         inherited = sorted(variable for variable in environ if variable in STRAY)
         assert inherited == [], f"{name} was given {inherited} from the shell"
         assert "STRAYARCHIVEKEY" not in environ.values()
+
+
+def test_a_seaweedfs_running_with_the_old_shared_identity_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    """A stack from before the split: its SeaweedFS knows one admin and the auditor only, so a
+    web app or worker started now with identities of their own could not work."""
+    dev = DevStack(tmp_path / "stack")
+    old = DevState.model_validate(
+        {
+            "s3_admin": {
+                "name": "isms-app",
+                "access_key_id": "A",
+                "secret_access_key": "B",
+                "actions": ["Admin"],
+            },
+            "s3_auditor": {
+                "name": "isms-auditor",
+                "access_key_id": "C",
+                "secret_access_key": "D",
+                "actions": [],
+            },
+            "link_secret": "x" * 32,
+        }
+    )
+    write_s3_config(dev.s3_config, [old.s3_admin, old.s3_auditor])
+    # a stand-in for the running SeaweedFS: what matters is that the stack believes it runs
+    record, process = spawn("seaweedfs", ["sleep", "60"], log_file=tmp_path / "seaweedfs.log")
+    try:
+        old.processes["seaweedfs"] = record
+        dev.data_dir.mkdir(parents=True, exist_ok=True)
+        dev._save_state(old)
+        with pytest.raises(StackError, match="run `isms dev down` first"):
+            dev.up(timeout=5)
+        state = dev.load_state()
+        assert state is not None
+        assert set(state.processes) == {"seaweedfs"}  # nothing else was started
+        assert not dev.process_settings_file("web").exists()
+    finally:
+        dev.down()  # whatever a regression might have started
+        stop(record, process=process)

@@ -199,7 +199,6 @@ async def _archive_with_the_real_worker(settings: Settings, tmp_path: Path) -> A
                 ArchiveOnce(data=data, task_queue=settings.temporal_task_queue),
                 id=f"least-privilege-{uuid.uuid4()}",
                 task_queue=f"{settings.temporal_task_queue}-driver",
-                result_type=ArchiveResult,
             )
     finally:
         converter.close()
