@@ -28,7 +28,12 @@ from activities.documents import DocumentActivities
 from activities.health import HealthActivities
 from activities.mail import MailActivities
 from activities.signing import SigningActivities
-from adapters.s3 import ObjectLockNotEnabledError, make_s3_client, verify_archive_bucket
+from adapters.s3 import (
+    ObjectLockNotEnabledError,
+    make_archive_s3_client,
+    make_s3_client,
+    verify_archive_bucket,
+)
 from adapters.temporal import TemporalTlsError, connect_temporal
 from adapters.update_proof import UpdateProofCheck
 from core.log_redaction import configure_logging
@@ -85,7 +90,9 @@ def build_worker(
     campaign = CampaignActivities(settings=settings, s3=s3, client=client)
     seal = signing_identity or load_or_create_signing_identity(settings)
     signing = SigningActivities(settings=settings, s3=s3, converter=converter, identity=seal)
-    archive = ArchiveActivities(settings=settings, s3=s3, seal_certificate_pem=seal.certificate_pem())
+    # the archive is written on an identity of its own (ISMS_S3_ARCHIVE_*): the main one only reads it
+    archive_s3 = make_archive_s3_client(settings)
+    archive = ArchiveActivities(settings=settings, s3=archive_s3, seal_certificate_pem=seal.certificate_pem())
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -119,7 +126,8 @@ async def run_worker(settings: Settings) -> None:
     """Reap converters of dead workers, check the archive bucket, connect, run until SIGTERM or SIGINT."""
     # a worker killed before its LibreOffice got its parent-death signal armed leaves it running
     await asyncio.to_thread(reap_stale_converters)
-    await asyncio.to_thread(verify_archive_bucket, make_s3_client(settings), settings.archive_bucket)
+    # checked as the identity that writes it: a wrong archive key stops the worker here, not mid-cycle
+    await asyncio.to_thread(verify_archive_bucket, make_archive_s3_client(settings), settings.archive_bucket)
     identity = worker_identity()
     client = await connect_temporal(settings, identity=identity)
     # started lazily on the first conversion, so a worker that only checks stays light

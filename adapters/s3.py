@@ -2,6 +2,11 @@
 
 >>> s3 = make_s3_client(settings)
 >>> ensure_archive_bucket(s3, settings.archive_bucket)   # creates it with Object Lock, or checks it
+
+Each process acts as its own S3 identity (least privilege): the web app and the worker use
+their main one (drafts read/write, archive read), only the worker's archive activity writes
+the archive (:func:`make_archive_s3_client`), and the auditor's side reads with
+:func:`make_auditor_s3_client`. docs/production-security.md lists what each identity may do.
 """
 
 from __future__ import annotations
@@ -71,6 +76,25 @@ def make_auditor_s3_client(settings: Settings) -> S3Client:
         settings,
         access_key_id=settings.s3_auditor_access_key_id,
         secret_access_key=settings.s3_auditor_secret_access_key.get_secret_value(),
+    )
+
+
+def make_archive_s3_client(settings: Settings) -> S3Client:
+    """The client that writes the archive bucket: the worker's archive activity, and nothing else.
+
+    With ``ISMS_S3_ARCHIVE_ACCESS_KEY_ID``/``..._SECRET_ACCESS_KEY`` set, archiving runs on an
+    identity of its own (write, retention and legal hold on the archive bucket; read of the
+    drafts it copies from), so the main identity the web app and the rest of the worker hold
+    can read the archive but never add to it. Without them (a single-identity install) the
+    main identity writes it too.
+    """
+    if settings.s3_archive_access_key_id is None:
+        return make_s3_client(settings)
+    assert settings.s3_archive_secret_access_key is not None  # guaranteed by Settings
+    return make_s3_client(
+        settings,
+        access_key_id=settings.s3_archive_access_key_id,
+        secret_access_key=settings.s3_archive_secret_access_key.get_secret_value(),
     )
 
 

@@ -5,8 +5,19 @@ HTTP and a gRPC port; left to itself it picks defaults (and gRPC at +10000) and 
 Iceberg and Lance endpoints. We pin every port and switch the extras off, so two stacks
 (a developer's and a test run) can live side by side.
 
-Identities come from an ``-s3.config`` file: an admin identity for the app, and a read-only
-one (Read, List) for the auditor.
+Identities come from an ``-s3.config`` file, one per process and purpose, each limited to the
+buckets it needs (SeaweedFS takes ``Action:bucket``, and ``Action:prefix*`` for a family of
+buckets); the functions below say what each may do:
+
+- :func:`app_actions`: the web app and the worker's main identity: drafts read/write, the
+  archive read and list only (never a write to the archive);
+- :func:`archive_writer_actions`: the worker's archive activity alone: writes under retention
+  and legal hold on the archive, reads the drafts it copies from;
+- :func:`operator_actions`: the command line of the lead: drafts read/write, archive read, and
+  placing or lifting a legal hold (which cannot change or delete evidence);
+- :func:`auditor_actions`: the auditor: read and list the archive, nothing else.
+
+The admin identity (``Admin``) stays with ``isms dev`` and the tests, which create the buckets.
 """
 
 from __future__ import annotations
@@ -50,6 +61,39 @@ class S3Identity(BaseModel):
     actions: list[str]
 
 
+# what SeaweedFS calls the permissions our code needs (its per-request checks, seen in 4.x):
+# Write covers PUT and DELETE; a PUT with Object Lock retention also needs PutObjectRetention;
+# the bucket's lock configuration and legal holds have permissions of their own
+_READ = ("Read", "List")
+_LOCK_CONFIG = "GetBucketObjectLockConfiguration"
+_LEGAL_HOLD = ("PutObjectLegalHold", "GetObjectLegalHold")
+
+
+def _on(bucket: str, actions: tuple[str, ...] | list[str]) -> list[str]:
+    return [f"{action}:{bucket}" for action in actions]
+
+
+def app_actions(*, archive: str, drafts: str) -> list[str]:
+    """The web app's and the worker's main identity: drafts read/write, the archive read-only."""
+    return _on(drafts, ["Read", "Write", "List"]) + _on(archive, [*_READ, _LOCK_CONFIG])
+
+
+def archive_writer_actions(*, archive: str, drafts: str) -> list[str]:
+    """The worker's archive activity: write the archive under retention, read the drafts it copies."""
+    retention = ("PutObjectRetention", "GetObjectRetention")
+    return _on(archive, [*_READ, "Write", *retention, _LOCK_CONFIG, *_LEGAL_HOLD]) + _on(drafts, ["Read"])
+
+
+def operator_actions(*, archive: str, drafts: str) -> list[str]:
+    """The lead's command line: start cycles and grant access (drafts), read and hold the archive."""
+    return _on(drafts, ["Read", "Write", "List"]) + _on(archive, [*_READ, _LOCK_CONFIG, *_LEGAL_HOLD])
+
+
+def auditor_actions(*, archive: str) -> list[str]:
+    """The auditor: read and list the archive; nothing in the drafts, no write anywhere."""
+    return _on(archive, list(_READ))
+
+
 def weed_binary() -> str:
     beside_python = Path(sys.executable).parent / "weed"
     found = str(beside_python) if beside_python.is_file() else shutil.which("weed")
@@ -60,9 +104,9 @@ def weed_binary() -> str:
     return found
 
 
-def write_s3_config(path: Path, identities: list[S3Identity]) -> None:
-    """Write the identities file ``weed -s3.config`` reads (owner-only: it holds keys)."""
-    document = {
+def s3_config_document(identities: list[S3Identity]) -> dict[str, object]:
+    """The identities file's content: each identity's keys and actions."""
+    return {
         "identities": [
             {
                 "name": identity.name,
@@ -77,9 +121,22 @@ def write_s3_config(path: Path, identities: list[S3Identity]) -> None:
             for identity in identities
         ]
     }
+
+
+def write_s3_config(path: Path, identities: list[S3Identity]) -> None:
+    """Write the identities file ``weed -s3.config`` reads (owner-only: it holds keys)."""
+    document = s3_config_document(identities)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.write_text(json.dumps(document, indent=2))
+
+
+def s3_config_is(path: Path, identities: list[S3Identity]) -> bool:
+    """True when ``path`` holds exactly these identities (SeaweedFS reads the file when it starts)."""
+    try:
+        return bool(json.loads(path.read_text()) == s3_config_document(identities))
+    except (OSError, ValueError):
+        return False
 
 
 def seaweed_argv(

@@ -4,12 +4,22 @@ Layout of the data directory (``--data-dir``, else ``$ISMS_DATA_DIR``, else ``./
 folder :func:`core.settings.resolve_data_dir` gives every ``isms`` command)::
 
     devstack.json            ports, identities and the processes this tool started
-    isms.env                 the ISMS_ settings every process of the stack reads (0600)
+    isms.env                 the ISMS_ settings of the command line (`isms ...`; 0600)
+    web.env, worker.env      the settings of the web app and of the worker (0600 each): each
+                             process gets only what it needs (least privilege, see below)
     temporal/temporal.db     Temporal's SQLite store: workflows survive a restart
     seaweedfs/               SeaweedFS volumes and filer metadata
-    seaweedfs-identities.json  S3 access keys (admin and read-only auditor; 0600)
+    seaweedfs-identities.json  S3 access keys, one identity per process and purpose (0600)
     mailbox/                 one .eml file per message the SMTP sink accepted
     logs/<component>.log     each process's output
+
+Who gets what: the web app has its own S3 identity (drafts read/write, archive read only), the
+auditor's read-only keys, the session and proof secrets, and no archive-write keys, no seal key
+settings; the worker has its main identity (the same rights as the web app's), the archive
+writer's keys, the proof secret and the seal key folder; the command line has an identity of
+its own (drafts, archive read, legal hold) and neither the proof secret (Temporal's clients
+other than the web app must not be able to prove a decision) nor the archive-write keys. Only
+``isms dev`` itself keeps the admin identity that creates the buckets (in devstack.json).
 """
 
 from __future__ import annotations
@@ -42,7 +52,12 @@ from devstack.seaweed import (
     STOP_GRACE_SECONDS,
     S3Identity,
     SeaweedPorts,
+    app_actions,
+    archive_writer_actions,
+    auditor_actions,
+    operator_actions,
     s3_client_for,
+    s3_config_is,
     s3_health,
     seaweed_argv,
     write_s3_config,
@@ -60,6 +75,8 @@ TASK_QUEUE = "isms-cycle"
 
 ComponentName = Literal["temporal", "seaweedfs", "smtp", "worker", "web"]
 COMPONENTS: tuple[ComponentName, ...] = ("temporal", "seaweedfs", "smtp", "worker", "web")
+# the processes that read ISMS_ settings, each from a file of its own beside isms.env
+SETTINGS_READERS: tuple[Literal["worker", "web"], ...] = ("worker", "web")
 
 
 class DevPorts(BaseModel):
@@ -118,12 +135,30 @@ class DevPorts(BaseModel):
         }
 
 
+def _new_identity(name: str, actions: list[str]) -> S3Identity:
+    return S3Identity(
+        name=name,
+        access_key_id="ISMS" + secrets.token_hex(8).upper(),
+        secret_access_key=secrets.token_urlsafe(30),
+        actions=actions,
+    )
+
+
 class DevState(BaseModel):
-    """What ``devstack.json`` remembers between commands."""
+    """What ``devstack.json`` remembers between commands.
+
+    The identities' actions are recomputed from :func:`identity_actions` each time SeaweedFS
+    starts, so a state file written by an older version gets today's (narrower) rights.
+    """
 
     ports: DevPorts = DevPorts()
-    s3_admin: S3Identity
+    s3_admin: S3Identity  # `isms dev` alone: creates the buckets, checks the gateway
     s3_auditor: S3Identity
+    # one identity per process and purpose, made on first `up` (defaults keep older files readable)
+    s3_web: S3Identity = Field(default_factory=lambda: _new_identity("isms-web", []))
+    s3_worker: S3Identity = Field(default_factory=lambda: _new_identity("isms-worker", []))
+    s3_archive_writer: S3Identity = Field(default_factory=lambda: _new_identity("isms-archive-writer", []))
+    s3_cli: S3Identity = Field(default_factory=lambda: _new_identity("isms-cli", []))
     link_secret: str
     # generated on first `up`; a default keeps devstack.json files from before it readable
     dashboard_password: str = Field(default_factory=lambda: secrets.token_urlsafe(12))
@@ -154,13 +189,17 @@ class StackError(Exception):
 EventSink = Callable[[str], None]
 
 
-def _new_identity(name: str, actions: list[str]) -> S3Identity:
-    return S3Identity(
-        name=name,
-        access_key_id="ISMS" + secrets.token_hex(8).upper(),
-        secret_access_key=secrets.token_urlsafe(30),
-        actions=actions,
-    )
+def identity_actions(state: DevState) -> list[S3Identity]:
+    """Every identity of the stack with what it may do on the stack's two buckets."""
+    buckets = {"archive": ARCHIVE_BUCKET, "drafts": DRAFTS_BUCKET}
+    return [
+        state.s3_admin.model_copy(update={"actions": ["Admin", "Read", "Write", "List", "Tagging"]}),
+        state.s3_web.model_copy(update={"actions": app_actions(**buckets)}),
+        state.s3_worker.model_copy(update={"actions": app_actions(**buckets)}),
+        state.s3_archive_writer.model_copy(update={"actions": archive_writer_actions(**buckets)}),
+        state.s3_cli.model_copy(update={"actions": operator_actions(**buckets)}),
+        state.s3_auditor.model_copy(update={"actions": auditor_actions(archive=ARCHIVE_BUCKET)}),
+    ]
 
 
 def _quote_env(value: str) -> str:
@@ -173,7 +212,7 @@ class DevStack:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
         self.state_file = self.data_dir / "devstack.json"
-        self.settings_file = self.data_dir / "isms.env"
+        self.settings_file = self.data_dir / "isms.env"  # the command line's
         self.logs_dir = self.data_dir / "logs"
         self.mailbox_dir = self.data_dir / "mailbox"
         self.temporal_db = self.data_dir / "temporal" / "temporal.db"
@@ -192,13 +231,17 @@ class DevStack:
 
     def _initial_state(self) -> DevState:
         return DevState(
-            s3_admin=_new_identity("isms-app", ["Admin", "Read", "Write", "List", "Tagging"]),
-            s3_auditor=_new_identity("isms-auditor", ["Read", "List"]),
+            s3_admin=_new_identity("isms-admin", []),
+            s3_auditor=_new_identity("isms-auditor", []),
             link_secret=secrets.token_urlsafe(48),
         )
 
-    def settings_env(self, state: DevState) -> dict[str, str]:
-        """The ISMS_ settings of this stack, as written to ``isms.env``."""
+    def process_settings_file(self, name: Literal["worker", "web"]) -> Path:
+        """The settings file the stack's worker or web app reads (``worker.env``, ``web.env``)."""
+        return self.data_dir / f"{name}.env"
+
+    def _shared_env(self, state: DevState) -> dict[str, str]:
+        """Where everything is: what every reader of settings needs, no key of any identity."""
         ports = state.ports
         return {
             "ISMS_TEMPORAL_ADDRESS": f"{HOST}:{ports.temporal}",
@@ -207,10 +250,6 @@ class DevStack:
             "ISMS_TEMPORAL_UI_URL": f"http://{HOST}:{ports.temporal_ui}",
             "ISMS_S3_ENDPOINT_URL": f"http://{HOST}:{ports.s3}",
             "ISMS_S3_REGION": "us-east-1",
-            "ISMS_S3_ACCESS_KEY_ID": state.s3_admin.access_key_id,
-            "ISMS_S3_SECRET_ACCESS_KEY": state.s3_admin.secret_access_key,
-            "ISMS_S3_AUDITOR_ACCESS_KEY_ID": state.s3_auditor.access_key_id,
-            "ISMS_S3_AUDITOR_SECRET_ACCESS_KEY": state.s3_auditor.secret_access_key,
             "ISMS_ARCHIVE_BUCKET": ARCHIVE_BUCKET,
             "ISMS_DRAFTS_BUCKET": DRAFTS_BUCKET,
             "ISMS_RETENTION_YEARS": "7",
@@ -221,20 +260,74 @@ class DevStack:
             "ISMS_PUBLIC_BASE_URL": f"http://{HOST}:{ports.web}",
             "ISMS_WEB_HOST": HOST,
             "ISMS_WEB_PORT": str(ports.web),
+            # links are made by the worker (emails) and the command line (auditor access), read by the web app
             "ISMS_LINK_SECRET": state.link_secret,
-            "ISMS_DASHBOARD_PASSWORD": state.dashboard_password,
-            "ISMS_SESSION_SECRET": state.session_secret,
+        }
+
+    @staticmethod
+    def _identity_env(identity: S3Identity, prefix: str = "ISMS_S3_") -> dict[str, str]:
+        return {
+            f"{prefix}ACCESS_KEY_ID": identity.access_key_id,
+            f"{prefix}SECRET_ACCESS_KEY": identity.secret_access_key,
+        }
+
+    def settings_env(self, state: DevState) -> dict[str, str]:
+        """The command line's ISMS_ settings, as written to ``isms.env``.
+
+        Its own S3 identity and the auditor's read-only one; no proof secret, no session
+        secret, no archive-write keys, no seal key settings.
+        """
+        return {
+            **self._shared_env(state),
+            **self._identity_env(state.s3_cli),
+            **self._identity_env(state.s3_auditor, "ISMS_S3_AUDITOR_"),
+        }
+
+    def process_env(self, state: DevState, name: Literal["worker", "web"]) -> dict[str, str]:
+        """The ISMS_ settings of the stack's worker or web app: only what that process needs."""
+        if name == "web":
+            return {
+                **self._shared_env(state),
+                **self._identity_env(state.s3_web),
+                **self._identity_env(state.s3_auditor, "ISMS_S3_AUDITOR_"),  # the auditor's portal
+                "ISMS_DASHBOARD_PASSWORD": state.dashboard_password,
+                "ISMS_SESSION_SECRET": state.session_secret,
+                "ISMS_PROOF_SECRET": state.proof_secret,
+                # the demo organisation's ISMS lead and deputy may sign in to the dashboard
+                "ISMS_PROFILE_FILE": str(DEMO_PROFILE),
+                "ISMS_WEB_STATE_DIR": str(self.data_dir / "web"),
+            }
+        return {
+            **self._shared_env(state),
+            **self._identity_env(state.s3_worker),
+            **self._identity_env(state.s3_archive_writer, "ISMS_S3_ARCHIVE_"),
             "ISMS_PROOF_SECRET": state.proof_secret,
-            # the demo organisation's ISMS lead and deputy may sign in to the dashboard
-            "ISMS_PROFILE_FILE": str(DEMO_PROFILE),
-            "ISMS_WEB_STATE_DIR": str(self.data_dir / "web"),
             "ISMS_SIGNING_DIR": str(self.data_dir / "signing"),
         }
 
-    def _write_settings_file(self, state: DevState) -> None:
-        lines = ["# written by `isms dev up`; every process of the local stack reads it"]
-        lines += [f"{name}={_quote_env(value)}" for name, value in self.settings_env(state).items()]
-        write_atomic(self.settings_file, ("\n".join(lines) + "\n").encode())  # 0600: it holds secrets
+    def _write_settings_files(self, state: DevState) -> None:
+        """``isms.env`` for the command line, ``web.env`` and ``worker.env``: 0600, they hold secrets."""
+        files: list[tuple[Path, str, dict[str, str]]] = [
+            (self.settings_file, "the `isms` command line", self.settings_env(state)),
+            *(
+                (self.process_settings_file(name), f"the stack's {name}", self.process_env(state, name))
+                for name in SETTINGS_READERS
+            ),
+        ]
+        for path, reader, values in files:
+            lines = [f"# written by `isms dev up`: the settings of {reader}, and of nothing else"]
+            lines += [f"{variable}={_quote_env(value)}" for variable, value in values.items()]
+            write_atomic(path, ("\n".join(lines) + "\n").encode())  # 0600, as mkstemp makes it
+
+    def _child_env(self, name: ComponentName) -> dict[str, str]:
+        """The environment a component starts with: ours without any ISMS_ variable (they would
+        win over its settings file and could hand it a key it must not have), plus its own file."""
+        env = {variable: value for variable, value in os.environ.items() if not variable.startswith("ISMS_")}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if name == "worker" or name == "web":
+            env["ISMS_SETTINGS_FILE"] = str(self.process_settings_file(name))
+            env["ISMS_DATA_DIR"] = str(self.data_dir)
+        return env
 
     # components ----------------------------------------------------------------------
 
@@ -243,7 +336,7 @@ class DevStack:
             self.temporal_db.parent.mkdir(parents=True, exist_ok=True)
             return temporal_argv(db_file=self.temporal_db, ports=state.ports.temporal_ports())
         if name == "seaweedfs":
-            write_s3_config(self.s3_config, [state.s3_admin, state.s3_auditor])
+            write_s3_config(self.s3_config, identity_actions(state))
             return seaweed_argv(
                 data_dir=self.seaweed_dir,
                 s3_config=self.s3_config,
@@ -322,15 +415,21 @@ class DevStack:
                     ]
                 )
             state.ports = DevPorts.model_validate(changed.model_dump())
+        if "seaweedfs" in running and not s3_config_is(self.s3_config, identity_actions(state)):
+            # SeaweedFS reads its identities when it starts: a worker or web app started now with
+            # keys it does not know (a stack from before identities were split) could not work
+            raise StackError(
+                [
+                    "SeaweedFS is running with other S3 identities than this version gives each "
+                    "process; run `isms dev down` first, then `isms dev up`"
+                ]
+            )
         to_start = [name for name in COMPONENTS if name not in running]
         self._check_ports(state, to_start)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._write_settings_file(state)
+        self._write_settings_files(state)
         self._save_state(state)
 
-        child_env = dict(os.environ)
-        child_env["ISMS_SETTINGS_FILE"] = str(self.settings_file)
-        child_env.setdefault("PYTHONUNBUFFERED", "1")
         started: list[ComponentName] = []
         for name in COMPONENTS:
             if name in running:
@@ -341,7 +440,7 @@ class DevStack:
                 name,
                 self._argv(name, state),
                 log_file=self.logs_dir / f"{name}.log",
-                env=child_env,
+                env=self._child_env(name),
             )
             state.processes[name] = record
             self._save_state(state)  # recorded before waiting, so `down` can always find it

@@ -23,7 +23,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +42,8 @@ from devstack.seaweed import (
     STOP_GRACE_SECONDS,
     S3Identity,
     SeaweedPorts,
+    app_actions,
+    archive_writer_actions,
     s3_health,
     seaweed_argv,
     write_s3_config,
@@ -171,6 +173,27 @@ class S3Server:
     auditor: S3Identity
     archive_bucket: str
     drafts_bucket: str
+    # the least-privilege identities of production (devstack.seaweed), on the test buckets:
+    # the web app's and the worker's main one (archive read-only), and the archive writer's
+    web: S3Identity
+    worker: S3Identity
+    archive_writer: S3Identity
+
+
+def _least_privilege_identity(name: str, actions: list[str]) -> S3Identity:
+    return S3Identity(
+        name=name,
+        access_key_id="TEST" + name.upper().replace("-", "")[:8] + secrets.token_hex(4).upper(),
+        secret_access_key=secrets.token_urlsafe(24),
+        actions=actions,
+    )
+
+
+def _on_test_buckets(actions: Callable[..., list[str]]) -> list[str]:
+    """``actions`` granted on the session's buckets and on each test's own isms-archive-<hex>."""
+    session = actions(archive=f"{ARCHIVE_BUCKET}*", drafts=DRAFTS_BUCKET)
+    per_test = actions(archive="isms-archive-*", drafts=DRAFTS_BUCKET)
+    return list(dict.fromkeys([*session, *per_test]))
 
 
 @pytest.fixture(scope="session")
@@ -190,8 +213,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         secret_access_key=secrets.token_urlsafe(24),
         actions=["Read", "List"],
     )
+    web = _least_privilege_identity("web", _on_test_buckets(app_actions))
+    worker = _least_privilege_identity("worker", _on_test_buckets(app_actions))
+    archive_writer = _least_privilege_identity("archive-writer", _on_test_buckets(archive_writer_actions))
     config = root / "identities.json"
-    write_s3_config(config, [admin, auditor])
+    write_s3_config(config, [admin, auditor, web, worker, archive_writer])
     record, process = spawn(
         "seaweedfs",
         seaweed_argv(data_dir=root / "data", s3_config=config, ports=ports),
@@ -209,6 +235,9 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         auditor=auditor,
         archive_bucket=ARCHIVE_BUCKET,
         drafts_bucket=DRAFTS_BUCKET,
+        web=web,
+        worker=worker,
+        archive_writer=archive_writer,
     )
     client = make_s3_client(_settings_for(s3_server=server))
     ensure_archive_bucket(client, ARCHIVE_BUCKET)
