@@ -161,6 +161,7 @@ class DevState(BaseModel):
     s3_cli: S3Identity = Field(default_factory=lambda: _new_identity("isms-cli", []))
     link_secret: str
     # generated on first `up`; a default keeps devstack.json files from before it readable
+    # no longer used (the dashboard signs in named people); kept so older devstack.json files load
     dashboard_password: str = Field(default_factory=lambda: secrets.token_urlsafe(12))
     # a secret per purpose (sessions; the web app's proof to the worker), made on first `up`
     session_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(48))
@@ -290,7 +291,7 @@ class DevStack:
                 **self._shared_env(state),
                 **self._identity_env(state.s3_web),
                 **self._identity_env(state.s3_auditor, "ISMS_S3_AUDITOR_"),  # the auditor's portal
-                "ISMS_DASHBOARD_PASSWORD": state.dashboard_password,
+                # named sign-in only (an emailed link): no shared dashboard password here
                 "ISMS_SESSION_SECRET": state.session_secret,
                 "ISMS_PROOF_SECRET": state.proof_secret,
                 # the demo organisation's ISMS lead and deputy may sign in to the dashboard

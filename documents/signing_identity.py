@@ -193,8 +193,9 @@ def load_or_create_signing_identity(
 
     With ``signing_key_file`` and ``signing_cert_file`` set, both are loaded (PEM; the key may be
     encrypted with ``signing_key_passphrase``). Otherwise ``signing_dir`` keeps
-    ``signing-key.pem`` (mode 0600) and ``signing-cert.pem``; the first run makes them: an EC
-    P-256 key and a ten-year self-signed certificate, CN "<organisation> document sealing".
+    ``signing-key.pem`` (mode 0600; encrypted with ``signing_key_passphrase`` when one is set,
+    as production should) and ``signing-cert.pem``; the first run makes them: an EC P-256 key
+    and a ten-year self-signed certificate, CN "<organisation> document sealing".
     Processes racing on the first run end up with the same pair. Raises
     :class:`SigningIdentityError` when the files cannot be used.
     """
@@ -214,17 +215,20 @@ def load_or_create_signing_identity(
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not key_file.exists():
             new_key = ec.generate_private_key(ec.SECP256R1())
+            protection: serialization.KeySerializationEncryption = (
+                serialization.BestAvailableEncryption(passphrase.encode())
+                if passphrase
+                else serialization.NoEncryption()
+            )
             _publish_once(
                 key_file,
                 new_key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection
                 ),
                 mode=0o600,
             )
         # whichever process published the key first, everyone uses that key from here on
-        key = _load_key(key_file, None)
+        key = _load_key(key_file, passphrase)
         if not cert_file.exists():
             # also repairs a key left without its certificate by a process that died in between
             certificate = _self_signed_certificate(key, organisation)

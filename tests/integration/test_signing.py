@@ -139,6 +139,20 @@ def test_a_key_left_without_its_certificate_gets_one(tmp_path: Path) -> None:
     assert repaired.certificate.public_key() == first.certificate.public_key()
 
 
+def test_the_generated_key_is_encrypted_with_the_passphrase_when_one_is_set(tmp_path: Path) -> None:
+    """Production sets ISMS_SIGNING_KEY_PASSPHRASE: the key on the volume is then useless alone."""
+    settings = _offline_settings(tmp_path, signing_key_passphrase="a passphrase from a secret")
+    made = load_or_create_signing_identity(settings)
+    key_file = settings.signing_dir / "signing-key.pem"
+    assert key_file.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    with pytest.raises(TypeError):  # no passphrase: cannot be read
+        serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    assert load_or_create_signing_identity(settings).fingerprint == made.fingerprint
+    wrong = _offline_settings(tmp_path, signing_key_passphrase="another passphrase")
+    with pytest.raises(SigningIdentityError, match="wrong passphrase"):
+        load_or_create_signing_identity(wrong)
+
+
 def test_configured_key_and_certificate_are_loaded_with_a_passphrase(tmp_path: Path) -> None:
     made = load_or_create_signing_identity(_offline_settings(tmp_path / "made"))
     key_file = tmp_path / "org-key.pem"
