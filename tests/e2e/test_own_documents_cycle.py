@@ -132,7 +132,7 @@ async def test_four_documents_signed_acknowledged_by_two_audiences_archived_veri
         await page.goto(signing_link)
         await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
         await page.wait_for_function(
-            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+            "() => Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
         assert await page.locator("iframe.viewer").count() == 4
         text = await page.content()

@@ -147,7 +147,7 @@ async def test_the_signing_page_cannot_be_framed_and_only_its_own_script_runs(
         )
         await tab.goto(link)
         await tab.wait_for_function(
-            "Array.from(document.querySelectorAll('iframe[data-src]')).every(f => f.src.startsWith('blob:'))"
+            "() => Array.from(document.querySelectorAll('iframe[data-src]')).every(f => f.src.startsWith('blob:'))"
         )
         await tab.wait_for_timeout(500)
         violations = await tab.evaluate("window.cspViolations")

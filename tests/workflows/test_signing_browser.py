@@ -64,7 +64,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
         await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
         # the page's script loads both PDFs into their viewers: that, not the GET, is "opened"
         await page.wait_for_function(
-            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+            "() => Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
         await page.screenshot(path=str(tmp_path / "signing-page.png"), full_page=True)
         assert "Eleanor Marsh" not in await page.content()  # the name to type is not shown
@@ -107,7 +107,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     code, out, err = await _isms(settings, "cycle", "status", handle.id)
     assert code == 0, err
     assert (
-        "Archived  11 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
+        "Archived  13 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
         in out
     )
     code, out, err = await _isms(settings, "audit", "verify", "larkspur", "2026")
@@ -140,7 +140,7 @@ async def test_on_a_phone_with_the_keyboard_the_ceo_names_documents_then_signs_t
         await page.goto(first)
         await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
         await page.wait_for_function(
-            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+            "() => Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
         assert await page.locator("iframe.viewer").count() == 4
         for title in ("Acceptable Use Policy", "Secure Development Policy"):
@@ -178,7 +178,7 @@ async def test_on_a_phone_with_the_keyboard_the_ceo_names_documents_then_signs_t
         await page.goto(second)
         await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
         await page.wait_for_function(
-            "Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
+            "() => Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
         # the second factor from the keyboard: the button, then the code field (focused by Tab)
         await page.get_by_role("button", name="Send me a code").focus()

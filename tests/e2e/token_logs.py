@@ -1,4 +1,4 @@
-"""After a whole cycle (`isms demo` on a local stack of its own), no log holds a link token.
+"""The check that no log holds a link token, run by ``test_demo`` after a whole cycle.
 
 Every link the cycle emailed (the CEO's, each person's, the auditor's, the lead's sign-in) is
 read from the SMTP sink's .eml files; every file under the stack's ``logs/`` is then searched
@@ -9,20 +9,11 @@ line for each.
 
 from __future__ import annotations
 
-import json
 import re
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from devstack.mailsink import read_mailbox
-from devstack.ports import find_free_ports
-from devstack.stack import DevStack
-from tests.e2e.test_dev_stack import PORT_OPTIONS, _isms
-
-pytestmark = pytest.mark.e2e
 
 LINK = re.compile(r"https?://[^\s\"'<>]+?/(?:sign|ack|audit|dashboard/signin)/([A-Za-z0-9_.-]+)")
 # a link page's path followed by anything but the redaction marker
@@ -49,28 +40,3 @@ def assert_no_tokens_in_logs(logs_dir: Path, tokens: set[str]) -> None:
         assert not leaked, f"{path.name} holds link tokens: {leaked}"
         found = UNREDACTED_PATH.search(text)
         assert found is None, f"{path.name}: {text[max(0, found.start() - 80) : found.end() + 20]!r}"
-
-
-@pytest.fixture
-def demo_dir(tmp_path: Path) -> Any:
-    data_dir = tmp_path / "isms-data"
-    yield data_dir
-    DevStack(data_dir).down()
-
-
-def test_no_log_holds_a_link_token_after_a_whole_cycle(demo_dir: Path) -> None:
-    ports = find_free_ports(len(PORT_OPTIONS))
-    options = [part for option, port in zip(PORT_OPTIONS, ports, strict=True) for part in (option, str(port))]
-    started = _isms("dev", "up", *options, data_dir=demo_dir)
-    assert started.returncode == 0, started.stderr + started.stdout
-    played = _isms("demo", "--json", data_dir=demo_dir)
-    assert played.returncode == 0, played.stderr[-3000:]
-    result = json.loads(played.stdout)
-
-    tokens = link_tokens(Path(result["mailbox"]))
-    assert len(tokens) >= 12, f"only {len(tokens)} link tokens in the mailbox"  # the CEO, staff, the auditor
-    assert LINK.search(result["portal"]), result["portal"]  # the portal link the demo made is a token link
-    tokens |= set(LINK.findall(result["portal"]))
-    web_log = demo_dir / "logs" / "web.log"
-    assert "GET /sign/[redacted]" in web_log.read_text()  # the links were opened, and logged redacted
-    assert_no_tokens_in_logs(demo_dir / "logs", tokens)
