@@ -26,6 +26,7 @@ from models.links import LinkClaims, LinkProblem, LinkRole
 from web import oidc, pages
 from web.security import client_ip
 from web.services import app_services
+from web.signing import SIGNING_LINK_PROBLEMS
 from web.state import mark_signer_verified
 
 router = APIRouter()
@@ -35,40 +36,6 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/sign/sso/callback"
 SSO_COOKIE = "isms_sso_signer"
 VERIFIED_MINUTES = 30
-
-_PROBLEMS: pages.ProblemTexts = {
-    LinkProblem.TAMPERED: (
-        400,
-        "This link is not valid",
-        "The link is incomplete or has been changed. Links work only exactly as they were sent.",
-        "Open the link from the email again, or ask the ISMS lead to send a new one.",
-    ),
-    LinkProblem.EXPIRED: (
-        410,
-        "This link has expired",
-        "Signing links work for a limited time, and this one's time is over.",
-        "Ask the ISMS lead to send a new link.",
-    ),
-    LinkProblem.WRONG_ROLE: (
-        403,
-        "This link is not for this page",
-        "The link you opened grants access to something else, not to signing.",
-        "Open the signing link from the CEO's invitation email.",
-    ),
-    LinkProblem.SUPERSEDED: (
-        410,
-        "A newer version has been sent",
-        "This link is for an earlier version of the documents, which has been replaced.",
-        "Use the link in the most recent email.",
-    ),
-    LinkProblem.REVOKED: (410, "This link no longer works", "", "Use the link in the most recent email."),
-    LinkProblem.OLD_LINK: (
-        410,
-        "A newer email has been sent",
-        "This link is from an earlier email; only the link in the most recent one works.",
-        "Use the link in the most recent email.",
-    ),
-}
 
 
 def _signing_claims(request: Request, token: str) -> LinkClaims | LinkProblem:
@@ -107,7 +74,7 @@ async def signer_sso_start(request: Request, token: str) -> Response:
         )
     claims = _signing_claims(request, token)
     if isinstance(claims, LinkProblem):
-        return pages.problem_page(request, _PROBLEMS, claims)
+        return pages.problem_page(request, SIGNING_LINK_PROBLEMS, claims)
     try:
         url = await oidc.begin_login(
             request,
@@ -159,7 +126,7 @@ async def signer_sso_callback(request: Request) -> Response:
         return _refused(request, "The sign-in with the identity provider did not complete.")
     claims = _signing_claims(request, token)
     if isinstance(claims, LinkProblem):
-        return pages.problem_page(request, _PROBLEMS, claims)
+        return pages.problem_page(request, SIGNING_LINK_PROBLEMS, claims)
     if finished.extra.get("link") != hashlib.sha256(claims.token_id.encode()).hexdigest():
         return _refused(request, "The sign-in was started for another signing link.")
     identity = finished.identity

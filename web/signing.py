@@ -62,7 +62,8 @@ router = APIRouter()
 MAX_NAMED = 100  # documents a request for changes may name (a version has far fewer)
 log = logging.getLogger(__name__)
 
-_PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
+# what each unusable signing link gets (also the signer's single sign-on, web.signer_sso)
+SIGNING_LINK_PROBLEMS: pages.ProblemTexts = {
     LinkProblem.TAMPERED: (
         400,
         "This link is not valid",
@@ -87,7 +88,16 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
         "The link you opened grants access to something else, not to signing.",
         "Open the signing link from the CEO's invitation email.",
     ),
+    LinkProblem.OLD_LINK: (
+        410,
+        "A newer email has been sent",
+        "This link is from an earlier email about these documents. Only the link in the most "
+        "recent email works, so that a forwarded or old email cannot be used.",
+        "Use the link in the most recent email.",
+    ),
+    LinkProblem.REVOKED: (410, "This link no longer works", "", "Use the link in the most recent email."),
 }
+_PROBLEMS = SIGNING_LINK_PROBLEMS
 
 # refusals that say the link cannot be acted on any more: nothing was recorded, and the form is
 # of no use; every other refusal (consent, the typed name, a comment) shows the form again
@@ -133,14 +143,7 @@ def _state_notice(request: Request, claims: LinkClaims, status: CycleStatus | No
     if claims.version_hash != status.version_hash:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.SUPERSEDED)
     if claims.sequence < status.signer_link_sequence:  # an earlier email's link: a newer one was sent
-        return pages.notice(
-            request,
-            "A newer email has been sent",
-            "This link is from an earlier email about these documents. Only the link in the most "
-            "recent email works, so that a forwarded or old email cannot be used.",
-            status_code=410,
-            advice="Use the link in the most recent email.",
-        )
+        return pages.problem_page(request, _PROBLEMS, LinkProblem.OLD_LINK)
     if status.stage is not Stage.AWAITING_SIGNATURE:
         return pages.notice(
             request,
