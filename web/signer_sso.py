@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,8 +26,7 @@ from models.links import LinkClaims, LinkProblem, LinkRole
 from web import oidc, pages
 from web.security import client_ip
 from web.services import app_services
-from web.signing import SIGNING_LINK_PROBLEMS
-from web.state import mark_signer_verified
+from web.signing import SIGNING_LINK_PROBLEMS, remember_verified_browser
 
 router = APIRouter()
 security_log = logging.getLogger("isms.security")
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/sign/sso/callback"
 SSO_COOKIE = "isms_sso_signer"
-VERIFIED_MINUTES = 30
 
 
 def _signing_claims(request: Request, token: str) -> LinkClaims | LinkProblem:
@@ -141,16 +139,11 @@ async def signer_sso_callback(request: Request) -> Response:
             request,
             f"You signed in as {identity.email}, which is not the address this signing link was sent to.",
         )
-    await mark_signer_verified(
-        app_services(request).state,
-        claims.token_id,
-        SecondFactor(
-            method=SecondFactorMethod.SSO,
-            identity=identity.email,
-            verified_at=now,
-            detail=f"issuer {identity.issuer}",
-        ),
-        expires_at=now + timedelta(minutes=VERIFIED_MINUTES),
+    factor = SecondFactor(
+        method=SecondFactorMethod.SSO,
+        identity=identity.email,
+        verified_at=now,
+        detail=f"issuer {identity.issuer}",
     )
     security_log.info(
         "signer verified by single sign-on at=%s address=%s email=%s",
@@ -160,4 +153,4 @@ async def signer_sso_callback(request: Request) -> Response:
     )
     response = RedirectResponse(f"/sign/{token}", status_code=303)
     response.delete_cookie(SSO_COOKIE, path=CALLBACK_PATH)
-    return response
+    return await remember_verified_browser(request, response, token, claims, factor)

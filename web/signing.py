@@ -56,7 +56,7 @@ from web.security import (
     user_agent,
 )
 from web.services import app_services
-from web.state import mark_signer_verified, signer_verified
+from web.state import SIGNER_BROWSER_COOKIE, mark_signer_verified, new_browser_binding, signer_verified
 
 router = APIRouter()
 MAX_NAMED = 100  # documents a request for changes may name (a version has far fewer)
@@ -188,7 +188,7 @@ async def _signing_page(
     base_path = f"/sign/{token}"
     services = app_services(request)
     now = datetime.now(UTC)
-    factor = await signer_verified(services.state, claims.token_id, now=now)
+    factor = await _verified_in_this_browser(request, claims)
     pending = None if factor else await signer_codes.pending_code(services.state, claims.token_id, now=now)
     response = pages.page(
         request,
@@ -245,6 +245,37 @@ def _factor_text(factor: SecondFactor) -> str:
     if factor.method is SecondFactorMethod.EMAILED_CODE:
         return f"with the one-time code emailed to {signer_codes.masked_address(factor.identity)}, at {at}"
     return f"with single sign-on as {signer_codes.masked_address(factor.identity)}, at {at}"
+
+
+async def remember_verified_browser(
+    request: Request, response: Response, token: str, claims: LinkClaims, factor: SecondFactor
+) -> Response:
+    """Record the passed second factor for this link *and this browser*: a random value goes into
+    an HttpOnly cookie scoped to the link's pages, and only its digest into the store, so a
+    forwarded link opened in another browser within the half hour cannot sign. Lax, not Strict:
+    after single sign-on the browser arrives from the provider's site."""
+    services = app_services(request)
+    binding = new_browser_binding()
+    now = datetime.now(UTC)
+    await mark_signer_verified(
+        services.state, claims.token_id, factor, browser=binding, expires_at=now + signer_codes.VERIFIED_FOR
+    )
+    response.set_cookie(
+        SIGNER_BROWSER_COOKIE,
+        binding,
+        max_age=int(signer_codes.VERIFIED_FOR.total_seconds()),
+        path=f"/sign/{token}",
+        httponly=True,
+        samesite="lax",
+        secure=services.settings.public_base_url.startswith("https"),
+    )
+    return response
+
+
+async def _verified_in_this_browser(request: Request, claims: LinkClaims) -> SecondFactor | None:
+    return await signer_verified(
+        app_services(request).state, claims.token_id, browser=request.cookies.get(SIGNER_BROWSER_COOKIE)
+    )
 
 
 def _reload_page(request: Request) -> HTMLResponse:
@@ -336,11 +367,10 @@ async def verify_signer_code(
         now=now,
     )
     if checked.outcome is signer_codes.CodeOutcome.VERIFIED and checked.factor is not None:
-        await mark_signer_verified(
-            services.state, claims.token_id, checked.factor, expires_at=now + signer_codes.VERIFIED_FOR
-        )
         log.info("the signer of %s passed the emailed code", claims.cycle_id)
-        return RedirectResponse(f"/sign/{token}#sign", status_code=303)
+        return await remember_verified_browser(
+            request, RedirectResponse(f"/sign/{token}#sign", status_code=303), token, claims, checked.factor
+        )
     log.info("a wrong or stale signer code for %s: %s", claims.cycle_id, checked.outcome.value)
     problems = {
         signer_codes.CodeOutcome.MALFORMED: "The code is the 6 digits from the email; "
@@ -434,7 +464,7 @@ async def record_decision(
         )
     factor = None
     if kind is DecisionKind.SIGN:
-        factor = await signer_verified(app_services(request).state, claims.token_id)
+        factor = await _verified_in_this_browser(request, claims)
         if factor is None:
             return await _signing_page(
                 request,

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -159,16 +161,36 @@ class WebState:
         return await asyncio.to_thread(self._purge, _stamp(now or datetime.now(UTC)))
 
 
+SIGNER_BROWSER_COOKIE = "isms_signer_browser"  # the browser that passed the second factor
+
+
+def new_browser_binding() -> str:
+    """A random value for :data:`SIGNER_BROWSER_COOKIE`, set in the browser that passed the factor."""
+    return secrets.token_urlsafe(32)
+
+
 async def mark_signer_verified(
-    state: WebState, link_id: str, factor: SecondFactor, *, expires_at: datetime
+    state: WebState, link_id: str, factor: SecondFactor, *, browser: str, expires_at: datetime
 ) -> None:
-    """Record that the holder of link ``link_id`` passed ``factor`` (until ``expires_at``)."""
-    await state.put(SIGNER_VERIFIED, link_id, factor.model_dump(mode="json"), expires_at=expires_at)
+    """Record that the holder of link ``link_id`` passed ``factor`` in the browser holding the
+    cookie value ``browser`` (until ``expires_at``). Only the digest of ``browser`` is stored."""
+    await state.put(
+        SIGNER_VERIFIED,
+        link_id,
+        {"factor": factor.model_dump(mode="json"), "browser": _digest(browser)},
+        expires_at=expires_at,
+    )
 
 
 async def signer_verified(
-    state: WebState, link_id: str, *, now: datetime | None = None
+    state: WebState, link_id: str, *, browser: str | None, now: datetime | None = None
 ) -> SecondFactor | None:
-    """The second factor the holder of link ``link_id`` passed, if it is still valid."""
+    """The second factor the holder of link ``link_id`` passed, if it is still valid and was passed
+    in this browser (``browser``: its :data:`SIGNER_BROWSER_COOKIE`). A forwarded link opened
+    elsewhere in the meantime does not inherit it."""
     found = await state.get(SIGNER_VERIFIED, link_id, now=now)
-    return SecondFactor.model_validate(found) if found is not None else None
+    if found is None or not browser or "browser" not in found:
+        return None
+    if not hmac.compare_digest(str(found["browser"]), _digest(browser)):
+        return None
+    return SecondFactor.model_validate(found["factor"])

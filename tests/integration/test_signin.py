@@ -38,7 +38,7 @@ from tests.workflows.helpers import CEO, DEMO, LEAD, current_demo_profile
 from web.app import create_app
 from web.signer_sso import router as signer_sso_router
 from web.signin import SESSION_COOKIE
-from web.state import signer_verified
+from web.state import SIGNER_BROWSER_COOKIE, signer_verified
 
 DEPUTY = "sofia.alvarez@larkspur.example"
 ADMIN = "admin.person@larkspur.example"
@@ -458,7 +458,10 @@ async def test_the_signer_single_sign_on_must_be_the_link_s_person(
         assert token not in callback  # the link never goes to the provider
         refused = await http.get(callback)
         assert refused.status_code == 403
-        assert await signer_verified(state, claims.token_id) is None
+        assert (
+            await signer_verified(state, claims.token_id, browser=http.cookies.get(SIGNER_BROWSER_COOKIE))
+            is None
+        )
 
     # the link's person (the case of the address does not matter): verified for this link
     async with _client(app) as http:
@@ -466,7 +469,11 @@ async def test_the_signer_single_sign_on_must_be_the_link_s_person(
         back = await http.get(callback)
         assert back.status_code == 303
         assert back.headers["location"] == f"/sign/{token}"
-    factor = await signer_verified(state, claims.token_id)
+        browser = back.cookies.get(SIGNER_BROWSER_COOKIE)
+    assert browser, "the callback binds the factor to this browser"
+    assert await signer_verified(state, claims.token_id, browser=None) is None  # another browser
+    assert await signer_verified(state, claims.token_id, browser="another browser's cookie") is None
+    factor = await signer_verified(state, claims.token_id, browser=browser)
     assert factor is not None
     assert factor.method is SecondFactorMethod.SSO
     assert factor.identity == CEO

@@ -46,7 +46,7 @@ from tests.workflows.campaign_helpers import (
     wait_until,
 )
 from tests.workflows.helpers import CEO, invited, start, wait_for
-from web.state import WebState, mark_signer_verified
+from web.state import SIGNER_BROWSER_COOKIE, WebState, mark_signer_verified, new_browser_binding
 from workflows.acknowledgement import AcknowledgementBatchWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 
@@ -75,6 +75,7 @@ class Signing:
     handle: WorkflowHandle[AnnualReviewWorkflow, object]
     status: CycleStatus
     token: str
+    browser: str  # the cookie value of the browser that passed the second factor
 
     async def state(self) -> dict[str, object]:
         status: CycleStatus = await self.handle.query(AnnualReviewWorkflow.status)
@@ -122,10 +123,15 @@ async def signing(served: tuple[Client, Settings]) -> AsyncIterator[Signing]:
     assert isinstance(claims, LinkClaims)
     now = datetime.now(UTC)
     factor = SecondFactor(method=SecondFactorMethod.EMAILED_CODE, identity=CEO, verified_at=now)
+    browser = new_browser_binding()
     await mark_signer_verified(
-        WebState(settings.web_state_dir), claims.token_id, factor, expires_at=now + timedelta(hours=1)
+        WebState(settings.web_state_dir),
+        claims.token_id,
+        factor,
+        browser=browser,
+        expires_at=now + timedelta(hours=1),
     )
-    yield Signing(client, settings, handle, status, token)
+    yield Signing(client, settings, handle, status, token, browser)
     if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
         await handle.terminate("test over")
 
@@ -307,6 +313,8 @@ async def test_random_signing_form_fields_get_a_page_and_record_nothing(
     assume(not _would_record(fields, csrf_kind))
     before = await signing.state()
     async with _http(signing.settings) as http:
+        # the browser that passed the second factor
+        http.cookies.set(SIGNER_BROWSER_COOKIE, signing.browser, path=f"/sign/{signing.token}")
         response = await _post_form(
             http,
             f"/sign/{signing.token}",

@@ -110,6 +110,21 @@ async def test_signing_needs_the_emailed_code_and_the_page_never_prints_the_name
         verified.text
     )
     assert SIGNER_NAME not in verified.text
+
+    # the same link forwarded and opened in another browser within the half hour: the code passed
+    # in the CEO's browser does not carry over (another app on the same store: another web process)
+    temporal, _ = review
+    other_app = create_app(settings, client=temporal)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=other_app), base_url="http://isms.test"
+    ) as elsewhere:
+        forwarded = await elsewhere.get(f"/sign/{token}")
+        assert forwarded.status_code == 200
+        assert 'name="typed_name"' not in forwarded.text  # no Sign form there
+        attempt = await elsewhere.post(f"/sign/{token}", data={**FORM, "csrf": page_csrf(forwarded.text)})
+        assert attempt.status_code == 403
+        assert "confirm it is you" in attempt.text.lower()
+    assert await _events(handle) == ["created", "rendered", "sent"]
     csrf = page_csrf(verified.text)  # each page sets a new CSRF value
 
     # a wrong name: the page says so without saying the name (the workflow's message has it)
