@@ -29,12 +29,23 @@ from adapters.audit.reader import (
     relative_name,
 )
 from core.files import publish_file
-from models.archive import SEAL_CERTIFICATE_FILE, SHOWN_DRAFT_STEM, ArchivedDocumentFacts
+from core.hashing import sha256_bytes
+from models.archive import (
+    SEAL_CERTIFICATE_FILE,
+    SEAL_PIN_FILE,
+    SHOWN_DRAFT_STEM,
+    ArchivedDocumentFacts,
+    SealPin,
+)
 from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
 from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
 
 PACK_INDEX_HTML = "index.html"
 PACK_INDEX_JSON = "index.json"
+# at the pack's root: the organisation's pinned seal certificate as archived (<org>/seal-certificate.json,
+# byte for byte), and its certificate alone as PEM, for a validator's --trust (pyhanko sign validate)
+PACK_SEAL_PIN = SEAL_PIN_FILE
+PACK_SEAL_CERTIFICATE = SEAL_CERTIFICATE_FILE
 
 
 def _other_document(filename: str, document: str, facts: ArchivedDocumentFacts | None) -> str:
@@ -123,7 +134,8 @@ def build_pack(
     ``<org>/<year>/`` refuses the pack. The zip is written beside ``out`` and renamed into place
     once complete, so ``out`` is either the previous file or the whole new pack.
     """
-    chains = chains or reader.chains(organisation, year)
+    pinned = reader.seal_pin(organisation)
+    chains = chains or reader.chains(organisation, year, pinned=pinned)
     manifests = [(m.manifest, m.object) for m in chains.members()]
     if not manifests:
         raise AuditError(f"nothing archived for {organisation} {year}")
@@ -172,6 +184,8 @@ def build_pack(
                         version_id=obj.version_id,
                     )
                 )
+            if pinned is not None:
+                _write_pin(archive, index, reader.read_checked(pinned.object), pinned.object.version_id)
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
             archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
         publish_file(temporary, out)
@@ -179,6 +193,35 @@ def build_pack(
         temporary.unlink(missing_ok=True)
         raise
     return index
+
+
+def _write_pin(archive: zipfile.ZipFile, index: PackIndex, body: bytes, version_id: str) -> None:
+    """The pin as first archived (the version the verifier believes), and its certificate as PEM."""
+    archive.writestr(PACK_SEAL_PIN, body)
+    index.entries.append(
+        PackEntry(
+            path=PACK_SEAL_PIN,
+            sha256=sha256_bytes(body),
+            size=len(body),
+            evidence="7.5.3: the organisation's seal certificate, pinned when it was first archived: "
+            "every seal in the pack is checked against it",
+            version_id=version_id,
+        )
+    )
+    try:
+        pem = SealPin.model_validate_json(body).certificate_pem.encode()
+    except ValidationError:
+        return  # the verifier reports the unreadable pin
+    archive.writestr(PACK_SEAL_CERTIFICATE, pem)
+    index.entries.append(
+        PackEntry(
+            path=PACK_SEAL_CERTIFICATE,
+            sha256=sha256_bytes(pem),
+            size=len(pem),
+            evidence=f"7.5.3: the pinned seal certificate alone (from {PACK_SEAL_PIN}), to check the seals "
+            "with any PAdES validator",
+        )
+    )
 
 
 def pack_documents(cycles: list[ArchivedCycle]) -> list[PackDocument]:

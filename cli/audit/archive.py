@@ -4,7 +4,7 @@ one is configured (ISMS_S3_AUDITOR_ACCESS_KEY_ID), so these could not change it 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,8 +23,11 @@ from cli.audit.support import (
     progress_printer,
     when,
 )
-from cli.common import EXIT_FAILED, console, reflowed_help, settings_or_exit
+from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, console, fail, reflowed_help, settings_or_exit
 from models.audit import ArchivedCycle, ObjectCheck, Verdict, VerifyReport
+
+if TYPE_CHECKING:
+    from adapters.audit.offline import PackReport
 
 
 def _acknowledgement_text(cycle: ArchivedCycle) -> str:
@@ -217,17 +220,72 @@ def _print_report(report: VerifyReport) -> None:
     console.print(summary, soft_wrap=True)
 
 
+def _print_times(report: PackReport) -> None:
+    console.print("Times, and the clock each rests on", style="bold")
+    for fact in report.times:
+        line = Text()
+        line.append(f"{fact.at:%Y-%m-%d %H:%M:%S} UTC" if fact.at else "(no time)", style="bold")
+        line.append(f"  {fact.fact}: {fact.clock}")
+        console.print(line, soft_wrap=True)
+    if not any(fact.trusted_time for fact in report.times):
+        console.print(
+            "No timestamp authority vouches for any of these times: they rest on the "
+            "organisation's own clock.",
+            style="yellow",
+            soft_wrap=True,
+        )
+    if report.seal_certificate_sha256:
+        console.print(
+            f"Seals checked against the pinned seal certificate, fingerprint (SHA-256) "
+            f"{report.seal_certificate_sha256}: compare it with the one the organisation gave you.",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+
+def _verify_pack(org: str | None, year: int | None, copy: Path, as_json: bool) -> None:
+    """The pack alone: no settings, no S3 (adapters.audit.offline)."""
+    from adapters.audit.offline import pack_report_json, verify_pack
+    from adapters.audit.reader import AuditError
+
+    try:
+        report = verify_pack(copy, organisation=org, year=year)
+    except AuditError as exc:
+        fail(str(exc), code=EXIT_BAD_INPUT)
+    if as_json:
+        typer.echo(pack_report_json(report))
+    else:
+        _print_report(report)
+        _print_times(report)
+    raise typer.Exit(0 if report.verdict is Verdict.PASS else EXIT_FAILED)
+
+
 @audit_app.command("verify")
 @reflowed_help
 def verify(
-    org: OrgArg,
-    year: YearArg,
+    org: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ORG]",
+            help="The organisation's short name (with --copy PACK: read from the pack).",
+            show_default=False,
+        ),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Argument(
+            metavar="[YEAR]",
+            help="The cycle's year (with --copy PACK: read from the pack).",
+            show_default=False,
+        ),
+    ] = None,
     copy: Annotated[
         Path | None,
         typer.Option(
             "--copy",
             exists=True,
-            help="Check a local copy instead: a folder from `isms audit get` or an evidence pack (.zip).",
+            help="Check a local copy instead: an evidence pack (.zip, or the folder it was unzipped "
+            "into), checked from its own files alone; or a folder from `isms audit get`.",
             show_default=False,
         ),
     ] = None,
@@ -241,16 +299,28 @@ def verify(
     sealed PDF, its Word file unless it is a static PDF, the certificate, the evidence and the
     seal certificate), with the SHA-256 the manifest lists for it. A later version written
     under an archived key FAILs (a plain download no longer returns the evidence); a delete
-    marker is a WARN (the evidence is intact). With --copy, a file whose bytes differ from the
-    manifest FAILs by name.
+    marker is a WARN (the evidence is intact).
+
+    With --copy PACK (an evidence pack from `isms audit pack`) nothing but the pack is used:
+    no settings, no S3. Every file is checked against the pack's manifests, the manifests'
+    chain (a gap or an extra manifest FAILs naming it), every seal against the seal
+    certificate pinned in the pack (seal-certificate.json), and each time is listed with the
+    clock it rests on. With --copy FOLDER from `isms audit get`, the files are checked against
+    the archive's manifests (this needs the settings and S3).
 
     Exit code 0 PASS, 1 FAIL (or the archive could not be read), 2 nothing archived for
-    ORG YEAR or an unreadable copy.
+    ORG YEAR, a copy that is not a pack or a folder, or the pack of another ORG YEAR.
 
     Examples:
       isms audit verify larkspur 2026
-      isms audit verify larkspur 2026 --copy evidence-larkspur-2026.zip --json
+      isms audit verify --copy evidence-larkspur-2026.zip --json
     """
+    from adapters.audit.offline import is_pack
+
+    if copy is not None and is_pack(copy):
+        _verify_pack(org, year, copy, as_json)
+    if org is None or year is None:
+        fail("give ORG and YEAR (or --copy with an evidence pack)", code=EXIT_BAD_INPUT)
     from adapters.audit.verify import report_json, verify_archive, verify_copy
 
     settings = settings_or_exit()
