@@ -196,7 +196,8 @@ def test_a_tampered_file_fails_naming_it(pack: Path, tmp_path: Path) -> None:
     code, payload, _ = verify_offline(tampered, tmp_path / "run")
     assert code == 1
     problems = failed(payload)
-    assert target in problems and "altered" in problems[target][0]
+    assert target in problems
+    assert "altered" in problems[target][0]
     assert set(problems) <= {target, "secure-development-policy/v3.0/"}
 
 
@@ -204,7 +205,8 @@ def test_a_file_that_is_not_a_pack_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "notes.zip"
     junk.write_text("not a zip at all")
     code, payload, stderr = verify_offline(junk, tmp_path / "run")
-    assert code == 2 and payload == {}
+    assert code == 2
+    assert payload == {}
     assert "is not an evidence pack: not a readable zip" in stderr
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as archive:
