@@ -214,3 +214,32 @@ def test_a_file_that_is_not_a_pack_is_a_clear_error(tmp_path: Path) -> None:
     code, _, stderr = verify_offline(empty, tmp_path / "run")
     assert code == 2
     assert "has no index.json" in stderr
+
+
+def test_an_old_pack_without_the_pin_passes_with_a_plain_warning(pack: Path, tmp_path: Path) -> None:
+    old = changed_copy(
+        pack,
+        tmp_path / "old.zip",
+        lambda name, body: None if name in ("seal-certificate.json", "seal-certificate.pem") else body,
+    )
+    code, payload, stderr = verify_offline(old, tmp_path / "run")
+    assert code == 0, (stderr, failed(payload))
+    (pin,) = [c for c in payload["objects"] if c["key"] == "seal-certificate.json"]  # type: ignore[attr-defined]
+    assert pin["verdict"] == "WARN"
+    assert "no pinned seal certificate" in pin["problems"][0]
+    pdfs = [c for c in payload["objects"] if c["key"].endswith("/document.pdf")]  # type: ignore[attr-defined]
+    assert all("against the seal-certificate.pem beside it" in " ".join(c["passed"]) for c in pdfs)
+
+
+def test_an_unzipped_pack_verifies_and_another_organisations_year_is_refused(
+    pack: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(pack) as archive:
+        archive.extractall(folder)
+        organisation = json.loads(archive.read("index.json"))["organisation"]
+    code, payload, stderr = verify_offline(folder, tmp_path / "run", organisation, "2026")
+    assert code == 0, (stderr, failed(payload))
+    code, _, stderr = verify_offline(folder, tmp_path / "run", organisation, "2025")
+    assert code == 2
+    assert f"is the evidence pack of {organisation} 2026, not of {organisation} 2025" in stderr
