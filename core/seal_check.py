@@ -64,13 +64,15 @@ class SealTime:
 
     at: dt.datetime | None
     authority: str = ""
-    problems: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # a token that does not verify, or from an untrusted authority
+    notes: tuple[str, ...] = ()  # a token that could not be checked (no authority certificate)
 
     @property
     def clock(self) -> str:
         if self.authority:
             return f"an RFC 3161 timestamp from {self.authority}"
-        return "the organisation's own clock (the time the sealing computer wrote into the seal)"
+        own = "the organisation's own clock (the time the sealing computer wrote into the seal)"
+        return "; ".join([own, *self.notes])
 
 
 def _no_signature(path: Path, detail: str) -> tuple[SignatureCheck, SealTime]:
@@ -94,21 +96,22 @@ def _timestamp_time(
     reported = signature_status.signer_reported_dt
     tokens = [signature_status.timestamp_validity, *documents]
     problems: list[str] = []
+    notes: list[str] = []  # a token that could not be checked: the time is the sealer's own
     for token in tokens:
         if token is None:
             continue
         if not (token.intact and token.valid):
             problems.append(f"a timestamp token does not verify ({token.summary()})")
         elif not timestamp_trust:
-            problems.append("a timestamp token is present, but no authority certificate to check it against")
+            notes.append("a timestamp token is present, but no authority certificate to check it against")
         elif not token.trusted:
             problems.append("a timestamp token was made by an authority not among the pack's certificates")
     trusted = [t for t in tokens if t is not None and t.intact and t.valid and t.trusted]
-    if trusted and not problems:
+    if trusted and not problems and not notes:
         first = trusted[0]  # the signature's own timestamp, else the earliest document timestamp
         return SealTime(at=first.timestamp.astimezone(dt.UTC), authority=_subject(first.signing_cert))
     at = reported.astimezone(dt.UTC) if reported else None
-    return SealTime(at=at, problems=tuple(problems))
+    return SealTime(at=at, problems=tuple(problems), notes=tuple(notes))
 
 
 def check_seal(

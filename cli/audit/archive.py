@@ -224,7 +224,7 @@ def _print_times(report: PackReport) -> None:
     console.print("Times, and the clock each rests on", style="bold")
     for fact in report.times:
         line = Text()
-        line.append(f"{fact.at:%Y-%m-%d %H:%M:%S} UTC" if fact.at else "(no time)", style="bold")
+        line.append(f"{fact.at:%Y-%m-%d %H:%M:%S} UTC" if fact.at else "(no time stated)", style="bold")
         line.append(f"  {fact.fact}: {fact.clock}")
         console.print(line, soft_wrap=True)
     if not any(fact.trusted_time for fact in report.times):

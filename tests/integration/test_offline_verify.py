@@ -17,6 +17,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -44,7 +45,7 @@ def pack(tmp_path: Path, settings: Settings) -> Path:
     return target
 
 
-def verify_offline(copy: Path, where: Path, *args: str) -> tuple[int, dict[str, object], str]:
+def verify_offline(copy: Path, where: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     """`isms audit verify --copy COPY --json` in an empty environment and folder: code, JSON, stderr."""
     where.mkdir(parents=True, exist_ok=True)
     # only what a shell needs to start a program: no ISMS_ variable, no HOME with a settings file
@@ -63,8 +64,8 @@ def verify_offline(copy: Path, where: Path, *args: str) -> tuple[int, dict[str, 
     return done.returncode, payload, done.stderr
 
 
-def failed(payload: dict[str, object]) -> dict[str, list[str]]:
-    checks = [*payload["objects"], *payload["documents"]]  # type: ignore[misc]
+def failed(payload: dict[str, Any]) -> dict[str, list[str]]:
+    checks = [*payload["objects"], *payload["documents"]]
     return {c["key"]: c["problems"] for c in checks if c["verdict"] == "FAIL"}
 
 
@@ -99,7 +100,7 @@ def test_a_real_pack_passes_with_nothing_but_the_pack(pack: Path, tmp_path: Path
     code, payload, stderr = verify_offline(pack, tmp_path / "empty")
     assert code == 0, (stderr, failed(payload))
     assert payload["verdict"] == "PASS"
-    keys = {c["key"]: c for c in payload["objects"]}  # type: ignore[attr-defined]
+    keys = {c["key"]: c for c in payload["objects"]}
     pdfs = [k for k in keys if k.endswith("/document.pdf")]
     assert len(pdfs) == 4
     for key in pdfs:
@@ -110,8 +111,8 @@ def test_a_real_pack_passes_with_nothing_but_the_pack(pack: Path, tmp_path: Path
     assert keys["seal-certificate.json"]["verdict"] == "PASS"
     assert payload["manifests"] == ["manifests/signed-v3.0.json", "manifests/acknowledgements-v3.0.json"]
     times = payload["times"]
-    assert {t["fact"] for t in times} >= {f"{k} was sealed" for k in pdfs}  # type: ignore[union-attr]
-    assert all("organisation's own clock" in t["clock"] for t in times)  # type: ignore[union-attr]
+    assert {t["fact"] for t in times} >= {f"{k} was sealed" for k in pdfs}
+    assert all("organisation's own clock" in t["clock"] for t in times)
     assert payload["seal_certificate_sha256"]
 
     # and the human-readable form says which clock
@@ -224,10 +225,10 @@ def test_an_old_pack_without_the_pin_passes_with_a_plain_warning(pack: Path, tmp
     )
     code, payload, stderr = verify_offline(old, tmp_path / "run")
     assert code == 0, (stderr, failed(payload))
-    (pin,) = [c for c in payload["objects"] if c["key"] == "seal-certificate.json"]  # type: ignore[attr-defined]
+    (pin,) = [c for c in payload["objects"] if c["key"] == "seal-certificate.json"]
     assert pin["verdict"] == "WARN"
     assert "no pinned seal certificate" in pin["problems"][0]
-    pdfs = [c for c in payload["objects"] if c["key"].endswith("/document.pdf")]  # type: ignore[attr-defined]
+    pdfs = [c for c in payload["objects"] if c["key"].endswith("/document.pdf")]
     assert all("against the seal-certificate.pem beside it" in " ".join(c["passed"]) for c in pdfs)
 
 
