@@ -266,7 +266,7 @@ def verify(
     org: Annotated[
         str | None,
         typer.Argument(
-            metavar="[ORG]",
+            metavar="ORG",
             help="The organisation's short name (with --copy PACK: read from the pack).",
             show_default=False,
         ),
@@ -274,7 +274,7 @@ def verify(
     year: Annotated[
         int | None,
         typer.Argument(
-            metavar="[YEAR]",
+            metavar="YEAR",
             help="The cycle's year (with --copy PACK: read from the pack).",
             show_default=False,
         ),
