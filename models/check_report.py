@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from models.findings import Finding
+from models.storage import StoredObject
 
 CHECK_REPORT_FORMAT = "isms-cycle/clause5-check/1"
 CHECK_REPORT_FOLDER = "clause5-check"
@@ -63,3 +64,15 @@ class Clause5CheckReport(BaseModel):
     rules: list[EvaluatedRule]
     segregation_of_duties: list[SegregationPair]
     reporting_lines: list[ReportingLine]
+
+
+class CheckReportRequest(BaseModel):
+    """What the archive needs to write the check report of a signed version: its inputs and day.
+
+    The profile and the staff directory are references to the drafts bucket (the ones the
+    signed version was checked and rendered from), ``as_of`` the day of that check.
+    """
+
+    profile: StoredObject
+    staff: StoredObject
+    as_of: date
