@@ -3,9 +3,10 @@
 Called by AnnualReviewWorkflow after the CEO signs (in a folder per document of the version,
 those the CEO does not sign included: its signed .docx, none for a static PDF, its sealed PDF,
 the certificate of completion, evidence.json and the seal certificate; the manifest's facts
-list every document with its title, version and hashes) and after the campaign closes (the
-register and the report). If the ISMS lead placed a legal hold on the cycle, the
-new versions are held as well.
+list every document with its title, version and hashes; and the Clause 5 check report of the
+version, ``clause5-check/v<version>/report.{json,html}``, made here from the version's profile
+and staff directory) and after the campaign closes (the register and the report). If the
+ISMS lead placed a legal hold on the cycle, the new versions are held as well.
 
 Each manifest takes its place in the cycle's chain (the workflow says where: ``ArchiveInput.chain``)
 and the first archiving of a seal certificate for an organisation pins it
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.inputs import load_stored_inputs
 from adapters.archive import (
     ArchiveConflictError,
     add_years,
@@ -34,8 +36,10 @@ from adapters.archive import (
 )
 from adapters.audit_access import apply_legal_hold, legal_hold_marked
 from adapters.s3 import get_file
+from core.clause5 import check_report
 from core.contract import Failure
 from core.settings import Settings
+from documents.check_report import check_report_html, check_report_json
 from models.archive import (
     CHAINED_MANIFEST_FORMAT,
     MANIFEST_FORMAT,
@@ -48,6 +52,7 @@ from models.archive import (
     ManifestLink,
     manifest_name,
 )
+from models.check_report import CHECK_REPORT_FOLDER
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -134,6 +139,8 @@ class ArchiveActivities:
                     body = local.read_bytes()
                     archived.append(self._put(data, item.name, body, item.source.content_type, retain_until))
                     activity.heartbeat(number)
+                if data.check_report is not None:
+                    archived += self._archive_check_report(data, Path(folder) / "check", retain_until)
             if data.seal_certificate_in and self._seal_certificate is None:
                 raise ApplicationError(
                     "the worker has no seal certificate to archive",
@@ -175,6 +182,27 @@ class ArchiveActivities:
             "archived %d object(s) and the manifest for %s (%s)", len(archived), data.cycle_id, data.stage
         )
         return ArchiveResult(manifest=written, objects=archived, legal_hold=held)
+
+    def _archive_check_report(
+        self, data: ArchiveInput, folder: Path, until: datetime
+    ) -> list[ArchivedObject]:
+        """The version's Clause 5 check, made again from its stored inputs, as JSON and as a page.
+
+        A pure function of the profile, the directory and the day of the check, so a retry
+        writes the same bytes (found by key and hash) and the report says what the workflow saw.
+        """
+        request = data.check_report
+        assert request is not None
+        folder.mkdir()
+        profile, staff = load_stored_inputs(self._s3, request.profile, request.staff, folder)
+        report = check_report(profile, staff, today=request.as_of)
+        base = f"{CHECK_REPORT_FOLDER}/v{data.facts.version or report.version}"
+        return [
+            self._put(data, f"{base}/report.json", check_report_json(report), "application/json", until),
+            self._put(
+                data, f"{base}/report.html", check_report_html(report), "text/html; charset=utf-8", until
+            ),
+        ]
 
     def _pin_seal_certificate(self, data: ArchiveInput, retain_until: datetime) -> str | None:
         """Pin the seal certificate for the organisation the first time one is archived; its fingerprint."""

@@ -13,6 +13,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from models.check_report import (
+    Clause5CheckReport,
+    EvaluatedRule,
+    ReportingLine,
+    RuleOutcome,
+    SegregationPair,
+)
 from models.findings import Finding, Severity
 from models.profile import (
     MANDATORY_WORDING,
@@ -24,9 +31,64 @@ from models.profile import (
 )
 from models.staff import Person, StaffDirectory
 
-__all__ = ["Finding", "Severity", "blocking", "check_profile"]
+__all__ = ["RULES", "Finding", "Severity", "blocking", "check_profile", "check_report"]
 
 MAX_REVIEW_INTERVAL_DAYS = 366  # "review at least annually": a leap year is still within 12 months
+
+# the Clause 5.3 audit checklist rows (seeds/001) a rule answers
+ROW = "Clause 5.3 checklist row"
+
+# Every rule the check evaluates: its id, what it asks, and what it answers. The check report
+# lists each with its outcome, so an auditor sees what was checked, not only what failed.
+RULES: dict[str, tuple[str, list[str]]] = {
+    "roles.unique-ids": ("every role has its own id", [f"{ROW} 1"]),
+    "roles.reporting-line": ("every role reports to a role of the profile", [f"{ROW} 10"]),
+    "roles.reference": ("the policy's owner, approver and objective owners are roles", [f"{ROW} 1"]),
+    "5.3.role-has-holder": ("every role has a named holder", [f"{ROW} 2"]),
+    "5.3.holder-is-current-staff": (
+        "every holder and deputy is in the staff directory, still employed and in scope",
+        [f"{ROW} 2", f"{ROW} 8"],
+    ),
+    "5.3.holder-in-role-department": (
+        "every holder and deputy still works in the department of their role",
+        [f"{ROW} 8"],
+    ),
+    "5.3.mandatory.conformance": (
+        "a named holder ensures the ISMS conforms to ISO/IEC 27001 (5.3 a)",
+        [f"{ROW} 1"],
+    ),
+    "5.3.mandatory.performance_reporting": (
+        "a named holder reports ISMS performance to top management (5.3 b)",
+        [f"{ROW} 1"],
+    ),
+    "5.3.isms-lead-reports-to-top-management": (
+        "the ISMS lead's reporting line reaches top management without passing through someone "
+        "the lead oversees",
+        [f"{ROW} 10"],
+    ),
+    "5.3.role-has-authority": ("every role with responsibilities has authorities", [f"{ROW} 4"]),
+    "5.3.raci.present": ("the profile has a RACI matrix", [f"{ROW} 1"]),
+    "5.3.raci.role-exists": ("every RACI column is a role", [f"{ROW} 1"]),
+    "5.3.raci.one-accountable": ("every RACI activity has exactly one Accountable role", [f"{ROW} 3"]),
+    "5.3.raci.responsible": ("every RACI activity has a Responsible role", [f"{ROW} 3"]),
+    "A.5.3.internal-auditor": ("there is an internal auditor role", [f"{ROW} 3"]),
+    "A.5.3.auditor-not-isms-lead": ("the internal auditor is not the ISMS lead", [f"{ROW} 3"]),
+    "A.5.3.auditor-not-own-area": ("the internal auditor does not audit their own area", [f"{ROW} 3"]),
+    "A.5.3.conflict-names-activity": (
+        "every conflicting-duties pair names RACI activities",
+        [f"{ROW} 3"],
+    ),
+    "A.5.3.segregation-of-duties": (
+        "nobody both approves and implements a pair of conflicting duties",
+        [f"{ROW} 3"],
+    ),
+    "5.2.approved-by-top-management": ("the policy is approved by top management", ["Clause 5.2"]),
+    "5.2.review-within-12-months": ("the policy is reviewed within 12 months", ["Clause 5.2"]),
+    "5.2.commitment-requirements": ("the policy commits to satisfy applicable requirements", ["5.2 c)"]),
+    "5.2.commitment-improvement": ("the policy commits to continual improvement", ["5.2 d)"]),
+    "5.2.objectives": ("the policy has objectives or a framework for setting them", ["5.2 b)"]),
+    "5.2.version-history": ("the version history ends with this version", ["Clause 5.2"]),
+}
 
 
 def blocking(findings: list[Finding]) -> bool:
@@ -47,7 +109,9 @@ def check_profile(profile: OrganisationProfile, staff: StaffDirectory, *, today:
     return [
         *_check_roles_exist(profile),
         *_check_holders(profile, staff, today=today),
+        *_check_departments(profile, staff, today=today),
         *_check_mandatory(profile),
+        *_check_reporting_lines(profile, staff)[0],
         *_check_authorities(profile),
         *_check_raci(profile),
         *_check_internal_auditor(profile, staff),
@@ -278,26 +342,49 @@ def _check_internal_auditor(profile: OrganisationProfile, staff: StaffDirectory)
     return findings
 
 
+def _people_with(
+    profile: OrganisationProfile, staff: StaffDirectory, activity_name: str, letters: set[RaciLetter]
+) -> dict[str, str]:
+    """The people (email -> name) who hold ``letters`` for a RACI activity, through their roles."""
+    activity = next((a for a in profile.raci if a.activity == activity_name), None)
+    if activity is None:
+        return {}
+    found = {}
+    for role_id, letter in activity.assignments.items():
+        role = profile.role(role_id)
+        person = _holder(staff, role.holder) if role and letter in letters else None
+        if person is not None:
+            found[person.email] = person.name
+    return found
+
+
+def segregation_pairs(profile: OrganisationProfile, staff: StaffDirectory) -> list[SegregationPair]:
+    """Each conflicting-duties pair of the profile: who approves, who implements, and the result."""
+    pairs = []
+    for pair in profile.conflicting_duties:
+        approvers = _people_with(profile, staff, pair.approve, {RaciLetter.A, RaciLetter.R})
+        implementers = _people_with(profile, staff, pair.implement, {RaciLetter.R})
+        both = sorted(approvers[email] for email in approvers.keys() & implementers.keys())
+        pairs.append(
+            SegregationPair(
+                approve=pair.approve,
+                implement=pair.implement,
+                reason=pair.reason,
+                approvers=sorted(approvers.values()),
+                implementers=sorted(implementers.values()),
+                result=f"conflict: {', '.join(both)}" if both else "no conflict",
+            )
+        )
+    return pairs
+
+
 def _check_conflicting_duties(profile: OrganisationProfile, staff: StaffDirectory) -> list[Finding]:
     findings = []
-    by_activity = {activity.activity: activity for activity in profile.raci}
-
-    def people_with(activity_name: str, letters: set[RaciLetter]) -> dict[str, str]:
-        activity = by_activity.get(activity_name)
-        if activity is None:
-            return {}
-        found = {}
-        for role_id, letter in activity.assignments.items():
-            role = profile.role(role_id)
-            person = _holder(staff, role.holder) if role and letter in letters else None
-            if person is not None:
-                found[person.email] = person.name
-        return found
-
+    activities = {activity.activity for activity in profile.raci}
     for index, pair in enumerate(profile.conflicting_duties):
         where = f"conflicting_duties[{index}]"
         for name in (pair.approve, pair.implement):
-            if name not in by_activity:
+            if name not in activities:
                 findings.append(
                     _error(
                         "A.5.3.conflict-names-activity",
@@ -306,8 +393,8 @@ def _check_conflicting_duties(profile: OrganisationProfile, staff: StaffDirector
                         "use the exact name of a RACI activity",
                     )
                 )
-        approvers = people_with(pair.approve, {RaciLetter.A, RaciLetter.R})
-        implementers = people_with(pair.implement, {RaciLetter.R})
+        approvers = _people_with(profile, staff, pair.approve, {RaciLetter.A, RaciLetter.R})
+        implementers = _people_with(profile, staff, pair.implement, {RaciLetter.R})
         for email in approvers.keys() & implementers.keys():
             findings.append(
                 _error(
@@ -319,6 +406,161 @@ def _check_conflicting_duties(profile: OrganisationProfile, staff: StaffDirector
                 )
             )
     return findings
+
+
+def _check_departments(profile: OrganisationProfile, staff: StaffDirectory, *, today: date) -> list[Finding]:
+    """Holders and deputies who work in another department than their role's (moved since assigned).
+
+    Leavers and people missing from the directory are errors of ``5.3.holder-is-current-staff``.
+    """
+    findings = []
+    for index, role in enumerate(profile.roles):
+        if role.kind is RoleKind.GROUP or not (role.department or "").strip():
+            continue
+        assert role.department is not None
+        for field, reference in (("holder", role.holder), ("deputy", role.deputy)):
+            person = _holder(staff, reference)
+            if person is None or not person.is_current(today):
+                continue
+            if person.department.strip().lower() != role.department.strip().lower():
+                findings.append(
+                    _warning(
+                        "5.3.holder-in-role-department",
+                        f"roles[{index}].{field}",
+                        f"{person.name} ({role.title} {field}) works in "
+                        f"{person.department or 'no department'} according to the staff directory, "
+                        f"not in {role.department}, the role's department",
+                        "review the assignment after the move: reassign the role, or correct its department",
+                    )
+                )
+    return findings
+
+
+def _overseen_by(staff: StaffDirectory, lead_email: str) -> set[str]:
+    """The emails of everyone whose line-manager chain in the staff directory reaches the lead."""
+    managers = {p.email.lower(): (p.manager_email or "").strip().lower() for p in staff.people}
+    lead = lead_email.lower()
+    overseen = set()
+    for email in managers:
+        seen = {email}
+        manager = managers.get(email, "")
+        while manager and manager not in seen:
+            if manager == lead:
+                overseen.add(email)
+                break
+            seen.add(manager)
+            manager = managers.get(manager, "")
+    return overseen
+
+
+def _holds_top_management(profile: OrganisationProfile, staff: StaffDirectory, email: str) -> bool:
+    return any(
+        role.kind is RoleKind.TOP_MANAGEMENT
+        and (person := _holder(staff, role.holder)) is not None
+        and person.email.lower() == email.lower()
+        for role in profile.roles
+    )
+
+
+def _check_reporting_lines(
+    profile: OrganisationProfile, staff: StaffDirectory
+) -> tuple[list[Finding], list[ReportingLine]]:
+    """Follow each ISMS lead role's ``reports_to`` up to a role of kind top_management.
+
+    An error names the chain when it loops, ends below top management, or passes through a role
+    whose holder the lead oversees (the holder's line-manager chain in the directory reaches the
+    lead): the lead would report through someone who answers to them. A lead who also holds a
+    top management role (the small-company CEO as ISMS lead) reaches it at once.
+    """
+    findings: list[Finding] = []
+    lines: list[ReportingLine] = []
+    for index, lead in enumerate(profile.roles):
+        if lead.kind is not RoleKind.ISMS_LEAD:
+            continue
+        person = _holder(staff, lead.holder)
+        overseen = _overseen_by(staff, person.email) if person is not None else set()
+        chain = [lead]
+        problem: str | None = None
+        unknown = False  # an unknown role id: roles.reporting-line reports it, not this rule
+        reaches = person is not None and _holds_top_management(profile, staff, person.email)
+        current = lead
+        while not reaches and problem is None:
+            if current.reports_to is None:
+                problem = f"ends at {current.title}, which is not top management"
+                break
+            above = profile.role(current.reports_to)
+            if above is None:
+                unknown = True
+                problem = f"breaks at {current.reports_to!r}, which is not a role in the profile"
+                break
+            looped = above in chain
+            chain.append(above)
+            if looped:
+                problem = f"loops back to {above.title}"
+                break
+            holder = _holder(staff, above.holder)
+            if holder is not None and holder.email.lower() in overseen:
+                problem = f"passes through {above.title}, held by {holder.name}, whom the ISMS lead oversees"
+                break
+            reaches = above.kind is RoleKind.TOP_MANAGEMENT
+            current = above
+        titles = [role.title for role in chain]
+        line = " -> ".join(titles)
+        if problem is not None and not unknown:
+            findings.append(
+                _error(
+                    "5.3.isms-lead-reports-to-top-management",
+                    f"roles[{index}].reports_to",
+                    f"the reporting line of {lead.title} ({line}) {problem}: the ISMS lead needs an "
+                    "unimpeded reporting line to top management",
+                    "set reports_to so the line reaches a role of kind top_management through roles "
+                    "the lead does not oversee",
+                )
+            )
+        lines.append(
+            ReportingLine(
+                lead_role=lead.title,
+                chain=titles,
+                reaches_top_management=reaches,
+                result=f"reaches top management: {line}" if reaches else f"{line} {problem}",
+            )
+        )
+    return findings, lines
+
+
+def check_report(profile: OrganisationProfile, staff: StaffDirectory, *, today: date) -> Clause5CheckReport:
+    """The whole check as evidence: the findings, every rule with its outcome, the pairs checked.
+
+    >>> report = check_report(profile, staff, today=date(2026, 11, 23))
+    >>> [pair.result for pair in report.segregation_of_duties]
+    ['no conflict']
+    """
+    findings = check_profile(profile, staff, today=today)
+
+    def family(rule: str) -> str:
+        return rule if rule in RULES else rule.rsplit(".", 1)[0]
+
+    rules = []
+    for rule, (asks, answers) in RULES.items():
+        own = [f for f in findings if family(f.rule) == rule or f.rule == rule]
+        outcome = (
+            RuleOutcome.ERROR
+            if any(f.severity is Severity.ERROR for f in own)
+            else RuleOutcome.WARNING
+            if own
+            else RuleOutcome.PASSED
+        )
+        rules.append(EvaluatedRule(rule=rule, asks=asks, answers=answers, outcome=outcome, findings=len(own)))
+    return Clause5CheckReport(
+        organisation=profile.organisation.name,
+        version=profile.policy.version,
+        checked_on=today,
+        blocking=blocking(findings),
+        findings=findings,
+        rules=rules,
+        segregation_of_duties=segregation_pairs(profile, staff),
+        reporting_lines=_check_reporting_lines(profile, staff)[1],
+    )
 
 
 def _check_policy(profile: OrganisationProfile, staff: StaffDirectory, *, today: date) -> list[Finding]:

@@ -7,6 +7,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from models.check_report import CheckReportRequest
 from models.storage import StoredObject
 
 MANIFEST_FORMAT: Final = "isms-cycle/archive-manifest/v1"
@@ -98,6 +99,9 @@ class ArchiveInput(BaseModel):
     # None: an unchained manifest, as written before manifests were chained (an activity task
     # scheduled by older workflow code)
     chain: ChainRequest | None = None
+    # write the Clause 5 check report of the version (clause5-check/v<version>/report.{json,html})
+    # among the objects; None: none (the acknowledgements' archiving, older workflow code)
+    check_report: CheckReportRequest | None = None
 
 
 class ManifestLink(BaseModel):

@@ -29,6 +29,7 @@ from models.archive import (
     ChainRequest,
     ManifestFacts,
 )
+from models.check_report import CheckReportRequest
 from models.signing import Signer
 
 DOCUMENTS = ("information-security-policy", "isms-roles-responsibilities")
@@ -74,6 +75,7 @@ def archive_cycle(
     version: str = "3.0",
     documents: tuple[Document, ...] | None = None,
     with_acknowledgements: bool = True,
+    check_report: CheckReportRequest | None = None,
 ) -> ArchivedYear:
     """Seal two PDFs and a certificate, then archive them and a register as a cycle would.
 
@@ -187,6 +189,7 @@ def archive_cycle(
                 reason=f"annual review {year}",
             ),
             chain=ChainRequest(next_stage=f"acknowledgements-v{version}"),
+            check_report=check_report,
         ),
     )
     if not with_acknowledgements:

@@ -7,7 +7,7 @@ Stages: checking -> rendering -> awaiting_signature -> (awaiting_revision -> che
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import PurePosixPath
 
 from temporalio import workflow
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         campaign_id_for,
         signed_version_hash,
     )
+    from models.check_report import CheckReportRequest
     from models.cycle import (
         SIGNED_STAGES,
         AnnualReviewInput,
@@ -81,6 +82,9 @@ SUPERSEDE_ON_REVISION = "supersede-on-revision"
 # each signing link carries its email's number and only the newest sent works; a cycle that sent
 # links before this keeps accepting all of them (its tokens carry no number)
 LINK_SEQUENCE = "link-sequence"
+# the signed version's archive holds its Clause 5 check report (clause5-check/v<version>/); a cycle
+# whose archive activity was scheduled before this archives none
+ARCHIVE_CHECK_REPORT = "archive-check-report"
 
 # rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
 # mid-way is noticed this soon and the activity retried on another, writing nothing twice
@@ -181,6 +185,7 @@ class AnnualReviewWorkflow:
         self._revision_checking = False
         self._viewed: set[tuple[str, str, str]] = set()
         self._render_manifest: StoredObject | None = None  # the current version's render-manifest.json
+        self._checked_on: date | None = None  # the day the current version was last checked
         # signing links sent to the signer so far, over the whole cycle: the next one's sequence
         # (counted across versions, so even a revision that renders the same bytes leaves the
         # earlier links old)
@@ -267,11 +272,10 @@ class AnnualReviewWorkflow:
     async def _check(
         self, profile: StoredObject, staff: StoredObject, files: dict[str, StoredObject]
     ) -> CheckDocumentsResult:
+        self._checked_on = workflow.now().date()
         result = await workflow.execute_activity_method(
             DocumentActivities.check_documents,
-            CheckDocumentsInput(
-                profile=profile, staff=staff, as_of=workflow.now().date(), document_files=files
-            ),
+            CheckDocumentsInput(profile=profile, staff=staff, as_of=self._checked_on, document_files=files),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=CHECK_RETRY,
         )
@@ -516,6 +520,13 @@ class AnnualReviewWorkflow:
             )
         if self._render_manifest is not None:  # next year's change summary is made against it
             items.append(ArchiveItem(source=self._render_manifest, name=f"render-manifest/v{version}.json"))
+        check_report = None
+        profile, staff, checked_on = self._profile, self._staff, self._checked_on
+        # the version's Clause 5 check, archived beside it (patched only once there is one)
+        ready = profile is not None and staff is not None and checked_on is not None
+        if ready and workflow.patched(ARCHIVE_CHECK_REPORT):
+            assert profile is not None and staff is not None and checked_on is not None
+            check_report = CheckReportRequest(profile=profile, staff=staff, as_of=checked_on)
         return ArchiveInput(
             cycle_id=data.cycle_id,
             organisation=routing.short_name,
@@ -532,6 +543,7 @@ class AnnualReviewWorkflow:
                 reason=data.reason or f"annual review {data.year}",
             ),
             chain=self._chain_request(next_stage=_acknowledgement_stage(version)),
+            check_report=check_report,
         )
 
     def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:

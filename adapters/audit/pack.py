@@ -1,17 +1,21 @@
 """The evidence pack: every archived object of a year, hash-checked, in one zip with an index.
 
 The zip keeps the archive's names below ``<org>/<year>/`` and adds ``index.json`` (path,
-SHA-256, size, archived version id of each file; and each document version: id, title,
-version, SHA-256 of its sealed PDF) and ``index.html`` (the documents, then each file and the
-Clause 5 evidence item it proves). Only the manifests on each cycle's chain and the objects
-they list are packed; an entry outside ``<org>/<year>/`` refuses the pack (AuditError naming it).
+SHA-256, size, archived version id of each file; each document version: id, title,
+version, SHA-256 of its sealed PDF; and the sixteen audit items of ``seeds/``: the six Clause 5
+evidence items and the ten rows of the Clause 5.3 audit checklist, each with the files that
+answer it or a plain line saying why none does) and ``index.html`` (the same, as tables).
+Only the manifests on each cycle's chain and the objects they list are packed; an entry
+outside ``<org>/<year>/`` refuses the pack (AuditError naming it).
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from html import escape
 from pathlib import Path, PurePosixPath
 
@@ -38,6 +42,8 @@ from models.archive import (
     SealPin,
 )
 from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
+from models.audit_items import AuditItem, ItemisedPackIndex, ItemStatus
+from models.check_report import CHECK_REPORT_FOLDER
 from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
 
 PACK_INDEX_HTML = "index.html"
@@ -46,6 +52,205 @@ PACK_INDEX_JSON = "index.json"
 # byte for byte), and its certificate alone as PEM, for a validator's --trust (pyhanko sign validate)
 PACK_SEAL_PIN = SEAL_PIN_FILE
 PACK_SEAL_CERTIFICATE = SEAL_CERTIFICATE_FILE
+
+EVIDENCE_GUIDE = "ISO 27001 Clause 5: what evidence is required (seeds/000)"
+CHECKLIST_GUIDE = "ISO 27001 Clause 5.3 Audit Checklist (seeds/001)"
+OUTSIDE_SCOPE = "outside this tool's scope: "
+NOT_YET_PRODUCED = "not yet produced by this tool: "
+
+# the pack's files, by their names below <org>/<year>/
+_POLICY = f"{POLICY_DOCUMENT}/v*/"
+_ROLES = f"{ROLES_DOCUMENT}/v*/"
+_CHECK = f"{CHECK_REPORT_FOLDER}/v*/report.*"
+_REGISTER = f"{ACKNOWLEDGEMENTS}/v*/register.*"
+_ACK_REPORT = f"{ACKNOWLEDGEMENTS}/v*/report.*"
+_RENDER = f"{RENDER_MANIFESTS}/v*.json"
+
+
+@dataclass(frozen=True)
+class AuditQuestion:
+    """An item of the guides: the files of a pack that answer it, and what lies beyond this tool."""
+
+    id: str
+    source: str
+    name: str  # as the guide names it
+    answered_by: tuple[str, ...] = ()  # glob patterns of pack paths
+    shows: str = ""  # what those files show
+    beyond: ItemStatus | None = None  # OUTSIDE_SCOPE or NOT_YET_PRODUCED: for what no file here shows
+    beyond_note: str = ""
+
+
+AUDIT_QUESTIONS: tuple[AuditQuestion, ...] = (
+    AuditQuestion(
+        "evidence-1",
+        EVIDENCE_GUIDE,
+        "A documented, approved IS policy",
+        (f"{_POLICY}document.pdf", f"{_POLICY}document.docx", _RENDER),
+        "the information security policy as signed (sealed PDF and Word), version-controlled and dated; "
+        "the render manifest records what the version is made of",
+    ),
+    AuditQuestion(
+        "evidence-2",
+        EVIDENCE_GUIDE,
+        "A signed or formally approved policy document with a named signatory in a leadership role",
+        (f"{_POLICY}document.pdf", f"{_POLICY}certificate.pdf", f"{_POLICY}evidence.json"),
+        "the sealed policy with top management's signature block, the certificate of completion and "
+        "the signature evidence (who, intent, when, where)",
+    ),
+    AuditQuestion(
+        "evidence-3",
+        EVIDENCE_GUIDE,
+        "A documented assignment of ISMS responsibilities",
+        (f"{_ROLES}document.pdf", f"{_ROLES}document.docx"),
+        "the roles, responsibilities and authorities with the RACI matrix, naming each role's holder",
+    ),
+    AuditQuestion(
+        "evidence-4",
+        EVIDENCE_GUIDE,
+        "Records showing staff have received and acknowledged the IS policy",
+        (_REGISTER, _ACK_REPORT),
+        "each person's acknowledgement (who, when, version) and the rate overall and by department",
+    ),
+    AuditQuestion(
+        "evidence-5",
+        EVIDENCE_GUIDE,
+        "Evidence that the IS policy is accessible to interested external parties",
+        beyond=ItemStatus.NOT_YET_PRODUCED,
+        beyond_note="the public policy statement and its URL (a later version of this tool publishes it)",
+    ),
+    AuditQuestion(
+        "evidence-6",
+        EVIDENCE_GUIDE,
+        "A formal record designating the individual responsible for the ISMS",
+        (f"{_ROLES}document.pdf", f"{_ROLES}evidence.json"),
+        "the roles document signed by top management names the ISMS lead",
+        ItemStatus.NOT_YET_PRODUCED,
+        "the ISMS lead's appointment letter and the holders' acceptance of their roles",
+    ),
+    AuditQuestion(
+        "checklist-1",
+        CHECKLIST_GUIDE,
+        "1. Role Definitions",
+        (f"{_ROLES}document.pdf", _CHECK),
+        "the documented roles and RACI matrix; the Clause 5 check shows both mandatory responsibilities "
+        "assigned and every rule evaluated",
+    ),
+    AuditQuestion(
+        "checklist-2",
+        CHECKLIST_GUIDE,
+        "2. Role Assignment",
+        (f"{_ROLES}document.pdf",),
+        "each role assigned to a named holder (and deputy) in the signed roles document",
+        ItemStatus.NOT_YET_PRODUCED,
+        "signed appointment letters and records of each holder's acceptance of the role",
+    ),
+    AuditQuestion(
+        "checklist-3",
+        CHECKLIST_GUIDE,
+        "3. Clarity of Responsibilities",
+        (f"{_ROLES}document.pdf", _CHECK),
+        "the RACI matrix; the Clause 5 check lists each segregation-of-duties pair with its result",
+    ),
+    AuditQuestion(
+        "checklist-4",
+        CHECKLIST_GUIDE,
+        "4. Authority Alignment",
+        (f"{_ROLES}document.pdf",),
+        "the authorities documented for each role",
+        ItemStatus.OUTSIDE_SCOPE,
+        "system administration logs, MFA enforcement on privileged accounts and the mapping of privileged "
+        "access to roles (IAM/PAM configuration)",
+    ),
+    AuditQuestion(
+        "checklist-5",
+        CHECKLIST_GUIDE,
+        "5. Communication of Roles",
+        (_REGISTER, _ACK_REPORT),
+        "the acknowledgement register and the campaign report (electronic sign-offs of the documents)",
+    ),
+    AuditQuestion(
+        "checklist-6",
+        CHECKLIST_GUIDE,
+        "6. Understanding and Competence",
+        beyond=ItemStatus.OUTSIDE_SCOPE,
+        beyond_note="interviews with key personnel, incident response drill outcomes and the competency "
+        "matrix (Clause 7.2)",
+    ),
+    AuditQuestion(
+        "checklist-7",
+        CHECKLIST_GUIDE,
+        "7. ISMS Integration",
+        (f"{_ROLES}document.pdf",),
+        "the RACI matrix names who owns risk and incident activities",
+        ItemStatus.OUTSIDE_SCOPE,
+        "the information security risk register and change management approval logs",
+    ),
+    AuditQuestion(
+        "checklist-8",
+        CHECKLIST_GUIDE,
+        "8. Regularity of Reviews",
+        (_CHECK, _RENDER),
+        "the Clause 5 check of the signed version (holders still employed, in scope and in their role's "
+        "department) and the render manifest next year's review compares against",
+        ItemStatus.OUTSIDE_SCOPE,
+        "access review logs, offboarding checklists and revoked access records (HR and IAM systems)",
+    ),
+    AuditQuestion(
+        "checklist-9",
+        CHECKLIST_GUIDE,
+        "9. Handling Performance Gaps",
+        beyond=ItemStatus.OUTSIDE_SCOPE,
+        beyond_note="remedial training records and corrective action logs (the CAPA process)",
+    ),
+    AuditQuestion(
+        "checklist-10",
+        CHECKLIST_GUIDE,
+        "10. Organisational Structure",
+        (f"{_ROLES}document.pdf", _CHECK),
+        "the reporting lines of the roles document; the Clause 5 check shows the ISMS lead's line "
+        "reaching top management",
+        ItemStatus.OUTSIDE_SCOPE,
+        "board meeting minutes detailing ISMS performance reviews (Clause 9.3)",
+    ),
+)
+
+
+def _prefix(status: ItemStatus) -> str:
+    return OUTSIDE_SCOPE if status is ItemStatus.OUTSIDE_SCOPE else NOT_YET_PRODUCED
+
+
+def audit_items(paths: list[str]) -> list[AuditItem]:
+    """The sixteen items, each with the pack paths (of ``paths``) that answer it.
+
+    An item this tool answers whose files the pack lacks (a cycle not yet acknowledged, an
+    archive written before the check report existed) says so: no item is left out.
+    """
+    items = []
+    for question in AUDIT_QUESTIONS:
+        files = sorted(p for p in paths if any(fnmatchcase(p, pattern) for pattern in question.answered_by))
+        beyond = f"{_prefix(question.beyond)}{question.beyond_note}" if question.beyond else ""
+        if files:
+            status = ItemStatus.PARTLY if question.beyond else ItemStatus.ANSWERED
+            note = f"{question.shows}; {beyond}" if beyond else question.shows
+        elif question.answered_by:
+            status = ItemStatus.NOT_IN_PACK
+            note = f"this pack holds no file for it yet ({question.shows})" + (
+                f"; {beyond}" if beyond else ""
+            )
+        else:
+            assert question.beyond is not None
+            status, note = question.beyond, beyond
+        items.append(
+            AuditItem(
+                id=question.id,
+                source=question.source,
+                name=question.name,
+                status=status,
+                files=files,
+                note=note,
+            )
+        )
+    return items
 
 
 def _other_document(filename: str, document: str, facts: ArchivedDocumentFacts | None) -> str:
@@ -84,6 +289,11 @@ def evidence_item(name: str, facts: ArchivedDocumentFacts | None = None) -> str:
         return (
             "5.2 and 5.3: what the signed version is made of (template, text and role hashes); "
             "next year's change summary is made against it"
+        )
+    if parts[0] == CHECK_REPORT_FOLDER:
+        return (
+            "5.3 (checklist rows 1, 3, 8, 10): the Clause 5 check of the signed version: every rule "
+            "evaluated, its findings, the segregation-of-duties pairs and the ISMS lead's reporting line"
         )
     if parts[0] == ACKNOWLEDGEMENTS:
         if filename.startswith("register"):
@@ -151,7 +361,7 @@ def build_pack(
             f"{'; '.join(outside)}; no pack is built from them (run verify)"
         )
     cycles = reader.cycles(organisation, year, chains)
-    index = PackIndex(
+    index = ItemisedPackIndex(
         organisation=organisation,
         year=year,
         built_at=datetime.now(UTC),
@@ -186,6 +396,7 @@ def build_pack(
                 )
             if pinned is not None:
                 _write_pin(archive, index, reader.read_checked(pinned.object), pinned.object.version_id)
+            index.items = audit_items([entry.path for entry in index.entries])
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
             archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
         publish_file(temporary, out)
@@ -278,6 +489,7 @@ def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
         f"<td><code>{escape(d.path)}</code><br><code>{d.sha256}</code></td></tr>"
         for d in index.documents
     )
+    questions = "".join(_item_row(item) for item in getattr(index, "items", []))
     rows = "".join(
         f"<tr><td><code>{escape(e.path)}</code></td><td>{escape(e.evidence)}</td>"
         f"<td><code>{e.sha256}</code></td><td>{e.size}</td></tr>"
@@ -296,18 +508,39 @@ def pack_index_html(index: PackIndex, cycles: list[ArchivedCycle]) -> str:
         "<h2>Documents</h2><table class=documents><thead><tr><th>Id</th><th>Title</th><th>Version</th>"
         "<th>Approval</th><th>Acknowledged by</th><th>Sealed PDF and its SHA-256</th></tr></thead>"
         f"<tbody>{documents}</tbody></table>"
+        "<h2>Audit questions</h2><p>The six Clause 5 evidence items and the ten rows of the Clause 5.3 "
+        "audit checklist, each with the files of this pack that answer it, or why none does.</p>"
+        "<table class=items><thead><tr><th>Item</th><th>Answer</th><th>Files</th></tr></thead>"
+        f"<tbody>{questions}</tbody></table>"
         "<h2>Files</h2><table><thead><tr><th>File</th><th>Evidence for</th><th>SHA-256</th>"
         "<th>Bytes</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></body></html>\n"
     )
 
 
-def read_pack(data: bytes) -> tuple[PackIndex, dict[str, bytes]]:
+_STATUS_TEXT = {
+    ItemStatus.ANSWERED: "answered",
+    ItemStatus.PARTLY: "partly answered",
+    ItemStatus.OUTSIDE_SCOPE: "outside this tool's scope",
+    ItemStatus.NOT_YET_PRODUCED: "not yet produced by this tool",
+    ItemStatus.NOT_IN_PACK: "not in this pack",
+}
+
+
+def _item_row(item: AuditItem) -> str:
+    files = "<br>".join(f'<a href="{escape(f)}"><code>{escape(f)}</code></a>' for f in item.files) or "none"
+    return (
+        f'<tr id="{escape(item.id)}"><td>{escape(item.name)}<br><small>{escape(item.source)}</small></td>'
+        f"<td><strong>{_STATUS_TEXT[item.status]}</strong>: {escape(item.note)}</td><td>{files}</td></tr>"
+    )
+
+
+def read_pack(data: bytes) -> tuple[ItemisedPackIndex, dict[str, bytes]]:
     """The index and files of a pack (for checks): raises AuditError if it is not one."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
-        index = PackIndex.model_validate_json(files[PACK_INDEX_JSON])
+        index = ItemisedPackIndex.model_validate_json(files[PACK_INDEX_JSON])
     except (zipfile.BadZipFile, KeyError, ValidationError) as exc:
         raise AuditError(f"not an evidence pack: {exc}") from exc
     return index, files
