@@ -85,7 +85,10 @@ def verify_timestamp_response(response: bytes, *, data: bytes, trust_pem: bytes)
         status = TimestampSignatureStatus(**kwargs)
     except Exception as exc:  # a damaged or foreign token is a failed check, not a crash
         return TimestampCheck(
-            valid=False, time=None, authority="", detail=f"the timestamp does not verify: {type(exc).__name__}: {exc}"
+            valid=False,
+            time=None,
+            authority="",
+            detail=f"the timestamp does not verify: {type(exc).__name__}: {exc}",
         )
     authority = describe_name(x509.load_der_x509_certificate(status.signing_cert.dump()).subject)
     when = status.timestamp.astimezone(dt.UTC)
@@ -155,12 +158,18 @@ def verify_pdf_long_term(body: bytes, *, seal_trust_pem: bytes, tsa_trust_pem: b
                 problems.append(f"seal {number}: {status.summary()}")
             stamp = status.timestamp_validity
             if stamp is None:
-                problems.append(f"seal {number} has no signature timestamp (its time is the sealer's own clock)")
+                problems.append(
+                    f"seal {number} has no signature timestamp (its time is the sealer's own clock)"
+                )
             elif not (stamp.intact and stamp.valid and stamp.trusted):
-                problems.append(f"seal {number}'s signature timestamp does not verify against the TSA certificates")
+                problems.append(
+                    f"seal {number}'s signature timestamp does not verify against the TSA certificates"
+                )
             else:
                 signature_time = stamp.timestamp.astimezone(dt.UTC)
-                passed.append(f"seal {number} timestamped {signature_time:%Y-%m-%d %H:%M:%S} UTC by the TSA (B-T)")
+                passed.append(
+                    f"seal {number} timestamped {signature_time:%Y-%m-%d %H:%M:%S} UTC by the TSA (B-T)"
+                )
         dss = DocumentSecurityStore.read_dss(reader) if "/DSS" in reader.root else None
         if dss is None:
             problems.append("no document security store: the validation data is not embedded (not B-LT)")
@@ -176,12 +185,16 @@ def verify_pdf_long_term(body: bytes, *, seal_trust_pem: bytes, tsa_trust_pem: b
                 problems.append(f"document timestamp {number}: {ts_status.summary()}")
             else:
                 archive_time = ts_status.timestamp.astimezone(dt.UTC)
-                passed.append(f"document timestamp {archive_time:%Y-%m-%d %H:%M:%S} UTC over the seal and DSS (B-LTA)")
+                passed.append(
+                    f"document timestamp {archive_time:%Y-%m-%d %H:%M:%S} UTC over the seal and DSS (B-LTA)"
+                )
         last = stamps[-1] if stamps else seals[-1]
         if last.signed_revision != reader.xrefs.total_revisions - 1 and stamps:
             level = validate_pdf_timestamp(last, validation_context=tsa_context()).modification_level
             if level is None or level > ModificationLevel.LTA_UPDATES:
                 problems.append("the document was changed after its last timestamp")
     except Exception as exc:  # a damaged file is a failed check, not a crash
-        return LongTermCheck(False, None, None, [f"not readable as a sealed PDF: {type(exc).__name__}: {exc}"], [])
+        return LongTermCheck(
+            False, None, None, [f"not readable as a sealed PDF: {type(exc).__name__}: {exc}"], []
+        )
     return LongTermCheck(not problems, signature_time, archive_time, problems, passed)

@@ -43,10 +43,15 @@ def tsa_root_url(port: int) -> str:
 
 
 def _config(port: int) -> dict[str, object]:
-    crl_point = {"id": "crl_distribution_points", "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["root"]}}}
+    crl_point = {
+        "id": "crl_distribution_points",
+        "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["root"]}},
+    }
     return {
         "external-url-prefix": f"http://{HOST}:{port}",
-        "keysets": {"local": {"path-prefix": "keys", "keys": {name: {"path": f"{name}.key.pem"} for name in _KEYS}}},
+        "keysets": {
+            "local": {"path-prefix": "keys", "keys": {name: {"path": f"{name}.key.pem"} for name in _KEYS}}
+        },
         "pki-architectures": {
             ARCHITECTURE: {
                 "keyset": "local",
@@ -61,19 +66,28 @@ def _config(port: int) -> dict[str, object]:
                         "subject-key": "root",
                         "issuer": "root",
                         "authority-key": "root",
-                        "validity": {"valid-from": "2020-01-01T00:00:00+0000", "valid-to": "2300-01-01T00:00:00+0000"},
+                        "validity": {
+                            "valid-from": "2020-01-01T00:00:00+0000",
+                            "valid-to": "2300-01-01T00:00:00+0000",
+                        },
                         "extensions": [
                             {"id": "basic_constraints", "critical": True, "value": {"ca": True}},
                             {
                                 "id": "key_usage",
                                 "critical": True,
-                                "smart-value": {"schema": "key-usage", "params": ["digital_signature", "key_cert_sign", "crl_sign"]},
+                                "smart-value": {
+                                    "schema": "key-usage",
+                                    "params": ["digital_signature", "key_cert_sign", "crl_sign"],
+                                },
                             },
                         ],
                     },
                     "tsa": {
                         "issuer": "root",
-                        "validity": {"valid-from": "2020-01-01T00:00:00+0000", "valid-to": "2200-01-01T00:00:00+0000"},
+                        "validity": {
+                            "valid-from": "2020-01-01T00:00:00+0000",
+                            "valid-to": "2200-01-01T00:00:00+0000",
+                        },
                         "extensions": [
                             {
                                 "id": "key_usage",
@@ -87,7 +101,13 @@ def _config(port: int) -> dict[str, object]:
                     },
                 },
                 "services": {
-                    "crl-repo": {"root": {"for-issuer": "root", "signing-key": "root", "simulated-update-schedule": "P90D"}},
+                    "crl-repo": {
+                        "root": {
+                            "for-issuer": "root",
+                            "signing-key": "root",
+                            "simulated-update-schedule": "P90D",
+                        }
+                    },
                     "cert-repo": {"root": {"for-issuer": "root", "publish-issued-certs": True}},
                     "time-stamping": {"tsa": {"signing-key": "tsa", "signing-cert": "tsa"}},
                 },

@@ -25,8 +25,8 @@ from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
 from core.files import write_atomic
-from core.timestamp_check import verify_pdf_long_term
 from core.seal_check import asn1_certificate, outside_event_loop, verify_pdf_signature
+from core.timestamp_check import verify_pdf_long_term
 from documents.signing_identity import SigningIdentity
 from models.signing import Signer
 

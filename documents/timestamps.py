@@ -58,7 +58,7 @@ class TimestampAuthority:
         """An RFC 3161 response (DER) over the SHA-256 of ``data``, checked before it is returned."""
         outside_event_loop("TimestampAuthority.timestamp")
         stamper = self.timestamper()
-        nonce, request = stamper.request_cms(hashlib.sha256(data).digest(), "sha256")
+        nonce, request = stamper.request_cms(hashlib.sha256(data).digest(), "sha256")  # type: ignore[no-untyped-call]
 
         async def ask() -> bytes:
             response = await stamper.async_request_tsa_response(request)
@@ -82,10 +82,15 @@ class TimestampAuthority:
         What an auditor needs to check the timestamps offline (``tsa-certificates.pem``).
         """
         token = timestamp_token(response)
-        pems: list[bytes] = [cert.public_bytes(serialization.Encoding.PEM) for cert in x509.load_pem_x509_certificates(self.roots_pem)]
+        pems: list[bytes] = [
+            cert.public_bytes(serialization.Encoding.PEM)
+            for cert in x509.load_pem_x509_certificates(self.roots_pem)
+        ]
         for choice in token["content"]["certificates"] or []:
             if choice.name == "certificate":
-                pem = x509.load_der_x509_certificate(choice.chosen.dump()).public_bytes(serialization.Encoding.PEM)
+                pem = x509.load_der_x509_certificate(choice.chosen.dump()).public_bytes(
+                    serialization.Encoding.PEM
+                )
                 if pem not in pems:
                     pems.append(pem)
         return b"".join(pems)
