@@ -198,3 +198,13 @@ def verify_pdf_long_term(body: bytes, *, seal_trust_pem: bytes, tsa_trust_pem: b
             False, None, None, [f"not readable as a sealed PDF: {type(exc).__name__}: {exc}"], []
         )
     return LongTermCheck(not problems, signature_time, archive_time, problems, passed)
+
+
+# beside each manifest, its RFC 3161 timestamp (a DER TimeStampResp over the manifest's bytes),
+# and once per year the authority's certificates to check them with, below <org>/<year>/
+MANIFEST_TIMESTAMP_SUFFIX = ".tsr"
+TSA_CERTIFICATES_FILE = "tsa-certificates.pem"
+OWN_CLOCK = (
+    "no trusted timestamps: times rest on the organisation's own clock "
+    "(the worker's clock in the seals, S3's write times for the archive)"
+)
