@@ -12,6 +12,11 @@ Each manifest takes its place in the cycle's chain (the workflow says where: ``A
 and the first archiving of a seal certificate for an organisation pins it
 (``<org>/seal-certificate.json``); a later year with another certificate is still archived (the
 evidence is kept) and logged, and the auditor's verify FAILs it.
+
+With a timestamp authority configured (``ISMS_TSA_URL``), each manifest gets an RFC 3161
+timestamp over its bytes, archived beside it as ``manifests/<stage>.json.tsr``, and the
+authority's certificates are archived once per year as ``tsa-certificates.pem`` (another
+chain later in the year: ``tsa-certificates-<sha256 prefix>.pem``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from adapters.archive import (
     archive_bytes,
     archive_key,
     certificate_fingerprint,
+    describe_version,
+    list_versions_oldest_first,
     manifest_bytes,
     pin_seal_certificate,
 )
@@ -38,8 +45,11 @@ from adapters.audit_access import apply_legal_hold, legal_hold_marked
 from adapters.s3 import get_file
 from core.clause5 import check_report
 from core.contract import Failure
+from core.hashing import sha256_bytes
 from core.settings import Settings
+from core.timestamp_check import MANIFEST_TIMESTAMP_SUFFIX, TSA_CERTIFICATES_FILE
 from documents.check_report import check_report_html, check_report_json
+from documents.timestamps import timestamp_authority
 from models.archive import (
     CHAINED_MANIFEST_FORMAT,
     MANIFEST_FORMAT,
@@ -101,6 +111,7 @@ class ArchiveActivities:
         self._settings = settings
         self._s3 = s3
         self._seal_certificate = seal_certificate_pem.encode() if seal_certificate_pem else None
+        self._timestamps = timestamp_authority(settings)
 
     def _put(
         self, data: ArchiveInput, name: str, body: bytes, content_type: str, until: datetime
@@ -166,18 +177,16 @@ class ArchiveActivities:
                 facts=data.facts,
                 objects=archived,
             )
-            written = self._put(
-                data,
-                manifest_name(data.stage),
-                manifest_bytes(manifest),
-                "application/json",
-                retain_until,
-            )
+            body = manifest_bytes(manifest)
+            written = self._put(data, manifest_name(data.stage), body, "application/json", retain_until)
+            timestamps = self._timestamp_manifest(data, body, retain_until)
         except ArchiveConflictError as exc:
             raise ApplicationError(str(exc), type=ARCHIVE_CONFLICT, non_retryable=True) from exc
         held = legal_hold_marked(self._s3, self._settings, data.cycle_id)
         if held:  # the lead placed a hold on this cycle before these were written
-            apply_legal_hold(self._s3, self._settings.archive_bucket, [*archived, written], on=True)
+            apply_legal_hold(
+                self._s3, self._settings.archive_bucket, [*archived, written, *timestamps], on=True
+            )
         activity.logger.info(
             "archived %d object(s) and the manifest for %s (%s)", len(archived), data.cycle_id, data.stage
         )
@@ -203,6 +212,52 @@ class ArchiveActivities:
                 data, f"{base}/report.html", check_report_html(report), "text/html; charset=utf-8", until
             ),
         ]
+
+    def _timestamp_manifest(
+        self, data: ArchiveInput, body: bytes, retain_until: datetime
+    ) -> list[ArchivedObject]:
+        """The manifest's RFC 3161 timestamp and the authority's certificates, archived (none without one).
+
+        A retry keeps the timestamp an earlier attempt archived (the manifest's bytes are the
+        same; a second token would only differ in time). An unreachable authority is retried.
+        """
+        if self._timestamps is None:
+            return []
+        bucket = self._settings.archive_bucket
+        key = archive_key(data.organisation, data.year, manifest_name(data.stage) + MANIFEST_TIMESTAMP_SUFFIX)
+        earlier = list_versions_oldest_first(self._s3, bucket, key)
+        if earlier:
+            return [describe_version(self._s3, bucket, key, earlier[0])]
+        response = self._timestamps.timestamp(body)
+        chain = self._timestamps.certificates_pem(response)
+        certificates = (
+            self._put(data, TSA_CERTIFICATES_FILE, chain, "application/x-pem-file", retain_until)
+            if not self._chain_differs(data, chain)
+            else self._put(
+                data,
+                f"tsa-certificates-{sha256_bytes(chain)[:12]}.pem",
+                chain,
+                "application/x-pem-file",
+                retain_until,
+            )
+        )
+        stamp = self._put(
+            data,
+            manifest_name(data.stage) + MANIFEST_TIMESTAMP_SUFFIX,
+            response,
+            "application/timestamp-reply",
+            retain_until,
+        )
+        return [stamp, certificates]
+
+    def _chain_differs(self, data: ArchiveInput, chain: bytes) -> bool:
+        """Whether this year's ``tsa-certificates.pem`` holds another chain (the authority renewed)."""
+        bucket = self._settings.archive_bucket
+        key = archive_key(data.organisation, data.year, TSA_CERTIFICATES_FILE)
+        versions = list_versions_oldest_first(self._s3, bucket, key)
+        return bool(versions) and describe_version(self._s3, bucket, key, versions[0]).sha256 != sha256_bytes(
+            chain
+        )
 
     def _pin_seal_certificate(self, data: ArchiveInput, retain_until: datetime) -> str | None:
         """Pin the seal certificate for the organisation the first time one is archived; its fingerprint."""

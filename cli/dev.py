@@ -56,6 +56,7 @@ def up(
     seaweed_volume_port: Annotated[int | None, _port("SeaweedFS volume port (default 8380).")] = None,
     seaweed_filer_port: Annotated[int | None, _port("SeaweedFS filer port (default 8388).")] = None,
     smtp_port: Annotated[int | None, _port("SMTP sink port (default 8025).")] = None,
+    tsa_port: Annotated[int | None, _port("Timestamp authority port (default 8090).")] = None,
     web_port: Annotated[int | None, _port("Web app port (default 8000).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each component.")] = 90.0,
     as_json: JsonFlag = False,
@@ -77,6 +78,7 @@ def up(
             "seaweed_volume": seaweed_volume_port,
             "seaweed_filer": seaweed_filer_port,
             "smtp": smtp_port,
+            "tsa": tsa_port,
             "web": web_port,
         }.items()
         if value is not None

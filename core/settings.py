@@ -174,6 +174,13 @@ class Settings(BaseSettings):
     signing_cert_file: Path | None = None
     signing_key_passphrase: SecretStr | None = None
     signing_dir: Path = Field(default_factory=lambda: resolve_data_dir() / "signing")
+    # trusted time: an RFC 3161 timestamp authority (seals, document timestamps, manifests);
+    # without one, every time rests on the organisation's own clock. tsa_ca_file: the PEM
+    # root(s) its certificate chains to (the chain the authority sends is archived with them)
+    tsa_url: str | None = None
+    tsa_username: str | None = None
+    tsa_password: SecretStr | None = None
+    tsa_ca_file: Path | None = None
 
     @field_validator("admins", "trusted_proxies", mode="before")
     @classmethod
@@ -222,6 +229,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ISMS_DRAFTS_BUCKET must differ from ISMS_ARCHIVE_BUCKET: drafts are deleted, "
                 "the archive is write-once"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tsa_is_complete(self) -> Settings:
+        if (self.tsa_username is None) != (self.tsa_password is None):
+            raise ValueError("ISMS_TSA_USERNAME and ISMS_TSA_PASSWORD must be set together")
+        if self.tsa_url is not None and not self.tsa_url.startswith(("http://", "https://")):
+            raise ValueError(f"ISMS_TSA_URL: must be an http:// or https:// URL, not {self.tsa_url!r}")
+        if self.tsa_url is None and (self.tsa_username is not None or self.tsa_ca_file is not None):
+            raise ValueError("ISMS_TSA_USERNAME, ISMS_TSA_PASSWORD and ISMS_TSA_CA_FILE need ISMS_TSA_URL")
+        if self.tsa_url is not None and self.tsa_ca_file is None:
+            raise ValueError(
+                "ISMS_TSA_URL needs ISMS_TSA_CA_FILE: the PEM root certificate the authority's certificate "
+                "chains to (archived, so that an auditor can check every timestamp offline)"
             )
         return self
 

@@ -63,6 +63,7 @@ from devstack.seaweed import (
     write_s3_config,
 )
 from devstack.temporal_server import TemporalPorts, temporal_argv, temporal_health
+from devstack.tsa import fetch_tsa_root, tsa_argv, tsa_health, tsa_url, write_tsa_config
 from documents.pdf_convert import reap_stale_converters
 
 # the demo organisation's profile: its ISMS lead and deputy may sign in to the local dashboard
@@ -73,8 +74,9 @@ ARCHIVE_BUCKET = "isms-archive"
 DRAFTS_BUCKET = "isms-drafts"
 TASK_QUEUE = "isms-cycle"
 
-ComponentName = Literal["temporal", "seaweedfs", "smtp", "worker", "web"]
-COMPONENTS: tuple[ComponentName, ...] = ("temporal", "seaweedfs", "smtp", "worker", "web")
+ComponentName = Literal["temporal", "seaweedfs", "smtp", "tsa", "worker", "web"]
+# tsa: a real RFC 3161 timestamp authority (certomancer), started before the worker that uses it
+COMPONENTS: tuple[ComponentName, ...] = ("temporal", "seaweedfs", "smtp", "tsa", "worker", "web")
 # the processes that read ISMS_ settings, each from a file of its own beside isms.env
 SETTINGS_READERS: tuple[Literal["worker", "web"], ...] = ("worker", "web")
 
@@ -91,6 +93,7 @@ class DevPorts(BaseModel):
     seaweed_volume: int = Field(8380, ge=1, le=55535)
     seaweed_filer: int = Field(8388, ge=1, le=55535)
     smtp: int = Field(8025, ge=1, le=65535)
+    tsa: int = Field(8090, ge=1, le=65535)
     web: int = Field(8000, ge=1, le=65535)
 
     def temporal_ports(self) -> TemporalPorts:
@@ -130,6 +133,7 @@ class DevPorts(BaseModel):
                 (seaweed.grpc(self.seaweed_filer), "--seaweed-filer-port (gRPC +10000)"),
             ],
             "smtp": [(self.smtp, "--smtp-port")],
+            "tsa": [(self.tsa, "--tsa-port")],
             "worker": [],
             "web": [(self.web, "--web-port")],
         }
@@ -216,6 +220,7 @@ class DevStack:
         self.settings_file = self.data_dir / "isms.env"  # the command line's
         self.logs_dir = self.data_dir / "logs"
         self.mailbox_dir = self.data_dir / "mailbox"
+        self.tsa_root_file = self.data_dir / "tsa" / "tsa-root.pem"
         self.temporal_db = self.data_dir / "temporal" / "temporal.db"
         self.seaweed_dir = self.data_dir / "seaweedfs"
         self.s3_config = self.data_dir / "seaweedfs-identities.json"
@@ -304,6 +309,9 @@ class DevStack:
             **self._identity_env(state.s3_archive_writer, "ISMS_S3_ARCHIVE_"),
             "ISMS_PROOF_SECRET": state.proof_secret,
             "ISMS_SIGNING_DIR": str(self.data_dir / "signing"),
+            # trusted time for the seals and the manifests (the file is written once the TSA answers)
+            "ISMS_TSA_URL": tsa_url(state.ports.tsa),
+            "ISMS_TSA_CA_FILE": str(self.tsa_root_file),
         }
 
     def _write_settings_files(self, state: DevState) -> None:
@@ -349,6 +357,9 @@ class DevStack:
                 "--host", HOST, "--port", str(state.ports.smtp),
                 "--maildir", str(self.mailbox_dir),
             ]  # fmt: skip
+        if name == "tsa":
+            config = write_tsa_config(self.data_dir / "tsa", port=state.ports.tsa)
+            return tsa_argv(config, port=state.ports.tsa)
         if name == "worker":
             return [sys.executable, "-m", "worker"]
         return [sys.executable, "-m", "web"]
@@ -361,6 +372,8 @@ class DevStack:
             return lambda: s3_health(f"http://{HOST}:{ports.s3}", state.s3_admin)
         if name == "smtp":
             return lambda: smtp_health(host=HOST, port=ports.smtp)
+        if name == "tsa":
+            return lambda: tsa_health(ports.tsa)
         if name == "worker":
             return lambda: self._worker_health()
         return lambda: _http_health(f"http://{HOST}:{ports.web}/healthz")
@@ -377,6 +390,7 @@ class DevStack:
             "temporal": f"http://{HOST}:{ports.temporal_ui} (gRPC {HOST}:{ports.temporal})",
             "seaweedfs": f"http://{HOST}:{ports.s3}",
             "smtp": f"smtp://{HOST}:{ports.smtp} -> {self.mailbox_dir}",
+            "tsa": tsa_url(ports.tsa),
             "worker": f"task queue {TASK_QUEUE}",
             "web": f"http://{HOST}:{ports.web}",
         }[name]
@@ -452,6 +466,8 @@ class DevStack:
                 )
                 if name == "seaweedfs":
                     detail = self._prepare_buckets(state)
+                if name == "tsa":  # the worker's ISMS_TSA_CA_FILE: the root the authority publishes
+                    write_atomic(self.tsa_root_file, fetch_tsa_root(state.ports.tsa))
             except Exception as exc:
                 log_tail = tail(record.log_file)
                 for earlier in reversed(started):

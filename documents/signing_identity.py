@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
@@ -27,6 +27,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.seal_check import asn1_certificate, describe_name
 from core.settings import Settings
+from documents.timestamps import TimestampAuthority, TimestampError, timestamp_authority
 
 KEY_FILENAME = "signing-key.pem"
 CERT_FILENAME = "signing-cert.pem"
@@ -46,6 +47,9 @@ class SigningIdentity:
     key: SigningKey
     certificate: x509.Certificate
     self_signed: bool
+    # the configured RFC 3161 authority: seals carry its timestamp and are archived as PAdES
+    # B-LTA; None, the seal's time is the worker's own clock
+    timestamps: TimestampAuthority | None = None
 
     @property
     def subject(self) -> str:
@@ -189,7 +193,8 @@ def _publish_once(path: Path, data: bytes, *, mode: int) -> None:
 def load_or_create_signing_identity(
     settings: Settings, *, organisation: str = "isms-cycle"
 ) -> SigningIdentity:
-    """The configured key and certificate, or the self-signed pair in ``settings.signing_dir``.
+    """The configured key and certificate, or the self-signed pair in ``settings.signing_dir``,
+    with the timestamp authority of ``settings`` (``ISMS_TSA_URL``) when one is configured.
 
     With ``signing_key_file`` and ``signing_cert_file`` set, both are loaded (PEM; the key may be
     encrypted with ``signing_key_passphrase``). Otherwise ``signing_dir`` keeps
@@ -197,8 +202,19 @@ def load_or_create_signing_identity(
     as production should) and ``signing-cert.pem``; the first run makes them: an EC P-256 key
     and a ten-year self-signed certificate, CN "<organisation> document sealing".
     Processes racing on the first run end up with the same pair. Raises
-    :class:`SigningIdentityError` when the files cannot be used.
+    :class:`SigningIdentityError` when the files (or ``ISMS_TSA_CA_FILE``) cannot be used.
     """
+    return replace(_key_pair(settings, organisation=organisation), timestamps=_authority(settings))
+
+
+def _authority(settings: Settings) -> TimestampAuthority | None:
+    try:
+        return timestamp_authority(settings)
+    except TimestampError as exc:
+        raise SigningIdentityError(str(exc)) from None
+
+
+def _key_pair(settings: Settings, *, organisation: str) -> SigningIdentity:
     passphrase = (
         settings.signing_key_passphrase.get_secret_value() if settings.signing_key_passphrase else None
     )

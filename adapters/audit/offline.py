@@ -38,6 +38,7 @@ from adapters.audit.chain import ReadManifest, YearChains, link_chains
 from adapters.audit.pack import PACK_INDEX_HTML, PACK_INDEX_JSON, PACK_SEAL_CERTIFICATE, PACK_SEAL_PIN
 from adapters.audit.reader import MANIFESTS, AuditError, in_prefix, relative_name
 from core.hashing import sha256_bytes
+from core.timestamp_check import verify_timestamp_response
 from models.archive import (
     SEAL_CERTIFICATE_FILE,
     SHOWN_DRAFT_STEM,
@@ -216,28 +217,49 @@ def _pinned(pack: PackFiles, organisation: str, report: PackReport) -> bytes | N
     return pin.certificate_pem.encode()
 
 
-def manifest_time(name: str, manifest: ArchiveManifest, pack: PackFiles) -> TimeFact:
-    """When a manifest's facts were recorded, and on which clock.
+def manifest_time(name: str, manifest: ArchiveManifest, pack: PackFiles) -> tuple[TimeFact, str | None]:
+    """When a manifest's facts were recorded, on which clock, and what is wrong with its timestamp.
 
-    The slot for an RFC 3161 token over the manifest's SHA-256 (``<name>.tsr``, checked against
-    the pack's ``tsa-certificates.pem``): until that check is in, a manifest's time is the
-    ``signed_at`` it states, on the organisation's own clock, and a token beside it is named
-    as not checked.
+    With an RFC 3161 token beside it (``<name>.tsr``), checked against the pack's
+    ``tsa-certificates*.pem``: the authority's time (or a problem naming the token). Without
+    one: the ``signed_at`` it states, on the organisation's own clock.
     """
-    token = pack.files.get(name + TIMESTAMP_TOKEN_SUFFIX)
-    clock = ORGANISATION_CLOCK + " (the time the manifest states)"
-    if token is not None:
-        clock += f"; {name}{TIMESTAMP_TOKEN_SUFFIX} is in the pack, but this verifier does not check it"
     at = manifest.facts.signed_at if manifest.stage.startswith("signed-") else None
     what = "signed" if at is not None else "archived"
-    return TimeFact(fact=f"{name}: the version was {what} ({manifest.stage})", at=at, clock=clock)
+    fact = f"{name}: the version was {what} ({manifest.stage})"
+    token = pack.files.get(name + TIMESTAMP_TOKEN_SUFFIX)
+    if token is None:
+        return TimeFact(fact=fact, at=at, clock=ORGANISATION_CLOCK + " (the time the manifest states)"), None
+    trust = b"".join(body for path, body in sorted(pack.files.items()) if _is_tsa_certificates(path))
+    if not trust:
+        problem = f"{name}{TIMESTAMP_TOKEN_SUFFIX}: the pack has no tsa-certificates.pem to check it with"
+        return TimeFact(fact=fact, at=at, clock=ORGANISATION_CLOCK), problem
+    checked = verify_timestamp_response(token, data=pack.files[name], trust_pem=trust)
+    if not checked.valid:
+        problem = f"{name}{TIMESTAMP_TOKEN_SUFFIX} does not prove this manifest: {checked.detail}"
+        return TimeFact(fact=fact, at=at, clock=ORGANISATION_CLOCK), problem
+    facts_at = checked.time
+    return (
+        TimeFact(
+            fact=f"{fact}; its manifest existed by then",
+            at=facts_at,
+            clock=f"an RFC 3161 timestamp from {checked.authority}",
+            trusted_time=True,
+        ),
+        None,
+    )
+
+
+def _is_tsa_certificates(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.startswith(TSA_CERTIFICATES.removesuffix(".pem")) and name.endswith(".pem")
 
 
 def _timestamp_trust(pack: PackFiles) -> list[x509.Certificate]:
     """The timestamp authority's certificates the pack carries (``tsa-certificates.pem``)."""
     found: list[x509.Certificate] = []
     for name, body in pack.files.items():
-        if PurePosixPath(name).name == TSA_CERTIFICATES:
+        if _is_tsa_certificates(name):
             try:
                 found += x509.load_pem_x509_certificates(body)
             except ValueError:
@@ -325,7 +347,10 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
                     f"it was archived with seal certificate {sealed_with}, "
                     f"not the pinned {pinned_fingerprint}"
                 )
-            report.times.append(manifest_time(name, manifest, pack))
+            time_fact, timestamp_problem = manifest_time(name, manifest, pack)
+            report.times.append(time_fact)
+            if timestamp_problem is not None:
+                faults.setdefault(name, []).append(timestamp_problem)
             for obj in manifest.objects:
                 if in_prefix(obj.key, organisation, year):
                     expected[relative_name(obj, organisation, year)] = obj
@@ -374,6 +399,7 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
         report.objects.append(check)
     known = {*expected, PACK_INDEX_HTML, PACK_INDEX_JSON, PACK_SEAL_PIN, PACK_SEAL_CERTIFICATE}
     listed_tokens = {f"{n}{TIMESTAMP_TOKEN_SUFFIX}" for n in report.manifests}
+    known |= {path for path in pack.files if _is_tsa_certificates(path) and "/" not in path}
     for name in sorted(set(pack.files) - known - listed_tokens):
         if any(c.key == name for c in chains.findings):
             continue  # an extra or unreadable manifest: its finding says so

@@ -34,11 +34,14 @@ from adapters.audit.reader import (
 )
 from core.files import publish_file
 from core.hashing import sha256_bytes
+from core.timestamp_check import MANIFEST_TIMESTAMP_SUFFIX as TIMESTAMP_TOKEN_SUFFIX
+from core.timestamp_check import TSA_CERTIFICATES_FILE as TSA_CERTIFICATES
 from models.archive import (
     SEAL_CERTIFICATE_FILE,
     SEAL_PIN_FILE,
     SHOWN_DRAFT_STEM,
     ArchivedDocumentFacts,
+    ArchivedObject,
     SealPin,
 )
 from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
@@ -396,6 +399,7 @@ def build_pack(
                 )
             if pinned is not None:
                 _write_pin(archive, index, reader.read_checked(pinned.object), pinned.object.version_id)
+            _write_timestamps(archive, index, reader, organisation, year, [mo for _, mo in manifests])
             index.items = audit_items([entry.path for entry in index.entries])
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
             archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
@@ -404,6 +408,53 @@ def build_pack(
         temporary.unlink(missing_ok=True)
         raise
     return index
+
+
+def _write_timestamps(
+    archive: zipfile.ZipFile,
+    index: PackIndex,
+    reader: ArchiveReader,
+    organisation: str,
+    year: int,
+    manifest_objects: list[ArchivedObject],
+) -> None:
+    """Each chain manifest's RFC 3161 timestamp (``<manifest>.tsr``, its first version) and the
+    authority's certificates (``tsa-certificates*.pem``), so the pack alone proves when.
+
+    They are archived after the manifest they vouch for, so no manifest lists them: the offline
+    verifier checks each token against the manifest's bytes and these certificates.
+    """
+    listing = reader.listing(organisation, year)
+    prefix = f"{organisation}/{year}/"
+    wanted = [mo.key + TIMESTAMP_TOKEN_SUFFIX for mo in manifest_objects]
+    wanted += sorted(
+        key
+        for key in listing.versions
+        if key.removeprefix(prefix).startswith(TSA_CERTIFICATES.removesuffix(".pem"))
+    )
+    for key in wanted:
+        versions = listing.versions.get(key)
+        if not versions:
+            continue
+        first = versions[0]  # the one written first: a later one is not the evidence
+        body = reader.read(key, first.version_id)
+        path = key.removeprefix(prefix)
+        archive.writestr(path, body)
+        what = (
+            "the timestamp authority's certificates, to check the timestamps"
+            if path.endswith(".pem")
+            else f"an RFC 3161 timestamp over {path.removesuffix(TIMESTAMP_TOKEN_SUFFIX)}: "
+            "when its facts existed"
+        )
+        index.entries.append(
+            PackEntry(
+                path=path,
+                sha256=sha256_bytes(body),
+                size=len(body),
+                evidence=f"7.5.3: {what}",
+                version_id=first.version_id,
+            )
+        )
 
 
 def _write_pin(archive: zipfile.ZipFile, index: PackIndex, body: bytes, version_id: str) -> None:

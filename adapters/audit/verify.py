@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from adapters.archive import certificate_fingerprint, seal_pin_key
+from adapters.archive import certificate_fingerprint, describe_version, seal_pin_key
 from adapters.audit.chain import CLOCK_TOLERANCE, SIGNED_STAGE_PREFIX, YearChains
 from adapters.audit.pack import PACK_INDEX_HTML, PACK_INDEX_JSON, PACK_SEAL_CERTIFICATE, PACK_SEAL_PIN
 from adapters.audit.reader import (
@@ -77,12 +77,24 @@ def _retention_checks(
     return dict(head)
 
 
-def _pdf_check(body: bytes, certificate_pem: bytes | None, check: ObjectCheck) -> None:
+def _pdf_check(
+    body: bytes, certificate_pem: bytes | None, check: ObjectCheck, tsa_pem: bytes | None = None
+) -> None:
     # imported here: pyHanko takes most of a second to import, and only verify needs it
     from core.seal_check import load_certificates, verify_pdf_signature
+    from core.timestamp_check import verify_pdf_long_term
 
     if certificate_pem is None:
         check.problems.append(f"no {SEAL_CERTIFICATE_FILE} archived beside it to check the seal against")
+        return
+    if tsa_pem is not None:  # the year has trusted time: every seal must be PAdES B-LTA
+        long_term = verify_pdf_long_term(body, seal_trust_pem=certificate_pem, tsa_trust_pem=tsa_pem)
+        check.passed += long_term.passed
+        check.problems += [f"PAdES B-LTA: {problem}" for problem in long_term.problems]
+        if long_term.valid:
+            check.passed.append(
+                "the seal's time rests on the timestamp authority, not the organisation's clock"
+            )
         return
     try:
         trust = load_certificates(certificate_pem)
@@ -97,6 +109,79 @@ def _pdf_check(body: bytes, certificate_pem: bytes | None, check: ObjectCheck) -
         check.passed.append(f"PAdES seal valid and intact ({result.signer_subject})")
     else:
         check.problems.append(f"PAdES seal: {result.detail}")
+
+
+def _timestamp_findings(
+    reader: ArchiveReader,
+    listing: Listing,
+    organisation: str,
+    year: int,
+    manifests: dict[str, ArchivedObject],
+    now: datetime,
+) -> tuple[bytes | None, dict[str, list[str]], dict[str, list[str]], list[ObjectCheck]]:
+    """The manifests' RFC 3161 timestamps, checked against the archived TSA certificates.
+
+    Returns the certificates (PEM, None when the year has none), a line per manifest for what
+    its time rests on, a problem per manifest whose timestamp is missing or does not verify,
+    and a check per timestamp and certificate file (so they are not "not in any manifest").
+    """
+    from core.timestamp_check import (
+        MANIFEST_TIMESTAMP_SUFFIX,
+        OWN_CLOCK,
+        TSA_CERTIFICATES_FILE,
+        verify_timestamp_response,
+    )
+
+    prefix = f"{organisation}/{year}/"
+    stem = TSA_CERTIFICATES_FILE.removesuffix(".pem")
+    certificate_keys = [
+        key
+        for key in listing.versions
+        if key.startswith(prefix + stem) and key.endswith(".pem") and key.count("/") == prefix.count("/")
+    ]
+    stamp_keys = {key + MANIFEST_TIMESTAMP_SUFFIX for key in manifests} & set(listing.versions)
+    notes: dict[str, list[str]] = {}
+    faults: dict[str, list[str]] = {}
+    checks: list[ObjectCheck] = []
+    if not certificate_keys and not stamp_keys:
+        for key in manifests:
+            notes[key] = [OWN_CLOCK]
+        return None, notes, faults, checks
+    trust = b""
+    for key in sorted([*certificate_keys, *stamp_keys]):
+        first = listing.versions[key][0]
+        obj = describe_version(reader.s3, reader.bucket, key, first.version_id)
+        check = ObjectCheck(key=key, version_id=obj.version_id, verdict=Verdict.PASS)
+        _retention_checks(reader, obj, check, now)
+        if key in certificate_keys:
+            trust += reader.read(key, obj.version_id)
+            check.passed.append("the timestamp authority's certificates, to check every timestamp with")
+        else:
+            check.passed.append(f"the RFC 3161 timestamp of {key.removesuffix(MANIFEST_TIMESTAMP_SUFFIX)}")
+        if check.problems:
+            check.verdict = Verdict.FAIL
+        checks.append(check)
+    if not trust:
+        for key in manifests:
+            faults[key] = [f"timestamps archived, but no {TSA_CERTIFICATES_FILE} to check them against"]
+        return None, notes, faults, checks
+    for key, obj in manifests.items():
+        stamp_key = key + MANIFEST_TIMESTAMP_SUFFIX
+        if stamp_key not in stamp_keys:
+            faults[key] = [f"no RFC 3161 timestamp beside it ({stamp_key.removeprefix(prefix)} is missing)"]
+            continue
+        try:
+            body = reader.read(key, obj.version_id)
+            stamp = reader.read(stamp_key, listing.versions[stamp_key][0].version_id)
+        except AuditError as exc:
+            faults[key] = [str(exc)]
+            continue
+        result = verify_timestamp_response(stamp, data=body, trust_pem=trust)
+        if result.valid:
+            notes[key] = [f"{result.detail}: its facts existed then, on the authority's time (RFC 3161)"]
+        else:
+            faults[key] = [f"manifest timestamp {stamp_key.removeprefix(prefix)}: {result.detail}"]
+    return trust, notes, faults, checks
 
 
 # beside each document's PDF (and its Word file, unless it is a static PDF)
@@ -399,6 +484,15 @@ def verify_archive(
                 "(the acknowledgement campaign may still be running)"
             )
     report.objects += _pin_findings(organisation, pinned, chains, archived)
+    manifest_objects = {key: obj for key, obj in archived.items() if key in report.manifests}
+    tsa_pem, clock_notes, clock_faults, timestamp_checks = _timestamp_findings(
+        reader, listing, organisation, year, manifest_objects, now
+    )
+    for key, lines in clock_notes.items():
+        notes.setdefault(key, []).extend(lines)
+    for key, lines in clock_faults.items():
+        faults.setdefault(key, []).extend(lines)
+    report.objects += timestamp_checks
     certificates: dict[str, bytes] = {}
     for key, obj in archived.items():
         if key.endswith("/" + SEAL_CERTIFICATE_FILE):
@@ -421,7 +515,7 @@ def verify_archive(
                     check.problems.append(f"SHA-256 {digest} does not match the manifest's {obj.sha256}")
                 sealed = key.endswith(".pdf") and not key.rsplit("/", 1)[-1].startswith(SHOWN_DRAFT_STEM)
                 if sealed and not check.problems:  # the draft shown was not sealed: it is as shown
-                    _pdf_check(body, certificates.get(key.rsplit("/", 1)[0]), check)
+                    _pdf_check(body, certificates.get(key.rsplit("/", 1)[0]), check, tsa_pem)
                 if key.endswith("/" + SEAL_CERTIFICATE_FILE) and not check.problems:
                     _pin_check(pinned, body, check)
         check.passed += notes.get(key, [])
@@ -429,7 +523,7 @@ def verify_archive(
         if check.problems:
             check.verdict = Verdict.FAIL
         report.objects.append(check)
-    reported = {c.key for c in chains.findings}
+    reported = {c.key for c in chains.findings} | {c.key for c in timestamp_checks}
     report.objects += [c for c in _extra_findings(listing, archived) if c.key not in reported]
     return report
 

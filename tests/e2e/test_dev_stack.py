@@ -34,6 +34,7 @@ PORT_OPTIONS = [
     "--seaweed-volume-port",
     "--seaweed-filer-port",
     "--smtp-port",
+    "--tsa-port",
     "--web-port",
 ]
 

@@ -58,6 +58,7 @@ PORT_OPTIONS = {
     "seaweed_volume": "--seaweed-volume-port",
     "seaweed_filer": "--seaweed-filer-port",
     "smtp": "--smtp-port",
+    "tsa": "--tsa-port",
     "web": "--web-port",
 }
 
