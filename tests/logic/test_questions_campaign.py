@@ -69,7 +69,7 @@ async def _acknowledge(tier: Tier, data: CampaignInput, person: str, **answers: 
             ip="198.51.100.9",
             user_agent="logic-tier",
             link_sequence=page.newest_link,
-            **answers,  # type: ignore[arg-type]
+            **answers,
         ),
         id=f"ack-{link}",
     )

@@ -27,7 +27,7 @@ DOCUMENTS = [
 
 def _records() -> list[PersonRecord]:
     def person(n: int, **fields: object) -> PersonRecord:
-        return PersonRecord(email=f"p{n}@x.example", name=f"P{n}", department="R&D", **fields)  # type: ignore[arg-type]
+        return PersonRecord(email=f"p{n}@x.example", name=f"P{n}", department="R&D", **fields)
 
     return [
         # right first time
