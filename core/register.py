@@ -43,7 +43,14 @@ from typing import Any
 
 import markdown
 
-from models.campaign import AcknowledgedDocument, CampaignDocument, CampaignReport, PersonRecord, Tally
+from models.campaign import (
+    AcknowledgedDocument,
+    CampaignDocument,
+    CampaignReport,
+    PersonRecord,
+    QuestionFigures,
+    Tally,
+)
 
 CSV_COLUMNS = (
     "email",
@@ -64,6 +71,9 @@ CSV_COLUMNS = (
     "documents",
     "acknowledges",
     "acknowledged_documents",
+    "attempts",
+    "answers",
+    "first_answers",
 )
 NO_LINE_MANAGER = "No line manager"
 
@@ -212,6 +222,18 @@ def _documents_cell(documents: dict[str, str]) -> str:
     return "; ".join(f"{name}={digest}" for name, digest in sorted(documents.items()))
 
 
+def _answers_cell(answers: dict[str, list[int]]) -> str:
+    # each document's answers, the index of the choice picked per question counting from 0
+    return "; ".join(
+        f"{PurePosixPath(name).stem}=" + ",".join(str(answer) for answer in given)
+        for name, given in answers.items()
+    )
+
+
+def _answers_json(answers: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {PurePosixPath(name).stem: list(given) for name, given in answers.items()}
+
+
 def _csv_row(record: PersonRecord) -> list[str]:
     cells = [
         record.email,
@@ -232,6 +254,9 @@ def _csv_row(record: PersonRecord) -> list[str]:
         _documents_cell(record.documents),
         _acknowledges_cell(record),
         _acknowledged_cell(record),
+        str(record.attempts) if record.attempts else "",
+        _answers_cell(record.answers),
+        _answers_cell(record.first_answers),
     ]
     return [_neutralise(cell) for cell in cells]
 
@@ -243,7 +268,10 @@ def register_csv(records: Iterable[PersonRecord]) -> bytes:
     case. ``reminded_at`` holds every reminder time joined by ``"; "`` and ``documents`` the
     hashes shown when acknowledging as ``"name=sha256; name=sha256"``; ``acknowledges`` the ids
     of the documents the person is asked to acknowledge (empty: every document of the version)
-    and ``acknowledged_documents`` what they acknowledged as ``"id@version=sha256; ..."``. A cell that a
+    and ``acknowledged_documents`` what they acknowledged as ``"id@version=sha256; ..."``; for
+    documents with questions, ``attempts`` (how many tries it took), ``answers`` (the right answers
+    given) and ``first_answers`` (the first try) as ``"id=1,0; ..."``, each the index of the choice
+    picked counting from 0 (empty: no questions). A cell that a
     spreadsheet would read as a formula (it starts with ``= + - @``, a tab or a line break)
     gets a leading apostrophe: names and user agents come from people, not from us.
     """
@@ -279,6 +307,9 @@ def _record_json(record: PersonRecord) -> dict[str, Any]:
             document.model_dump(include={"id", "title", "version", "sha256"})
             for document in acknowledged_documents(record)
         ],
+        "attempts": record.attempts,
+        "answers": _answers_json(record.answers),
+        "first_answers": _answers_json(record.first_answers),
     }
 
 
@@ -384,7 +415,38 @@ def build_report(
         documents=list(documents),
         by_document=tally_documents(records, documents, closed=True),
         no_documents=no_documents,
+        questions=question_figures(records, documents),
     )
+
+
+def question_figures(
+    records: Iterable[PersonRecord], documents: Sequence[CampaignDocument]
+) -> list[QuestionFigures]:
+    """Each question of ``documents``: of the people who acknowledged its document with answers
+    (leavers included: they answered), how many got it right on their first try."""
+    figures = [
+        QuestionFigures(document=item.name, number=number, question=question.question)
+        for item in documents
+        for number, question in enumerate(item.questions, start=1)
+    ]
+    correct = {
+        (item.name, number): question.correct
+        for item in documents
+        for number, question in enumerate(item.questions, start=1)
+    }
+    for record in records:
+        for figure in figures:
+            if record.acknowledged_at is None or figure.document not in record.answers:
+                continue
+            first = record.first_answers.get(figure.document) or record.answers[figure.document]
+            figure.answered += 1
+            figure.attempts += max(record.attempts, 1)
+            right = (
+                figure.number <= len(first)
+                and first[figure.number - 1] == correct[(figure.document, figure.number)]
+            )
+            figure.right_first_time += int(right)
+    return figures
 
 
 def shortfall(tally: Tally, target: float) -> int:
@@ -514,6 +576,24 @@ def report_markdown(report: CampaignReport) -> str:
                 f"| {title} | {escape_markdown(item.version)} | {escape_markdown(item.audience)} "
                 f"| {figures.total} | {figures.acknowledged} "
                 f"| {figures.outstanding} | {format_rate(figures)} |"
+            )
+    if report.questions:
+        titles = {item.name: item.title for item in report.documents}
+        lines += [
+            "",
+            "## Comprehension questions",
+            "",
+            "Everyone recorded answered every question of their documents right; the pass rate is "
+            "of those who got it right on their first try.",
+            "",
+            "| Document | Question | Answered | Right first time | First-attempt pass rate |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
+        for figure in report.questions:
+            lines.append(
+                f"| {escape_markdown(titles.get(figure.document, figure.document))} "
+                f"| {figure.number}. {escape_markdown(figure.question)} | {figure.answered} "
+                f"| {figure.right_first_time} | {figure.rate_text} |"
             )
     lines += ["", "## Non-responders by line manager", ""]
     if not report.non_responders_by_manager:

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
-from models.profile import Audience
+from models.profile import Audience, Question
 from models.routing import AckLadder, Person
 from models.storage import StoredObject
 
@@ -35,6 +35,10 @@ DOCUMENTS_ACKNOWLEDGEMENT_TEXT = (
 DOCUMENT_ACKNOWLEDGEMENT_TEXT = (
     "I have read and accept the document listed on this page, identified by the SHA-256 fingerprint shown."
 )
+# the refusal (ApplicationError type) of an acknowledgement whose answers to the questions are
+# missing or wrong (details: each question as "<document name>#<number>"); belongs with
+# core.contract.Refusal, where it is to move as Refusal.WRONG_ANSWERS with the same value
+WRONG_ANSWERS = "WrongAnswers"
 RATE_TARGET = 0.95  # the acknowledgement rate the cycle report measures against
 DEFAULT_BATCH_SIZE = 250  # people per batch workflow: keeps each history and payload small
 
@@ -80,6 +84,7 @@ class CampaignDocument(BaseModel):
     version: str
     sha256: str  # of the sealed PDF
     audience: str = "everyone in scope"  # Audience.describe()
+    questions: list[Question] = Field(default_factory=list)  # asked before acknowledging it
 
     @property
     def id(self) -> str:
@@ -98,6 +103,9 @@ class SignedVersion(BaseModel):
     # the documents staff acknowledge, each with its audience; None (a version signed before the
     # documents section existed): everyone in scope acknowledges every document
     audiences: dict[str, Audience] | None = None
+    # document name -> the questions staff answer before acknowledging it (the profile's
+    # ``questions``); a document not named here has none ({}: a version signed before questions)
+    questions: dict[str, list[Question]] = Field(default_factory=dict)
 
     def acknowledged_names(self) -> list[str]:
         """The documents staff acknowledge (each by its audience), in the version's order."""
@@ -128,6 +136,7 @@ class SignedVersion(BaseModel):
                 version=self.version_of(name),
                 sha256=self.documents[name],
                 audience="everyone in scope" if self.audiences is None else self.audiences[name].describe(),
+                questions=self.questions.get(name, []),
             )
             for name in self.acknowledged_names()
         ]
@@ -187,6 +196,13 @@ class Acknowledgement(BaseModel):
     ip: str | None = None
     user_agent: str | None = None
     link_sequence: int = 0  # see LinkClaims.sequence: only the newest link sent works
+    # the questions of the person's documents (SignedVersion.questions): document name -> the
+    # index of the choice picked for each question, in order; the validator refuses a set that
+    # is missing or wrong. ``attempts`` (this one included) and ``first_answers`` (as first sent)
+    # are counted by the web app on its own side, never taken from the form
+    answers: dict[str, list[int]] = Field(default_factory=dict)
+    attempts: int = Field(0, ge=0)
+    first_answers: dict[str, list[int]] = Field(default_factory=dict)
     proof: str = ""  # core.proof: the worker refuses an update without a valid one
 
 
@@ -222,6 +238,11 @@ class PersonRecord(BaseModel):
     acknowledges: list[str] | None = None
     # what they acknowledged, document by document (id, version, SHA-256); empty until they do
     acknowledged_documents: list[AcknowledgedDocument] = Field(default_factory=list)
+    # the comprehension questions (Acknowledgement.answers): the right answers they gave, what
+    # they first answered and how many tries it took; empty and 0 for documents without questions
+    answers: dict[str, list[int]] = Field(default_factory=dict)
+    first_answers: dict[str, list[int]] = Field(default_factory=dict)
+    attempts: int = 0
 
 
 class AckReceipt(BaseModel):
@@ -348,6 +369,26 @@ class BatchResult(BaseModel):
     tally: Tally
 
 
+class QuestionFigures(BaseModel):
+    """How one comprehension question went: of those who acknowledged its document, how many
+    answered it right the first time (everyone recorded answered it right in the end)."""
+
+    document: str  # the document's name
+    number: int  # 1 for the document's first question
+    question: str
+    answered: int = 0  # people who acknowledged the document with its questions
+    right_first_time: int = 0
+    attempts: int = 0  # tries it took them all together (each try answers every question)
+
+    @property
+    def rate_text(self) -> str:
+        """The first-attempt pass rate with one decimal, rounded down ("no answers" when none)."""
+        if not self.answered:
+            return "no answers"
+        tenths = self.right_first_time * 1000 // self.answered
+        return f"{tenths // 10}.{tenths % 10}%"
+
+
 class CampaignReport(BaseModel):
     """The figures the cycle report is written from."""
 
@@ -368,6 +409,7 @@ class CampaignReport(BaseModel):
     documents: list[CampaignDocument] = Field(default_factory=list)
     by_document: dict[str, Tally] = Field(default_factory=dict)  # name -> acknowledged of its audience
     no_documents: int = 0  # in scope, no document for them: not invited, not in the figures
+    questions: list[QuestionFigures] = Field(default_factory=list)  # per question, in document order
 
 
 class CampaignResult(BaseModel):
@@ -471,6 +513,27 @@ class AckPage(BaseModel):
     # the sequence of the newest link sent to this person and recorded (LinkClaims.sequence): a
     # link with a lower one is from an earlier email and no longer works (0: none recorded yet)
     newest_link: int = 0
+    # the person's documents' questions, right answers included: for the web app to check a try;
+    # the page shows the questions and choices only
+    questions: dict[str, list[Question]] = Field(default_factory=dict)
+
+
+def wrong_answers(questions: dict[str, list[Question]], answers: dict[str, list[int]]) -> list[str]:
+    """The questions ``answers`` gets wrong or leaves out, as ``"<document name>#<number>"``
+    (1 for a document's first question), in the documents' order; answers to a document
+    without questions, or beyond its questions, count as wrong too (``"<name>#extra"``)."""
+    wrong: list[str] = []
+    for name, asked in questions.items():
+        given = answers.get(name, [])
+        wrong += [
+            f"{name}#{number}"
+            for number, question in enumerate(asked, start=1)
+            if number > len(given) or given[number - 1] != question.correct
+        ]
+        if len(given) > len(asked):
+            wrong.append(f"{name}#extra")
+    wrong += [f"{name}#extra" for name, given in answers.items() if name not in questions and given]
+    return wrong
 
 
 def signed_version_hash(documents: dict[str, str]) -> str:

@@ -254,6 +254,36 @@ class Audience(StrictModel):
         return "; ".join(parts)
 
 
+MAX_QUESTIONS = 5  # per document: a short check of comprehension, not an exam
+MIN_CHOICES, MAX_CHOICES = 2, 6
+
+
+class Question(StrictModel):
+    """One multiple-choice question staff answer before they acknowledge a document.
+
+    ``correct`` is the index of the right one of ``choices``, counting from 0 (the first
+    choice is 0), so the profile says which answer is right in one number.
+    """
+
+    question: Text
+    choices: list[Text] = Field(min_length=MIN_CHOICES, max_length=MAX_CHOICES)
+    correct: int = Field(description="the index of the right choice, counting from 0")
+
+    @model_validator(mode="after")
+    def _one_right_choice(self) -> Question:
+        if not 0 <= self.correct < len(self.choices):
+            raise ValueError(
+                f"correct: must be the index of one of the {len(self.choices)} choices, counting "
+                f"from 0 (0 to {len(self.choices) - 1}); got {self.correct}"
+            )
+        seen: set[str] = set()
+        for choice in self.choices:
+            if choice.casefold() in seen:
+                raise ValueError(f"choices: {choice!r} is listed twice; each choice must differ")
+            seen.add(choice.casefold())
+        return self
+
+
 class DocumentEntry(StrictModel):
     """One document of the cycle, as the profile's ``documents`` section names it.
 
@@ -274,6 +304,20 @@ class DocumentEntry(StrictModel):
     audience: Audience = Field(default_factory=Audience)
     signs: bool = Field(True, description="the CEO signs it")
     acknowledges: bool = Field(True, description="staff in its audience acknowledge it")
+    questions: list[Question] = Field(
+        default_factory=list,
+        max_length=MAX_QUESTIONS,
+        description="up to five multiple-choice questions staff answer before acknowledging it",
+    )
+
+    @model_validator(mode="after")
+    def _questions_asked(self) -> DocumentEntry:
+        if self.questions and not self.acknowledges:
+            raise ValueError(
+                f"{self.id}: questions: are asked when staff acknowledge the document, and "
+                "acknowledges: is false; remove the questions or acknowledge it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _kind_fits(self) -> DocumentEntry:

@@ -30,7 +30,14 @@ from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle
 from core.contract import Refusal
 from core.hashing import sha256_bytes
 from core.tokens import read_link
-from models.campaign import Acknowledgement, AckPage, AckReceipt, cycle_of_batch
+from models.campaign import (
+    WRONG_ANSWERS,
+    Acknowledgement,
+    AckPage,
+    AckReceipt,
+    cycle_of_batch,
+    wrong_answers,
+)
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
 from web.security import (
@@ -88,6 +95,11 @@ _QUERY_RPC_TIMEOUT = timedelta(seconds=10)
 _TIME_FORMAT = "%d %B %Y, %H:%M:%S UTC"
 # the page's form names each document it showed with its hash ("name=sha256"); no person gets more
 _MAX_SHOWN = 100
+# a person's tries at the questions: counted here (never taken from the form), per batch and
+# person, so a newer link does not start the count again; kept past any campaign's close
+ATTEMPTS_KIND = "ack-question-attempts"
+_ATTEMPTS_KEPT = timedelta(days=400)
+_ANSWER_PREFIX = "answer-"  # form field "answer-<document name>-<number>": the choice's index
 
 
 class UpdateGates:
@@ -270,13 +282,45 @@ def _documents(page: AckPage) -> list[dict[str, str]]:
     ]
 
 
-def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLResponse:
+def _questions(page: AckPage, picked: dict[str, list[int]], wrong: list[str]) -> list[dict[str, object]]:
+    """The person's questions as the page asks them (never with the right answer)."""
+    asked: list[dict[str, object]] = []
+    for name, questions in page.questions.items():
+        given = picked.get(name, [])
+        for number, question in enumerate(questions, start=1):
+            asked.append(
+                {
+                    "id": f"q-{len(asked) + 1}",
+                    "field": f"{_ANSWER_PREFIX}{name}-{number}",
+                    "document": page.titles.get(name) or name,
+                    "number": number,
+                    "text": question.question,
+                    "choices": list(enumerate(question.choices)),
+                    "picked": given[number - 1] if number <= len(given) else None,
+                    "wrong": f"{name}#{number}" in wrong,
+                }
+            )
+    return asked
+
+
+def _acknowledgement_page(
+    request: Request,
+    token: str,
+    page: AckPage,
+    *,
+    picked: dict[str, list[int]] | None = None,
+    wrong: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     csrf = new_csrf_token()
     base_path = f"/ack/{token}"
+    questions = _questions(page, picked or {}, wrong or [])
     response = pages.page(
         request,
         "acknowledge.html",
         {
+            "questions": questions,
+            "wrong": [question for question in questions if question["wrong"]],
             "page": page,
             "person_name": page.person.name if page.person else "",
             "deadline": page.deadline.strftime(_TIME_FORMAT),
@@ -285,6 +329,7 @@ def _acknowledgement_page(request: Request, token: str, page: AckPage) -> HTMLRe
             "csrf": csrf,
             "base_path": base_path,
         },
+        status_code=status_code,
     )
     set_csrf_cookie(
         response,
@@ -428,7 +473,31 @@ async def record_acknowledgement(
             "Open the link again and confirm from there.",
             status_code=400,
         )
+    answers = _given_answers(await request.form())
+    if answers is None:
+        return pages.notice(
+            request,
+            "Please reload the page",
+            "The answers did not come from the acknowledgement page as it was sent. "
+            "Open the link again and answer from there.",
+            status_code=400,
+        )
     handle = BatchHandle(await app_services(request).temporal(), claims.cycle_id)
+    attempts, first_answers = 0, dict[str, list[int]]()
+    if answers:  # the page asked questions: check this try here, count it, and say which are wrong
+        opened = await _open_link(request, token)
+        if isinstance(opened, HTMLResponse):
+            return opened
+        page = opened[2]
+        earlier = _earlier_receipt(page)
+        if earlier is not None:
+            return _recorded(request, earlier)
+        if _closed(page):
+            return _closed_notice(request, page)
+        attempts, first_answers = await _count_attempt(request, claims, answers)
+        wrong = wrong_answers(page.questions, answers)
+        if wrong:
+            return _acknowledgement_page(request, token, page, picked=answers, wrong=wrong, status_code=422)
     acknowledgement = Acknowledgement(  # nothing shown: the workflow records the person's documents
         person=claims.person,
         version_hash=claims.version_hash or "",
@@ -437,6 +506,9 @@ async def record_acknowledgement(
         ip=client_ip(request),
         user_agent=user_agent(request),
         link_sequence=claims.sequence,
+        answers=answers,
+        attempts=attempts,
+        first_answers=first_answers,
     )
     try:
         # bounded per batch, retried when the server refuses it for load; the same update id
@@ -448,7 +520,7 @@ async def record_acknowledgement(
             hold=lambda: _gates(request).hold(handle.id),
         )
     except UpdateRefusedError as refused:
-        return await _refused(request, handle, claims, refused)
+        return await _refused(request, handle, claims, refused, token=token)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return pages.notice(
             request,
@@ -464,6 +536,49 @@ async def record_acknowledgement(
             return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
         return _busy(request)
     return _recorded(request, receipt)
+
+
+def _given_answers(form: object) -> dict[str, list[int]] | None:
+    """The answers the form sent (``answer-<name>-<number>`` = choice index), in question order,
+    or None when they are not the page's (a gap, a repeat, a value that is not an index)."""
+    items = form.multi_items() if hasattr(form, "multi_items") else []
+    by_document: dict[str, dict[int, int]] = {}
+    for field, value in items:
+        if not isinstance(field, str) or not field.startswith(_ANSWER_PREFIX):
+            continue
+        name, separator, number = field.removeprefix(_ANSWER_PREFIX).rpartition("-")
+        if not separator or not name or not number.isdigit() or not isinstance(value, str):
+            return None
+        if not value.isdigit() or len(value) > 2 or int(number) in by_document.get(name, {}):
+            return None
+        by_document.setdefault(name, {})[int(number)] = int(value)
+    answers: dict[str, list[int]] = {}
+    for name, given in by_document.items():
+        if sorted(given) != list(range(1, len(given) + 1)) or len(given) > 10:
+            return None
+        answers[name] = [given[number] for number in sorted(given)]
+    return answers
+
+
+async def _count_attempt(
+    request: Request, claims: LinkClaims, answers: dict[str, list[int]]
+) -> tuple[int, dict[str, list[int]]]:
+    """Count one try at the questions (atomically, in the web app's own state); returns the
+    number of tries so far, this one included, and the answers of the first."""
+    now = datetime.now(UTC)
+
+    def one_more(current: dict[str, object] | None) -> tuple[dict[str, object], datetime]:
+        count = int(str(current.get("attempts", 0))) if current else 0
+        first = current.get("first") if current else None
+        return {"attempts": count + 1, "first": first if first is not None else answers}, now + _ATTEMPTS_KEPT
+
+    state = await app_services(request).state.change(
+        ATTEMPTS_KIND, f"{claims.cycle_id}/{claims.person.casefold()}", one_more, now=now
+    )
+    assert state is not None
+    first = state["first"]
+    assert isinstance(first, dict)
+    return int(state["attempts"]), {str(name): [int(a) for a in given] for name, given in first.items()}
 
 
 def _shown_documents(shown: list[str]) -> dict[str, str] | None:
@@ -488,7 +603,7 @@ _REFUSAL_STATUS: dict[Refusal, int] = {
 
 
 async def _refused(
-    request: Request, handle: BatchHandle, claims: LinkClaims, refused: UpdateRefusedError
+    request: Request, handle: BatchHandle, claims: LinkClaims, refused: UpdateRefusedError, *, token: str
 ) -> HTMLResponse:
     """The page for an acknowledgement the workflow's validator refused: read the page to explain."""
     log.info("acknowledgement refused by %s: %s", handle.id, refused.error_type)
@@ -502,6 +617,10 @@ async def _refused(
         if earlier is not None:
             return _recorded(request, earlier)
         return pages.notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
+    if refused.error_type == WRONG_ANSWERS and page is not None and page.person is not None:
+        # the form had no answers (or other ones than the page asked): ask the questions again
+        wrong = [line for line in refused.details if "#" in line]
+        return _acknowledgement_page(request, token, page, wrong=wrong, status_code=422)
     if refused.kind is Refusal.CLOSED and page is not None:
         return _closed_notice(request, page)
     notice = _state_notice(request, claims, page) if page is not None else None

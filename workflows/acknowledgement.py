@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import async_update
 
@@ -65,8 +66,11 @@ with workflow.unsafe.imports_passed_through():
         StoreRecordsInput,
         Tally,
         batch_id_for,
+        wrong_answers,
     )
+    from models.campaign import WRONG_ANSWERS as WRONG_ANSWERS_REFUSAL
     from models.mail import SendEmailInput
+    from models.profile import Question
 
 
 def _activity_retry(non_retryable: list[str]) -> RetryPolicy:
@@ -224,6 +228,13 @@ class AcknowledgementBatchWorkflow:
     def _names(self, record: PersonRecord) -> list[str]:
         """The documents ``record``'s person acknowledges, in the version's order."""
         return self._input.signed.names_for(record.acknowledges)
+
+    def _questions(self, record: PersonRecord | None) -> dict[str, list[Question]]:
+        """The questions of ``record``'s documents, by document name (none: {})."""
+        if record is None:
+            return {}
+        asked = self._input.signed.questions
+        return {name: asked[name] for name in self._names(record) if asked.get(name)}
 
     def _own_documents(self) -> bool:
         # a version signed before the documents section: one shared list of every document,
@@ -466,6 +477,7 @@ class AcknowledgementBatchWorkflow:
             withheld=[name for name in signed.documents if name not in names],
             statement=signed.statement_for(names),
             newest_link=self._newest_links.get(_key(email), 0),
+            questions=self._questions(person),
         )
 
     # ------------------------------------------------------------ updates and signals
@@ -482,6 +494,10 @@ class AcknowledgementBatchWorkflow:
             record.acknowledged_at = workflow.now()
             record.ip, record.user_agent = ack.ip, ack.user_agent
             record.version_hash = ack.version_hash
+            if self._questions(record):  # the validator let through only right answers
+                record.answers = dict(ack.answers)
+                record.first_answers = dict(ack.first_answers) or dict(ack.answers)
+                record.attempts = max(ack.attempts, 1)
             # the validator let through only this person's documents, as shown (or none shown)
             record.documents = dict(ack.documents) or {name: signed.documents[name] for name in names}
             record.acknowledged_documents = [
@@ -541,6 +557,15 @@ class AcknowledgementBatchWorkflow:
                 Refusal.WRONG_DOCUMENTS,
                 Message.WRONG_DOCUMENTS.format(count=len(expected)),
                 sorted(expected),
+            )
+        wrong = wrong_answers(self._questions(record), ack.answers)
+        if wrong:
+            # nothing is recorded until every question of the person's documents is answered right
+            raise ApplicationError(
+                f"not recorded: {len(wrong)} answer(s) missing or wrong",
+                wrong,
+                type=WRONG_ANSWERS_REFUSAL,
+                non_retryable=True,
             )
 
     def _refuse_an_old_link(self, ack: Acknowledgement) -> None:

@@ -633,7 +633,7 @@ def test_csv_keeps_every_column_and_adds_each_persons_documents() -> None:
         "email,name,department,manager_email,manager_name,status,joined,invited_at,reminded_at,"
         "escalated_at,acknowledged_at,ip,user_agent,version_hash,left_at,documents,"
     ), "the columns an auditor's spreadsheet already reads stay where they were"
-    assert header.endswith(",acknowledges,acknowledged_documents")
+    assert header.endswith(",acknowledges,acknowledged_documents,attempts,answers,first_answers")
     rows = {row["email"]: row for row in _parse(data)}
     engineer = rows["eng1@larkspur.example"]
     assert engineer["acknowledges"] == (
