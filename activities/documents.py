@@ -173,6 +173,7 @@ class DocumentActivities:
                         audience=entry.audience,
                         signs=entry.signs,
                         acknowledges=entry.acknowledges,
+                        questions=entry.questions,
                     )
                 )
             stored_manifest = self._store(

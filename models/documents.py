@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.findings import Finding
-from models.profile import Audience, DocumentKind
+from models.profile import Audience, DocumentKind, Question
 from models.routing import CycleRouting
 from models.storage import StoredObject
 
@@ -212,6 +212,7 @@ class DraftDocument(BaseModel):
     audience: Audience = Field(default_factory=Audience)
     signs: bool = True
     acknowledges: bool = True
+    questions: list[Question] = Field(default_factory=list)  # asked before staff acknowledge it
 
     @property
     def id(self) -> str:

@@ -451,6 +451,11 @@ class AnnualReviewWorkflow:
                     titles=titles,
                     versions=versions,
                     audiences=audiences,
+                    questions={
+                        name: drafts[name].questions
+                        for name in documents
+                        if name in drafts and drafts[name].questions
+                    },
                 ),
                 staff=self._staff,
                 lead=routing.lead,
