@@ -34,7 +34,7 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
     assert played.returncode == 0, played.stderr[-3000:]
     result = json.loads(played.stdout)
     assert result["verdict"] == "PASS"
-    assert (result["passed"], result["failed"], result["warnings"]) == (19, 0, 0)
+    assert (result["passed"], result["failed"], result["warnings"]) == (24, 0, 0)
     assert (result["acknowledged"], result["in_scope"]) == (10, 12)  # three after a reminder, two never
     assert result["digests"] == {
         "priya.sharma@larkspur.example": ["jonas.berg@larkspur.example"],
@@ -43,7 +43,7 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
     assert "/audit/" in result["portal"]
     assert result["settings_file"].endswith("isms.env")
     assert "dashboard_password" not in result  # the demo never prints a secret
-    assert len(result["archived"]) == 19
+    assert len(result["archived"]) == 21  # and 3 timestamp files beside the manifests
     for step in (
         "asked:",
         "revised the profile",
@@ -51,7 +51,7 @@ def test_the_demo_plays_a_whole_cycle_and_the_archive_verifies(demo_dir: Path) -
         "after the first reminder",
         "digest",
         "the campaign closed",
-        "verified 19 archived objects: PASS",
+        "verified 24 archived objects: PASS",
     ):
         assert step in played.stderr, step
     keys = [str(m["X-Isms-Key"]) for m in read_mailbox(Path(result["mailbox"]))]

@@ -89,8 +89,15 @@ def test_up_status_down_and_state_survives(stack_dir: Path) -> None:
     assert up.returncode == 0, up.stderr + up.stdout
     summary = json.loads(up.stdout)
     assert summary["healthy"] is True
-    assert [c["name"] for c in summary["components"]] == ["temporal", "seaweedfs", "smtp", "worker", "web"]
-    assert summary["urls"]["web"] == f"http://127.0.0.1:{ports[9]}"
+    assert [c["name"] for c in summary["components"]] == [
+        "temporal",
+        "seaweedfs",
+        "smtp",
+        "tsa",
+        "worker",
+        "web",
+    ]
+    assert summary["urls"]["web"] == f"http://127.0.0.1:{ports[PORT_OPTIONS.index('--web-port')]}"
 
     status = _isms("dev", "status", "--json", data_dir=stack_dir)
     assert status.returncode == 0, status.stdout

@@ -107,7 +107,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     code, out, err = await _isms(settings, "cycle", "status", handle.id)
     assert code == 0, err
     assert (
-        "Archived  13 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
+        "Archived  15 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
         in out
     )
     code, out, err = await _isms(settings, "audit", "verify", "larkspur", "2026")
