@@ -26,6 +26,7 @@ from core.files import write_atomic
 from core.hashing import sha256_bytes
 from models.archive import ArchivedObject, ArchiveManifest, ManifestFacts, SealPin
 from models.audit import ArchivedCycle, ArchivedVersion, ObjectCheck, Verdict
+from models.check_report import CHECK_REPORT_FOLDER
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -366,7 +367,12 @@ def _versions_of(manifest: ArchiveManifest) -> list[ArchivedVersion]:
     grouped: dict[tuple[str, str], list[ArchivedObject]] = {}
     for obj in manifest.objects:
         parts = PurePosixPath(relative_name(obj, manifest.organisation, manifest.year)).parts
-        if len(parts) == 3 and parts[1].startswith("v") and parts[0] != ACKNOWLEDGEMENTS:
+        # <document>/v<version>/<file>; the register and the Clause 5 check report are not documents
+        if (
+            len(parts) == 3
+            and parts[1].startswith("v")
+            and parts[0] not in (ACKNOWLEDGEMENTS, CHECK_REPORT_FOLDER)
+        ):
             grouped.setdefault((parts[0], parts[1][1:]), []).append(obj)
     described = {facts.id: facts for facts in manifest.facts.document_facts}
     return [

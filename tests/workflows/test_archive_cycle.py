@@ -67,7 +67,11 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
             "seal-certificate.pem",
             "draft-shown.docx",  # the draft the CEO saw, whose SHA-256 the signature line carries
         )
-    } | {"render-manifest/v3.0.json"}  # next year's change summary is made against it
+    } | {
+        "render-manifest/v3.0.json",  # next year's change summary is made against it
+        "clause5-check/v3.0/report.json",  # the Clause 5 check of the signed version, as evidence
+        "clause5-check/v3.0/report.html",
+    }
     by_name = {o.key.split("/", 2)[2]: o for o in signed.objects}
     for document in status.signed.documents:  # the archived bytes are the sealed ones
         folder = document.name.removesuffix(".docx")

@@ -352,11 +352,14 @@ async def test_the_evidence_pack_is_a_zip_of_every_archived_file_with_matching_h
     index, files = read_pack(response.content)
     assert (index.organisation, index.year) == (organisation, 2026)
     expected = {o.key.removeprefix(f"{organisation}/2026/"): o for o in _objects(portal.archived)}
-    assert {e.path for e in index.entries} == set(expected)
+    pin = {"seal-certificate.json", "seal-certificate.pem"}  # the organisation's seal pin, for offline checks
+    assert {e.path for e in index.entries} == set(expected) | pin
     for entry in index.entries:
         assert entry.path in files, entry.path
-        assert hashlib.sha256(files[entry.path]).hexdigest() == entry.sha256 == expected[entry.path].sha256
-        assert entry.version_id == expected[entry.path].version_id
+        assert hashlib.sha256(files[entry.path]).hexdigest() == entry.sha256
+        if entry.path in expected:
+            assert entry.sha256 == expected[entry.path].sha256
+            assert entry.version_id == expected[entry.path].version_id
     assert set(files) == {e.path for e in index.entries} | {"index.json", "index.html"}
     # the temporary copy is gone once the response is sent
     assert await asyncio.to_thread(_pack_folders) == before
