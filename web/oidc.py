@@ -29,9 +29,11 @@ from typing import Any
 import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
 import httpx
 from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from joserfc.errors import JoseError
 
 from core.settings import Settings
+from web import pages
 from web.services import app_services
 from web.state import Value
 
@@ -180,6 +182,36 @@ async def begin_login(
         expires_at=now + timedelta(minutes=FLOW_MINUTES),
     )
     return created["url"]
+
+
+def provider_redirect(request: Request, url: str, *, cookie: str, value: str, path: str) -> RedirectResponse:
+    """The redirect to the provider, with the cookie that binds the flow to this browser.
+
+    Lax, not Strict: the provider sends the browser back with a cross-site top-level GET, and
+    the callback at ``path`` must see the cookie then.
+    """
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=FLOW_MINUTES * 60,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=app_services(request).settings.public_base_url.startswith("https"),
+    )
+    return response
+
+
+def unavailable_page(request: Request, *, advice: str) -> HTMLResponse:
+    """The plain page for a provider that cannot be reached (503), with the other way in."""
+    return pages.notice(
+        request,
+        "Single sign-on is unavailable",
+        "The identity provider cannot be reached just now.",
+        status_code=503,
+        advice=advice,
+    )
 
 
 async def _take_flow(request: Request, state: str) -> Value | None:

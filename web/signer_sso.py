@@ -85,24 +85,10 @@ async def signer_sso_start(request: Request, token: str) -> Response:
         )
     except oidc.OidcError as problem:
         log.error("single sign-on for a signer cannot start: %s", problem)
-        return pages.notice(
-            request,
-            "Single sign-on is unavailable",
-            "The identity provider cannot be reached just now.",
-            status_code=503,
-            advice="Confirm it is you with the emailed code instead, or try again later.",
+        return oidc.unavailable_page(
+            request, advice="Confirm it is you with the emailed code instead, or try again later."
         )
-    response = RedirectResponse(url, status_code=303)
-    # Lax: the provider sends the browser back with a cross-site top-level GET
-    response.set_cookie(
-        SSO_COOKIE,
-        token,
-        max_age=oidc.FLOW_MINUTES * 60,
-        path=CALLBACK_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base_url.startswith("https"),
-    )
+    response = oidc.provider_redirect(request, url, cookie=SSO_COOKIE, value=token, path=CALLBACK_PATH)
     return response
 
 

@@ -660,23 +660,11 @@ async def sso_start(request: Request) -> Response:
         )
     except oidc.OidcError as problem:
         log.error("single sign-on cannot start: %s", problem)
-        return pages.notice(
-            request,
-            "Single sign-on is unavailable",
-            "The identity provider cannot be reached just now.",
-            status_code=503,
-            advice="Sign in with your email address instead, or try again later.",
+        return oidc.unavailable_page(
+            request, advice="Sign in with your email address instead, or try again later."
         )
-    response = RedirectResponse(url, status_code=303)
-    # Lax, not Strict: the provider sends the browser back with a cross-site top-level GET
-    response.set_cookie(
-        SSO_COOKIE,
-        binding,
-        max_age=oidc.FLOW_MINUTES * 60,
-        path="/dashboard/login/sso",
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base_url.startswith("https"),
+    response = oidc.provider_redirect(
+        request, url, cookie=SSO_COOKIE, value=binding, path="/dashboard/login/sso"
     )
     return response
 
