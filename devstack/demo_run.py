@@ -351,7 +351,7 @@ async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> D
     """Bring the local stack up and play one whole cycle; returns where to look."""
     began = time.monotonic()
     stack = DevStack(data_dir)
-    on_event("starting the local stack (Temporal, SeaweedFS, SMTP sink, worker, web app)...")
+    on_event("starting the local stack (Temporal, SeaweedFS, SMTP sink, timestamp authority, worker, web)...")
     await asyncio.to_thread(stack.up, on_event=on_event)
     state = stack.load_state()
     assert state is not None
