@@ -31,6 +31,7 @@ class WorkflowType(StrEnum):
     BATCH = "AcknowledgementBatchWorkflow"
     SCHEDULED_REVIEW = "ScheduledReviewWorkflow"
     STACK_CHECK = "StackCheckWorkflow"
+    ROLE_ACCEPTANCE = "RoleAcceptanceWorkflow"
 
 
 class Query(StrEnum):
@@ -38,6 +39,8 @@ class Query(StrEnum):
     STATE = "state"  # AcknowledgementCampaignWorkflow -> CampaignState
     PROGRESS = "progress"  # AcknowledgementBatchWorkflow -> BatchProgress
     PAGE = "page"  # AcknowledgementBatchWorkflow (email) -> AckPage | None
+    ROLE_PAGE = "role_page"  # RoleAcceptanceWorkflow (email) -> RolePage | None
+    ROLE_STATE = "role_state"  # RoleAcceptanceWorkflow -> RoleAcceptanceState
 
 
 class Signal(StrEnum):
@@ -50,6 +53,7 @@ class Update(StrEnum):
     SUBMIT_REVISION = "submit_revision"  # AnnualReviewWorkflow: RevisionInput -> RevisionReceipt
     ACKNOWLEDGE = "acknowledge"  # AcknowledgementBatchWorkflow: Acknowledgement -> AckReceipt
     CHANGE_STAFF = "change_staff"  # AcknowledgementCampaignWorkflow: StaffChange -> StaffChangeReceipt
+    ANSWER_ROLE = "answer_role"  # RoleAcceptanceWorkflow: RoleAnswer -> RoleReceipt
 
 
 class Refusal(StrEnum):
@@ -83,6 +87,13 @@ class Refusal(StrEnum):
     ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
     # the page confirmed other documents than the person's own set (details: the names expected)
     WRONG_DOCUMENTS = "WrongDocuments"
+    # a comprehension question missing or answered wrongly (details: the document names to look at)
+    WRONG_ANSWERS = "WrongAnswers"
+    # a role holder's answer (``answer_role``); also CLOSED, SUPERSEDED, OLD_LINK, NOT_STARTED
+    NOT_A_ROLE_HOLDER = "NotARoleHolder"  # the link's person is not asked to accept a role
+    ALREADY_ACCEPTED = "AlreadyAccepted"
+    WRONG_ROLES = "WrongRoles"  # the page showed other roles (or another letter) than the person's own
+    REASON_REQUIRED = "ReasonRequired"  # declining needs a reason
     # joiners and leavers (``change_staff``)
     CAMPAIGN_STARTING = "CampaignStarting"
     CAMPAIGN_CLOSED = "CampaignClosed"
@@ -151,6 +162,12 @@ class Message:
     WRONG_DOCUMENTS: Final = (
         "not recorded: the documents confirmed are not the {count} this person is asked to acknowledge"
     )
+    WRONG_ANSWERS: Final = "not recorded: some answers are missing or not right"
+    NOT_A_ROLE_HOLDER: Final = "this link's person is not asked to accept a role in this cycle"
+    ALREADY_ACCEPTED: Final = "already accepted"
+    WRONG_ROLES: Final = "not recorded: the roles confirmed are not the ones this person is asked to accept"
+    REASON_REQUIRED: Final = "declining a role needs a reason, for the CEO and the ISMS lead"
+    CLOSED_ROLES: Final = "closed: role acceptance for this version has closed"
     CAMPAIGN_STARTING: Final = "the campaign is still starting: try again in a minute"
     CAMPAIGN_CLOSED: Final = "the campaign has closed: staff can no longer be added or removed"
     CAMPAIGN_CLOSED_MEANWHILE: Final = (

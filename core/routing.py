@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.profile import OrganisationProfile, RoleKind
-from models.routing import AckLadder, CycleRouting, Person, ScheduleSnapshot
+from models.routing import AckLadder, CycleRouting, Person, RoleLadder, ScheduleSnapshot
 from models.staff import StaffDirectory
 
 
@@ -24,6 +24,7 @@ def cycle_routing(profile: OrganisationProfile, staff: StaffDirectory) -> CycleR
         return None
     schedule = profile.signature_schedule
     ladder = profile.acknowledgement_schedule
+    roles = profile.role_acceptance
     escalate_to = [p for ref in schedule.escalate_to if (p := _person(staff, ref, "")) is not None]
     return CycleRouting(
         organisation=profile.organisation.name,
@@ -43,4 +44,14 @@ def cycle_routing(profile: OrganisationProfile, staff: StaffDirectory) -> CycleR
             summary_after=ladder.summary_after,
             close_after=ladder.close_after,
         ),
+        role_acceptance=(
+            RoleLadder(
+                reminders=sorted(roles.reminders),
+                escalate_after=roles.escalate_after,
+                close_after=roles.close_after,
+            )
+            if roles.enabled
+            else None
+        ),
+        public_statement=profile.public_statement.enabled,
     )

@@ -20,6 +20,12 @@ SEAL_PIN_FILE: Final = "seal-certificate.json"
 SEAL_PIN_FORMAT: Final = "isms-cycle/seal-certificate-pin/v1"
 # beside each document's signed files: the draft the signer was shown (.docx, or .pdf for a static PDF)
 SHOWN_DRAFT_STEM: Final = "draft-shown"
+# the public policy statement: public-statement/v<version>/statement.html (or statement.pdf, the
+# organisation's own), in the signed version's manifest; the web app serves the newest signed one
+# at PUBLIC_STATEMENT_PATH (no token)
+PUBLIC_STATEMENT_FOLDER: Final = "public-statement"
+PUBLIC_STATEMENT_STEM: Final = "statement"
+PUBLIC_STATEMENT_PATH: Final = "/statement"
 
 
 def manifest_name(stage: str) -> str:
@@ -75,6 +81,27 @@ class ManifestFacts(BaseModel):
     in_scope: int | None = None  # acknowledgements: people asked
     acknowledged: int | None = None
     rate_text: str = ""  # "97.5%", rounded down as in the report
+    # role acceptance (the acknowledgements' manifest): named role holders and deputies asked, accepted
+    roles_in_scope: int | None = None
+    roles_accepted: int | None = None
+    # the public policy statement (the signed version's manifest): where it is published, its SHA-256
+    public_statement_url: str | None = None
+    public_statement_sha256: str | None = None
+
+
+class PublicStatementRequest(BaseModel):
+    """Write the signed version's public policy statement among the archived objects.
+
+    The archive activity builds it (or takes the organisation's PDF) and records the URL it is
+    published at (the worker's public base URL + PUBLIC_STATEMENT_PATH) and its hash in the facts.
+    """
+
+    profile: StoredObject  # the signed version's profile
+    file: StoredObject | None = None  # the organisation's own PDF; None: generated from the profile
+    version: str
+    signed_at: datetime
+    signer: str  # "Eleanor Marsh, Chief Executive Officer"
+    policy_sha256: str  # the signed policy's sealed PDF, named on the statement
 
 
 class ChainRequest(BaseModel):
@@ -102,6 +129,8 @@ class ArchiveInput(BaseModel):
     # write the Clause 5 check report of the version (clause5-check/v<version>/report.{json,html})
     # among the objects; None: none (the acknowledgements' archiving, older workflow code)
     check_report: CheckReportRequest | None = None
+    # write the public policy statement (public-statement/v<version>/); None: none
+    public_statement: PublicStatementRequest | None = None
 
 
 class ManifestLink(BaseModel):

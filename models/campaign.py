@@ -35,10 +35,6 @@ DOCUMENTS_ACKNOWLEDGEMENT_TEXT = (
 DOCUMENT_ACKNOWLEDGEMENT_TEXT = (
     "I have read and accept the document listed on this page, identified by the SHA-256 fingerprint shown."
 )
-# the refusal (ApplicationError type) of an acknowledgement whose answers to the questions are
-# missing or wrong (details: each question as "<document name>#<number>"); belongs with
-# core.contract.Refusal, where it is to move as Refusal.WRONG_ANSWERS with the same value
-WRONG_ANSWERS = "WrongAnswers"
 RATE_TARGET = 0.95  # the acknowledgement rate the cycle report measures against
 DEFAULT_BATCH_SIZE = 250  # people per batch workflow: keeps each history and payload small
 

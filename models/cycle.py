@@ -11,6 +11,7 @@ from models.archive import ArchiveResult
 from models.campaign import DEFAULT_BATCH_SIZE, CampaignResult
 from models.documents import DraftDocument
 from models.findings import Finding
+from models.role_acceptance import RoleAcceptanceResult
 from models.signing import AuditEvent, SignDocumentsResult
 from models.storage import StoredObject
 
@@ -169,6 +170,8 @@ class CycleStatus(BaseModel):
     events: list[AuditEvent] = Field(default_factory=list)
     signed: SignDocumentsResult | None = None
     campaign: CampaignResult | None = None  # the register and report, once the campaign closed
+    # the role acceptance register, once closed (None: off in the profile, or a cycle from before it)
+    role_acceptance: RoleAcceptanceResult | None = None
     archive: list[ArchiveResult] = Field(default_factory=list)  # what went under Object Lock, stage by stage
     archive_problems: list[str] = Field(default_factory=list)  # archivings refused (a conflicting object)
     # the sequence of the newest signing link sent to the signer and recorded (LinkClaims.sequence):
@@ -182,4 +185,5 @@ class AnnualReviewResult(BaseModel):
     rounds: int
     signed: SignDocumentsResult
     campaign: CampaignResult | None = None  # None for cycles from before the campaign existed
+    role_acceptance: RoleAcceptanceResult | None = None  # None: off, or a cycle from before it
     archive: list[ArchiveResult] = Field(default_factory=list)  # empty for cycles from before the archive

@@ -13,6 +13,7 @@ class LinkRole(StrEnum):
     STAFF = "staff"  # a person acknowledging the signed version
     LEAD = "lead"  # the ISMS lead's one-time sign-in to the dashboard
     AUDITOR = "auditor"  # read-only access to the archive
+    ROLE = "role"  # a role holder or deputy accepting their role (models.role_acceptance)
 
 
 class LinkClaims(BaseModel):

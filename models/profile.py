@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _slug(value: str) -> str:
@@ -208,11 +209,73 @@ class AcknowledgementSchedule(StrictModel):
         return self
 
 
+class RoleAcceptanceSchedule(StrictModel):
+    """Each named role holder and deputy accepts their own role once the CEO has signed.
+
+    Separate from the all-staff acknowledgement: every holder and deputy (except the signer,
+    whose signature is their acceptance) gets a request naming their roles, with their
+    responsibilities, authorities and reporting line; the ISMS lead's also carries the
+    appointment letter the CEO signed with the version. Numbers are days; ISO 8601 durations
+    (``PT10M``) are accepted too; every delay counts from the moment of signature.
+    """
+
+    enabled: bool = Field(True, description="false: no role acceptance (and no appointment letter)")
+    appointment_letter: bool = Field(
+        True, description="the CEO signs an appointment letter for the ISMS lead with the version"
+    )
+    reminders: list[Duration] = Field(default_factory=lambda: [timedelta(days=3), timedelta(days=7)])
+    escalate_after: Duration = Field(
+        timedelta(days=10), description="who has not accepted by then is named to the CEO and the ISMS lead"
+    )
+    close_after: Duration = Field(timedelta(days=28), description="the deadline: the register is closed")
+
+    @model_validator(mode="after")
+    def _steps_before_close(self) -> RoleAcceptanceSchedule:
+        steps = [("reminders", r) for r in self.reminders] + [("escalate_after", self.escalate_after)]
+        for name, delay in steps:
+            if delay >= self.close_after:
+                raise ValueError(
+                    f"{name} ({delay}) must come before close_after ({self.close_after}), "
+                    "or it would never happen"
+                )
+        return self
+
+
+class PublicStatement(StrictModel):
+    """An optional public policy statement (Clause 5 evidence item 5: external availability).
+
+    Published after signature at the web app's stable public URL ``/statement`` (no token,
+    read-only, cacheable), with the signed version and date, and archived with that URL and its
+    SHA-256. Built from the profile (``summary``, or the organisation's purpose and the CEO's
+    statement), or the PDF the organisation supplies (``file``, relative to the profile).
+    """
+
+    enabled: bool = False
+    summary: Text | None = Field(None, description="the statement's text (default: built from the policy)")
+    file: Text | None = Field(None, description="a PDF to publish instead of the generated page")
+    sha256: str | None = Field(None, description="pin the file's SHA-256; a changed file is refused")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PublicStatement:
+        if self.file is not None and self.summary is not None:
+            raise ValueError("public_statement: give summary: (a generated page) or file: (a PDF), not both")
+        if self.file is not None and not self.file.lower().endswith(".pdf"):
+            raise ValueError(f"public_statement.file: must be a .pdf (got {self.file!r})")
+        if self.sha256 is not None and (self.file is None or not _SHA256_RE.match(self.sha256.lower())):
+            raise ValueError("public_statement.sha256: pins file: and must be 64 hexadecimal digits")
+        return self
+
+
 POLICY_DOCUMENT = "information-security-policy"  # Clause 5.2
 ROLES_DOCUMENT = "isms-roles-responsibilities"  # Clause 5.3
 REQUIRED_DOCUMENTS = (POLICY_DOCUMENT, ROLES_DOCUMENT)
+# the CEO's letter appointing the ISMS lead (Clause 5.3; evidence item 6), signed with the version
+# while role acceptance is on; generated from a built-in template an entry of this id may replace
+APPOINTMENT_LETTER = "isms-lead-appointment"
+APPOINTMENT_LETTER_TITLE = "Appointment of the ISMS lead"
+BUILT_IN_DOCUMENTS = (*REQUIRED_DOCUMENTS, APPOINTMENT_LETTER)
+_LETTER_TEMPLATE_READY = False
 STATIC_SUFFIXES = (".docx", ".pdf")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DocumentKind(StrEnum):
@@ -321,7 +384,7 @@ class DocumentEntry(StrictModel):
 
     @model_validator(mode="after")
     def _kind_fits(self) -> DocumentEntry:
-        builtin = self.id in REQUIRED_DOCUMENTS
+        builtin = self.id in BUILT_IN_DOCUMENTS
         if self.kind is DocumentKind.GENERATED:
             if self.file is not None:
                 raise ValueError("a generated document takes a template:, not a file: (or set kind: static)")
@@ -334,7 +397,7 @@ class DocumentEntry(StrictModel):
             if self.template is not None and not self.template.lower().endswith(".docx"):
                 raise ValueError(f"template: must be a .docx file (got {self.template!r})")
         else:
-            if builtin:
+            if self.id in REQUIRED_DOCUMENTS:
                 raise ValueError(f"{self.id} is generated from the profile; it cannot be static")
             if self.template is not None:
                 raise ValueError("a static document takes a file:, not a template:")
@@ -370,6 +433,8 @@ class OrganisationProfile(StrictModel):
     conflicting_duties: list[ConflictingDuties] = Field(default_factory=list)
     signature_schedule: SignatureSchedule = Field(default_factory=SignatureSchedule)
     acknowledgement_schedule: AcknowledgementSchedule = Field(default_factory=AcknowledgementSchedule)
+    role_acceptance: RoleAcceptanceSchedule = Field(default_factory=RoleAcceptanceSchedule)
+    public_statement: PublicStatement = Field(default_factory=PublicStatement)
     documents: list[DocumentEntry] = Field(
         default_factory=list,
         description="the cycle's documents; without it, the built-in policy and roles documents",
@@ -382,17 +447,40 @@ class OrganisationProfile(StrictModel):
             if entry.id in seen:
                 raise ValueError(f"documents: two documents have the id {entry.id!r}; give each its own id")
             seen.add(entry.id)
+            if entry.id == APPOINTMENT_LETTER and not self.has_appointment_letter:
+                raise ValueError(
+                    f"documents: {APPOINTMENT_LETTER} is listed, but the appointment letter is off "
+                    "(role_acceptance: enabled: false or appointment_letter: false); remove the entry "
+                    "or turn the letter on"
+                )
         return self
 
-    def cycle_documents(self) -> list[DocumentEntry]:
-        """Every document of the cycle: the policy, the roles document, then the others as listed.
+    @property
+    def has_appointment_letter(self) -> bool:
+        """Whether the CEO signs the ISMS lead's appointment letter with the version."""
+        # _LETTER_TEMPLATE_READY: off until the built-in letter template and its context are merged
+        schedule = self.role_acceptance
+        return _LETTER_TEMPLATE_READY and schedule.enabled and schedule.appointment_letter
 
-        The two required documents come first, each as its entry says or on the built-in
-        template, so they keep their place whether or not the profile lists them.
+    def cycle_documents(self) -> list[DocumentEntry]:
+        """Every document of the cycle: the policy, the roles document, the ISMS lead's appointment
+        letter (while role acceptance is on), then the others as listed.
+
+        The built-in documents come first, each as its entry says or on the built-in template,
+        so they keep their place whether or not the profile lists them. The letter is signed,
+        and accepted by the ISMS lead rather than acknowledged by staff: an entry for it that
+        does not say ``acknowledges:`` is not acknowledged.
         """
         listed = {entry.id: entry for entry in self.documents}
         required = [listed.get(doc_id) or DocumentEntry(id=doc_id) for doc_id in REQUIRED_DOCUMENTS]
-        return [*required, *(entry for entry in self.documents if entry.id not in REQUIRED_DOCUMENTS)]
+        if self.has_appointment_letter:
+            letter = listed.get(APPOINTMENT_LETTER) or DocumentEntry(
+                id=APPOINTMENT_LETTER, title=APPOINTMENT_LETTER_TITLE, acknowledges=False
+            )
+            if "acknowledges" not in letter.model_fields_set:
+                letter = letter.model_copy(update={"acknowledges": False})
+            required.append(letter)
+        return [*required, *(entry for entry in self.documents if entry.id not in BUILT_IN_DOCUMENTS)]
 
     def role(self, role_id: str) -> Role | None:
         return next((role for role in self.roles if role.id == role_id), None)

@@ -31,6 +31,14 @@ class AckLadder(BaseModel):
     close_after: timedelta = timedelta(days=28)
 
 
+class RoleLadder(BaseModel):
+    """The profile's role acceptance schedule, as the workflows use it (see models.role_acceptance)."""
+
+    reminders: list[timedelta] = Field(default_factory=lambda: [timedelta(days=3), timedelta(days=7)])
+    escalate_after: timedelta = timedelta(days=10)
+    close_after: timedelta = timedelta(days=28)
+
+
 class CycleRouting(BaseModel):
     """Who signs, who leads, and when to chase: read from the profile by an activity."""
 
@@ -42,3 +50,7 @@ class CycleRouting(BaseModel):
     schedule: ScheduleSnapshot
     # the acknowledgement ladder; the default keeps histories from before it existed readable
     acknowledgement: AckLadder = Field(default_factory=lambda: AckLadder())
+    # role acceptance after the signature; None: off in the profile (or read before it existed)
+    role_acceptance: RoleLadder | None = None
+    # publish and archive a public policy statement after the signature (profile public_statement)
+    public_statement: bool = False

@@ -31,7 +31,6 @@ from core.contract import Refusal
 from core.hashing import sha256_bytes
 from core.tokens import read_link
 from models.campaign import (
-    WRONG_ANSWERS,
     Acknowledgement,
     AckPage,
     AckReceipt,
@@ -617,7 +616,7 @@ async def _refused(
         if earlier is not None:
             return _recorded(request, earlier)
         return pages.notice(request, "Already acknowledged", "Your acknowledgement was already recorded.")
-    if refused.error_type == WRONG_ANSWERS and page is not None and page.person is not None:
+    if refused.kind is Refusal.WRONG_ANSWERS and page is not None and page.person is not None:
         # the form had no answers (or other ones than the page asked): ask the questions again
         wrong = [line for line in refused.details if "#" in line]
         return _acknowledgement_page(request, token, page, wrong=wrong, status_code=422)

@@ -21,7 +21,6 @@ from pathlib import PurePosixPath
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import async_update
 
@@ -68,7 +67,6 @@ with workflow.unsafe.imports_passed_through():
         batch_id_for,
         wrong_answers,
     )
-    from models.campaign import WRONG_ANSWERS as WRONG_ANSWERS_REFUSAL
     from models.mail import SendEmailInput
     from models.profile import Question
 
@@ -561,11 +559,9 @@ class AcknowledgementBatchWorkflow:
         wrong = wrong_answers(self._questions(record), ack.answers)
         if wrong:
             # nothing is recorded until every question of the person's documents is answered right
-            raise ApplicationError(
-                f"not recorded: {len(wrong)} answer(s) missing or wrong",
-                wrong,
-                type=WRONG_ANSWERS_REFUSAL,
-                non_retryable=True,
+            # details: one list, each question as "<document name>#<number>"
+            raise refusal(
+                Refusal.WRONG_ANSWERS, f"not recorded: {len(wrong)} answer(s) missing or wrong", wrong
             )
 
     def _refuse_an_old_link(self, ack: Acknowledgement) -> None:

@@ -16,8 +16,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from core.contract import Refusal
 from models.campaign import (
-    WRONG_ANSWERS,
     Acknowledgement,
     AckPage,
     AckReceipt,
@@ -82,7 +82,7 @@ async def _wrong(tier: Tier, data: CampaignInput, person: str, **answers: object
         await _acknowledge(tier, data, person, **answers)
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError), cause
-    assert cause.type == WRONG_ANSWERS, f"refused as {cause.type!r} ({cause.message})"
+    assert cause.type == Refusal.WRONG_ANSWERS, f"refused as {cause.type!r} ({cause.message})"
     assert cause.non_retryable
     (details,) = cause.details
     assert isinstance(details, list)
