@@ -14,7 +14,8 @@ The cycle's documents are the profile's (:meth:`OrganisationProfile.cycle_docume
 *generated* one is rendered from its template (the organisation's own, named in ``sources``
 by document id, or the built-in one), a *static* one is copied unchanged (a .docx is converted
 to PDF like a generated one; a .pdf is its own PDF). A profile without a documents section has
-the two built-in documents, with exactly the names and bytes it always had.
+the two built-in documents, with exactly the names and bytes it always had, and (while role
+acceptance and its appointment letter are on, as by default) the ISMS lead's appointment letter.
 
 Each document is rendered exactly once per call; ``render_document`` renders a single one (the
 signing activity stamps each document with a signature line of its own).
@@ -70,8 +71,9 @@ BUILTIN_TEMPLATES: dict[str, Path] = {
     ROLES_DOCUMENT: ROLES_TEMPLATE,
     APPOINTMENT_LETTER: LETTER_TEMPLATE,
 }
-DOCUMENT_NAMES: tuple[str, ...] = (POLICY_OUTPUT, ROLES_OUTPUT)
-"""The names of a profile without a documents section (see :func:`document_names` for any profile)."""
+DOCUMENT_NAMES: tuple[str, ...] = (POLICY_OUTPUT, ROLES_OUTPUT, LETTER_OUTPUT)
+"""The names of a profile without a documents section, role acceptance on as by default (see
+:func:`document_names` for any profile)."""
 
 STATIC_VERSION_DIGITS = 12  # a static document without ``version:`` is versioned by its SHA-256's start
 
