@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from docx import Document
+from temporalio.testing import ActivityEnvironment
+
+from activities.signing import SigningActivities
+from adapters.drafts import store_input
+from adapters.s3 import get_file, make_s3_client
 
 from core.hashing import sha256_file
 from core.profile_io import load_profile, load_staff
+from core.seal_check import verify_pdf_signature
+from core.settings import Settings
 from documents.context import NO_DEPUTY, build_appointment_context
 from documents.pdf_convert import PdfConverter
-from documents.pipeline import LETTER_TEMPLATE, render_cycle
+from documents.pipeline import LETTER_TEMPLATE, render_cycle, render_documents
+from documents.signing_identity import load_or_create_signing_identity
 from documents.sources import resolve_sources
 from documents.template_check import check_template, context_model_for, real_context
 from models.profile import APPOINTMENT_LETTER, APPOINTMENT_LETTER_TITLE, DocumentEntry
+from models.signing import SignDocumentsInput, Signer
 
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 LETTER_NAME = f"{APPOINTMENT_LETTER}.docx"
@@ -143,3 +155,38 @@ def test_the_built_in_letter_uses_only_the_letters_placeholders() -> None:
         render_with=real_context(profile, staff, DocumentEntry(id=APPOINTMENT_LETTER)),
     )
     assert check.ok and not check.problems, [problem.describe() for problem in check.problems]
+
+
+async def test_the_signing_activity_seals_the_letter_with_the_version(
+    settings: Settings, pdf_converter: PdfConverter, tmp_path: Path
+) -> None:
+    """The CEO's one signature covers the letter: sealed, stamped and listed on the certificate."""
+    s3 = make_s3_client(settings)
+    identity = load_or_create_signing_identity(settings.model_copy(update={"signing_dir": tmp_path / "signing"}))
+    activities = SigningActivities(settings=settings, s3=s3, converter=pdf_converter, identity=identity)
+    profile, staff = load_profile(DEMO / "profile.yaml"), load_staff(DEMO / "staff.csv")
+    drafts = {d.name: d.sha256 for d in render_documents(profile, staff, tmp_path / "drafts")}
+    assert LETTER_NAME in drafts
+    signed_at = datetime(2026, 12, 2, 9, 30, 0, tzinfo=UTC)
+    request = SignDocumentsInput(
+        cycle_id=f"isms-review-larkspur-2026-{uuid.uuid4().hex[:6]}",
+        version="3.0",
+        profile=store_input(s3, settings, DEMO / "profile.yaml"),
+        staff=store_input(s3, settings, DEMO / "staff.csv"),
+        signer=Signer(name="Eleanor Marsh", title="Chief Executive Officer", email="eleanor.marsh@larkspur.example"),
+        signed_at=signed_at,
+        consent_text="I approve these documents on behalf of top management.",
+        ip="203.0.113.7",
+        user_agent="Firefox/130",
+        shown_documents=drafts,
+    )
+    result = await asyncio.to_thread(ActivityEnvironment().run, activities.sign_documents, request)
+    letter = next(document for document in result.documents if document.name == LETTER_NAME)
+    pdf = get_file(s3, letter.pdf, tmp_path / "letter.pdf")
+    check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=[identity.certificate])
+    assert check.valid and check.intact, check.detail
+    text = _pdf_text(pdf)
+    assert "Signed electronically by Eleanor Marsh, Chief Executive Officer, on 2026-12-02 09:30:00 UTC" in text
+    assert "Dear Ravi Chandran," in text
+    certificate = _pdf_text(get_file(s3, result.certificate, tmp_path / "certificate.pdf"))
+    assert letter.pdf.sha256 in certificate and drafts[LETTER_NAME] in certificate
