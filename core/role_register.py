@@ -142,9 +142,7 @@ def role_register_json(data: RoleRegisterInput) -> bytes:
         "closed_at": format_time(data.closed_at),
         "statement": ROLE_ACCEPTANCE_TEXT,
         "tally": tally_roles(records).model_dump(mode="json"),
-        "records": [
-            {**record.model_dump(mode="json"), "status": role_status(record)} for record in records
-        ],
+        "records": [{**record.model_dump(mode="json"), "status": role_status(record)} for record in records],
     }
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 

@@ -631,8 +631,7 @@ def build_letter(path: Path = LETTER_TEMPLATE) -> Path:
     _tag(doc, "endif")
     _text(
         doc,
-        "Top management provides the resources the ISMS needs and supports you in using these "
-        "authorities.",
+        "Top management provides the resources the ISMS needs and supports you in using these authorities.",
     )
 
     doc.add_heading("4  Reporting line", level=1)

@@ -449,7 +449,9 @@ def build_appointment_context(
         role_department=(role.department if role else None) or NONE_TEXT,
         reports_to=people.role_title(role.reports_to if role else None),
         reports_to_name=people.name(above.holder) if above is not None else NONE_TEXT,
-        mandatory_wording=[MANDATORY_WORDING[item] for item in role.mandatory_responsibilities] if role else [],
+        mandatory_wording=[MANDATORY_WORDING[item] for item in role.mandatory_responsibilities]
+        if role
+        else [],
         responsibilities=list(role.responsibilities) if role else [],
         authorities=list(role.authorities) if role else [],
         has_deputy=bool(role and role.deputy),

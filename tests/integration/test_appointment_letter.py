@@ -15,7 +15,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.signing import SigningActivities
 from adapters.drafts import store_input
 from adapters.s3 import get_file, make_s3_client
-
 from core.hashing import sha256_file
 from core.profile_io import load_profile, load_staff
 from core.seal_check import verify_pdf_signature
@@ -35,7 +34,9 @@ SIGNATURE = "Signed electronically by Eleanor Marsh on 2 December 2026"
 
 
 def _pdf_text(path: Path) -> str:
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     return " ".join(text.split())  # wrapped lines joined: phrases are searched whole
 
 
@@ -65,7 +66,10 @@ def test_the_demo_cycle_has_the_letter_named_for_the_lead_and_signed_in_the_same
     assert "Dear Ravi Chandran," in text
     assert "appoints you as ISMS Lead (Chief Technology Officer)" in text
     # the role's responsibilities and authorities, the Clause 5.3 wording first
-    assert "Ensuring that the information security management system conforms to the requirements of ISO/IEC 27001" in text
+    assert (
+        "Ensuring that the information security management system conforms to the requirements of ISO/IEC 27001"
+        in text
+    )
     assert "Maintains the risk register and the Statement of Applicability" in text
     assert "Suspends access that puts information at risk, pending review" in text
     assert "to the Chief Executive Officer (Top Management Sponsor) (Eleanor Marsh)" in text
@@ -75,7 +79,8 @@ def test_the_demo_cycle_has_the_letter_named_for_the_lead_and_signed_in_the_same
     for document in made.documents:
         assert document.pdf_path is not None
         assert SIGNATURE in _pdf_text(document.pdf_path), document.name
-    assert "{{" not in text and "{%" not in text
+    assert "{{" not in text
+    assert "{%" not in text
 
 
 def test_the_letter_says_so_when_the_lead_has_no_deputy(pdf_converter: PdfConverter, tmp_path: Path) -> None:
@@ -103,7 +108,9 @@ def test_role_acceptance_off_means_no_letter(tmp_path: Path) -> None:
     ]
 
 
-def test_a_users_own_letter_template_replaces_the_built_in_one(pdf_converter: PdfConverter, tmp_path: Path) -> None:
+def test_a_users_own_letter_template_replaces_the_built_in_one(
+    pdf_converter: PdfConverter, tmp_path: Path
+) -> None:
     own = Document()
     own.add_heading("Letter of appointment (Larkspur house style)", level=1)
     own.add_paragraph("{{ organisation_name }} names {{ lead_name }} its {{ role_title }}.")
@@ -134,7 +141,9 @@ def test_a_users_own_letter_template_replaces_the_built_in_one(pdf_converter: Pd
     assert any("ceo_statement" in problem.describe() for problem in refused.errors)
 
     sources = resolve_sources(profile, profile_path.parent).files
-    made = render_cycle(profile, staff, tmp_path / "out", sources=sources, signature_line=SIGNATURE, converter=pdf_converter)
+    made = render_cycle(
+        profile, staff, tmp_path / "out", sources=sources, signature_line=SIGNATURE, converter=pdf_converter
+    )
     letter = next(document for document in made.documents if document.name == LETTER_NAME)
     assert letter.title == APPOINTMENT_LETTER_TITLE  # built-in id: the title comes with it
     assert letter.pdf_path is not None
@@ -154,7 +163,8 @@ def test_the_built_in_letter_uses_only_the_letters_placeholders() -> None:
         context_model_for(APPOINTMENT_LETTER),
         render_with=real_context(profile, staff, DocumentEntry(id=APPOINTMENT_LETTER)),
     )
-    assert check.ok and not check.problems, [problem.describe() for problem in check.problems]
+    assert check.ok
+    assert check.problems == []
 
 
 async def test_the_signing_activity_seals_the_letter_with_the_version(
@@ -162,7 +172,9 @@ async def test_the_signing_activity_seals_the_letter_with_the_version(
 ) -> None:
     """The CEO's one signature covers the letter: sealed, stamped and listed on the certificate."""
     s3 = make_s3_client(settings)
-    identity = load_or_create_signing_identity(settings.model_copy(update={"signing_dir": tmp_path / "signing"}))
+    identity = load_or_create_signing_identity(
+        settings.model_copy(update={"signing_dir": tmp_path / "signing"})
+    )
     activities = SigningActivities(settings=settings, s3=s3, converter=pdf_converter, identity=identity)
     profile, staff = load_profile(DEMO / "profile.yaml"), load_staff(DEMO / "staff.csv")
     drafts = {d.name: d.sha256 for d in render_documents(profile, staff, tmp_path / "drafts")}
@@ -173,7 +185,9 @@ async def test_the_signing_activity_seals_the_letter_with_the_version(
         version="3.0",
         profile=store_input(s3, settings, DEMO / "profile.yaml"),
         staff=store_input(s3, settings, DEMO / "staff.csv"),
-        signer=Signer(name="Eleanor Marsh", title="Chief Executive Officer", email="eleanor.marsh@larkspur.example"),
+        signer=Signer(
+            name="Eleanor Marsh", title="Chief Executive Officer", email="eleanor.marsh@larkspur.example"
+        ),
         signed_at=signed_at,
         consent_text="I approve these documents on behalf of top management.",
         ip="203.0.113.7",
@@ -184,9 +198,13 @@ async def test_the_signing_activity_seals_the_letter_with_the_version(
     letter = next(document for document in result.documents if document.name == LETTER_NAME)
     pdf = get_file(s3, letter.pdf, tmp_path / "letter.pdf")
     check = await asyncio.to_thread(verify_pdf_signature, pdf, trust=[identity.certificate])
-    assert check.valid and check.intact, check.detail
+    assert check.valid, check.detail
+    assert check.intact
     text = _pdf_text(pdf)
-    assert "Signed electronically by Eleanor Marsh, Chief Executive Officer, on 2026-12-02 09:30:00 UTC" in text
+    assert (
+        "Signed electronically by Eleanor Marsh, Chief Executive Officer, on 2026-12-02 09:30:00 UTC" in text
+    )
     assert "Dear Ravi Chandran," in text
     certificate = _pdf_text(get_file(s3, result.certificate, tmp_path / "certificate.pdf"))
-    assert letter.pdf.sha256 in certificate and drafts[LETTER_NAME] in certificate
+    assert letter.pdf.sha256 in certificate
+    assert drafts[LETTER_NAME] in certificate
