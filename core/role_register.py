@@ -58,10 +58,15 @@ class RoleStatus:
 
 
 def role_status(record: RoleRecord) -> str:
-    """``accepted`` (a later acceptance outweighs a decline), ``declined``, or ``outstanding``."""
-    if record.accepted_at is not None:
+    """``accepted``, ``declined`` (the latest decline, not accepted since), or ``outstanding``.
+
+    Whichever answer came last counts: an acceptance after a decline is an acceptance, a
+    decline after an acceptance withdraws it (the register keeps both times).
+    """
+    accepted, declined = record.accepted_at, record.declined_at
+    if accepted is not None and (declined is None or accepted >= declined):
         return RoleStatus.ACCEPTED
-    if record.declined_at is not None:
+    if declined is not None:
         return RoleStatus.DECLINED
     return RoleStatus.OUTSTANDING
 

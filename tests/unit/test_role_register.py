@@ -187,3 +187,12 @@ def test_an_empty_register_says_so() -> None:
     assert "Nobody accepted." in page
     assert "Nobody declined." in page
     assert role_register_csv([]).decode() == ",".join(ROLE_CSV_COLUMNS) + "\r\n"
+
+
+def test_the_answer_given_last_counts() -> None:
+    later_decline = _records()[0].model_copy(
+        update={"declined_at": _at(26), "decline_comment": "Changed my mind"}
+    )
+    assert tally_roles([later_decline]).declined == 1
+    rows = list(csv.DictReader(io.StringIO(role_register_csv([later_decline]).decode())))
+    assert (rows[0]["status"], rows[0]["accepted_at"]) == ("declined", "2026-11-25T10:00:00Z")
