@@ -17,7 +17,7 @@ from cli.common import EXIT_EXISTS, console, fail, reflowed_help
 from cli.docs import EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE, _load_inputs
 from core.files import write_atomic
 from core.hashing import sha256_file
-from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT, DocumentEntry, DocumentKind
+from models.profile import APPOINTMENT_LETTER, POLICY_DOCUMENT, ROLES_DOCUMENT, DocumentEntry, DocumentKind
 
 templates_app = typer.Typer(
     help="Bring your own Word templates: export the built-in ones to start from, check yours "
@@ -32,6 +32,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 _EXPORTED = {
     POLICY_DOCUMENT: "information_security_policy.docx",
     ROLES_DOCUMENT: "isms_roles_responsibilities.docx",
+    APPOINTMENT_LETTER: "isms_lead_appointment.docx",
 }
 
 
@@ -47,7 +48,8 @@ def export(
     """Write the built-in Word templates into FOLDER, as editable .docx files to start from.
 
     information_security_policy.docx is the Clause 5.2 policy, isms_roles_responsibilities.docx
-    the Clause 5.3 roles document. Change their text, layout, logo, headers and footers in
+    the Clause 5.3 roles document, isms_lead_appointment.docx the ISMS lead's appointment letter
+    (signed with them while role acceptance is on). Change their text, layout, logo, headers and footers in
     Word; keep the {{ placeholders }} you need (`isms templates reference` lists them all).
     Then name your file in the profile, relative to the profile's folder, and check it:
 

@@ -120,6 +120,9 @@ def four_documents(
             "signs": sdp_signs,
         },
     ]
+    # the organisation's own four documents only: the ISMS lead's appointment letter (a built-in
+    # document while role acceptance is on) has its own tests (tests/integration/test_appointment_letter.py)
+    data["role_acceptance"] = {"appointment_letter": False}
     if changes is not None:
         changes(data)
     profile = folder / "profile.yaml"

@@ -473,6 +473,7 @@ async def test_sign_documents_renders_each_document_once(
     assert sorted(rendered) == [
         "certificate_of_completion.docx",
         "information_security_policy.docx",
+        "isms_lead_appointment.docx",
         "isms_roles_responsibilities.docx",
     ]
 

@@ -13,7 +13,7 @@ import pytest
 from docx import Document
 
 from documents.template_check import BUILTIN_TEMPLATES
-from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
+from models.profile import APPOINTMENT_LETTER, POLICY_DOCUMENT, ROLES_DOCUMENT
 from tests.template_helpers import PROFILE, STAFF, make_docx, make_pdf, profile_with_documents, sha256
 
 ISMS = str(Path(sys.executable).parent / "isms")
@@ -44,7 +44,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_writes_the_built_in_templates_and_says_so(exported: Path) -> None:
     for document, name in ((POLICY_DOCUMENT, "information_security_policy.docx"),
-                           (ROLES_DOCUMENT, "isms_roles_responsibilities.docx")):  # fmt: skip
+                           (ROLES_DOCUMENT, "isms_roles_responsibilities.docx"),
+                           (APPOINTMENT_LETTER, "isms_lead_appointment.docx")):  # fmt: skip
         assert (exported / name).read_bytes() == BUILTIN_TEMPLATES[document].read_bytes()
         Document(str(exported / name))  # an editable Word document
 
@@ -53,7 +54,7 @@ def test_export_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     first = _isms("templates", "export", str(tmp_path), "--json")
     assert first.returncode == 0
     written = json.loads(first.stdout)["written"]
-    assert [item["document"] for item in written] == [POLICY_DOCUMENT, ROLES_DOCUMENT]
+    assert [item["document"] for item in written] == [POLICY_DOCUMENT, ROLES_DOCUMENT, APPOINTMENT_LETTER]
     assert written[0]["sha256"] == sha256(BUILTIN_TEMPLATES[POLICY_DOCUMENT])
     edited = tmp_path / "information_security_policy.docx"
     edited.write_bytes(b"my edits")
@@ -171,7 +172,11 @@ def test_reference_prints_the_committed_page_and_json() -> None:
     assert page.returncode == 0
     assert page.stdout == (REPO / "docs" / "template-context.md").read_text()
     as_json = json.loads(_isms("templates", "reference", "--format", "json").stdout)
-    assert [context["context"] for context in as_json["contexts"]] == ["PolicyContext", "RolesContext"]
+    assert [context["context"] for context in as_json["contexts"]] == [
+        "PolicyContext",
+        "RolesContext",
+        "AppointmentContext",
+    ]
 
 
 # ------------------------------------------------------------------ docs check and cycle start

@@ -16,7 +16,7 @@ from documents.changes import build_manifest, load_previous, summarise_changes, 
 from documents.pipeline import render_cycle, render_documents
 from documents.sources import resolve_sources
 from models.documents import MANIFEST_NAME, ChangeSummary, RenderManifest
-from models.profile import OrganisationProfile
+from models.profile import OrganisationProfile, RoleAcceptanceSchedule
 from models.staff import StaffDirectory
 from tests.documents_helpers import OWN_POLICY_TITLE, four_documents, minimal_pdf
 
@@ -94,7 +94,11 @@ def test_previous_without_manifest_compares_text_only(staff: StaffDirectory, tmp
     render_documents(profile, staff, tmp_path / "old")  # Word files only, no manifest
     facts, roles_compared = load_previous(tmp_path / "old")
     assert roles_compared is False
-    assert set(facts.paragraphs) == {"information-security-policy.docx", "isms-roles-responsibilities.docx"}
+    assert set(facts.paragraphs) == {
+        "information-security-policy.docx",
+        "isms-roles-responsibilities.docx",
+        "isms-lead-appointment.docx",
+    }
     with pytest.raises(FileNotFoundError, match=r"neither render-manifest\.json nor any \.docx"):
         load_previous(tmp_path / "empty-does-not-exist")
 
@@ -258,7 +262,10 @@ def test_last_years_manifest_from_before_documents_is_compared_by_name(
     staff: StaffDirectory, tmp_path: Path
 ) -> None:
     """A manifest archived before the documents section: the built-ins by text, the others are new."""
-    profile = load_profile(DEMO / "profile.yaml")
+    # rendered as then: the two Clause 5 documents (no appointment letter yet)
+    profile = load_profile(DEMO / "profile.yaml").model_copy(
+        update={"role_acceptance": RoleAcceptanceSchedule(appointment_letter=False)}
+    )
     folder = tmp_path / "2026"
     manifest = build_manifest(profile, staff, render_documents(profile, staff, folder))
     old = manifest.model_dump(mode="json")

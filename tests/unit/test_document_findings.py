@@ -321,6 +321,7 @@ def test_the_built_in_documents_are_placed_as_built_in(staff: StaffDirectory) ->
     assert [document_place(profile, entry) for entry in profile.cycle_documents()] == [
         "documents (information-security-policy, built in)",
         "documents (isms-roles-responsibilities, built in)",
+        "documents (isms-lead-appointment, built in)",
     ]
 
 

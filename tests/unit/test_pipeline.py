@@ -18,6 +18,7 @@ from documents.changes import document_paragraphs
 from documents.context import build_policy_context, build_roles_context
 from documents.pipeline import (
     DOCUMENT_NAMES,
+    LETTER_TEMPLATE,
     POLICY_TEMPLATE,
     ROLES_TEMPLATE,
     DocumentError,
@@ -34,7 +35,7 @@ from documents.render import render_docx
 from documents.sources import resolve_sources
 from models.cycle import cycle_id_for, cycle_year
 from models.documents import MANIFEST_NAME, RenderManifest
-from models.profile import DocumentKind, OrganisationProfile
+from models.profile import APPOINTMENT_LETTER_TITLE, DocumentKind, OrganisationProfile
 from tests.documents_helpers import (
     AUP_TITLE,
     FOUR_NAMES,
@@ -129,11 +130,17 @@ def test_a_profile_without_documents_gives_todays_names_and_bytes(tmp_path: Path
         tmp_path / "then" / "r.docx",
         subdocs={"raci_table": raci_subdoc(profile)},
     )
-    assert [d.sha256 for d in made] == [sha256_file(policy), sha256_file(roles)]
-    assert [d.template_sha256 for d in made] == [sha256_file(POLICY_TEMPLATE), sha256_file(ROLES_TEMPLATE)]
+    # the two Clause 5 documents as they always were; then the ISMS lead's appointment letter
+    assert [d.sha256 for d in made[:2]] == [sha256_file(policy), sha256_file(roles)]
+    assert [d.template_sha256 for d in made] == [
+        sha256_file(POLICY_TEMPLATE),
+        sha256_file(ROLES_TEMPLATE),
+        sha256_file(LETTER_TEMPLATE),
+    ]
     assert [(d.version, d.kind, d.title) for d in made] == [
         ("3.0", DocumentKind.GENERATED, "Information Security Policy"),
         ("3.0", DocumentKind.GENERATED, "ISMS Roles and Responsibilities"),
+        ("3.0", DocumentKind.GENERATED, APPOINTMENT_LETTER_TITLE),
     ]
     # listing the two built-ins without templates changes nothing either
     data = yaml.safe_load((DEMO / "profile.yaml").read_text())

@@ -138,6 +138,7 @@ def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) 
     written = json.loads(result.stdout)["documents"]
     assert sorted(d["name"] for d in written) == [
         "information-security-policy.docx",
+        "isms-lead-appointment.docx",
         "isms-roles-responsibilities.docx",
     ]
     for document in written:
@@ -169,4 +170,4 @@ def test_cli_render_writes_both_documents_and_refuses_on_errors(tmp_path: Path) 
         ],
     )
     assert draft.exit_code == 0, draft.output
-    assert len(list(refused_out.glob("*.docx"))) == 2
+    assert len(list(refused_out.glob("*.docx"))) == 3  # the policy, the roles, the appointment letter

@@ -14,7 +14,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from core.profile_io import load_profile, load_staff
 from documents.context import build_policy_context, build_roles_context
-from documents.pipeline import POLICY_TEMPLATE, ROLES_TEMPLATE, render_documents
+from documents.pipeline import LETTER_TEMPLATE, POLICY_TEMPLATE, ROLES_TEMPLATE, render_documents
 from documents.render import undeclared_variables
 from models.documents import RenderedDocument
 from models.profile import MANDATORY_WORDING, OrganisationProfile
@@ -73,7 +73,11 @@ def test_undeclared_variables_are_reported(profile: OrganisationProfile, staff: 
 
 def test_demo_renders_both_documents(rendered: list[RenderedDocument], profile: OrganisationProfile) -> None:
     names = sorted(document.name for document in rendered)
-    assert names == ["information-security-policy.docx", "isms-roles-responsibilities.docx"]
+    assert names == [
+        "information-security-policy.docx",
+        "isms-lead-appointment.docx",
+        "isms-roles-responsibilities.docx",
+    ]
     for document in rendered:
         assert document.path.is_file()
         assert document.version == profile.policy.version == "3.0"
@@ -85,6 +89,7 @@ def test_sha256_fields_match_the_files(rendered: list[RenderedDocument]) -> None
     templates = {
         "information-security-policy.docx": POLICY_TEMPLATE,
         "isms-roles-responsibilities.docx": ROLES_TEMPLATE,
+        "isms-lead-appointment.docx": LETTER_TEMPLATE,
     }
     for document in rendered:
         assert document.sha256 == hashlib.sha256(document.path.read_bytes()).hexdigest()
