@@ -24,6 +24,7 @@ from core.hashing import sha256_bytes
 from core.public_statement import PUBLIC_STATEMENT_FILE
 from core.settings import Settings
 from devstack.synthetic import tiny_pdf
+from models.archive import ArchivedObject
 from models.cycle import AnnualReviewInput
 from models.storage import StoredObject
 from tests.workflows.helpers import DEMO, LEAD, current_demo_profile, finish, invited, sign, store, wait_for
@@ -35,7 +36,7 @@ STATEMENT_ON = "\npublic_statement:\n  enabled: true\n"
 
 async def _signed_cycle(
     client: Client, settings: Settings, profile: Path, files: dict[str, StoredObject] | None = None
-) -> tuple[str, dict[str, object]]:
+) -> tuple[str, dict[str, ArchivedObject]]:
     cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow(
         AnnualReviewWorkflow.run,
