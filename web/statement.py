@@ -195,7 +195,6 @@ async def public_statement(request: Request) -> Response:
     headers = {
         "Cache-Control": f"public, max-age={MAX_AGE}",
         "ETag": etag,
-        "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": PAGE_POLICY,
     }
     if _matches(request.headers.get("if-none-match"), etag):
