@@ -140,7 +140,9 @@ async def test_the_generated_statement_is_archived_with_url_and_hash_and_served_
         assert response.headers["cache-control"] == "public, max-age=300"
         assert response.headers["etag"] == f'"{statement.sha256}"'
         assert "set-cookie" not in response.headers
-        assert response.headers["x-content-type-options"] == "nosniff"  # the middleware's, as on every response
+        assert (
+            response.headers["x-content-type-options"] == "nosniff"
+        )  # the middleware's, as on every response
         assert "script-src" not in response.headers["content-security-policy"]
         assert "default-src 'none'" in response.headers["content-security-policy"]
         page = response.text
