@@ -5,8 +5,11 @@ those the CEO does not sign included: its signed .docx, none for a static PDF, i
 the certificate of completion, evidence.json and the seal certificate; the manifest's facts
 list every document with its title, version and hashes; and the Clause 5 check report of the
 version, ``clause5-check/v<version>/report.{json,html}``, made here from the version's profile
-and staff directory) and after the campaign closes (the register and the report). If the
-ISMS lead placed a legal hold on the cycle, the new versions are held as well.
+and staff directory; and, when the profile publishes one, the public policy statement,
+``public-statement/v<version>/statement.html`` built here, or ``statement.pdf``, the organisation's
+own, with the URL it is published at and its SHA-256 in the facts) and after the campaign closes
+(the register and the report). If the ISMS lead placed a legal hold on the cycle, the new
+versions are held as well.
 
 Each manifest takes its place in the cycle's chain (the workflow says where: ``ArchiveInput.chain``)
 and the first archiving of a seal certificate for an organisation pins it
@@ -42,10 +45,12 @@ from adapters.archive import (
     pin_seal_certificate,
 )
 from adapters.audit_access import apply_legal_hold, legal_hold_marked
-from adapters.s3 import get_file
+from adapters.s3 import IntegrityError, get_file
 from core.clause5 import check_report
 from core.contract import Failure
 from core.hashing import sha256_bytes
+from core.profile_io import UnreadableInputError, load_profile
+from core.public_statement import statement_context, statement_html, statement_url
 from core.settings import Settings
 from core.timestamp_check import MANIFEST_TIMESTAMP_SUFFIX, TSA_CERTIFICATES_FILE
 from documents.check_report import check_report_html, check_report_json
@@ -53,12 +58,16 @@ from documents.timestamps import timestamp_authority
 from models.archive import (
     CHAINED_MANIFEST_FORMAT,
     MANIFEST_FORMAT,
+    PUBLIC_STATEMENT_FOLDER,
+    PUBLIC_STATEMENT_PATH,
+    PUBLIC_STATEMENT_STEM,
     SEAL_CERTIFICATE_FILE,
     ArchivedObject,
     ArchiveInput,
     ArchiveManifest,
     ArchiveResult,
     ManifestChain,
+    ManifestFacts,
     ManifestLink,
     manifest_name,
 )
@@ -106,6 +115,11 @@ def manifest_chain(data: ArchiveInput) -> ManifestChain | None:
     )
 
 
+def public_statement_facts(facts: ManifestFacts, statement: ArchivedObject, url: str) -> ManifestFacts:
+    """The manifest's facts with where the statement is published and the SHA-256 of what is."""
+    return facts.model_copy(update={"public_statement_url": url, "public_statement_sha256": statement.sha256})
+
+
 class ArchiveActivities:
     def __init__(self, *, settings: Settings, s3: S3Client, seal_certificate_pem: str | None = None) -> None:
         self._settings = settings
@@ -143,6 +157,7 @@ class ArchiveActivities:
         years = data.retention_years or self._settings.retention_years
         retain_until = add_years(datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0), years)
         archived: list[ArchivedObject] = []
+        facts = data.facts
         try:
             with tempfile.TemporaryDirectory(prefix="isms-archive-") as folder:
                 for number, item in enumerate(data.items):
@@ -152,6 +167,10 @@ class ArchiveActivities:
                     activity.heartbeat(number)
                 if data.check_report is not None:
                     archived += self._archive_check_report(data, Path(folder) / "check", retain_until)
+                if data.public_statement is not None:
+                    statement = self._archive_public_statement(data, Path(folder) / "statement", retain_until)
+                    archived.append(statement)
+                    facts = public_statement_facts(facts, statement, self._published_at())
             if data.seal_certificate_in and self._seal_certificate is None:
                 raise ApplicationError(
                     "the worker has no seal certificate to archive",
@@ -174,7 +193,7 @@ class ArchiveActivities:
                 organisation=data.organisation,
                 year=data.year,
                 stage=data.stage,
-                facts=data.facts,
+                facts=facts,
                 objects=archived,
             )
             body = manifest_bytes(manifest)
@@ -212,6 +231,34 @@ class ArchiveActivities:
                 data, f"{base}/report.html", check_report_html(report), "text/html; charset=utf-8", until
             ),
         ]
+
+    def _published_at(self) -> str:
+        return statement_url(str(self._settings.public_base_url), PUBLIC_STATEMENT_PATH)
+
+    def _archive_public_statement(self, data: ArchiveInput, folder: Path, until: datetime) -> ArchivedObject:
+        """The signed version's public statement: the organisation's PDF as stored at the start
+        (its SHA-256 checked), or the page built from the version's profile (the same bytes on a retry)."""
+        request = data.public_statement
+        assert request is not None
+        folder.mkdir()
+        base = f"{PUBLIC_STATEMENT_FOLDER}/v{request.version}/{PUBLIC_STATEMENT_STEM}"
+        try:
+            if request.file is not None:
+                body = get_file(self._s3, request.file, folder / "statement.pdf").read_bytes()
+                return self._put(data, f"{base}.pdf", body, "application/pdf", until)
+            profile_path = get_file(
+                self._s3, request.profile, folder / f"profile{Path(request.profile.key).suffix}"
+            )
+        except IntegrityError as exc:
+            raise ApplicationError(str(exc), type=Failure.INTEGRITY, non_retryable=True) from exc
+        try:
+            profile = load_profile(profile_path)
+        except UnreadableInputError as exc:
+            raise ApplicationError(
+                str(exc), *(str(p) for p in exc.problems), type=Failure.UNREADABLE_INPUT, non_retryable=True
+            ) from exc
+        page = statement_html(statement_context(profile, request, url=self._published_at()))
+        return self._put(data, f"{base}.html", page, "text/html; charset=utf-8", until)
 
     def _timestamp_manifest(
         self, data: ArchiveInput, body: bytes, retain_until: datetime

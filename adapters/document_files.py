@@ -5,6 +5,9 @@ Shared by the doors that start or revise a cycle and set its yearly schedule::
     files = store_document_files(s3, settings, Path("profile.yaml"))
     {f.id: f.stored for f in files}    # what AnnualReviewInput.document_files carries
 
+The organisation's own public statement (``public_statement.file``, while the statement is on) is
+uploaded with them, under the id ``core.public_statement.PUBLIC_STATEMENT_FILE``.
+
 Paths in the profile are relative to the profile file. Each file is stored in the drafts bucket
 by its SHA-256 (``adapters.drafts.store_input``), so uploading the same file again changes nothing.
 """
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 from adapters.drafts import store_input
 from core.hashing import sha256_file
 from core.profile_io import load_profile
+from core.public_statement import PUBLIC_STATEMENT_FILE, statement_file, statement_pin_problem
 from core.settings import Settings
 from documents.sources import pin_problem, resolve_sources
 from models.profile import OrganisationProfile
@@ -59,6 +63,17 @@ def document_file_problems(profile: OrganisationProfile, base: Path) -> list[str
             pinned = pin_problem(entries[doc_id], sha256_file(path))
             if pinned is not None:
                 problems.append(f"documents.{'; '.join(pinned)}")
+    statement = statement_file(profile, base)
+    if statement is not None:
+        if not statement.is_file():
+            problems.append(
+                f"public_statement.file: {profile.public_statement.file} is not a file (looked for "
+                f"{statement}); put the PDF there, or correct the path (relative to the profile file)"
+            )
+        else:
+            pinned_statement = statement_pin_problem(profile, sha256_file(statement))
+            if pinned_statement is not None:
+                problems.append("; ".join(pinned_statement))
     return problems
 
 
@@ -75,7 +90,17 @@ def store_document_files(s3: S3Client, settings: Settings, profile_path: Path) -
     if problems:
         raise DocumentFilesError(problems)
     entries = {entry.id: entry for entry in profile.cycle_documents()}
-    return [
+    stored = [
         DocumentFile(id=doc_id, file=str(entries[doc_id].source), stored=store_input(s3, settings, path))
         for doc_id, path in resolve_sources(profile, base).files.items()
     ]
+    statement = statement_file(profile, base)
+    if statement is not None:
+        stored.append(
+            DocumentFile(
+                id=PUBLIC_STATEMENT_FILE,
+                file=str(profile.public_statement.file),
+                stored=store_input(s3, settings, statement),
+            )
+        )
+    return stored

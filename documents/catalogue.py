@@ -10,7 +10,9 @@ For every document of ``profile.cycle_documents()``: the file exists; a generate
 template passes :func:`documents.template_check.check_template` and renders with the real
 context; a static file is a readable .docx or .pdf whose SHA-256 matches its ``sha256:`` pin;
 the audience names what the staff directory has and selects somebody; the two documents
-Clause 5 requires are signed and acknowledged, and go to everyone.
+Clause 5 requires are signed and acknowledged, and go to everyone. The organisation's own
+public statement (``public_statement.file``, while the statement is on) exists, is a readable
+PDF and matches its ``sha256:`` pin.
 
 docxtpl (and, for a static PDF, pyHanko's reader) are imported only when a document needs
 them: a profile on the built-in templates is checked without either.
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from core.audience import audience_problems
 from core.hashing import sha256_file
+from core.public_statement import statement_file, statement_pin_problem
 from documents.sources import pin_problem, resolve_sources
 from models.findings import Finding, Severity
 from models.profile import (
@@ -104,7 +107,46 @@ def document_findings(
                 findings += _template(profile, staff, entry, path, f"{where}.template")
             else:
                 findings += _static(entry, path, f"{where}.file")
-    return findings
+    return findings + statement_findings(profile, base_dir)
+
+
+def statement_findings(profile: OrganisationProfile, base_dir: Path) -> list[Finding]:
+    """The organisation's own statement PDF: there, readable, the pinned one (none when generated)."""
+    path = statement_file(profile, base_dir)
+    if path is None:
+        return []
+    where, named = "public_statement.file", profile.public_statement.file
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL
+        return [
+            _error(
+                "public-statement.file-exists",
+                where,
+                f"public_statement.file: {named!r} is not a usable path ({exc})",
+                f"correct file: (a path relative to the profile's folder, {base_dir})",
+            )
+        ]
+    if not exists:
+        return [
+            _error(
+                "public-statement.file-exists",
+                where,
+                f"public_statement.file: there is no file at {path}",
+                f"put the PDF there, or correct file: (a path relative to the profile's folder, {base_dir})",
+            )
+        ]
+    problem = _pdf_problem(path)
+    if problem is not None:
+        message, fix = problem
+        return [
+            _error("public-statement.unreadable", where, f"public_statement.file: {path.name} {message}", fix)
+        ]
+    pinned = statement_pin_problem(profile, sha256_file(path))
+    if pinned is not None:
+        message, fix = pinned
+        return [_error("public-statement.sha256", where, message, fix)]
+    return []
 
 
 def _required_document(entry: DocumentEntry, where: str) -> list[Finding]:

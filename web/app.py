@@ -32,6 +32,7 @@ from web.security import protect_page, trusted_networks
 from web.services import Services
 from web.signer_sso import router as signer_sso_router
 from web.signing import router as signing_router
+from web.statement import router as statement_router
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)
     app.include_router(audit_router)
+    app.include_router(statement_router)  # the public policy statement: /statement, no token
 
     @app.exception_handler(RequestValidationError)
     async def unreadable_request(request: Request, _exc: RequestValidationError) -> HTMLResponse:

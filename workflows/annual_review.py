@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
     from activities.signing import SIGN_DOCUMENTS_NON_RETRYABLE, SigningActivities
     from core.contract import Failure, Message, Query, Refusal, Signal, Update, WorkflowType, refusal
+    from core.public_statement import ARCHIVE_PUBLIC_STATEMENT, PUBLIC_STATEMENT_FILE
     from models.archive import (
         SHOWN_DRAFT_STEM,
         ArchivedDocumentFacts,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ArchiveItem,
         ChainRequest,
         ManifestFacts,
+        PublicStatementRequest,
     )
     from models.campaign import (
         CampaignInput,
@@ -65,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from models.findings import Finding, Severity
     from models.links import LinkRole
     from models.mail import LinkRequest, SendEmailInput
-    from models.profile import REQUIRED_DOCUMENTS, Audience
+    from models.profile import POLICY_DOCUMENT, REQUIRED_DOCUMENTS, Audience
     from models.routing import CycleRouting
     from models.signing import (
         AuditEvent,
@@ -532,6 +534,25 @@ class AnnualReviewWorkflow:
         if ready and workflow.patched(ARCHIVE_CHECK_REPORT):
             assert profile is not None and staff is not None and checked_on is not None
             check_report = CheckReportRequest(profile=profile, staff=staff, as_of=checked_on)
+        # the public policy statement, published and archived with the version it names (patched:
+        # a cycle whose archive activity was scheduled before this publishes none)
+        statement = None
+        policy = next((d for d in signed.documents if _folder(d.name) == POLICY_DOCUMENT), None)
+        if (
+            routing.public_statement
+            and profile is not None
+            and policy is not None
+            and self._decided_at is not None
+            and workflow.patched(ARCHIVE_PUBLIC_STATEMENT)
+        ):
+            statement = PublicStatementRequest(
+                profile=profile,
+                file=self._document_files.get(PUBLIC_STATEMENT_FILE),
+                version=version,
+                signed_at=self._decided_at,
+                signer=f"{decision.typed_name}, {routing.signer.title}",
+                policy_sha256=policy.pdf.sha256,
+            )
         return ArchiveInput(
             cycle_id=data.cycle_id,
             organisation=routing.short_name,
@@ -549,6 +570,7 @@ class AnnualReviewWorkflow:
             ),
             chain=self._chain_request(next_stage=_acknowledgement_stage(version)),
             check_report=check_report,
+            public_statement=statement,
         )
 
     def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:

@@ -31,6 +31,9 @@ from adapters.audit.reader import (
 )
 from core.hashing import sha256_bytes
 from models.archive import (
+    PUBLIC_STATEMENT_FOLDER,
+    PUBLIC_STATEMENT_PATH,
+    PUBLIC_STATEMENT_STEM,
     SEAL_CERTIFICATE_FILE,
     SHOWN_DRAFT_STEM,
     ArchivedDocumentFacts,
@@ -341,6 +344,48 @@ def _signed_at_problems(
     return list(dict.fromkeys(problems))
 
 
+def public_statement_lines(manifest: ArchiveManifest) -> tuple[list[str], list[str]]:
+    """A signed version's public statement, as its manifest's facts name it: (what held, what failed).
+
+    The facts' SHA-256 is that of a ``public-statement/v<version>/statement.html|pdf`` the manifest
+    lists (each object's bytes are checked on their own), and the URL is the web app's
+    ``/statement`` page. A manifest that names no statement and lists none has nothing to check.
+    """
+    facts = manifest.facts
+    prefix = f"{manifest.organisation}/{manifest.year}/{PUBLIC_STATEMENT_FOLDER}/"
+    listed = [
+        obj
+        for obj in manifest.objects
+        if obj.key.startswith(prefix) and obj.key.rsplit("/", 1)[-1].startswith(PUBLIC_STATEMENT_STEM + ".")
+    ]
+    url, sha256 = facts.public_statement_url, facts.public_statement_sha256
+    if sha256 is None and url is None:
+        if listed:
+            return [], [f"{listed[0].key} is archived, but the manifest's facts name no public statement"]
+        return [], []
+    problems: list[str] = []
+    if sha256 is None or url is None:
+        problems.append("the manifest's facts give the public statement's URL or SHA-256, not both")
+    match = next((obj for obj in listed if obj.sha256 == sha256), None)
+    if sha256 is not None and match is None:
+        problems.append(
+            f"the public statement's SHA-256 {sha256} is not that of a statement the manifest lists"
+            + (f" ({listed[0].key} has {listed[0].sha256})" if listed else " (it lists none)")
+        )
+    if url is not None and not (
+        url.startswith(("https://", "http://")) and url.endswith(PUBLIC_STATEMENT_PATH)
+    ):
+        problems.append(
+            f"the public statement's URL {url!r} is not the web app's {PUBLIC_STATEMENT_PATH} page"
+        )
+    if problems or match is None:
+        return [], problems
+    return [
+        f"the public statement {relative_name(match, manifest.organisation, manifest.year)} (published at "
+        f"{url}) is archived with the SHA-256 the facts give"
+    ], []
+
+
 def _pin_findings(
     organisation: str, pinned: PinnedSeal | None, chains: YearChains, archived: dict[str, ArchivedObject]
 ) -> list[ObjectCheck]:
@@ -465,6 +510,9 @@ def verify_archive(
                 closes = " (it closes the chain)" if manifest.chain.next_key is None else ""
                 notes[manifest_object.key] = [f"manifest {number} of cycle {chain.cycle_id}'s chain{closes}"]
             faults[manifest_object.key] = _signed_at_problems(reader, manifest, listing, evidence)
+            held, broken = public_statement_lines(manifest)
+            notes.setdefault(manifest_object.key, []).extend(held)
+            faults[manifest_object.key] += broken
             described = manifest.facts.document_facts
             for facts, document in zip(described, document_checks(manifest), strict=True):
                 _shown_checks(reader, manifest, facts, document, evidence)
@@ -514,6 +562,8 @@ def verify_archive(
                 else:
                     check.problems.append(f"SHA-256 {digest} does not match the manifest's {obj.sha256}")
                 sealed = key.endswith(".pdf") and not key.rsplit("/", 1)[-1].startswith(SHOWN_DRAFT_STEM)
+                # the organisation's own public statement is published as they made it, not sealed
+                sealed = sealed and f"/{PUBLIC_STATEMENT_FOLDER}/" not in key
                 if sealed and not check.problems:  # the draft shown was not sealed: it is as shown
                     _pdf_check(body, certificates.get(key.rsplit("/", 1)[0]), check, tsa_pem)
                 if key.endswith("/" + SEAL_CERTIFICATE_FILE) and not check.problems:
