@@ -40,6 +40,7 @@ from adapters.audit.reader import MANIFESTS, AuditError, in_prefix, relative_nam
 from core.hashing import sha256_bytes
 from core.timestamp_check import verify_timestamp_response
 from models.archive import (
+    PUBLIC_STATEMENT_FOLDER,
     SEAL_CERTIFICATE_FILE,
     SHOWN_DRAFT_STEM,
     ArchivedObject,
@@ -388,7 +389,12 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
             folder = name.rsplit("/", 1)[0] if "/" in name else ""
             if filename == SEAL_CERTIFICATE_FILE and pinned_fingerprint:
                 _certificate_check(body, pinned_fingerprint, check)
-            sealed = filename.endswith(".pdf") and not filename.startswith(SHOWN_DRAFT_STEM)
+            # the draft shown and the organisation's own public statement were not sealed
+            sealed = (
+                filename.endswith(".pdf")
+                and not filename.startswith(SHOWN_DRAFT_STEM)
+                and not name.startswith(f"{PUBLIC_STATEMENT_FOLDER}/")
+            )
             if sealed and folder:  # the draft shown was not sealed: it is as shown
                 beside = pack.files.get(f"{folder}/{SEAL_CERTIFICATE_FILE}")
                 _seal_check(name, body, pinned_pem, beside, timestamp_trust, check, report)

@@ -24,9 +24,10 @@ from adapters.archive import describe_version, seal_pin_key
 from adapters.audit.chain import ReadManifest, YearChains, link_chains
 from core.files import write_atomic
 from core.hashing import sha256_bytes
-from models.archive import ArchivedObject, ArchiveManifest, ManifestFacts, SealPin
+from models.archive import PUBLIC_STATEMENT_FOLDER, ArchivedObject, ArchiveManifest, ManifestFacts, SealPin
 from models.audit import ArchivedCycle, ArchivedVersion, ObjectCheck, Verdict
 from models.check_report import CHECK_REPORT_FOLDER
+from models.role_acceptance import ROLE_ACCEPTANCE_FOLDER
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -363,16 +364,16 @@ def _add_manifest(
     cycle.retain_until = earliest if cycle.retain_until is None else min(cycle.retain_until, earliest)
 
 
+_NOT_DOCUMENTS = (ACKNOWLEDGEMENTS, CHECK_REPORT_FOLDER, PUBLIC_STATEMENT_FOLDER, ROLE_ACCEPTANCE_FOLDER)
+
+
 def _versions_of(manifest: ArchiveManifest) -> list[ArchivedVersion]:
     grouped: dict[tuple[str, str], list[ArchivedObject]] = {}
     for obj in manifest.objects:
         parts = PurePosixPath(relative_name(obj, manifest.organisation, manifest.year)).parts
-        # <document>/v<version>/<file>; the register and the Clause 5 check report are not documents
-        if (
-            len(parts) == 3
-            and parts[1].startswith("v")
-            and parts[0] not in (ACKNOWLEDGEMENTS, CHECK_REPORT_FOLDER)
-        ):
+        # <document>/v<version>/<file>; the registers, the Clause 5 check report and the public
+        # statement are not documents of the version
+        if len(parts) == 3 and parts[1].startswith("v") and parts[0] not in _NOT_DOCUMENTS:
             grouped.setdefault((parts[0], parts[1][1:]), []).append(obj)
     described = {facts.id: facts for facts in manifest.facts.document_facts}
     return [
