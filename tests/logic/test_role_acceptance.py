@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from temporalio.client import WorkflowHandle
 
+from adapters.workflow_client import RoleHandle, UpdateRefusedError
 from core.contract import Message, Refusal
 from models.links import LinkRole
 from models.role_acceptance import (
@@ -416,3 +418,25 @@ async def test_a_version_without_a_letter_asks_the_lead_for_none(tier: Tier) -> 
     await refusal(_send(handle, _answer(LEAD.email)), Refusal.WRONG_ROLES)  # a letter hash, but there is none
     receipt = await _send(handle, _answer(LEAD.email, letter_sha256=None))
     assert receipt.letter_sha256 is None
+
+
+async def test_the_role_handle_reads_the_page_and_state_and_answers_once(tier: Tier) -> None:
+    handle, data = await _start(tier)
+    await tier.standins.wait(lambda: len(_mails(tier, data.cycle_id, "invitation")) == 4, what="invitations")
+    roles = RoleHandle.of(tier.env.client, data.cycle_id)
+    assert roles.id == handle.id
+    page = await roles.page(PRIYA.email)
+    assert page is not None
+    assert [a.role_id for a in page.assignments] == ["risk-owner", "dpo"]
+    assert await roles.page("nobody@larkspur.example") is None
+    answer = _answer(PRIYA.email)
+    first = await roles.answer(answer, update_id="role-priya-accept")
+    again = await roles.answer(answer, update_id="role-priya-accept")  # a double click: the same update
+    assert again == first
+    with pytest.raises(UpdateRefusedError) as refused:
+        await roles.answer(_answer(PRIYA.email), update_id="role-priya-accept-2")
+    assert refused.value.kind is Refusal.ALREADY_ACCEPTED
+    state = await roles.state()
+    assert (state.cycle_id, state.version, state.closed) == (data.cycle_id, "3.0", False)
+    assert (state.tally.total, state.tally.accepted, state.tally.outstanding) == (4, 1, 3)
+    assert state.tally.rate_text == "1 of 4 accepted"
