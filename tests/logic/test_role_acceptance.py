@@ -268,10 +268,8 @@ async def test_invitations_answers_reminders_escalation_and_the_register(tier: T
     await tier.sleep(4 * DAY)
     second = _mails(tier, cycle, "reminder-2")
     assert sorted(second) == sorted([TOM.email, PRIYA.email])
-    assert second[PRIYA.email].link is not None
-    assert second[PRIYA.email].link.sequence == 1
-    assert second[TOM.email].link is not None
-    assert second[TOM.email].link.sequence == 2
+    sequences = {person: mail.link.sequence if mail.link else None for person, mail in second.items()}
+    assert sequences == {PRIYA.email: 1, TOM.email: 2}  # Priya's second email, Tom's third
     await tier.sleep(DAY)
     later = await _answer_newest(handle, PRIYA.email)  # she accepts after all
     assert later.kind is RoleAnswerKind.ACCEPT

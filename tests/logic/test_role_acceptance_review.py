@@ -11,7 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.archive import ArchiveInput
 from models.campaign import CampaignState, campaign_id_for
-from models.cycle import Stage
+from models.cycle import AnnualReviewResult, Stage
 from models.profile import (
     APPOINTMENT_LETTER,
     APPOINTMENT_LETTER_TITLE,
@@ -139,6 +139,7 @@ async def test_the_review_runs_role_acceptance_beside_the_campaign_and_archives_
     assert final.stage is Stage.CLOSED
     assert final.waiting_on == ""
     assert final.role_acceptance is not None
+    assert isinstance(result, AnnualReviewResult)
     assert final.role_acceptance == result.role_acceptance
     assert (final.role_acceptance.tally.total, final.role_acceptance.tally.accepted) == (2, 1)
     (close,) = standins.of("close_role_acceptance")
