@@ -4,6 +4,7 @@ its register archived with the acknowledgements; none when the profile switches 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowHandle
@@ -160,7 +161,8 @@ async def test_the_review_runs_role_acceptance_beside_the_campaign_and_archives_
     assert (request.facts.roles_in_scope, request.facts.roles_accepted) == (2, 1)
     events = [e.event for e in final.events]
     assert events.index("role acceptance started") < events.index("campaign started")
-    assert events.index("campaign closed") < events.index("role acceptance closed") < len(events) - 1
+    # the role acceptance closes 28 days after the signature, a moment before the campaign
+    assert events.index("role acceptance closed") < events.index("campaign closed") < len(events) - 1
     assert events[-1] == "archived"
 
 
@@ -184,3 +186,26 @@ async def test_a_profile_with_role_acceptance_off_starts_no_child(tier: Tier) ->
     assert not [item.name for item in request.items if item.name.startswith("role-acceptance/")]
     assert (request.facts.roles_in_scope, request.facts.roles_accepted) == (None, None)
     assert getattr(result, "role_acceptance", None) is None
+
+
+async def test_a_role_acceptance_closing_first_is_recorded_while_the_campaign_runs(tier: Tier) -> None:
+    ladder = RoleAcceptanceSchedule(
+        reminders=[timedelta(days=1)], escalate_after=timedelta(days=2), close_after=timedelta(days=5)
+    )
+    handle = await _signed(tier, roles=ladder)
+    await tier.standins.wait_calls("send_campaign_mail")
+    await tier.sleep(6 * DAY)
+    status = await tier.wait_status(handle, lambda s: s.role_acceptance is not None)
+    assert status.stage is Stage.ACKNOWLEDGING
+    assert status.waiting_on == "everyone in scope to acknowledge the signed version"
+    assert status.campaign is None
+    assert status.role_acceptance is not None
+    assert (status.role_acceptance.tally.total, status.role_acceptance.tally.accepted) == (2, 0)
+    assert len(tier.standins.of("archive_objects")) == 1  # archived with the acknowledgements, later
+    await tier.sleep(23 * DAY)
+    await handle.result()
+    final = await tier.status(handle)
+    assert final.stage is Stage.CLOSED
+    request = tier.standins.of("archive_objects")[-1].data
+    assert isinstance(request, ArchiveInput)
+    assert (request.facts.roles_in_scope, request.facts.roles_accepted) == (2, 0)
