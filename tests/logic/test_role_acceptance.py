@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle
 
 from adapters.workflow_client import RoleHandle, UpdateRefusedError
 from core.contract import Message, Refusal
+from core.email_templates import render_email_template
 from models.links import LinkRole
 from models.role_acceptance import (
     ROLE_ACCEPTANCE_TEXT,
@@ -351,6 +352,16 @@ async def test_invitations_answers_reminders_escalation_and_the_register(tier: T
     # no other email went: invitations, one decline, two reminder rounds, one escalation
     keys = [k for k in standins.mail_keys() if k.startswith(f"{cycle}/roles/")]
     assert len(keys) == 4 + 1 + 2 + 2 + 1, keys
+    # each email's context is what its template declares: the real mail activity renders it
+    for mail in standins.mails(lambda m: m.key.startswith(f"{cycle}/roles/")):
+        minted = {"link": "https://isms.example/role/TOKEN", "link_expires": "30 December 2026"}
+        rendered = render_email_template(
+            template_name=mail.template, context={**mail.context, **(minted if mail.link else {})}
+        )
+        assert ORGANISATION in rendered.subject
+        if mail.template == "role_escalation":
+            assert f"{TOM.name} &lt;{TOM.email}&gt;" in rendered.html
+            assert "isms cycle roles " + cycle in rendered.text
 
 
 async def test_every_refusal_records_nothing(tier: Tier) -> None:
