@@ -167,6 +167,17 @@ def _audiences(drafts: list[DraftDocument]) -> dict[str, Audience] | None:
     return {draft.name: draft.audience for draft in drafts if draft.acknowledges}
 
 
+def _reason(error: BaseException) -> str:
+    """The innermost application error's message (a child's failed activity: two levels down)."""
+    reason = str(error)
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            reason = cause.message
+        cause = cause.__cause__
+    return reason
+
+
 def _described(document: DraftDocument) -> str:
     """A document for people: its title and file name, or the name alone (a render from before titles)."""
     return f"{document.title} ({document.name})" if document.title else document.name
@@ -509,7 +520,7 @@ class AnnualReviewWorkflow:
         try:
             result = await handle
         except ChildWorkflowError as exc:
-            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)
+            cause = _reason(exc)
             self._status.archive_problems.append(f"role acceptance: {cause}")
             self._event("role acceptance failed", SYSTEM, cause)
         if result is not None:

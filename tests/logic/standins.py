@@ -167,6 +167,7 @@ class StandIns:
         self._sent: dict[tuple[str, str], datetime] = {}
         self._changed = asyncio.Condition()
         self._role_holders: dict[str, list[RoleHolder]] = {}  # profile key -> who accepts which role
+        self.unreadable_role_plan = False  # plan_role_acceptance fails as the real one on a bad input
 
     # ------------------------------------------------------------------ setting up
 
@@ -635,6 +636,10 @@ class StandIns:
     async def plan_role_acceptance(self, data: RolePlanInput) -> list[RoleHolder]:
         """The holders the test set for the profile, the signer left out as the real plan does."""
         await self._enter("plan_role_acceptance", data)
+        if self.unreadable_role_plan:
+            raise ApplicationError(
+                "the staff directory cannot be read", type=Failure.UNREADABLE_INPUT, non_retryable=True
+            )
         holders = self._role_holders.get(data.profile.key, [])
         return [holder for holder in holders if _key(holder.email) != _key(data.signer_email)]
 

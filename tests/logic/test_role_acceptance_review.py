@@ -209,3 +209,22 @@ async def test_a_role_acceptance_closing_first_is_recorded_while_the_campaign_ru
     request = tier.standins.of("archive_objects")[-1].data
     assert isinstance(request, ArchiveInput)
     assert (request.facts.roles_in_scope, request.facts.roles_accepted) == (2, 0)
+
+
+async def test_a_failed_role_acceptance_is_recorded_and_the_cycle_goes_on(tier: Tier) -> None:
+    tier.standins.unreadable_role_plan = True
+    handle = await _signed(tier, roles=RoleAcceptanceSchedule())
+    await tier.standins.wait_calls("send_campaign_mail")
+    status = await tier.wait_status(handle, lambda s: bool(s.archive_problems))
+    assert status.archive_problems == ["role acceptance: the staff directory cannot be read"]
+    assert status.waiting_on == "everyone in scope to acknowledge the signed version"
+    await tier.sleep(29 * DAY)
+    await handle.result()
+    final = await tier.status(handle)
+    assert final.stage is Stage.CLOSED
+    assert final.role_acceptance is None
+    assert "role acceptance failed" in [e.event for e in final.events]
+    request = tier.standins.of("archive_objects")[-1].data
+    assert isinstance(request, ArchiveInput)
+    assert request.stage == "acknowledgements-v3.0"
+    assert not [item.name for item in request.items if item.name.startswith("role-acceptance/")]
