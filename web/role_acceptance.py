@@ -58,7 +58,7 @@ from web.services import app_services
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-__all__ = ["role_key", "router"]
+__all__ = ["role_key", "role_page_context", "router"]
 
 _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
     LinkProblem.TAMPERED: (
@@ -223,6 +223,25 @@ def _assignments(page_assignments: list[RoleAssignment]) -> list[dict[str, objec
     ]
 
 
+def role_page_context(
+    page: RolePage, *, base_path: str, csrf: str, problem: str = "", comment: str = ""
+) -> dict[str, object]:
+    """What ``role.html`` shows for ``page`` (the form posts to ``base_path``)."""
+    return {
+        "page": page,
+        "roles": _assignments(page.assignments),
+        "deadline": page.deadline.strftime(_TIME_FORMAT),
+        "signed_on": page.signed_at.strftime("%d %B %Y"),
+        "statement": ROLE_ACCEPTANCE_TEXT,
+        "csrf": csrf,
+        "base_path": base_path,
+        "problem": problem,
+        "comment": comment,
+        "max_comment": MAX_COMMENT,
+        "declined_at": page.declined_at.strftime(_TIME_FORMAT) if page.declined_at else "",
+    }
+
+
 def _role_page(
     request: Request,
     token: str,
@@ -237,19 +256,7 @@ def _role_page(
     response = pages.page(
         request,
         "role.html",
-        {
-            "page": page,
-            "roles": _assignments(page.assignments),
-            "deadline": page.deadline.strftime(_TIME_FORMAT),
-            "signed_on": page.signed_at.strftime("%d %B %Y"),
-            "statement": ROLE_ACCEPTANCE_TEXT,
-            "csrf": csrf,
-            "base_path": base_path,
-            "problem": problem,
-            "comment": comment,
-            "max_comment": MAX_COMMENT,
-            "declined_at": page.declined_at.strftime(_TIME_FORMAT) if page.declined_at else "",
-        },
+        role_page_context(page, base_path=base_path, csrf=csrf, problem=problem, comment=comment),
         status_code=status_code,
     )
     set_csrf_cookie(
