@@ -86,9 +86,11 @@ def _render(page: RolePage, **extra: str) -> str:
 def test_the_leads_page_lists_each_role_with_its_reporting_line_and_the_letter() -> None:
     html = _render(_page(lead=True))
     text = unescape(re.sub(r"<[^>]+>", " ", html))
-    assert "ISMS Manager" in text and "Risk Owner (deputy)" in text
+    assert "ISMS Manager" in text
+    assert "Risk Owner (deputy)" in text
     assert "Chief Executive Officer (Dana CEO)" in text
-    assert "Run the ISMS day to day" in text and "Stop a change that breaks policy" in text
+    assert "Run the ISMS day to day" in text
+    assert "Stop a change that breaks policy" in text
     assert "Keep the risk register" in text
     assert "top management (this role is at the top)" in text  # the deputy role reports to no one
     assert ROLE_ACCEPTANCE_TEXT in text
@@ -103,19 +105,23 @@ def test_the_leads_page_lists_each_role_with_its_reporting_line_and_the_letter()
 
 def test_a_deputy_without_the_letter_sees_no_letter_and_sends_no_hash() -> None:
     html = _render(_page(lead=False))
-    assert "/letter" not in html and "letter_sha256" not in html
+    assert "/letter" not in html
+    assert "letter_sha256" not in html
     assert re.findall(r'name="roles" value="([^"]+)"', html) == ["risk-owner:deputy"] * 2
 
 
 def test_text_from_the_profile_is_escaped_never_run() -> None:
     html = _render(_page(lead=True))
-    assert "<b>bold</b>" not in html and "O&#39;Brien &amp; Sons &lt;b&gt;bold&lt;/b&gt; {{ 7*7 }}" in html
+    assert "<b>bold</b>" not in html
+    assert "O&#39;Brien &amp; Sons &lt;b&gt;bold&lt;/b&gt; {{ 7*7 }}" in html
     assert "49" not in html
 
 
 def test_the_reason_box_is_labelled_and_a_problem_is_announced() -> None:
     html = _render(_page(lead=False), problem="Nothing was recorded: say why", comment="typed before")
-    assert '<label for="comment">' in html and 'id="comment"' in html and "required" in html
+    assert '<label for="comment">' in html
+    assert 'id="comment"' in html
+    assert "required" in html
     assert re.search(r'role="alert"[^>]*>\s*<p><strong>Nothing was recorded: say why', html)
     assert ">typed before</textarea>" in html
 
