@@ -27,6 +27,7 @@ from activities.campaign import CampaignActivities
 from activities.documents import DocumentActivities
 from activities.health import HealthActivities
 from activities.mail import MailActivities
+from activities.role_acceptance import RoleAcceptanceActivities
 from activities.signing import SigningActivities
 from adapters.s3 import (
     ObjectLockNotEnabledError,
@@ -42,6 +43,7 @@ from documents.pdf_convert import PdfConverter, PdfConverterPool, reap_stale_con
 from documents.signing_identity import SigningIdentity, load_or_create_signing_identity
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
+from workflows.role_acceptance import RoleAcceptanceWorkflow
 from workflows.scheduled import ScheduledReviewWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
@@ -51,6 +53,7 @@ WORKFLOWS: list[type] = [
     AnnualReviewWorkflow,
     AcknowledgementCampaignWorkflow,
     AcknowledgementBatchWorkflow,
+    RoleAcceptanceWorkflow,
     ScheduledReviewWorkflow,
     StackCheckWorkflow,
 ]
@@ -88,6 +91,7 @@ def build_worker(
     documents = DocumentActivities(settings=settings, s3=s3, converter=converter)
     mail = MailActivities(settings=settings, s3=s3)
     campaign = CampaignActivities(settings=settings, s3=s3, client=client)
+    roles = RoleAcceptanceActivities(settings=settings, s3=s3)
     seal = signing_identity or load_or_create_signing_identity(settings)
     signing = SigningActivities(settings=settings, s3=s3, converter=converter, identity=seal)
     # the archive is written on an identity of its own (ISMS_S3_ARCHIVE_*): the main one only reads it
@@ -111,6 +115,8 @@ def build_worker(
             campaign.store_batch_records,
             campaign.close_campaign,
             campaign.campaign_figures,
+            roles.plan_role_acceptance,
+            roles.close_role_acceptance,
         ],
         identity=identity,
         interceptors=[proof_check],

@@ -10,6 +10,8 @@ Every update, which the server may refuse for load (``RESOURCE_EXHAUSTED``: a wo
 in-flight update; ``UNAVAILABLE``: a frontend restarting) goes through :func:`retry_rpc`, the
 one retry policy; an update keeps its id across attempts, so a retry is the same update.
 
+>>> roles = RoleHandle.of(client, cycle_id)
+>>> receipt = await roles.answer(answer, update_id=f"role-{link_id}-accept")
 >>> review = CycleHandle(client, cycle_id)
 >>> status = await review.status()
 >>> try:
@@ -54,6 +56,13 @@ from models.cycle import (
     RevisionInput,
     RevisionReceipt,
     SignatureDecision,
+)
+from models.role_acceptance import (
+    RoleAcceptanceState,
+    RoleAnswer,
+    RolePage,
+    RoleReceipt,
+    role_acceptance_id_for,
 )
 
 T = TypeVar("T")
@@ -254,3 +263,58 @@ class CampaignHandle:
     async def change_staff(self, change: StaffChange) -> StaffChangeReceipt:
         """Add joiners and remove leavers (``change_staff``), checked and placed by the campaign."""
         return await _update(self.handle, Update.CHANGE_STAFF, change, StaffChangeReceipt)
+
+
+class RoleHandle:
+    """A ``RoleAcceptanceWorkflow`` by id (``role_acceptance_id_for(cycle_id)``)."""
+
+    def __init__(self, client: Client, workflow_id: str) -> None:
+        self.id = workflow_id
+        self.handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+
+    @classmethod
+    def of(cls, client: Client, cycle_id: str) -> RoleHandle:
+        return cls(client, role_acceptance_id_for(cycle_id))
+
+    async def page(self, email: str, *, rpc_timeout: timedelta | None = None) -> RolePage | None:
+        """What the person's page shows (``role_page`` query); None before the plan is in, or for
+        someone not asked; RPCError NOT_FOUND when the cycle has no role acceptance (yet)."""
+
+        async def call() -> RolePage | None:
+            page: RolePage | None = await self.handle.query(
+                Query.ROLE_PAGE.value, email, result_type=RolePage, rpc_timeout=rpc_timeout
+            )
+            return page
+
+        return await retry_rpc(call, what=f"query {Query.ROLE_PAGE.value} on {self.id}")
+
+    async def state(self, *, rpc_timeout: timedelta | None = None) -> RoleAcceptanceState:
+        """The figures and lines (``role_state`` query); RPCError NOT_FOUND when there is none."""
+
+        async def call() -> RoleAcceptanceState:
+            state: RoleAcceptanceState = await self.handle.query(
+                Query.ROLE_STATE.value, result_type=RoleAcceptanceState, rpc_timeout=rpc_timeout
+            )
+            return state
+
+        return await retry_rpc(call, what=f"query {Query.ROLE_STATE.value} on {self.id}")
+
+    async def answer(
+        self,
+        answer: RoleAnswer,
+        *,
+        update_id: str,
+        rpc_timeout: timedelta | None = None,
+        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> RoleReceipt:
+        """Accept or decline (``answer_role``); the same id makes a retry (or a double click) the
+        same update, answered with the first receipt; ``hold`` bounds the updates in flight."""
+        return await _update(
+            self.handle,
+            Update.ANSWER_ROLE,
+            answer,
+            RoleReceipt,
+            update_id=update_id,
+            rpc_timeout=rpc_timeout,
+            hold=hold,
+        )

@@ -89,6 +89,11 @@ _ACK_DEADLINE = Variable("text", "when acknowledgements are due (the campaign cl
 _ACKNOWLEDGED = Variable("number", "how many people in scope have acknowledged")
 _TOTAL = Variable("number", "how many people are in scope (leavers excluded)")
 _RATE = Variable("text", "the acknowledgement rate as a percentage with one decimal, e.g. '87.5%'")
+_ROLES = Variable(
+    "lines", "the person's roles, one a line: 'Title (deputy), Department, reports to Title (Name)'"
+)
+_LETTER = Variable("text", "the ISMS lead's appointment letter, 'Title (SHA-256 ...)'; empty for anyone else")
+_ROLE_DEADLINE = Variable("text", "when role acceptance closes, formatted for people")
 
 EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
     "ceo_invitation": EmailTemplateSpec(
@@ -259,6 +264,69 @@ EMAIL_TEMPLATES: dict[str, EmailTemplateSpec] = {
             "cycle_id": _CYCLE,
             "register_key": Variable("text", "where the acknowledgement register is stored"),
             "report_key": Variable("text", "where the cycle report is stored"),
+        }
+    ),
+    # role acceptance (workflows.role_acceptance): to each named role holder and deputy
+    "role_invitation": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "person_name": _PERSON,
+            "signer_name": _SIGNER,
+            "lead_name": _LEAD,
+            "version": _VERSION,
+            "roles": _ROLES,
+            "letter": _LETTER,
+            "deadline": _ROLE_DEADLINE,
+            "link": _LINK,
+            "link_expires": _LINK_EXPIRES,
+        },
+        button="Read and accept your role",
+    ),
+    "role_reminder": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "person_name": _PERSON,
+            "signer_name": _SIGNER,
+            "lead_name": _LEAD,
+            "version": _VERSION,
+            "reminder_number": Variable("number", "1 for the first reminder, 2 for the second, ..."),
+            "roles": _ROLES,
+            "letter": _LETTER,
+            "deadline": _ROLE_DEADLINE,
+            "link": _LINK,
+            "link_expires": _LINK_EXPIRES,
+        },
+        button="Read and accept your role",
+    ),
+    # to the CEO and the ISMS lead
+    "role_escalation": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "signer_name": _SIGNER,
+            "lead_name": _LEAD,
+            "version": _VERSION,
+            "people": Variable(
+                "lines",
+                "one line per person who has not accepted: 'Name <email>: their roles (invited ...; "
+                "reminded ...)', and a decline with its reason",
+            ),
+            "outstanding_count": Variable("number", "how many role holders and deputies have not accepted"),
+            "deadline": _ROLE_DEADLINE,
+            "cycle_id": _CYCLE,
+        }
+    ),
+    "role_declined": EmailTemplateSpec(
+        {
+            "organisation": _ORGANISATION,
+            "signer_name": _SIGNER,
+            "lead_name": _LEAD,
+            "version": _VERSION,
+            "person_name": Variable("text", "who declined, as in the staff directory"),
+            "person_email": Variable("text", "their email address"),
+            "roles": _ROLES,
+            "comment": Variable("text", "their reason, as typed (may span lines)"),
+            "deadline": _ROLE_DEADLINE,
+            "cycle_id": _CYCLE,
         }
     ),
 }

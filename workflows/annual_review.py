@@ -12,10 +12,12 @@ from pathlib import PurePosixPath
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle
 
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 from workflows.handlers import async_update
+from workflows.role_acceptance import RoleAcceptanceWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.archive import ARCHIVE_OBJECTS_NON_RETRYABLE, ArchiveActivities
@@ -65,7 +67,17 @@ with workflow.unsafe.imports_passed_through():
     from models.findings import Finding, Severity
     from models.links import LinkRole
     from models.mail import LinkRequest, SendEmailInput
-    from models.profile import REQUIRED_DOCUMENTS, Audience
+    from models.profile import APPOINTMENT_LETTER, APPOINTMENT_LETTER_TITLE, REQUIRED_DOCUMENTS, Audience
+    from models.role_acceptance import (
+        ROLE_ACCEPTANCE_FOLDER,
+        ROLE_REGISTER_CSV,
+        ROLE_REGISTER_JSON,
+        ROLE_REPORT_HTML,
+        AppointmentLetter,
+        RoleAcceptanceInput,
+        RoleAcceptanceResult,
+        role_acceptance_id_for,
+    )
     from models.routing import CycleRouting
     from models.signing import (
         AuditEvent,
@@ -85,6 +97,10 @@ LINK_SEQUENCE = "link-sequence"
 # the signed version's archive holds its Clause 5 check report (clause5-check/v<version>/); a cycle
 # whose archive activity was scheduled before this archives none
 ARCHIVE_CHECK_REPORT = "archive-check-report"
+# after the signed archive, the named role holders and deputies accept their roles (a child beside
+# the campaign), and its register is archived with the acknowledgements; cycles signed before it
+# run no role acceptance
+ROLE_ACCEPTANCE = "role-acceptance"
 
 # rendering, sealing and archiving heartbeat after every step (seconds apart): a worker killed
 # mid-way is noticed this soon and the activity retried on another, writing nothing twice
@@ -190,6 +206,8 @@ class AnnualReviewWorkflow:
         # (counted across versions, so even a revision that renders the same bytes leaves the
         # earlier links old)
         self._signer_links = 0
+        self._campaign_running = False
+        self._roles_running = False
 
     # ---------------------------------------------------------------------------- run
 
@@ -217,13 +235,19 @@ class AnnualReviewWorkflow:
         if workflow.patched("archive-signed"):  # cycles signed before the archive existed skip this
             await self._archive(self._signed_archive(signed))
             archived_signed = True
+        roles = None
+        routing = self._routing
+        wanted = archived_signed and routing is not None and routing.role_acceptance is not None
+        if wanted and workflow.patched(ROLE_ACCEPTANCE):  # cycles signed before it existed start none
+            roles = await self._start_role_acceptance(signed)
         campaign = None
         if workflow.patched("acknowledgement-campaign"):  # cycles signed before it existed end here
             campaign = await self._campaign(signed)
+        role_result = await self._role_acceptance_result(roles) if roles is not None else None
         if campaign is not None and workflow.patched("archive-acknowledgements"):
             if not archived_signed:  # a cycle signed before the archive existed: its documents first
                 await self._archive(self._signed_archive(signed))
-            await self._archive(self._acknowledgement_archive(campaign))
+            await self._archive(self._acknowledgement_archive(campaign, role_result))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AnnualReviewResult(
             cycle_id=data.cycle_id,
@@ -231,6 +255,7 @@ class AnnualReviewWorkflow:
             rounds=self._status.round,
             signed=signed,
             campaign=campaign,
+            role_acceptance=role_result,
             archive=list(self._status.archive),
         )
 
@@ -423,19 +448,88 @@ class AnnualReviewWorkflow:
         )
         return signed
 
+    def _signed_hashes(self, signed: SignDocumentsResult) -> dict[str, str]:
+        """Each signed document's sealed PDF hash, in the version's order (the signed version's hash
+        is made of these: ``signed_version_hash``)."""
+        return {d.name: d.pdf.sha256 for d in self._in_version_order(signed.documents)}
+
+    async def _start_role_acceptance(
+        self, signed: SignDocumentsResult
+    ) -> ChildWorkflowHandle[RoleAcceptanceWorkflow, RoleAcceptanceResult]:
+        """The named role holders and deputies accept their roles (a child beside the campaign);
+        the ISMS lead's request carries the appointment letter, when the version has one."""
+        routing, data = self._routing, self._input
+        assert routing is not None and routing.role_acceptance is not None
+        assert self._profile is not None and self._staff is not None and self._decided_at is not None
+        letter = None
+        name = f"{APPOINTMENT_LETTER}.docx"
+        drafts = {d.name: d for d in self._status.documents}
+        for document in signed.documents:
+            if document.name == name:
+                draft = drafts.get(name)
+                letter = AppointmentLetter(
+                    name=name,
+                    title=(draft.title if draft is not None else "") or APPOINTMENT_LETTER_TITLE,
+                    sha256=document.pdf.sha256,
+                    pdf=document.pdf,
+                )
+        self._roles_running = True
+        handle = await workflow.start_child_workflow(
+            RoleAcceptanceWorkflow.run,
+            RoleAcceptanceInput(
+                cycle_id=data.cycle_id,
+                organisation=routing.organisation,
+                version=self._status.version,
+                version_hash=signed_version_hash(self._signed_hashes(signed)),
+                profile=self._profile,
+                staff=self._staff,
+                signer=routing.signer,
+                lead=routing.lead,
+                ladder=routing.role_acceptance,
+                signed_at=self._decided_at,
+                letter=letter,
+            ),
+            id=role_acceptance_id_for(data.cycle_id),
+        )
+        self._event(
+            "role acceptance started", SYSTEM, "each named role holder and deputy accepts their roles"
+        )
+        self._set_stage(Stage.ACKNOWLEDGING)
+        return handle
+
+    async def _role_acceptance_result(
+        self, handle: ChildWorkflowHandle[RoleAcceptanceWorkflow, RoleAcceptanceResult]
+    ) -> RoleAcceptanceResult | None:
+        """Wait for the role acceptance to close; a failed one is recorded and the cycle goes on
+        (the acknowledgements are archived without its register)."""
+        result: RoleAcceptanceResult | None = None
+        try:
+            result = await handle
+        except ChildWorkflowError as exc:
+            cause = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)
+            self._status.archive_problems.append(f"role acceptance: {cause}")
+            self._event("role acceptance failed", SYSTEM, cause)
+        if result is not None:
+            self._status.role_acceptance = result
+            self._event("role acceptance closed", SYSTEM, result.tally.rate_text)
+        self._roles_running = False
+        self._set_stage(Stage.CLOSED if not self._campaign_running else Stage.ACKNOWLEDGING)
+        return result
+
     async def _campaign(self, signed: SignDocumentsResult) -> CampaignResult:
         """Every person in scope acknowledges the signed version (a child workflow and its batches)."""
         routing, data = self._routing, self._input
         assert routing is not None and self._staff is not None
         assert self._decided_at is not None
         ordered = self._in_version_order(signed.documents)
-        documents = {d.name: d.pdf.sha256 for d in ordered}
+        documents = self._signed_hashes(signed)
         drafts = {d.name: d for d in self._status.documents}
         # what staff are shown of each document, and who acknowledges which (from the version's
         # render: a document that staff do not acknowledge is not in ``audiences``)
         titles = {name: drafts[name].title for name in documents if name in drafts and drafts[name].title}
         versions = {name: drafts[name].version for name in documents if name in drafts}
         audiences = _audiences([drafts[name] for name in documents if name in drafts])
+        self._campaign_running = True
         self._set_stage(Stage.ACKNOWLEDGING)
         self._event("campaign started", SYSTEM, "acknowledgement of the signed version by everyone in scope")
         result = await workflow.execute_child_workflow(
@@ -468,7 +562,9 @@ class AnnualReviewWorkflow:
             id=campaign_id_for(data.cycle_id),
         )
         self._status.campaign = result
-        self._set_stage(Stage.CLOSED)
+        self._campaign_running = False
+        # the role acceptance may still be running: the cycle closes once both have
+        self._set_stage(Stage.ACKNOWLEDGING if self._roles_running else Stage.CLOSED)
         self._event(
             "campaign closed",
             SYSTEM,
@@ -551,27 +647,40 @@ class AnnualReviewWorkflow:
             check_report=check_report,
         )
 
-    def _acknowledgement_archive(self, campaign: CampaignResult) -> ArchiveInput:
-        """The acknowledgement register and the cycle report; its manifest closes the cycle's chain."""
+    def _acknowledgement_archive(
+        self, campaign: CampaignResult, roles: RoleAcceptanceResult | None = None
+    ) -> ArchiveInput:
+        """The acknowledgement register and the cycle report, and the role acceptance register
+        (``role-acceptance/v<version>/``) when there is one; its manifest closes the cycle's chain."""
         routing, data = self._routing, self._input
         assert routing is not None
         folder = f"acknowledgements/v{self._status.version}"
+        items = [
+            ArchiveItem(source=campaign.register_csv, name=f"{folder}/register.csv"),
+            ArchiveItem(source=campaign.register_json, name=f"{folder}/register.json"),
+            ArchiveItem(source=campaign.report, name=f"{folder}/report.html"),
+            ArchiveItem(source=campaign.report_markdown, name=f"{folder}/report.md"),
+        ]
+        if roles is not None:
+            role_folder = f"{ROLE_ACCEPTANCE_FOLDER}/v{self._status.version}"
+            items += [
+                ArchiveItem(source=roles.register_csv, name=f"{role_folder}/{ROLE_REGISTER_CSV}"),
+                ArchiveItem(source=roles.register_json, name=f"{role_folder}/{ROLE_REGISTER_JSON}"),
+                ArchiveItem(source=roles.report, name=f"{role_folder}/{ROLE_REPORT_HTML}"),
+            ]
         return ArchiveInput(
             cycle_id=data.cycle_id,
             organisation=routing.short_name,
             year=data.year,
             stage=_acknowledgement_stage(self._status.version),
-            items=[
-                ArchiveItem(source=campaign.register_csv, name=f"{folder}/register.csv"),
-                ArchiveItem(source=campaign.register_json, name=f"{folder}/register.json"),
-                ArchiveItem(source=campaign.report, name=f"{folder}/report.html"),
-                ArchiveItem(source=campaign.report_markdown, name=f"{folder}/report.md"),
-            ],
+            items=items,
             facts=ManifestFacts(
                 version=self._status.version,
                 in_scope=campaign.tally.total,
                 acknowledged=campaign.tally.acknowledged,
                 rate_text=campaign.tally.rate_text,
+                roles_in_scope=roles.tally.total if roles is not None else None,
+                roles_accepted=roles.tally.accepted if roles is not None else None,
             ),
             chain=self._chain_request(next_stage=None),
         )
@@ -628,7 +737,13 @@ class AnnualReviewWorkflow:
                 f"{routing.lead.name} ({routing.lead.title}) to submit a revised profile"
             )
         elif stage is Stage.ACKNOWLEDGING:
-            self._status.waiting_on = "everyone in scope to acknowledge the signed version"
+            waiting = []
+            # before the role acceptance existed the campaign was all there was (flags both False)
+            if self._campaign_running or not self._roles_running:
+                waiting.append("everyone in scope to acknowledge the signed version")
+            if self._roles_running:
+                waiting.append("the named role holders and deputies to accept their roles")
+            self._status.waiting_on = " and ".join(waiting)
         else:
             self._status.waiting_on = ""
 

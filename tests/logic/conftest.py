@@ -28,12 +28,14 @@ from tests.logic.scenario import Tier
 from tests.logic.standins import StandIns
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
+from workflows.role_acceptance import RoleAcceptanceWorkflow
 from workflows.scheduled import ScheduledReviewWorkflow
 
 WORKFLOWS = [
     AnnualReviewWorkflow,
     AcknowledgementCampaignWorkflow,
     AcknowledgementBatchWorkflow,
+    RoleAcceptanceWorkflow,
     ScheduledReviewWorkflow,
 ]
 

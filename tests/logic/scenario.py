@@ -46,8 +46,8 @@ from models.cycle import (
     Stage,
 )
 from models.findings import Finding, Severity
-from models.profile import AcknowledgementSchedule, Audience, SignatureSchedule
-from models.routing import AckLadder, CycleRouting, Person, ScheduleSnapshot
+from models.profile import AcknowledgementSchedule, Audience, RoleAcceptanceSchedule, SignatureSchedule
+from models.routing import AckLadder, CycleRouting, Person, RoleLadder, ScheduleSnapshot
 from models.staff import Person as StaffPerson
 from models.storage import StoredObject
 from tests.logic.standins import Mail, StandIns, stored
@@ -76,8 +76,10 @@ def routing(
     *,
     schedule: SignatureSchedule | None = None,
     acknowledgement: AcknowledgementSchedule | None = None,
+    roles: RoleAcceptanceSchedule | None = None,
 ) -> CycleRouting:
-    """What checking the profile finds: the profile's schedules (its defaults unless given)."""
+    """What checking the profile finds: the profile's schedules (its defaults unless given; no
+    role acceptance unless ``roles`` is given and enabled)."""
     signature = schedule or SignatureSchedule()
     ladder = acknowledgement or AcknowledgementSchedule()
     return CycleRouting(
@@ -93,6 +95,15 @@ def routing(
             overdue_after=signature.overdue_after,
         ),
         acknowledgement=AckLadder(**ladder.model_dump()),
+        role_acceptance=(
+            RoleLadder(
+                reminders=sorted(roles.reminders),
+                escalate_after=roles.escalate_after,
+                close_after=roles.close_after,
+            )
+            if roles is not None and roles.enabled
+            else None
+        ),
     )
 
 

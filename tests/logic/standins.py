@@ -56,6 +56,14 @@ from models.documents import (
 from models.findings import Finding, Severity
 from models.mail import LinkRequest, SendEmailInput, SendEmailResult
 from models.profile import DocumentEntry, DocumentKind
+from models.role_acceptance import (
+    RoleAcceptanceResult,
+    RoleHolder,
+    RolePlanInput,
+    RoleRecord,
+    RoleRegisterInput,
+    RoleTally,
+)
 from models.routing import CycleRouting
 from models.signing import SignDocumentsInput, SignDocumentsResult, SignedDocument
 from models.staff import Person
@@ -76,6 +84,8 @@ ACTIVITY_NAMES = (
     "store_batch_records",
     "close_campaign",
     "campaign_figures",
+    "plan_role_acceptance",
+    "close_role_acceptance",
 )
 DOCUMENTS = ("information-security-policy.docx", "isms-roles-and-responsibilities.docx")
 BUCKET = "logic-tier"
@@ -156,6 +166,7 @@ class StandIns:
         # (batch id, key) -> first sent: the real activity's markers live under the batch's prefix
         self._sent: dict[tuple[str, str], datetime] = {}
         self._changed = asyncio.Condition()
+        self._role_holders: dict[str, list[RoleHolder]] = {}  # profile key -> who accepts which role
 
     # ------------------------------------------------------------------ setting up
 
@@ -200,6 +211,15 @@ class StandIns:
         key = f"staff/{len(self._memory)}.csv"
         self._memory[key] = (list(people), list(problems or []))
         return stored(key, content_type="text/csv", seed=",".join(p.email for p in people))
+
+    def role_holders(self, profile: StoredObject, holders: list[RoleHolder]) -> None:
+        """Who ``plan_role_acceptance`` finds in ``profile`` (none set: no one)."""
+        self._role_holders[profile.key] = list(holders)
+
+    def role_records(self, ref: StoredObject) -> list[RoleRecord]:
+        """The records a closed role register was written from."""
+        records: list[RoleRecord] = self._memory[ref.key]
+        return records
 
     def document_file(self, name: str, *, seed: str = "") -> StoredObject:
         """A stored template or static file (``name`` is its file name, e.g. ``aup.pdf``)."""
@@ -296,6 +316,8 @@ class StandIns:
             self.store_batch_records,
             self.close_campaign,
             self.campaign_figures,
+            self.plan_role_acceptance,
+            self.close_role_acceptance,
         ]
         return found
 
@@ -606,3 +628,40 @@ class StandIns:
             for name, tally in figures.by_document.items():
                 progress.by_document.setdefault(name, Tally()).add(tally)
         return progress
+
+    # ------------------------------------------------------------ role acceptance
+
+    @activity.defn(name="plan_role_acceptance")
+    async def plan_role_acceptance(self, data: RolePlanInput) -> list[RoleHolder]:
+        """The holders the test set for the profile, the signer left out as the real plan does."""
+        await self._enter("plan_role_acceptance", data)
+        holders = self._role_holders.get(data.profile.key, [])
+        return [holder for holder in holders if _key(holder.email) != _key(data.signer_email)]
+
+    @activity.defn(name="close_role_acceptance")
+    async def close_role_acceptance(self, data: RoleRegisterInput) -> RoleAcceptanceResult:
+        """The register's references (its records kept in memory) and its figures."""
+        await self._enter("close_role_acceptance", data)
+        folder = f"{data.cycle_id}/role-acceptance"
+        register_json = stored(f"{folder}/register.json", content_type="application/json")
+        self._memory[register_json.key] = list(data.records)
+        accepted = sum(1 for record in data.records if record.accepted_at is not None)
+        declined = sum(
+            1 for record in data.records if record.accepted_at is None and record.declined_at is not None
+        )
+        escalated = sum(
+            1 for record in data.records if record.accepted_at is None and record.escalated_at is not None
+        )
+        total = len(data.records)
+        return RoleAcceptanceResult(
+            register_csv=stored(f"{folder}/register.csv", content_type="text/csv"),
+            register_json=register_json,
+            report=stored(f"{folder}/report.html", content_type="text/html"),
+            tally=RoleTally(
+                total=total,
+                accepted=accepted,
+                declined=declined,
+                outstanding=total - accepted - declined,
+                escalated=escalated,
+            ),
+        )

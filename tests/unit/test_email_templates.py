@@ -58,6 +58,10 @@ SAMPLES: dict[str, object] = {
     "report_key": "larkspur/2026/acknowledgements/report.html",
     # the auditor's access
     "issued_by": "Ravi Chandran",
+    # role acceptance
+    "roles": ["ISMS Manager, Security, reports to Chief Executive (Eleanor Marsh)", "Risk Owner (deputy)"],
+    "letter": "Appointment of the ISMS lead (SHA-256 " + "c" * 64 + ")",
+    "person_email": "priya@larkspur.example",
 }
 HOSTILE = "<script>alert(1)</script> **bold** [x](http://evil.example) {{ 7*7 }} O'Brien & Sons"
 EMAILS = resources.files("doc_templates").joinpath("emails")
@@ -83,6 +87,10 @@ def test_the_expected_templates_exist_and_each_has_a_file() -> None:
         "campaign_summary",
         "campaign_closed",
         "auditor_access",
+        "role_invitation",
+        "role_reminder",
+        "role_escalation",
+        "role_declined",
     }
     files = {entry.name.removesuffix(".md") for entry in EMAILS.iterdir() if entry.name.endswith(".md")}
     assert files == set(template_names())
