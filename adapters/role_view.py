@@ -1,87 +1,28 @@
-"""Reading and answering a cycle's role acceptance (``RoleAcceptanceWorkflow``) by its cycle id.
+"""A cycle's role acceptance as the dashboard and ``isms cycle roles`` show it.
 
-The web page, the dashboard and ``isms cycle roles`` use these; they call the workflow by the
-contract's names (``core.contract``) with the models of ``models.role_acceptance``, never its
-code. Updates go through :func:`adapters.workflow_client.retry_rpc` (one update id for every
-attempt, so a retry or a double click is one update); a refusal arrives as
-:class:`~adapters.workflow_client.UpdateRefusedError`.
+Read by the ``role_state`` query through :class:`adapters.workflow_client.RoleHandle`.
 
->>> roles = RoleView(client, cycle_id)
->>> state = await roles.state()  # RPCError NOT_FOUND: the cycle has no role acceptance
+>>> state = await role_state(client, cycle_id)  # None: the cycle has no role acceptance
+>>> view = role_lines(state)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.workflow_client import UpdateRefusedError, retry_rpc
-from core.contract import Query, Update
+from adapters.workflow_client import RoleHandle
 from models.role_acceptance import (
     RoleAcceptanceState,
-    RoleAnswer,
-    RolePage,
-    RoleReceipt,
-    role_acceptance_id_for,
 )
-
-
-class RoleView:
-    """A cycle's ``RoleAcceptanceWorkflow`` (id ``role_acceptance_id_for(cycle_id)``)."""
-
-    def __init__(self, client: Client, cycle_id: str) -> None:
-        self.cycle_id = cycle_id
-        self.id = role_acceptance_id_for(cycle_id)
-        self.handle: WorkflowHandle[object, object] = client.get_workflow_handle(self.id)
-
-    async def page(self, email: str, *, rpc_timeout: timedelta | None = None) -> RolePage | None:
-        """What the person's page shows (``role_page``), or None when they are not asked."""
-        page: RolePage | None = await self.handle.query(
-            Query.ROLE_PAGE.value, email, result_type=RolePage, rpc_timeout=rpc_timeout
-        )
-        return page
-
-    async def state(self, *, rpc_timeout: timedelta | None = None) -> RoleAcceptanceState:
-        """The figures and the lines (``role_state``); RPCError NOT_FOUND when there is none."""
-        state: RoleAcceptanceState = await self.handle.query(
-            Query.ROLE_STATE.value, result_type=RoleAcceptanceState, rpc_timeout=rpc_timeout
-        )
-        return state
-
-    async def answer(
-        self,
-        answer: RoleAnswer,
-        *,
-        update_id: str,
-        rpc_timeout: timedelta | None = None,
-        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
-    ) -> RoleReceipt:
-        """Accept or decline (``answer_role``); the client interceptor sets the proof."""
-
-        async def call() -> RoleReceipt:
-            receipt: RoleReceipt = await self.handle.execute_update(
-                Update.ANSWER_ROLE.value,
-                answer,
-                id=update_id,
-                result_type=RoleReceipt,
-                rpc_timeout=rpc_timeout,
-            )
-            return receipt
-
-        try:
-            return await retry_rpc(call, hold=hold, what=f"update {Update.ANSWER_ROLE.value} on {self.id}")
-        except WorkflowUpdateFailedError as exc:
-            raise UpdateRefusedError.from_failure(exc) from exc
 
 
 async def role_state(client: Client, cycle_id: str) -> RoleAcceptanceState | None:
     """The cycle's role acceptance figures and lines, or None when it has no role acceptance."""
     try:
-        return await RoleView(client, cycle_id).state()
+        return await RoleHandle.of(client, cycle_id).state()
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return None

@@ -26,8 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.role_view import RoleView
-from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, UpdateRefusedError
+from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, RoleHandle, UpdateRefusedError
 from core.contract import Refusal
 from core.hashing import sha256_bytes
 from core.tokens import read_link
@@ -161,7 +160,7 @@ def _state_notice(request: Request, claims: LinkClaims, page: RolePage | None) -
     return None
 
 
-OpenLink = tuple[LinkClaims, RoleView, RolePage]
+OpenLink = tuple[LinkClaims, RoleHandle, RolePage]
 
 
 async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
@@ -170,7 +169,7 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
     claims = _claims(request, token)
     if isinstance(claims, LinkProblem):
         return pages.problem_page(request, _PROBLEMS, claims)
-    roles = RoleView(await app_services(request).temporal(), claims.cycle_id)
+    roles = RoleHandle.of(await app_services(request).temporal(), claims.cycle_id)
     try:
         page = await roles.page(claims.person, rpc_timeout=_QUERY_RPC_TIMEOUT)
     except RPCError as exc:
@@ -429,7 +428,7 @@ async def answer_role(
             "Please say why in the box below.",
             status_code=422,
         )
-    roles_view = RoleView(await app_services(request).temporal(), claims.cycle_id)
+    roles_view = RoleHandle.of(await app_services(request).temporal(), claims.cycle_id)
     answer = RoleAnswer(
         person=claims.person,
         version_hash=claims.version_hash or "",
@@ -477,7 +476,7 @@ _REFUSAL_STATUS: dict[Refusal, int] = {
 
 async def _refused(
     request: Request,
-    roles_view: RoleView,
+    roles_view: RoleHandle,
     claims: LinkClaims,
     refused: UpdateRefusedError,
     *,

@@ -26,8 +26,9 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowHandle
 
-from adapters.role_view import RoleView, role_state
+from adapters.role_view import role_state
 from adapters.s3 import make_s3_client
+from adapters.workflow_client import RoleHandle
 from core.hashing import sha256_bytes
 from core.settings import Settings
 from core.tokens import issue_link
@@ -229,7 +230,7 @@ async def test_holders_accept_on_their_page_once_and_bad_links_record_nothing(
 
 async def role_page_of(client: Client, cycle_id: str, email: str) -> RolePage:
     deadline = time.monotonic() + 10
-    while (page := await RoleView(client, cycle_id).page(email)) is None:
+    while (page := await RoleHandle.of(client, cycle_id).page(email)) is None:
         assert time.monotonic() < deadline, f"no role page for {email}"
         await asyncio.sleep(0.2)
     return page
