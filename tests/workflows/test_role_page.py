@@ -48,6 +48,7 @@ from tests.workflows.helpers import (
     wait_for_mail,
 )
 from web.app import create_app
+from web.security import CSRF_COOKIE
 from workflows.annual_review import AnnualReviewWorkflow
 
 DEPUTY = "sofia.alvarez@larkspur.example"  # ISMS lead's deputy and the Engineering Lead
@@ -162,6 +163,12 @@ async def test_holders_accept_on_their_page_once_and_bad_links_record_nothing(
 
     accept = _form(refused.text, "accept-form")  # the page again, with a new CSRF value
 
+    # other roles than the person's own: the workflow refuses it, nothing recorded
+    wrong = await web.post(f"/role/{deputy}", data={**accept, "roles": ["engineering-lead:holder"]})
+    assert wrong.status_code == 409, wrong.text
+    assert "not the ones you are asked to accept" in wrong.text
+    assert (await _record(client, cycle_id, DEPUTY)).accepted_at is None
+
     # a double click: two POSTs of the same form, one acceptance
     first, second = await asyncio.gather(
         web.post(f"/role/{deputy}", data=accept), web.post(f"/role/{deputy}", data=accept)
@@ -198,6 +205,13 @@ async def test_holders_accept_on_their_page_once_and_bad_links_record_nothing(
     old_post = await web.post(f"/role/{hr_first}", data=_form(hr_page.text, "accept-form"))
     assert old_post.status_code in (403, 410), old_post.text  # its CSRF cookie is the newer page's path
     assert (await _record(client, cycle_id, HR)).accepted_at is None
+    # the same with the old page's CSRF cookie in place: the workflow's validator refuses the older link
+    hr_form = _form(hr_page.text, "accept-form")
+    web.cookies.set(CSRF_COOKIE, hr_form["csrf"], domain="isms.test", path=f"/role/{hr_first}")
+    refused_old = await web.post(f"/role/{hr_first}", data=hr_form)
+    assert refused_old.status_code == 410, refused_old.text
+    assert "A newer email has been sent" in refused_old.text
+    assert (await _record(client, cycle_id, HR)).accepted_at is None
 
     # a tampered token, and a genuine staff link on this page
     assert (await web.get(f"/role/{hr_newest[:-3]}xyz")).status_code == 400
@@ -218,7 +232,7 @@ async def test_holders_accept_on_their_page_once_and_bad_links_record_nothing(
     logged = "\n".join(
         record.getMessage() + (record.exc_text or "") for record in caplog.records if record.name != "httpx"
     )
-    assert "role answer refused" not in logged  # nothing the test sent was refused by the workflow
+    assert "role answer refused" in logged  # the refusals are logged, by their type only
     for token in (deputy, lead, hr_first, hr_newest):
         assert token not in logged
 
