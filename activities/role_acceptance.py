@@ -95,7 +95,5 @@ class RoleAcceptanceActivities:
             ),
             tally=tally_roles(data.records),
         )
-        activity.logger.info(
-            "role acceptance %s closed: %s", data.cycle_id, result.tally.rate_text
-        )
+        activity.logger.info("role acceptance %s closed: %s", data.cycle_id, result.tally.rate_text)
         return result

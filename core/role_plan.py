@@ -14,7 +14,8 @@ profile's order. Left out:
 
 >>> holders = plan_role_holders(profile, staff, signer_email="ceo@x.example")
 >>> [(h.email, [a.described for a in h.assignments], h.lead) for h in holders]
-[('ravi@x.example', ['ISMS Lead'], True), ('sofia@x.example', ['ISMS Lead (deputy)', 'Engineering Lead'], False)]
+[('ravi@x.example', ['ISMS Lead'], True),
+ ('sofia@x.example', ['ISMS Lead (deputy)', 'Engineering Lead'], False)]
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def _references(role: Role) -> Iterator[tuple[Capacity, str]]:
         yield Capacity.DEPUTY, role.deputy
 
 
-def _assignment(role: Role, capacity: Capacity, profile: OrganisationProfile, staff: StaffDirectory) -> RoleAssignment:
+def _assignment(
+    role: Role, capacity: Capacity, profile: OrganisationProfile, staff: StaffDirectory
+) -> RoleAssignment:
     above = profile.role(role.reports_to) if role.reports_to else None
     above_holder = staff.find(above.holder) if above is not None and above.holder else None
     if above is not None:

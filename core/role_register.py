@@ -58,10 +58,15 @@ class RoleStatus:
 
 
 def role_status(record: RoleRecord) -> str:
-    """``accepted`` (a later acceptance outweighs a decline), ``declined``, or ``outstanding``."""
-    if record.accepted_at is not None:
+    """``accepted``, ``declined`` (the latest decline, not accepted since), or ``outstanding``.
+
+    Whichever answer came last counts: an acceptance after a decline is an acceptance, a
+    decline after an acceptance withdraws it (the register keeps both times).
+    """
+    accepted, declined = record.accepted_at, record.declined_at
+    if accepted is not None and (declined is None or accepted >= declined):
         return RoleStatus.ACCEPTED
-    if record.declined_at is not None:
+    if declined is not None:
         return RoleStatus.DECLINED
     return RoleStatus.OUTSTANDING
 
@@ -142,9 +147,7 @@ def role_register_json(data: RoleRegisterInput) -> bytes:
         "closed_at": format_time(data.closed_at),
         "statement": ROLE_ACCEPTANCE_TEXT,
         "tally": tally_roles(records).model_dump(mode="json"),
-        "records": [
-            {**record.model_dump(mode="json"), "status": role_status(record)} for record in records
-        ],
+        "records": [{**record.model_dump(mode="json"), "status": role_status(record)} for record in records],
     }
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 

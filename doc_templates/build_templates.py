@@ -4,6 +4,8 @@ Run ``python -m doc_templates.build_templates`` after changing this file; it (re
 
 * ``information_security_policy.docx`` (Clause 5.2), rendered from a ``PolicyContext``;
 * ``isms_roles_responsibilities.docx`` (Clause 5.3), rendered from a ``RolesContext``;
+* ``isms_lead_appointment.docx`` (Clause 5.3; evidence item 6), the CEO's letter appointing the
+  ISMS lead, rendered from an ``AppointmentContext``;
 
 into this folder. The placeholders use docxtpl's syntax: ``{{ x }}`` for a value, ``{%p ... %}``
 for a tag that stands for a whole paragraph (loops over paragraphs), ``{%tr ... %}`` for a tag that
@@ -34,6 +36,7 @@ from documents.styling import shade_cell
 HERE = Path(__file__).resolve().parent
 POLICY_TEMPLATE = HERE / "information_security_policy.docx"
 ROLES_TEMPLATE = HERE / "isms_roles_responsibilities.docx"
+LETTER_TEMPLATE = HERE / "isms_lead_appointment.docx"
 
 ACCENT = RGBColor(0x1F, 0x38, 0x64)  # dark blue
 MUTED = RGBColor(0x59, 0x59, 0x59)
@@ -575,9 +578,97 @@ def build_roles(path: Path = ROLES_TEMPLATE) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------------------------
+# Appointment of the ISMS lead (Clause 5.3; evidence item 6)
+
+
+def build_letter(path: Path = LETTER_TEMPLATE) -> Path:
+    doc = _new_document("Appointment of the ISMS lead")
+    _header_footer(doc)
+    _title_block(
+        doc,
+        [
+            ("Version", "{{ version }}"),
+            ("Effective date", "{{ effective_date }}"),
+            ("Classification", "{{ classification }}"),
+            ("Appointed", "{{ lead_name }}, {{ lead_job_title }}"),
+            ("Role", "{{ role_title }}"),
+            ("Appointed by", "{{ approver_name }}, {{ approver_title }}"),
+        ],
+    )
+
+    _text(doc, "To: {{ lead_name }} <{{ lead_email }}>, {{ lead_department }}")
+    _text(doc, "Dear {{ lead_name }},")
+    doc.add_heading("1  Appointment", level=1)
+    _text(
+        doc,
+        "With effect from {{ effective_date }}, {{ organisation_name }} appoints you as "
+        "{{ role_title }}: the person responsible for the information security management system "
+        "(ISMS), as top management assigns that responsibility under ISO/IEC 27001 Clause 5.3. "
+        "The appointment covers the scope of the ISMS:",
+    )
+    scope = _text(doc, "{{ scope }}", italic=True)
+    scope.paragraph_format.left_indent = Cm(0.8)
+    _text(doc, "The area the role owns: {{ role_department }}.")
+
+    doc.add_heading("2  Responsibilities", level=1)
+    _tag(doc, "if mandatory_wording")
+    label = _text(doc, "Assigned to you as Clause 5.3 requires:")
+    label.paragraph_format.keep_with_next = True
+    _loop(doc, "wording in mandatory_wording", lambda: _bullet(doc, "\u2605 ", "{{ wording }}"))
+    _tag(doc, "endif")
+    _tag(doc, "if responsibilities")
+    label = _text(doc, "The responsibilities of the role:")
+    label.paragraph_format.keep_with_next = True
+    _loop(doc, "duty in responsibilities", lambda: _bullet(doc, "{{ duty }}"))
+    _tag(doc, "endif")
+
+    doc.add_heading("3  Authorities", level=1)
+    _tag(doc, "if authorities")
+    label = _text(doc, "The authorities of the role, which you hold to carry out these responsibilities:")
+    label.paragraph_format.keep_with_next = True
+    _loop(doc, "authority in authorities", lambda: _bullet(doc, "{{ authority }}"))
+    _tag(doc, "endif")
+    _text(
+        doc,
+        "Top management provides the resources the ISMS needs and supports you in using these authorities.",
+    )
+
+    doc.add_heading("4  Reporting line", level=1)
+    _text(
+        doc,
+        "You report on the performance of the ISMS to the {{ reports_to }} ({{ reports_to_name }}), "
+        "who receives your reports for top management.",
+    )
+
+    doc.add_heading("5  Deputy", level=1)
+    _tag(doc, "if has_deputy")
+    _text(
+        doc,
+        "{{ deputy_name }} ({{ deputy_job_title }}, {{ deputy_email }}) deputises for you in your "
+        "absence, with the same responsibilities and authorities for as long as they act for you.",
+    )
+    _tag(doc, "else")
+    _text(doc, "{{ deputy_name }}; top management names one when the role needs it.")
+    _tag(doc, "endif")
+
+    doc.add_heading("6  Acceptance", level=1)
+    _text(
+        doc,
+        "Please accept this appointment through your own role acceptance request, sent to you once "
+        "this letter is signed. Your acceptance is recorded with the time, the signed version and "
+        "the SHA-256 of this letter, and kept with the ISMS records of {{ organisation_name }}.",
+    )
+
+    _approval_block(doc, "7  Signature")
+    doc.save(str(path))
+    return path
+
+
 def main() -> None:
     build_policy()
     build_roles()
+    build_letter()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from models.profile import (
+    APPOINTMENT_LETTER_TITLE,
     MANDATORY_WORDING,
     MandatoryResponsibility,
     OrganisationProfile,
@@ -31,6 +32,7 @@ NOT_ASSIGNED = "Not assigned"
 NONE_TEXT = "\u2014"  # an em dash for an empty field
 AWAITING_SIGNATURE = "Awaiting signature"
 ROLES_TITLE = "ISMS Roles and Responsibilities"
+NO_DEPUTY = "No deputy is named"
 
 
 def format_date(value: date) -> str:
@@ -139,6 +141,30 @@ class RolesContext(DocumentContext):
     roles: list[RoleDetail]
     conflicts: list[ConflictRow]
     auditor_independence: list[str]
+
+
+class AppointmentContext(DocumentContext):
+    """The ISMS lead's appointment letter (``isms-lead-appointment``), signed by top management.
+
+    The lead is the holder of the profile's ``isms_lead`` role; the approver (``approver_name``,
+    ``approver_title``) signs it with the version, in the same signature as the other documents.
+    """
+
+    lead_name: str
+    lead_job_title: str
+    lead_email: str
+    lead_department: str  # the lead's department in the staff directory
+    role_title: str  # the ISMS lead role's title
+    role_department: str  # the area the role owns (the profile's ``department``)
+    reports_to: str  # the title of the role the ISMS lead reports to
+    reports_to_name: str  # that role's holder
+    mandatory_wording: list[str]  # the Clause 5.3 responsibilities the role carries
+    responsibilities: list[str]
+    authorities: list[str]
+    has_deputy: bool
+    deputy_name: str  # "No deputy is named" without one
+    deputy_job_title: str
+    deputy_email: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,4 +409,53 @@ def build_roles_context(
         roles=details,
         conflicts=_conflicts(profile, people),
         auditor_independence=_auditor_independence(profile, people),
+    )
+
+
+def _isms_lead(profile: OrganisationProfile) -> Role | None:
+    return next((role for role in profile.roles if role.kind is RoleKind.ISMS_LEAD), None)
+
+
+def build_appointment_context(
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    *,
+    signature_line: str = AWAITING_SIGNATURE,
+    approval_date: date | None = None,
+) -> AppointmentContext:
+    """The appointment letter's values: the ISMS lead role, its holder and deputy, the reporting line.
+
+    A profile without an ISMS lead role (a Clause 5 error that blocks signature) still renders,
+    with "Not assigned" where the lead would be, so ``isms docs render`` can show the draft.
+    """
+    people = _People(profile, staff)
+    role = _isms_lead(profile)
+    lead = staff.find(role.holder) if role is not None and role.holder else None
+    deputy = staff.find(role.deputy) if role is not None and role.deputy else None
+    above = profile.role(role.reports_to) if role is not None and role.reports_to else None
+    return AppointmentContext(
+        **_common(
+            profile,
+            people,
+            document_title=APPOINTMENT_LETTER_TITLE,
+            signature_line=signature_line,
+            approval_date=approval_date,
+        ),
+        lead_name=people.name(role.holder if role else None),
+        lead_job_title=lead.job_title if lead and lead.job_title else (role.title if role else NOT_ASSIGNED),
+        lead_email=lead.email if lead else NONE_TEXT,
+        lead_department=lead.department if lead and lead.department else NONE_TEXT,
+        role_title=role.title if role else NOT_ASSIGNED,
+        role_department=(role.department if role else None) or NONE_TEXT,
+        reports_to=people.role_title(role.reports_to if role else None),
+        reports_to_name=people.name(above.holder) if above is not None else NONE_TEXT,
+        mandatory_wording=[MANDATORY_WORDING[item] for item in role.mandatory_responsibilities]
+        if role
+        else [],
+        responsibilities=list(role.responsibilities) if role else [],
+        authorities=list(role.authorities) if role else [],
+        has_deputy=bool(role and role.deputy),
+        deputy_name=people.name(role.deputy) if role and role.deputy else NO_DEPUTY,
+        deputy_job_title=deputy.job_title if deputy and deputy.job_title else NONE_TEXT,
+        deputy_email=deputy.email if deputy else NONE_TEXT,
     )

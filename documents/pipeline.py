@@ -14,7 +14,8 @@ The cycle's documents are the profile's (:meth:`OrganisationProfile.cycle_docume
 *generated* one is rendered from its template (the organisation's own, named in ``sources``
 by document id, or the built-in one), a *static* one is copied unchanged (a .docx is converted
 to PDF like a generated one; a .pdf is its own PDF). A profile without a documents section has
-the two built-in documents, with exactly the names and bytes it always had.
+the two built-in documents, with exactly the names and bytes it always had, and (while role
+acceptance and its appointment letter are on, as by default) the ISMS lead's appointment letter.
 
 Each document is rendered exactly once per call; ``render_document`` renders a single one (the
 signing activity stamps each document with a signature line of its own).
@@ -40,6 +41,7 @@ from documents.changes import build_manifest, write_manifest
 from documents.context import (
     AWAITING_SIGNATURE,
     ROLES_TITLE,
+    build_appointment_context,
     build_policy_context,
     build_roles_context,
 )
@@ -48,6 +50,8 @@ from documents.render import TEMPLATES, SubdocBuilder, render_docx
 from documents.sources import pin_problem
 from models.documents import RenderedDocument, RenderManifest
 from models.profile import (
+    APPOINTMENT_LETTER,
+    APPOINTMENT_LETTER_TITLE,
     POLICY_DOCUMENT,
     ROLES_DOCUMENT,
     DocumentEntry,
@@ -58,11 +62,18 @@ from models.staff import StaffDirectory
 
 POLICY_TEMPLATE = TEMPLATES / "information_security_policy.docx"
 ROLES_TEMPLATE = TEMPLATES / "isms_roles_responsibilities.docx"
+LETTER_TEMPLATE = TEMPLATES / "isms_lead_appointment.docx"
 POLICY_OUTPUT = f"{POLICY_DOCUMENT}.docx"
 ROLES_OUTPUT = f"{ROLES_DOCUMENT}.docx"
-BUILTIN_TEMPLATES: dict[str, Path] = {POLICY_DOCUMENT: POLICY_TEMPLATE, ROLES_DOCUMENT: ROLES_TEMPLATE}
-DOCUMENT_NAMES: tuple[str, ...] = (POLICY_OUTPUT, ROLES_OUTPUT)
-"""The names of a profile without a documents section (see :func:`document_names` for any profile)."""
+LETTER_OUTPUT = f"{APPOINTMENT_LETTER}.docx"
+BUILTIN_TEMPLATES: dict[str, Path] = {
+    POLICY_DOCUMENT: POLICY_TEMPLATE,
+    ROLES_DOCUMENT: ROLES_TEMPLATE,
+    APPOINTMENT_LETTER: LETTER_TEMPLATE,
+}
+DOCUMENT_NAMES: tuple[str, ...] = (POLICY_OUTPUT, ROLES_OUTPUT, LETTER_OUTPUT)
+"""The names of a profile without a documents section, role acceptance on as by default (see
+:func:`document_names` for any profile)."""
 
 STATIC_VERSION_DIGITS = 12  # a static document without ``version:`` is versioned by its SHA-256's start
 
@@ -117,6 +128,8 @@ def _title(profile: OrganisationProfile, entry: DocumentEntry) -> str:
         return profile.policy.title
     if entry.id == ROLES_DOCUMENT:
         return ROLES_TITLE
+    if entry.id == APPOINTMENT_LETTER:
+        return APPOINTMENT_LETTER_TITLE
     return entry.id  # unreachable: the profile requires a title for any other document
 
 
@@ -189,12 +202,18 @@ def _context(
     signature_line: str,
     approval_date: date | None,
 ) -> tuple[BaseModel, dict[str, SubdocBuilder]]:
-    """The roles document gets the roles context and the RACI table; any other the policy context."""
+    """The roles document gets the roles context and the RACI table, the ISMS lead's appointment
+    letter its own context; any other the policy context."""
     if document.id == ROLES_DOCUMENT:
         context: BaseModel = build_roles_context(
             profile, staff, signature_line=signature_line, approval_date=approval_date
         )
         subdocs = {"raci_table": raci_subdoc(profile)}
+    elif document.id == APPOINTMENT_LETTER:
+        context = build_appointment_context(
+            profile, staff, signature_line=signature_line, approval_date=approval_date
+        )
+        subdocs = {}
     else:
         context = build_policy_context(
             profile, staff, signature_line=signature_line, approval_date=approval_date

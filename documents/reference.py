@@ -20,9 +20,11 @@ from pydantic import BaseModel
 
 from core.profile_io import load_profile, load_staff
 from documents.context import (
+    AppointmentContext,
     DocumentContext,
     PolicyContext,
     RolesContext,
+    build_appointment_context,
     build_policy_context,
     build_roles_context,
 )
@@ -35,6 +37,8 @@ _USED_BY: dict[type[DocumentContext], str] = {
     PolicyContext: "the Information Security Policy (`information-security-policy`) and every other "
     "generated document of the profile, each with its own `document_title` and `version`",
     RolesContext: "the ISMS Roles, Responsibilities and Authorities (`isms-roles-responsibilities`)",
+    AppointmentContext: "the ISMS lead's appointment letter (`isms-lead-appointment`), signed by top "
+    "management with the version while role acceptance is on",
 }
 _SUBDOCUMENTS = {
     "raci_table": "the RACI matrix as a Word table (a column per role) with its legend; "
@@ -99,6 +103,7 @@ def context_reference() -> list[ContextReference]:
     examples: dict[type[DocumentContext], DocumentContext] = {
         PolicyContext: build_policy_context(profile, staff),
         RolesContext: build_roles_context(profile, staff),
+        AppointmentContext: build_appointment_context(profile, staff),
     }
     return [
         ContextReference(

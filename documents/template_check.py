@@ -47,21 +47,31 @@ from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
 from documents.context import (
+    AppointmentContext,
     DocumentContext,
     PolicyContext,
     RolesContext,
+    build_appointment_context,
     build_policy_context,
     build_roles_context,
 )
 from documents.render import TEMPLATES, SubdocBuilder, render_docx, sandboxed_environment
-from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT, DocumentEntry, OrganisationProfile
+from models.profile import (
+    APPOINTMENT_LETTER,
+    POLICY_DOCUMENT,
+    ROLES_DOCUMENT,
+    DocumentEntry,
+    OrganisationProfile,
+)
 from models.staff import StaffDirectory
 
 BUILTIN_TEMPLATES: dict[str, Path] = {
     POLICY_DOCUMENT: TEMPLATES / "information_security_policy.docx",
     ROLES_DOCUMENT: TEMPLATES / "isms_roles_responsibilities.docx",
+    APPOINTMENT_LETTER: TEMPLATES / "isms_lead_appointment.docx",
 }
-"""The built-in template of each of the two documents Clause 5 requires."""
+"""The built-in template of each of the two documents Clause 5 requires, and of the ISMS lead's
+appointment letter."""
 
 REFERENCE_HINT = "`isms templates reference` lists every value"
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # far above any real document; refuses a zip bomb
@@ -85,8 +95,13 @@ _UNSAFE_NAMES = frozenset(
 
 
 def context_model_for(document_id: str) -> type[DocumentContext]:
-    """The context a generated document gets: the roles document its own, every other the policy's."""
-    return RolesContext if document_id == ROLES_DOCUMENT else PolicyContext
+    """The context a generated document gets: the roles document and the ISMS lead's appointment
+    letter their own, every other the policy's."""
+    if document_id == ROLES_DOCUMENT:
+        return RolesContext
+    if document_id == APPOINTMENT_LETTER:
+        return AppointmentContext
+    return PolicyContext
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,6 +205,8 @@ def real_context(profile: OrganisationProfile, staff: StaffDirectory, entry: Doc
     if entry.id == ROLES_DOCUMENT:
         context = build_roles_context(profile, staff)
         subdocs["raci_table"] = raci_subdoc(profile)
+    elif entry.id == APPOINTMENT_LETTER:
+        context = build_appointment_context(profile, staff)
     else:
         context = build_policy_context(profile, staff)
     update = {"document_title": entry.title} if entry.title else {}

@@ -274,7 +274,6 @@ REQUIRED_DOCUMENTS = (POLICY_DOCUMENT, ROLES_DOCUMENT)
 APPOINTMENT_LETTER = "isms-lead-appointment"
 APPOINTMENT_LETTER_TITLE = "Appointment of the ISMS lead"
 BUILT_IN_DOCUMENTS = (*REQUIRED_DOCUMENTS, APPOINTMENT_LETTER)
-_LETTER_TEMPLATE_READY = False
 STATIC_SUFFIXES = (".docx", ".pdf")
 
 
@@ -458,9 +457,8 @@ class OrganisationProfile(StrictModel):
     @property
     def has_appointment_letter(self) -> bool:
         """Whether the CEO signs the ISMS lead's appointment letter with the version."""
-        # _LETTER_TEMPLATE_READY: off until the built-in letter template and its context are merged
         schedule = self.role_acceptance
-        return _LETTER_TEMPLATE_READY and schedule.enabled and schedule.appointment_letter
+        return schedule.enabled and schedule.appointment_letter
 
     def cycle_documents(self) -> list[DocumentEntry]:
         """Every document of the cycle: the policy, the roles document, the ISMS lead's appointment

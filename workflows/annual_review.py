@@ -7,6 +7,7 @@ Stages: checking -> rendering -> awaiting_signature -> (awaiting_revision -> che
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from pathlib import PurePosixPath
 
@@ -235,15 +236,17 @@ class AnnualReviewWorkflow:
         if workflow.patched("archive-signed"):  # cycles signed before the archive existed skip this
             await self._archive(self._signed_archive(signed))
             archived_signed = True
-        roles = None
+        # the role acceptance runs beside the campaign: its close is recorded when it comes
+        roles: asyncio.Task[RoleAcceptanceResult | None] | None = None
         routing = self._routing
         wanted = archived_signed and routing is not None and routing.role_acceptance is not None
         if wanted and workflow.patched(ROLE_ACCEPTANCE):  # cycles signed before it existed start none
-            roles = await self._start_role_acceptance(signed)
+            child = await self._start_role_acceptance(signed)
+            roles = asyncio.create_task(self._role_acceptance_result(child))
         campaign = None
         if workflow.patched("acknowledgement-campaign"):  # cycles signed before it existed end here
             campaign = await self._campaign(signed)
-        role_result = await self._role_acceptance_result(roles) if roles is not None else None
+        role_result = await roles if roles is not None else None
         if campaign is not None and workflow.patched("archive-acknowledgements"):
             if not archived_signed:  # a cycle signed before the archive existed: its documents first
                 await self._archive(self._signed_archive(signed))

@@ -133,7 +133,9 @@ async def test_close_stores_the_register_and_report_in_the_drafts_bucket(
     assert {result.register_csv.bucket, result.report.bucket} == {settings.drafts_bucket}
 
     # read back from S3 (get_file checks each SHA-256 against the stored reference)
-    rows = list(csv.DictReader(io.StringIO(get_file(s3, result.register_csv, tmp_path / "r.csv").read_text())))
+    rows = list(
+        csv.DictReader(io.StringIO(get_file(s3, result.register_csv, tmp_path / "r.csv").read_text()))
+    )
     assert [(row["email"], row["capacity"], row["status"]) for row in rows] == [
         ("ravi.chandran@larkspur.example", "holder", "accepted"),
         ("sofia.alvarez@larkspur.example", "deputy", "declined"),
@@ -143,7 +145,8 @@ async def test_close_stores_the_register_and_report_in_the_drafts_bucket(
     assert [record["email"] for record in document["records"]] == [r.email for r in records]
     assert document["records"][0]["ip"] == "203.0.113.7"
     page = get_file(s3, result.report, tmp_path / "r.html").read_text()
-    assert "1 of 2 accepted" in page and "+1 I was never asked" in page
+    assert "1 of 2 accepted" in page
+    assert "+1 I was never asked" in page
     head = s3.head_object(Bucket=result.report.bucket, Key=result.report.key)
     assert head["ContentType"] == "text/html; charset=utf-8"
 

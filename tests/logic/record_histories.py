@@ -12,7 +12,9 @@ The stories: a team spanning two batches with a leaver who comes back (digest ke
 a returning leaver's own membership); a revision accepted while the CEO is deciding, with an
 open of the superseded version while the revision renders, then signed and acknowledged; a
 campaign of documents each to its audience (label ``v5-campaign-documents-logic``: run with
-``-k documents``).
+``-k documents``); a cycle with role acceptance beside the campaign, an acceptance and a decline
+then an acceptance, the escalation and the close (label ``v7-role-acceptance-logic``: run with
+``-k role``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from models.campaign import Recipient, StaffChange, batch_id_for, campaign_id_for
 from models.cycle import DocumentsViewed, RevisionInput, Stage
-from models.profile import Audience
+from models.profile import Audience, RoleAcceptanceSchedule
+from models.role_acceptance import (
+    RoleAnswer,
+    RoleAnswerKind,
+    RoleAssignment,
+    RoleHolder,
+    RolePage,
+    role_acceptance_id_for,
+)
 from tests.logic.scenario import (
     CEO,
     DAY,
@@ -44,6 +54,7 @@ from tests.logic.scenario import (
 )
 from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
+from workflows.role_acceptance import RoleAcceptanceWorkflow
 
 
 async def _write(tier: Tier, out: Path, name: str, workflow_id: str) -> None:
@@ -132,3 +143,71 @@ async def test_record_a_campaign_of_documents_each_to_its_audience(tier: Tier, t
     await handle.result()
     await _write(tier, out, "documents-campaign", handle.id)
     await _write(tier, out, "documents-batch", batch_id_for(data.cycle_id, 1))
+
+
+async def _answer_role(tier: Tier, cycle_id: str, person: str, kind: RoleAnswerKind) -> None:
+    roles = tier.env.client.get_workflow_handle(role_acceptance_id_for(cycle_id))
+    page: RolePage | None = await roles.query(RoleAcceptanceWorkflow.role_page, person)
+    assert page is not None
+    link = f"{person}-{kind.value}-{page.newest_link}"
+    await roles.execute_update(
+        RoleAcceptanceWorkflow.answer_role,
+        RoleAnswer(
+            person=person,
+            version_hash=page.version_hash,
+            link_id=link,
+            link_sequence=page.newest_link,
+            kind=kind,
+            roles=[f"{a.role_id}:{a.capacity.value}" for a in page.assignments],
+            letter_sha256=page.letter.sha256 if page.letter else None,
+            comment="not my team any more" if kind is RoleAnswerKind.DECLINE else "",
+            ip="198.51.100.40",
+            user_agent="logic-tier",
+        ),
+        id=f"role-{link}",
+    )
+
+
+async def test_record_a_cycle_with_role_acceptance(tier: Tier, tmp_path: Path) -> None:
+    """The lead accepts, a risk owner declines then accepts, an asset owner never answers
+    (reminded, escalated), beside the campaign; the register archived with the acknowledgements."""
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    standins = tier.standins
+    profile = standins.profile(routing(roles=RoleAcceptanceSchedule()))
+    standins.role_holders(
+        profile,
+        [
+            RoleHolder(
+                email=LEAD.email,
+                name=LEAD.name,
+                lead=True,
+                assignments=[RoleAssignment(role_id="isms-lead", title="ISMS Manager", capacity="holder")],
+            ),
+            RoleHolder(
+                email=email(1),
+                name="Person 001",
+                assignments=[RoleAssignment(role_id="risk-owner", title="Risk Owner", capacity="holder")],
+            ),
+            RoleHolder(
+                email=email(2),
+                name="Person 002",
+                assignments=[RoleAssignment(role_id="asset-owner", title="Asset Owner", capacity="deputy")],
+            ),
+        ],
+    )
+    handle = await tier.start_review(profile=profile)
+    status = await tier.wait_status(handle, invited)
+    await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
+    await tier.wait_status(handle, lambda s: s.stage is Stage.ACKNOWLEDGING)
+    await invitations(tier, 4 + 3)  # the staff and the role holders
+    await tier.sleep(DAY)
+    await _answer_role(tier, handle.id, LEAD.email, RoleAnswerKind.ACCEPT)
+    await _answer_role(tier, handle.id, email(1), RoleAnswerKind.DECLINE)
+    await tier.sleep(8 * DAY)
+    await _answer_role(tier, handle.id, email(1), RoleAnswerKind.ACCEPT)
+    await tier.sleep(20 * DAY)
+    await handle.result()
+    await _write(tier, out, "role-acceptance-annual-review", handle.id)
+    await _write(tier, out, "role-acceptance-campaign", campaign_id_for(handle.id))
+    await _write(tier, out, "role-acceptance-batch", batch_id_for(handle.id, 1))
+    await _write(tier, out, "role-acceptance-roles", role_acceptance_id_for(handle.id))

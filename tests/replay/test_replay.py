@@ -22,6 +22,7 @@ from adapters.update_proof import UpdateProofCheck
 from tests.conftest import TEST_PROOF_KEY
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
+from workflows.role_acceptance import RoleAcceptanceWorkflow
 from workflows.stack_check import StackCheckWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -29,13 +30,14 @@ WORKFLOWS = [
     AnnualReviewWorkflow,
     AcknowledgementCampaignWorkflow,
     AcknowledgementBatchWorkflow,
+    RoleAcceptanceWorkflow,
     StackCheckWorkflow,
 ]
 
 
 def test_there_are_histories_of_every_workflow() -> None:
     kinds = {path.stem.rsplit("-", 1)[-1] for path in HISTORIES}
-    assert {"review", "campaign", "batch"} <= kinds, f"recorded: {[p.name for p in HISTORIES]}"
+    assert {"review", "campaign", "batch", "roles"} <= kinds, f"recorded: {[p.name for p in HISTORIES]}"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

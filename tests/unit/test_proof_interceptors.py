@@ -93,7 +93,11 @@ def test_every_person_s_action_must_be_proven_and_each_such_update_has_a_validat
     # the worker checks an update's proof in the validator step, which the SDK runs only for an
     # update with a validator: an update of a proven argument without one would go unchecked
     updates, signals = _proven_messages()
-    assert updates == {Update.DECIDE.value: True, Update.ACKNOWLEDGE.value: True}
+    assert updates == {
+        Update.DECIDE.value: True,
+        Update.ACKNOWLEDGE.value: True,
+        Update.ANSWER_ROLE.value: True,
+    }
     assert signals == {Signal.DOCUMENTS_VIEWED.value}
 
 

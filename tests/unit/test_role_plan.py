@@ -45,7 +45,9 @@ def _shape(holders: list[RoleHolder]) -> list[tuple[str, list[str], bool]]:
     ]
 
 
-def test_demo_everyone_but_the_signer_once_with_all_their_roles(demo_data: Profile, staff: StaffDirectory) -> None:
+def test_demo_everyone_but_the_signer_once_with_all_their_roles(
+    demo_data: Profile, staff: StaffDirectory
+) -> None:
     assert _shape(_plan(demo_data, staff)) == [
         ("ravi.chandran@larkspur.example", ["isms-lead:holder"], True),
         ("sofia.alvarez@larkspur.example", ["isms-lead:deputy", "engineering-lead:holder"], False),
@@ -70,20 +72,30 @@ def test_each_assignment_carries_the_role_as_the_signed_version_sets_it_out(
         MANDATORY_WORDING[MandatoryResponsibility.PERFORMANCE_REPORTING],
     ]
     assert "Maintains the risk register and the Statement of Applicability" in lead.responsibilities
-    assert lead.authorities[0] == "Requires changes to systems and processes that do not meet ISMS requirements"
+    assert (
+        lead.authorities[0] == "Requires changes to systems and processes that do not meet ISMS requirements"
+    )
     deputy, engineering = sofia.assignments
-    assert (deputy.capacity, deputy.described) == (Capacity.DEPUTY, "ISMS Lead (Chief Technology Officer) (deputy)")
+    assert (deputy.capacity, deputy.described) == (
+        Capacity.DEPUTY,
+        "ISMS Lead (Chief Technology Officer) (deputy)",
+    )
     assert engineering.reports_to == "ISMS Lead (Chief Technology Officer)"
     assert engineering.reports_to_holder == "Ravi Chandran"
 
 
-def test_a_deputy_of_top_management_accepts_the_signer_does_not(demo_data: Profile, staff: StaffDirectory) -> None:
+def test_a_deputy_of_top_management_accepts_the_signer_does_not(
+    demo_data: Profile, staff: StaffDirectory
+) -> None:
     data = copy.deepcopy(demo_data)
     _role(data, "ceo")["deputy"] = "LA-004"  # by employee id: Daniel O'Brien
     holders = _plan(data, staff, signer="Eleanor.Marsh@LARKSPUR.example")  # case does not matter
     assert "eleanor.marsh@larkspur.example" not in [holder.email for holder in holders]
     daniel = next(holder for holder in holders if holder.email == "daniel.obrien@larkspur.example")
-    assert [f"{a.role_id}:{a.capacity.value}" for a in daniel.assignments] == ["ceo:deputy", "hr-manager:holder"]
+    assert [f"{a.role_id}:{a.capacity.value}" for a in daniel.assignments] == [
+        "ceo:deputy",
+        "hr-manager:holder",
+    ]
     assert daniel.assignments[0].reports_to is None  # the top of the line
 
 

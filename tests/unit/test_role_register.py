@@ -58,7 +58,7 @@ def _records() -> list[RoleRecord]:
             assignments=[DEPUTY, ENGINEERING],
             invited_at=_at(24),
             declined_at=_at(26),
-            decline_comment="=HYPERLINK(\"http://evil\") I report to the CTO, not the ISMS lead",
+            decline_comment='=HYPERLINK("http://evil") I report to the CTO, not the ISMS lead',
             accepted_at=_at(27),
             ip="198.51.100.2",
             user_agent="@Chrome",
@@ -101,7 +101,13 @@ def _input(records: list[RoleRecord]) -> RoleRegisterInput:
 
 def test_tally_counts_people_a_later_acceptance_outweighs_a_decline() -> None:
     tally = tally_roles(_records())
-    assert (tally.total, tally.accepted, tally.declined, tally.outstanding, tally.escalated) == (4, 2, 1, 1, 1)
+    assert (tally.total, tally.accepted, tally.declined, tally.outstanding, tally.escalated) == (
+        4,
+        2,
+        1,
+        1,
+        1,
+    )
     assert tally.rate_text == "2 of 4 accepted"
 
 
@@ -117,15 +123,26 @@ def test_csv_one_line_per_person_and_role_with_formulas_made_safe() -> None:
         ("dan@x.example", "hr-manager", "holder", "declined"),
     ]
     ravi, sofia, _, grace, dan = rows
-    assert (ravi["accepted_at"], ravi["ip"], ravi["user_agent"]) == ("2026-11-25T10:00:00Z", "203.0.113.7", "Firefox/130")
-    assert (ravi["version_hash"], ravi["letter_sha256"], ravi["invited_at"]) == ("v" * 64, LETTER, "2026-11-24T09:00:00Z")
+    assert (ravi["accepted_at"], ravi["ip"], ravi["user_agent"]) == (
+        "2026-11-25T10:00:00Z",
+        "203.0.113.7",
+        "Firefox/130",
+    )
+    assert (ravi["version_hash"], ravi["letter_sha256"], ravi["invited_at"]) == (
+        "v" * 64,
+        LETTER,
+        "2026-11-24T09:00:00Z",
+    )
     assert sofia["decline_reason"].startswith("'=HYPERLINK")
     assert sofia["user_agent"] == "'@Chrome"
     assert sofia["declined_at"] == "2026-11-26T09:00:00Z"
     assert grace["reminded_at"] == "2026-11-27T09:00:00Z; 2026-11-28T09:00:00Z"
     assert grace["escalated_at"] == "2026-11-29T09:00:00Z"
     assert (grace["accepted_at"], grace["ip"]) == ("", "")
-    assert (dan["declined_at"], dan["decline_reason"]) == ("2026-11-25T09:00:00Z", "Not my role since October")
+    assert (dan["declined_at"], dan["decline_reason"]) == (
+        "2026-11-25T09:00:00Z",
+        "Not my role since October",
+    )
 
 
 def test_json_holds_the_records_as_they_are_and_is_the_same_bytes_each_time() -> None:
@@ -149,18 +166,33 @@ def test_report_names_who_accepted_what_who_did_not_and_the_reasons_escaped() ->
     assert "2 of 4 accepted" in page
     accepted, rest = page.split("<h2>Accepted</h2>")[1].split("<h2>Not accepted</h2>")
     not_accepted, declines = rest.split("<h2>Declines</h2>")
-    assert "Ravi" in accepted and LETTER in accepted and "2026-11-25T10:00:00Z" in accepted
+    assert "Ravi" in accepted
+    assert LETTER in accepted
+    assert "2026-11-25T10:00:00Z" in accepted
     assert "ISMS Lead (deputy); Engineering Lead" in accepted
-    assert "Grace &lt;b&gt;" in not_accepted and "<b>" not in page
+    assert "Grace &lt;b&gt;" in not_accepted
+    assert "<b>" not in page
     assert "2026-11-27T09:00:00Z; 2026-11-28T09:00:00Z" in not_accepted
     assert "2026-11-29T09:00:00Z" in not_accepted  # escalated
-    assert "Dan" in not_accepted and "Ravi" not in not_accepted
+    assert "Dan" in not_accepted
+    assert "Ravi" not in not_accepted
     assert "Not my role since October" in declines
     assert "=HYPERLINK(&#34;http://evil&#34;)" in declines
-    assert '<meta name="viewport"' in page and "X &amp; Co" in page
+    assert '<meta name="viewport"' in page
+    assert "X &amp; Co" in page
 
 
 def test_an_empty_register_says_so() -> None:
     page = role_report_html(_input([])).decode()
-    assert "Nobody accepted." in page and "Nobody declined." in page
+    assert "Nobody accepted." in page
+    assert "Nobody declined." in page
     assert role_register_csv([]).decode() == ",".join(ROLE_CSV_COLUMNS) + "\r\n"
+
+
+def test_the_answer_given_last_counts() -> None:
+    later_decline = _records()[0].model_copy(
+        update={"declined_at": _at(26), "decline_comment": "Changed my mind"}
+    )
+    assert tally_roles([later_decline]).declined == 1
+    rows = list(csv.DictReader(io.StringIO(role_register_csv([later_decline]).decode())))
+    assert (rows[0]["status"], rows[0]["accepted_at"]) == ("declined", "2026-11-25T10:00:00Z")
