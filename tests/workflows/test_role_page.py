@@ -32,7 +32,6 @@ from adapters.workflow_client import RoleHandle
 from core.hashing import sha256_bytes
 from core.settings import Settings
 from core.tokens import issue_link
-from models import profile as profile_module
 from models.links import LinkRole
 from models.role_acceptance import ROLE_ACCEPTANCE_TEXT, RoleAcceptanceState, RolePage, RoleRecord
 from tests.conftest import SmtpSink
@@ -245,10 +244,6 @@ async def role_page_of(client: Client, cycle_id: str, email: str) -> RolePage:
     return page
 
 
-@pytest.mark.skipif(
-    not profile_module._LETTER_TEMPLATE_READY,
-    reason="the appointment letter is still off (models.profile._LETTER_TEMPLATE_READY, until roleacts' template)",
-)
 async def test_the_leads_letter_is_served_only_with_the_hash_signed(
     review: tuple[Client, Settings], web: httpx.AsyncClient, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -272,3 +267,20 @@ async def test_the_leads_letter_is_served_only_with_the_hash_signed(
     assert swapped.status_code == 500
     assert b"swapped" not in swapped.content
     assert "does not match its recorded SHA-256" in swapped.text
+
+    # the lead accepts the letter the page showed: the record keeps its hash; the deputy's page has none
+    accepted = await web.post(f"/role/{lead}", data=_form(lead_page.text, "accept-form"))
+    assert accepted.status_code == 200, accepted.text
+    assert letter_hash in accepted.text
+    record = await _record(client, cycle_id, LEAD)
+    assert record.accepted_at is not None
+    assert record.letter_sha256 == letter_hash
+    # another letter hash than the one signed: refused by the workflow, nothing recorded for the deputy
+    deputy = _link(await wait_for_mail(smtp_sink, cycle_id, f"roles/{DEPUTY}/invitation"), settings)
+    deputy_page = await web.get(f"/role/{deputy}")
+    assert "/letter" not in deputy_page.text
+    forged = await web.post(
+        f"/role/{deputy}", data={**_form(deputy_page.text, "accept-form"), "letter_sha256": letter_hash}
+    )
+    assert forged.status_code == 409, forged.text
+    assert (await _record(client, cycle_id, DEPUTY)).accepted_at is None
