@@ -428,7 +428,7 @@ async def answer_role(
             "Please say why in the box below.",
             status_code=422,
         )
-    roles_view = RoleHandle.of(await app_services(request).temporal(), claims.cycle_id)
+    workflow = RoleHandle.of(await app_services(request).temporal(), claims.cycle_id)
     answer = RoleAnswer(
         person=claims.person,
         version_hash=claims.version_hash or "",
@@ -443,14 +443,18 @@ async def answer_role(
     )
     try:
         # the same id for every retry and every double click of this link's answer of this kind
-        receipt = await roles_view.answer(
+        # (a decline's id also names its reason: declining again with another reason is news)
+        update_id = f"role-{claims.token_id}-{answer_kind.value}"
+        if answer_kind is RoleAnswerKind.DECLINE:
+            update_id += "-" + sha256_bytes(reason.encode())[:16]
+        receipt = await workflow.answer(
             answer,
-            update_id=f"role-{claims.token_id}-{answer_kind.value}",
+            update_id=update_id,
             rpc_timeout=_UPDATE_RPC_TIMEOUT,
-            hold=lambda: _gates(request).hold(roles_view.id),
+            hold=lambda: _gates(request).hold(workflow.id),
         )
     except UpdateRefusedError as refused:
-        return await _refused(request, roles_view, claims, refused, token=token, comment=reason)
+        return await _refused(request, workflow, claims, refused, token=token, comment=reason)
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return pages.notice(
             request,
@@ -476,7 +480,7 @@ _REFUSAL_STATUS: dict[Refusal, int] = {
 
 async def _refused(
     request: Request,
-    roles_view: RoleHandle,
+    workflow: RoleHandle,
     claims: LinkClaims,
     refused: UpdateRefusedError,
     *,
@@ -484,9 +488,9 @@ async def _refused(
     comment: str,
 ) -> HTMLResponse:
     """The page for an answer the workflow refused: read the page to explain."""
-    log.info("role answer refused by %s: %s", roles_view.id, refused.error_type)
+    log.info("role answer refused by %s: %s", workflow.id, refused.error_type)
     try:
-        page = await roles_view.page(claims.person, rpc_timeout=_QUERY_RPC_TIMEOUT)
+        page = await workflow.page(claims.person, rpc_timeout=_QUERY_RPC_TIMEOUT)
     except (RPCError, WorkflowQueryFailedError):
         page = None
     if refused.kind is Refusal.ALREADY_ACCEPTED:

@@ -8,6 +8,7 @@ were invited, and their answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from tests.conftest import SmtpSink
-from tests.workflows.helpers import LEAD, wait_for_mail
+from tests.workflows.helpers import LEAD, mails, wait_for_mail
 from tests.workflows.test_cycle_cli import _isms
 from tests.workflows.test_dashboard import PASSWORD, _sign_in
 from tests.workflows.test_role_page import DEPUTY, HR, _form, _link, _signed_cycle, _state
@@ -51,6 +52,14 @@ async def test_the_dashboard_and_the_command_line_show_who_accepted_what(
         )
         assert declined.status_code == 200, declined.text
         assert "you declined" in declined.text
+        # the same form again (a double click) is the same update: one decline, one email
+        again = await web.post(
+            f"/role/{hr}", data={**_form(page.text, "decline-form"), "comment": "Not my role since March"}
+        )
+        assert again.status_code == 200, again.text
+        await wait_for_mail(smtp_sink, cycle_id, f"roles/{HR}/declined-1")
+        await asyncio.sleep(1)
+        assert f"roles/{HR}/declined-2" not in mails(smtp_sink, cycle_id)
         state = await _state(client, cycle_id)
         assert (state.tally.accepted, state.tally.declined) == (1, 1)
         assert state.tally.total == 4  # the lead, the deputy, HR, the auditor; the CEO signed
