@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHandle
 
 from adapters.workflow_client import RoleHandle, UpdateRefusedError
 from core.contract import Message, Refusal
+from core.email_templates import render_email_template
 from models.links import LinkRole
 from models.role_acceptance import (
     ROLE_ACCEPTANCE_TEXT,
@@ -186,6 +187,15 @@ async def _answer_newest(
     return await _send(handle, _answer(person, kind=kind, sequence=page.newest_link))
 
 
+async def _all_invited(
+    tier: Tier, handle: WorkflowHandle[RoleAcceptanceWorkflow, RoleAcceptanceResult]
+) -> RoleAcceptanceState:
+    """The state once the workflow has recorded all four invitations as sent."""
+    return await tier.until(
+        lambda: _state(handle), lambda s: len(s.records) == 4 and all(r.invited_at for r in s.records)
+    )
+
+
 def _mails(tier: Tier, cycle_id: str, step: str) -> dict[str, Mail]:
     """The role emails of one step (invitation, reminder-1, ...) by addressee (casefolded)."""
     prefix = f"{cycle_id}/roles/"
@@ -200,7 +210,7 @@ async def test_invitations_answers_reminders_escalation_and_the_register(tier: T
     handle, data = await _start(tier)
     cycle = data.cycle_id
     signed_at = data.signed_at
-    await standins.wait(lambda: len(_mails(tier, cycle, "invitation")) == 4, what="4 invitations")
+    await _all_invited(tier, handle)
     invitations = _mails(tier, cycle, "invitation")
     # the signer is not asked: their signature is their acceptance
     assert sorted(invitations) == sorted(p.casefold() for p in ROLES)
@@ -342,17 +352,26 @@ async def test_invitations_answers_reminders_escalation_and_the_register(tier: T
     # no other email went: invitations, one decline, two reminder rounds, one escalation
     keys = [k for k in standins.mail_keys() if k.startswith(f"{cycle}/roles/")]
     assert len(keys) == 4 + 1 + 2 + 2 + 1, keys
+    # each email's context is what its template declares: the real mail activity renders it
+    for mail in standins.mails(lambda m: m.key.startswith(f"{cycle}/roles/")):
+        minted = {"link": "https://isms.example/role/TOKEN", "link_expires": "30 December 2026"}
+        rendered = render_email_template(
+            template_name=mail.template, context={**mail.context, **(minted if mail.link else {})}
+        )
+        assert ORGANISATION in rendered.subject
+        if mail.template == "role_escalation":
+            assert f"{TOM.name} &lt;{TOM.email}&gt;" in rendered.html
+            assert "isms cycle roles " + cycle in rendered.text
 
 
 async def test_every_refusal_records_nothing(tier: Tier) -> None:
     standins = tier.standins
     async with standins.holding("plan_role_acceptance") as planning:
-        handle, data = await _start(tier)
+        handle, _ = await _start(tier)
         await planning.entered.wait()
         await refusal(_send(handle, _answer(TOM.email)), Refusal.NOT_STARTED)
         assert await handle.query(RoleAcceptanceWorkflow.role_page, TOM.email) is None
-    await standins.wait(lambda: len(_mails(tier, data.cycle_id, "invitation")) == 4, what="invitations")
-    before = await _state(handle)
+    before = await _all_invited(tier, handle)
 
     await refusal(
         _send(handle, _answer(TOM.email).model_copy(update={"person": "someone@larkspur.example"})),
@@ -410,7 +429,7 @@ async def test_every_refusal_records_nothing(tier: Tier) -> None:
 
 async def test_a_version_without_a_letter_asks_the_lead_for_none(tier: Tier) -> None:
     handle, data = await _start(tier, letter=None)
-    await tier.standins.wait(lambda: len(_mails(tier, data.cycle_id, "invitation")) == 4, what="invitations")
+    await _all_invited(tier, handle)
     assert _mails(tier, data.cycle_id, "invitation")[LEAD.email].context["letter"] == ""
     assert (await _page(handle, LEAD.email)).letter is None
     await refusal(_send(handle, _answer(LEAD.email)), Refusal.WRONG_ROLES)  # a letter hash, but there is none
@@ -420,7 +439,7 @@ async def test_a_version_without_a_letter_asks_the_lead_for_none(tier: Tier) -> 
 
 async def test_the_role_handle_reads_the_page_and_state_and_answers_once(tier: Tier) -> None:
     handle, data = await _start(tier)
-    await tier.standins.wait(lambda: len(_mails(tier, data.cycle_id, "invitation")) == 4, what="invitations")
+    await _all_invited(tier, handle)
     roles = RoleHandle.of(tier.env.client, data.cycle_id)
     assert roles.id == handle.id
     page = await roles.page(PRIYA.email)
