@@ -602,3 +602,10 @@ def watch(
         errors.print("stopped watching: the campaign carries on")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     raise typer.Exit(code)
+
+
+# ------------------------------------------------------------------------ role acceptance
+
+from cli.roles import roles as _roles  # noqa: E402 (its own module; registered here)
+
+cycle_app.command("roles")(reflowed_help(_roles))

@@ -3,7 +3,7 @@
 A link token is a bearer credential (anyone holding it may sign as the CEO, acknowledge for a
 person or read the archive), so no log line may carry one. The filter rewrites
 
-* any path segment after ``/sign/``, ``/ack/``, ``/audit/`` and ``/dashboard/signin/`` (the
+* any path segment after ``/sign/``, ``/ack/``, ``/role/``, ``/audit/`` and ``/dashboard/signin/`` (the
   pages a token opens), as uvicorn's access log writes them;
 * anything shaped like one of our itsdangerous tokens (``payload.signature`` in URL-safe
   base64, the payload optionally compressed: a leading ``.``), wherever it appears;
@@ -28,7 +28,7 @@ from typing import Any
 REDACTED = "[redacted]"
 
 # the pages whose next path segment is a token
-_LINK_PATH = re.compile(r"(?P<page>/(?:sign|ack|audit|dashboard/signin)/)(?!\[redacted\])[^/?#\s\"'<>]+")
+_LINK_PATH = re.compile(r"(?P<page>/(?:sign|ack|role|audit|dashboard/signin)/)(?!\[redacted\])[^/?#\s\"'<>]+")
 # itsdangerous URLSafeSerializer: base64url(payload) "." base64url(HMAC), a SHA-1 HMAC at least
 # (27 characters); a compressed payload starts with "."
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])\.?[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{27,86}(?![A-Za-z0-9_-])")

@@ -28,6 +28,7 @@ from web.acknowledge import router as acknowledge_router
 from web.audit import router as audit_router
 from web.dashboard import router as dashboard_router
 from web.middleware import BodyLimit, SecurityHeaders, csp_nonce, describe_limit
+from web.role_acceptance import router as role_router
 from web.security import protect_page, trusted_networks
 from web.services import Services
 from web.signer_sso import router as signer_sso_router
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(signing_router)
     app.include_router(dashboard_router)
     app.include_router(acknowledge_router)
+    app.include_router(role_router)  # a role holder's acceptance (/role/{token})
     app.include_router(audit_router)
     app.include_router(statement_router)  # the public policy statement: /statement, no token
 

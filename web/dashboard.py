@@ -1,5 +1,6 @@
 """The ISMS lead's dashboard: start a cycle, see its stage and history, submit a revision,
-follow the acknowledgement campaign (totals, the rate, and a bar per department).
+follow the acknowledgement campaign (totals, the rate, and a bar per department) and the role
+acceptance (who accepted which role, who was reminded, escalated or declined).
 
 For the people :mod:`web.signin` lets in (the profile's ISMS lead and deputy, and
 ``settings.admins``), each under their own name: every route checks the server-side session
@@ -23,13 +24,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from adapters.audit.reader import AuditError
 from adapters.audit_access import issue_grant, send_grant_email
 from adapters.campaign import campaign_progress
 from adapters.cycles import cycle_status, list_cycles, start_cycle, submit_revision
+from adapters.role_view import role_lines, role_state
 from models.campaign import RATE_TARGET, CampaignProgress, Tally
 from models.cycle import CycleStatus, Stage
 from web import pages
@@ -292,11 +294,9 @@ async def cycle_page(request: Request, cycle_id: str) -> Response:
     campaign, campaign_error = await _campaign_figures(client, cycle_id)
     if found is None and campaign is None:
         return _page(request, "problem.html", _missing(cycle_id), status_code=404)
-    return _page(
-        request,
-        "dashboard_cycle.html",
-        _cycle_context(cycle_id, found, csrf, None, campaign=campaign, campaign_error=campaign_error),
-    )
+    context = _cycle_context(cycle_id, found, csrf, None, campaign=campaign, campaign_error=campaign_error)
+    context.update(await _role_figures(client, cycle_id))
+    return _page(request, "dashboard_cycle.html", context)
 
 
 def _missing(cycle_id: str) -> dict[str, object]:
@@ -314,6 +314,15 @@ async def _campaign_figures(client: Client, cycle_id: str) -> tuple[CampaignProg
         return await campaign_progress(client, cycle_id), ""
     except RPCError as exc:  # the rest of the page is still worth showing
         return None, f"The campaign's figures cannot be read just now ({exc.message})."
+
+
+async def _role_figures(client: Client, cycle_id: str) -> dict[str, object]:
+    """The role acceptance's figures and lines (``role_state`` query), or why they are missing."""
+    try:
+        state = await role_state(client, cycle_id)
+    except (RPCError, WorkflowQueryFailedError) as exc:  # the rest of the page is still worth showing
+        return {"roles": None, "roles_error": f"Role acceptance cannot be read just now ({exc})."}
+    return {"roles": role_lines(state) if state is not None else None, "roles_error": ""}
 
 
 def _share(part: int, whole: int) -> str:
@@ -452,9 +461,8 @@ async def _revise(request: Request, cycle_id: str, session: DashboardSession, fo
     campaign, campaign_error = await _campaign_figures(client, cycle_id)
     if found is None and campaign is None:
         return _page(request, "problem.html", _missing(cycle_id), status_code=404)
-    return _page(
-        request,
-        "dashboard_cycle.html",
-        _cycle_context(cycle_id, found, csrf, outcome_view, campaign=campaign, campaign_error=campaign_error),
-        status_code=200 if outcome_view["ok"] else 422,
+    context = _cycle_context(
+        cycle_id, found, csrf, outcome_view, campaign=campaign, campaign_error=campaign_error
     )
+    context.update(await _role_figures(client, cycle_id))
+    return _page(request, "dashboard_cycle.html", context, status_code=200 if outcome_view["ok"] else 422)
