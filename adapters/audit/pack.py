@@ -389,7 +389,7 @@ def evidence_item(name: str, facts: ArchivedDocumentFacts | None = None) -> str:
             "at the web app's public URL"
         )
     if parts[0] == APPOINTMENT_LETTER and filename in ("document.pdf", "document.docx"):
-        form = "sealed PDF" if filename == "document.pdf" else "as a Word document, signature block stamped in"
+        form = "sealed PDF" if filename == "document.pdf" else "Word, signature block stamped in"
         return (
             "5.3 (checklist row 2, evidence item 6): the ISMS lead's appointment letter, signed by top "
             f"management in the same signature ({form})"
