@@ -254,6 +254,35 @@ def _lists_trusted_seal(reader: ArchiveReader, manifest: ArchiveManifest) -> boo
     return False
 
 
+def _role_register_lines(manifest: ArchiveManifest) -> tuple[list[str], list[str]]:
+    """The role acceptance a manifest records: its figures, and the register files it must list.
+
+    A manifest whose facts count role holders (``roles_in_scope``) lists the register as CSV and
+    JSON and its report under ``role-acceptance/v<version>/``; one missing FAILs by name.
+    """
+    from models.role_acceptance import (
+        ROLE_ACCEPTANCE_FOLDER,
+        ROLE_REGISTER_CSV,
+        ROLE_REGISTER_JSON,
+        ROLE_REPORT_HTML,
+    )
+
+    facts = manifest.facts
+    if facts.roles_in_scope is None:
+        return [], []
+    folder = f"{ROLE_ACCEPTANCE_FOLDER}/v{facts.version}"
+    listed = {relative_name(obj, manifest.organisation, manifest.year) for obj in manifest.objects}
+    wanted = [f"{folder}/{name}" for name in (ROLE_REGISTER_CSV, ROLE_REGISTER_JSON, ROLE_REPORT_HTML)]
+    missing = [name for name in wanted if name not in listed]
+    accepted = facts.roles_accepted if facts.roles_accepted is not None else "?"
+    passed = [
+        f"role acceptance: {accepted} of {facts.roles_in_scope} named role holders and deputies "
+        f"accepted version {facts.version}" + ("" if missing else f" (register and report in {folder}/)")
+    ]
+    problems = [f"it counts role holders but does not list {name}" for name in missing]
+    return passed, problems
+
+
 # beside each document's PDF (and its Word file, unless it is a static PDF)
 _DOCUMENT_COMPANIONS = ("certificate.pdf", "evidence.json", SEAL_CERTIFICATE_FILE)
 
@@ -535,6 +564,9 @@ def verify_archive(
                 closes = " (it closes the chain)" if manifest.chain.next_key is None else ""
                 notes[manifest_object.key] = [f"manifest {number} of cycle {chain.cycle_id}'s chain{closes}"]
             faults[manifest_object.key] = _signed_at_problems(reader, manifest, listing, evidence)
+            role_lines, role_problems = _role_register_lines(manifest)
+            notes.setdefault(manifest_object.key, []).extend(role_lines)
+            faults[manifest_object.key] += role_problems
             described = manifest.facts.document_facts
             for facts, document in zip(described, document_checks(manifest), strict=True):
                 _shown_checks(reader, manifest, facts, document, evidence)

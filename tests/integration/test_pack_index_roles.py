@@ -18,7 +18,7 @@ from pathlib import Path
 from temporalio.testing import ActivityEnvironment
 
 from activities.archive import ArchiveActivities
-from adapters.audit import ArchiveReader, build_pack, read_pack
+from adapters.audit import ArchiveReader, build_pack, read_pack, verify_archive
 from adapters.drafts import store_input
 from adapters.s3 import make_auditor_s3_client, make_s3_client
 from core.settings import Settings
@@ -26,7 +26,8 @@ from devstack.synthetic import tiny_pdf
 from documents.sealing import seal_pdf
 from documents.signing_identity import load_or_create_signing_identity
 from models.archive import ArchiveInput, ArchiveItem, ChainRequest, ManifestFacts
-from models.audit_items import ItemStatus
+from models.audit import Verdict
+from models.audit_items import AuditItem, ItemStatus
 from models.signing import Signer
 
 SIGNER = Signer(name="Eleanor Marsh", title="Chief Executive Officer", email="eleanor.marsh@larkspur.example")
@@ -116,7 +117,7 @@ ACKNOWLEDGEMENTS = ["acknowledgements/v3.0/register.csv", "acknowledgements/v3.0
 ROLE_REGISTER = [f"{REGISTER}/register.csv", f"{REGISTER}/register.json", f"{REGISTER}/report.html"]
 
 
-def _items(settings: Settings, tmp_path: Path, files: Files) -> tuple[dict[str, object], set[str]]:
+def _items(settings: Settings, tmp_path: Path, files: Files) -> tuple[dict[str, AuditItem], set[str]]:
     organisation = _archive(settings, tmp_path / "cycle", files)
     reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
     pack = tmp_path / "pack.zip"
@@ -177,3 +178,46 @@ def test_without_letter_register_or_statement_the_index_says_which_part_is_missi
         assert f"{ROLES}/document.pdf" in items[key].files
         assert "not in this pack: the ISMS lead's appointment letter" in items[key].note
         assert "the role acceptance register" in items[key].note
+
+
+def test_verify_names_the_role_acceptance_figures_and_a_register_file_missing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
+    whole = _archive(
+        settings,
+        tmp_path / "whole",
+        Files(
+            signed=_signed_version(POLICY),
+            acknowledged=[*ACKNOWLEDGEMENTS, *ROLE_REGISTER],
+            acknowledged_facts={"roles_in_scope": 4, "roles_accepted": 3},
+        ),
+    )
+    report = verify_archive(reader, whole, 2026)
+    manifest = next(
+        o for o in report.objects if o.key == f"{whole}/2026/manifests/acknowledgements-v3.0.json"
+    )
+    assert (
+        "role acceptance: 3 of 4 named role holders and deputies accepted version 3.0 "
+        "(register and report in role-acceptance/v3.0/)"
+    ) in manifest.passed
+    assert not [line for line in manifest.problems if "role" in line]
+
+    short = _archive(
+        settings,
+        tmp_path / "short",
+        Files(
+            signed=_signed_version(POLICY),
+            acknowledged=[*ACKNOWLEDGEMENTS, f"{REGISTER}/register.csv"],
+            acknowledged_facts={"roles_in_scope": 4, "roles_accepted": 4},
+        ),
+    )
+    report = verify_archive(reader, short, 2026)
+    manifest = next(
+        o for o in report.objects if o.key == f"{short}/2026/manifests/acknowledgements-v3.0.json"
+    )
+    assert manifest.verdict is Verdict.FAIL
+    assert [line for line in manifest.problems if "role" in line] == [
+        f"it counts role holders but does not list {REGISTER}/register.json",
+        f"it counts role holders but does not list {REGISTER}/report.html",
+    ]
