@@ -79,7 +79,7 @@ def _archive(settings: Settings, folder: Path, files: Files) -> str:
                 version="3.0",
                 signer=f"{SIGNER.name}, {SIGNER.title} <{SIGNER.email}>",
                 signed_at=datetime.now(UTC).replace(microsecond=0),
-                **files.signed_facts,  # type: ignore[arg-type]
+                **files.signed_facts,
             ),
             chain=ChainRequest(next_stage="acknowledgements-v3.0"),
         ),
@@ -97,7 +97,7 @@ def _archive(settings: Settings, folder: Path, files: Files) -> str:
                 in_scope=2,
                 acknowledged=1,
                 rate_text="50.0%",
-                **files.acknowledged_facts,  # type: ignore[arg-type]
+                **files.acknowledged_facts,
             ),
             chain=ChainRequest(previous=signed.manifest, position=1),
         ),
