@@ -117,7 +117,8 @@ ACKNOWLEDGEMENTS = ["acknowledgements/v3.0/register.csv", "acknowledgements/v3.0
 ROLE_REGISTER = [f"{REGISTER}/register.csv", f"{REGISTER}/register.json", f"{REGISTER}/report.html"]
 
 
-def _items(settings: Settings, tmp_path: Path, files: Files) -> tuple[dict[str, AuditItem], set[str]]:
+def _items(settings: Settings, tmp_path: Path, files: Files) -> tuple[dict[str, AuditItem], dict[str, str]]:
+    """The pack's sixteen items by id, and each packed file's evidence line by path."""
     organisation = _archive(settings, tmp_path / "cycle", files)
     reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
     pack = tmp_path / "pack.zip"
@@ -128,7 +129,8 @@ def _items(settings: Settings, tmp_path: Path, files: Files) -> tuple[dict[str, 
         assert set(item.files) <= set(packed), item.id
     assert not [i.id for i in index.items if i.status is ItemStatus.NOT_YET_PRODUCED]
     assert "not yet produced" not in packed["index.html"].decode()
-    return {item.id: item for item in index.items}, set(packed)
+    assert {entry.path for entry in index.entries} <= set(packed)
+    return {item.id: item for item in index.items}, {entry.path: entry.evidence for entry in index.entries}
 
 
 def test_the_letter_the_register_and_the_statement_answer_their_items(
@@ -141,7 +143,19 @@ def test_the_letter_the_register_and_the_statement_answer_their_items(
         acknowledged_facts={"roles_in_scope": 4, "roles_accepted": 3},
     )
     items, packed = _items(settings, tmp_path, files)
-    assert {f"{LETTER}/document.pdf", f"{REGISTER}/register.json", f"{STATEMENT}/statement.html"} <= packed
+    assert {f"{LETTER}/document.pdf", f"{REGISTER}/register.json", f"{STATEMENT}/statement.html"} <= set(
+        packed
+    )
+    assert packed[f"{REGISTER}/register.csv"].startswith(
+        "5.3 (checklist row 2, evidence item 6): each role holder"
+    )
+    assert "acceptance report" in packed[f"{REGISTER}/report.html"]
+    assert packed[f"{LETTER}/document.pdf"].endswith(
+        "appointment letter, signed by top management in the same signature (sealed PDF)"
+    )
+    assert packed[f"{STATEMENT}/statement.html"].startswith(
+        "5.2 g) (evidence item 5): the public policy statement"
+    )
 
     evidence_5 = items["evidence-5"]
     assert (evidence_5.status, evidence_5.files) == (ItemStatus.ANSWERED, [f"{STATEMENT}/statement.html"])
