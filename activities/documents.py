@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.inputs import load_document_files, load_stored_inputs
 from adapters.drafts import content_type, draft_key
-from adapters.previous_render import fetch_previous_render_manifest
+from adapters.previous_render import fetch_previous_render_manifest, previous_render_facts
 from adapters.s3 import get_file, put_file
 from core.clause5 import blocking, check_profile
 from core.contract import Failure
@@ -68,7 +68,11 @@ class DocumentActivities:
             workdir = Path(temporary)
             profile, staff = load_stored_inputs(self._s3, data.profile, data.staff, workdir)
             load_document_files(self._s3, profile, data.document_files, workdir / "documents")
-        findings = check_profile(profile, staff, today=data.as_of)
+        # holders who left or moved since the last signed version (Clause 5.3 checklist row 8)
+        previous = previous_render_facts(
+            self._s3, self._settings.archive_bucket, profile.organisation.short_name, data.as_of.year
+        )
+        findings = check_profile(profile, staff, today=data.as_of, previous=previous)
         return CheckDocumentsResult(
             organisation=profile.organisation.name,
             version=profile.policy.version,

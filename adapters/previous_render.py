@@ -14,9 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from adapters.audit import ArchiveReader, AuditError, latest_render_manifest
 from core.files import write_atomic
 from models.archive import ArchivedObject
+from models.documents import RenderFacts, RenderManifest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -52,3 +55,20 @@ def fetch_previous_render_manifest(
         return None
     write_atomic(target, body)
     return f"s3://{bucket}/{found.key}"
+
+
+def previous_render_facts(
+    s3: S3Client, bucket: str, organisation: str, before_year: int
+) -> RenderFacts | None:
+    """What the last version signed before ``before_year`` said of roles, holders and departments.
+
+    For the Clause 5 check's comparison (``5.3.holder-changed-since-signed``): None when no render
+    manifest is archived, or it cannot be read or parsed (the check then compares nothing).
+    """
+    found = find_previous_render_manifest(s3, bucket, organisation, before_year)
+    if found is None:
+        return None
+    try:
+        return RenderManifest.model_validate_json(ArchiveReader(s3, bucket).read_checked(found)).facts
+    except (AuditError, ValidationError):
+        return None

@@ -28,14 +28,18 @@ def open_smtp(settings: Settings, *, timeout: float = 30.0) -> smtplib.SMTP:
         )
     else:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    try:
         if settings.smtp_security is SmtpSecurity.STARTTLS:
             smtp.starttls(context=ssl.create_default_context())
-    # send_committed writes the content and the final dot separately: without this, Nagle's
-    # algorithm holds the dot until the server's delayed ACK (about 40 ms an email, measured)
-    if smtp.sock is not None:
-        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if settings.smtp_user is not None and settings.smtp_password is not None:
-        smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+        # send_committed writes the content and the final dot separately: without this, Nagle's
+        # algorithm holds the dot until the server's delayed ACK (about 40 ms an email, measured)
+        if smtp.sock is not None:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if settings.smtp_user is not None and settings.smtp_password is not None:
+            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+    except BaseException:
+        smtp.close()  # a refused STARTTLS or login: the connected socket is not left to the collector
+        raise
     return smtp
 
 

@@ -20,6 +20,7 @@ from models.check_report import (
     RuleOutcome,
     SegregationPair,
 )
+from models.documents import RenderFacts
 from models.findings import Finding, Severity
 from models.profile import (
     MANDATORY_WORDING,
@@ -51,6 +52,11 @@ RULES: dict[str, tuple[str, list[str]]] = {
     ),
     "5.3.holder-in-role-department": (
         "every holder and deputy still works in the department of their role",
+        [f"{ROW} 8"],
+    ),
+    "5.3.holder-changed-since-signed": (
+        "every holder and deputy of the last signed version is still employed, and still in the "
+        "department they were in then (checked when that version's render manifest is archived)",
         [f"{ROW} 8"],
     ),
     "5.3.mandatory.conformance": (
@@ -104,12 +110,24 @@ def _warning(rule: str, where: str, message: str, fix: str) -> Finding:
     return Finding(rule=rule, severity=Severity.WARNING, where=where, message=message, fix=fix)
 
 
-def check_profile(profile: OrganisationProfile, staff: StaffDirectory, *, today: date) -> list[Finding]:
-    """Every Clause 5 finding for ``profile``, most fundamental first."""
+def check_profile(
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    *,
+    today: date,
+    previous: RenderFacts | None = None,
+) -> list[Finding]:
+    """Every Clause 5 finding for ``profile``, most fundamental first.
+
+    ``previous``: the render facts of the organisation's last signed version (its archived
+    render manifest), to warn about holders and deputies who have left or moved since; None
+    when there is none (a first version), and the comparison is skipped.
+    """
     return [
         *_check_roles_exist(profile),
         *_check_holders(profile, staff, today=today),
         *_check_departments(profile, staff, today=today),
+        *(_check_changes_since_signed(profile, staff, previous, today=today) if previous else []),
         *_check_mandatory(profile),
         *_check_reporting_lines(profile, staff)[0],
         *_check_authorities(profile),
@@ -436,6 +454,76 @@ def _check_departments(profile: OrganisationProfile, staff: StaffDirectory, *, t
     return findings
 
 
+def _reference_of(label: str) -> str:
+    """The email in a render manifest's ``Name <email>``, or the label itself (a profile reference)."""
+    if label.endswith(">") and "<" in label:
+        return label.rsplit("<", 1)[1].removesuffix(">")
+    return label
+
+
+def _check_changes_since_signed(
+    profile: OrganisationProfile, staff: StaffDirectory, previous: RenderFacts, *, today: date
+) -> list[Finding]:
+    """Holders and deputies of the last signed version who have left, or changed department, since.
+
+    Compared with that version's render facts. A leaver is named whoever holds the role now (a
+    role handed over is a personnel change the review should record); a department change only
+    while the person still holds the same role, and only against a manifest that recorded it.
+    Someone still assigned and gone is also an error of ``5.3.holder-is-current-staff``.
+    """
+    rule = "5.3.holder-changed-since-signed"
+    version = previous.version or "the last signed version"
+    current = {role.id: (index, role) for index, role in enumerate(profile.roles)}
+    findings = []
+    for role_id, fact in previous.roles.items():
+        index, role = current.get(role_id, (None, None))
+        for field in ("holder", "deputy"):
+            label = getattr(fact, field)
+            if not label:
+                continue
+            then_department: str | None = getattr(fact, f"{field}_department")
+            person = staff.find(_reference_of(label))
+            where = f"roles[{index}].{field}" if index is not None else "roles"
+            now_reference = getattr(role, field) if role is not None else None
+            now_person = _holder(staff, now_reference)
+            still_assigned = (
+                person is not None and now_person is not None and now_person.email == person.email
+            )
+            name = person.name if person else label.split(" <", 1)[0]
+            if person is None or not person.is_current(today):
+                gone = "is no longer in the staff directory" if person is None else "has left"
+                successor = (
+                    f"; {now_person.name} holds it now"
+                    if now_person is not None and not still_assigned
+                    else ""
+                )
+                findings.append(
+                    _warning(
+                        rule,
+                        where,
+                        f"{name}, {fact.title} {field} when version {version} was signed, {gone}{successor}",
+                        "record the handover: confirm who holds the role now and that they accept it"
+                        if not still_assigned
+                        else "assign the role to someone current before signature",
+                    )
+                )
+            elif (
+                still_assigned
+                and then_department is not None
+                and then_department.strip().lower() != person.department.strip().lower()
+            ):
+                findings.append(
+                    _warning(
+                        rule,
+                        where,
+                        f"{person.name} ({fact.title} {field}) worked in {then_department} when version "
+                        f"{version} was signed and now works in {person.department or 'no department'}",
+                        "review the assignment after the move: confirm it, or reassign the role",
+                    )
+                )
+    return findings
+
+
 def _overseen_by(staff: StaffDirectory, lead_email: str) -> set[str]:
     """The emails of everyone whose line-manager chain in the staff directory reaches the lead."""
     managers = {p.email.lower(): (p.manager_email or "").strip().lower() for p in staff.people}
@@ -528,14 +616,20 @@ def _check_reporting_lines(
     return findings, lines
 
 
-def check_report(profile: OrganisationProfile, staff: StaffDirectory, *, today: date) -> Clause5CheckReport:
+def check_report(
+    profile: OrganisationProfile,
+    staff: StaffDirectory,
+    *,
+    today: date,
+    previous: RenderFacts | None = None,
+) -> Clause5CheckReport:
     """The whole check as evidence: the findings, every rule with its outcome, the pairs checked.
 
     >>> report = check_report(profile, staff, today=date(2026, 11, 23))
     >>> [pair.result for pair in report.segregation_of_duties]
     ['no conflict']
     """
-    findings = check_profile(profile, staff, today=today)
+    findings = check_profile(profile, staff, today=today, previous=previous)
 
     def family(rule: str) -> str:
         return rule if rule in RULES else rule.rsplit(".", 1)[0]

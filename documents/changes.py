@@ -54,6 +54,11 @@ def _person_label(staff: StaffDirectory, reference: str | None) -> str | None:
     return f"{person.name} <{person.email}>" if person else reference
 
 
+def _department(staff: StaffDirectory, reference: str | None) -> str | None:
+    person = staff.find(reference) if reference else None
+    return person.department if person else None
+
+
 def render_facts(
     profile: OrganisationProfile, staff: StaffDirectory, documents: list[RenderedDocument]
 ) -> RenderFacts:
@@ -67,6 +72,8 @@ def render_facts(
                 title=role.title,
                 holder=_person_label(staff, role.holder),
                 deputy=_person_label(staff, role.deputy),
+                holder_department=_department(staff, role.holder),
+                deputy_department=_department(staff, role.deputy),
             )
             for role in profile.roles
         },

@@ -2,7 +2,9 @@
 
 The six "Clause 5: what evidence is required" items of ``seeds/000`` and the ten rows of the
 "Clause 5.3 Audit Checklist" of ``seeds/001``: each with the pack's files that answer it, or a
-plain line saying it is outside this tool's scope or not yet produced by it.
+plain line saying it is outside this tool's scope. Every item now has files this tool makes or an
+"outside this tool's scope" line; ``NOT_YET_PRODUCED`` stays so that packs built by older
+versions still read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ class ItemStatus(StrEnum):
     ANSWERED = "answered"  # files of this pack answer it
     PARTLY = "partly"  # files answer part of it; ``note`` says what lies outside this tool
     OUTSIDE_SCOPE = "outside_scope"  # "outside this tool's scope: ..."
-    NOT_YET_PRODUCED = "not_yet_produced"  # "not yet produced by this tool: ..."
+    NOT_YET_PRODUCED = "not_yet_produced"  # "not yet produced by this tool: ..." (older packs only)
     NOT_IN_PACK = "not_in_pack"  # this tool makes it, but this pack holds no such file (yet)
 
 

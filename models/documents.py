@@ -38,8 +38,12 @@ class RenderedDocument(BaseModel):
 
 class RoleFact(BaseModel):
     title: str
-    holder: str | None
+    holder: str | None  # "Name <email>", or the profile's reference when the directory lacked them
     deputy: str | None
+    # the holder's and deputy's department in the staff directory at the render (None: not found,
+    # or a manifest written before departments were recorded); next year's check compares them
+    holder_department: str | None = None
+    deputy_department: str | None = None
 
 
 class DocumentFact(BaseModel):

@@ -251,6 +251,37 @@ def manifest_time(name: str, manifest: ArchiveManifest, pack: PackFiles) -> tupl
     )
 
 
+# a manifest without a timestamp in a pack with trusted time, archived before it was configured
+_BEFORE = (
+    "made before trusted time was configured: no RFC 3161 timestamp, so its time rests on the "
+    "organisation's own clock"
+)
+
+
+def _missing_timestamp(
+    name: str, manifest: ArchiveManifest, pack: PackFiles, *, stamped_earlier: bool
+) -> str:
+    """Why a manifest of a pack with trusted time has no timestamp: :data:`_BEFORE`, or the FAIL.
+
+    The authority was on when it was archived, so the timestamp was cut out, when a manifest
+    before it in its chain has one, or when a PDF it lists carries a document timestamp (sealed
+    with trusted time). Otherwise it was archived before trusted time was configured.
+    """
+    if stamped_earlier:
+        return (
+            f"no RFC 3161 timestamp beside it ({name}{TIMESTAMP_TOKEN_SUFFIX} is missing), though a "
+            "manifest before it in its chain has one: the timestamp was cut out"
+        )
+    for obj in manifest.objects:
+        body = pack.files.get(relative_name(obj, manifest.organisation, manifest.year))
+        if obj.key.endswith(".pdf") and body is not None and b"/ETSI.RFC3161" in body:
+            return (
+                f"no RFC 3161 timestamp beside it ({name}{TIMESTAMP_TOKEN_SUFFIX} is missing), though "
+                "the seals it lists carry trusted time: the timestamp was cut out"
+            )
+    return _BEFORE
+
+
 def _is_tsa_certificates(path: str) -> bool:
     name = PurePosixPath(path).name
     return name.startswith(TSA_CERTIFICATES.removesuffix(".pem")) and name.endswith(".pem")
@@ -333,7 +364,10 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
     expected: dict[str, ArchivedObject] = {}
     notes: dict[str, list[str]] = {}
     faults: dict[str, list[str]] = {}
+    warnings: dict[str, list[str]] = {}
+    trusted_year = any(_is_tsa_certificates(path) for path in pack.files)
     for chain in chains.chains:
+        stamped_earlier = False  # a manifest before this one in its chain has a timestamp
         for number, member in enumerate(chain.members, start=1):
             name = relative_name(member.object, organisation, year)
             report.manifests.append(name)
@@ -352,6 +386,11 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
             report.times.append(time_fact)
             if timestamp_problem is not None:
                 faults.setdefault(name, []).append(timestamp_problem)
+            stamped = name + TIMESTAMP_TOKEN_SUFFIX in pack.files
+            if trusted_year and not stamped:
+                missing = _missing_timestamp(name, manifest, pack, stamped_earlier=stamped_earlier)
+                (faults if missing != _BEFORE else warnings).setdefault(name, []).append(missing)
+            stamped_earlier = stamped_earlier or stamped
             for obj in manifest.objects:
                 if in_prefix(obj.key, organisation, year):
                     expected[relative_name(obj, organisation, year)] = obj
@@ -402,6 +441,9 @@ def verify_pack(copy: Path, *, organisation: str | None = None, year: int | None
         check.problems += faults.get(name, [])
         if check.problems:
             check.verdict = Verdict.FAIL
+        elif name in warnings:
+            check.verdict = Verdict.WARN
+            check.problems += warnings[name]
         report.objects.append(check)
     known = {*expected, PACK_INDEX_HTML, PACK_INDEX_JSON, PACK_SEAL_PIN, PACK_SEAL_CERTIFICATE}
     listed_tokens = {f"{n}{TIMESTAMP_TOKEN_SUFFIX}" for n in report.manifests}

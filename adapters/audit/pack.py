@@ -37,17 +37,26 @@ from core.hashing import sha256_bytes
 from core.timestamp_check import MANIFEST_TIMESTAMP_SUFFIX as TIMESTAMP_TOKEN_SUFFIX
 from core.timestamp_check import TSA_CERTIFICATES_FILE as TSA_CERTIFICATES
 from models.archive import (
+    PUBLIC_STATEMENT_FOLDER,
+    PUBLIC_STATEMENT_STEM,
     SEAL_CERTIFICATE_FILE,
     SEAL_PIN_FILE,
     SHOWN_DRAFT_STEM,
     ArchivedDocumentFacts,
     ArchivedObject,
+    ArchiveManifest,
     SealPin,
 )
 from models.audit import ArchivedCycle, PackDocument, PackEntry, PackIndex
 from models.audit_items import AuditItem, ItemisedPackIndex, ItemStatus
 from models.check_report import CHECK_REPORT_FOLDER
-from models.profile import POLICY_DOCUMENT, ROLES_DOCUMENT
+from models.profile import APPOINTMENT_LETTER, POLICY_DOCUMENT, ROLES_DOCUMENT
+from models.role_acceptance import (
+    ROLE_ACCEPTANCE_FOLDER,
+    ROLE_REGISTER_CSV,
+    ROLE_REGISTER_JSON,
+    ROLE_REPORT_HTML,
+)
 
 PACK_INDEX_HTML = "index.html"
 PACK_INDEX_JSON = "index.json"
@@ -68,6 +77,18 @@ _CHECK = f"{CHECK_REPORT_FOLDER}/v*/report.*"
 _REGISTER = f"{ACKNOWLEDGEMENTS}/v*/register.*"
 _ACK_REPORT = f"{ACKNOWLEDGEMENTS}/v*/report.*"
 _RENDER = f"{RENDER_MANIFESTS}/v*.json"
+_LETTER = f"{APPOINTMENT_LETTER}/v*/"
+_LETTER_FILES = (f"{_LETTER}document.pdf", f"{_LETTER}certificate.pdf", f"{_LETTER}evidence.json")
+_ROLE_REGISTER = tuple(
+    f"{ROLE_ACCEPTANCE_FOLDER}/v*/{name}"
+    for name in (ROLE_REGISTER_CSV, ROLE_REGISTER_JSON, ROLE_REPORT_HTML)
+)
+_STATEMENT = (
+    f"{PUBLIC_STATEMENT_FOLDER}/v*/{PUBLIC_STATEMENT_STEM}.html",
+    f"{PUBLIC_STATEMENT_FOLDER}/v*/{PUBLIC_STATEMENT_STEM}.pdf",
+)
+# evidence item 5 when no version of the pack published a statement: the profile had none
+NO_STATEMENT_NOTE = "the organisation publishes its policy elsewhere"
 
 
 @dataclass(frozen=True)
@@ -81,7 +102,16 @@ class AuditQuestion:
     shows: str = ""  # what those files show
     beyond: ItemStatus | None = None  # OUTSIDE_SCOPE or NOT_YET_PRODUCED: for what no file here shows
     beyond_note: str = ""
+    # parts of the answer the pack may lack (a profile without the letter, acceptance still open):
+    # each a few of ``answered_by``'s patterns and what they are; a part with no file makes it PARTLY
+    parts: tuple[tuple[tuple[str, ...], str], ...] = ()
+    # when no file answers it: this status and note instead of NOT_IN_PACK (a choice of the profile)
+    absent: ItemStatus | None = None
+    absent_note: str = ""
 
+
+_LETTER_PART = (_LETTER_FILES, "the ISMS lead's appointment letter (the profile had none)")
+_ACCEPTANCE_PART = (_ROLE_REGISTER, "the role acceptance register (not archived yet, or not asked)")
 
 AUDIT_QUESTIONS: tuple[AuditQuestion, ...] = (
     AuditQuestion(
@@ -118,17 +148,20 @@ AUDIT_QUESTIONS: tuple[AuditQuestion, ...] = (
         "evidence-5",
         EVIDENCE_GUIDE,
         "Evidence that the IS policy is accessible to interested external parties",
-        beyond=ItemStatus.NOT_YET_PRODUCED,
-        beyond_note="the public policy statement and its URL (a later version of this tool publishes it)",
+        _STATEMENT,
+        "the public policy statement of the signed version, as published at the web app's public URL "
+        "(no sign-in), with the signed policy's SHA-256",
+        absent=ItemStatus.OUTSIDE_SCOPE,
+        absent_note=NO_STATEMENT_NOTE,
     ),
     AuditQuestion(
         "evidence-6",
         EVIDENCE_GUIDE,
         "A formal record designating the individual responsible for the ISMS",
-        (f"{_ROLES}document.pdf", f"{_ROLES}evidence.json"),
-        "the roles document signed by top management names the ISMS lead",
-        ItemStatus.NOT_YET_PRODUCED,
-        "the ISMS lead's appointment letter and the holders' acceptance of their roles",
+        (f"{_ROLES}document.pdf", f"{_ROLES}evidence.json", *_LETTER_FILES, *_ROLE_REGISTER),
+        "the roles document signed by top management names the ISMS lead; the lead's appointment letter, "
+        "signed by top management in the same signature; the lead's own acceptance of the role",
+        parts=(_LETTER_PART, _ACCEPTANCE_PART),
     ),
     AuditQuestion(
         "checklist-1",
@@ -142,10 +175,11 @@ AUDIT_QUESTIONS: tuple[AuditQuestion, ...] = (
         "checklist-2",
         CHECKLIST_GUIDE,
         "2. Role Assignment",
-        (f"{_ROLES}document.pdf",),
-        "each role assigned to a named holder (and deputy) in the signed roles document",
-        ItemStatus.NOT_YET_PRODUCED,
-        "signed appointment letters and records of each holder's acceptance of the role",
+        (f"{_ROLES}document.pdf", *_LETTER_FILES, *_ROLE_REGISTER),
+        "each role assigned to a named holder (and deputy) in the signed roles document; the ISMS lead's "
+        "signed appointment letter; each holder's and deputy's acceptance of their role (who, when, IP, "
+        "user agent, version hash)",
+        parts=(_LETTER_PART, _ACCEPTANCE_PART),
     ),
     AuditQuestion(
         "checklist-3",
@@ -222,19 +256,60 @@ def _prefix(status: ItemStatus) -> str:
     return OUTSIDE_SCOPE if status is ItemStatus.OUTSIDE_SCOPE else NOT_YET_PRODUCED
 
 
-def audit_items(paths: list[str]) -> list[AuditItem]:
+def _matches(paths: list[str], patterns: tuple[str, ...]) -> list[str]:
+    return sorted(p for p in paths if any(fnmatchcase(p, pattern) for pattern in patterns))
+
+
+def _manifest_figures(question: AuditQuestion, manifests: list[ArchiveManifest]) -> str:
+    """What the manifests say beyond the files: the statement's URL, the role acceptance figures."""
+    if question.id == "evidence-5":
+        urls = [
+            f"{m.facts.public_statement_url} (SHA-256 {m.facts.public_statement_sha256})"
+            if m.facts.public_statement_sha256
+            else m.facts.public_statement_url
+            for m in manifests
+            if m.facts.public_statement_url
+        ]
+        return f"published at {', '.join(urls)}" if urls else ""
+    if question.id in ("evidence-6", "checklist-2"):
+        figures = [
+            f"{m.facts.roles_accepted} of {m.facts.roles_in_scope} named holders and deputies accepted "
+            f"version {m.facts.version or '?'}"
+            for m in manifests
+            if m.facts.roles_in_scope is not None and m.facts.roles_accepted is not None
+        ]
+        return "; ".join(figures)
+    return ""
+
+
+def audit_items(paths: list[str], *, manifests: list[ArchiveManifest] | None = None) -> list[AuditItem]:
     """The sixteen items, each with the pack paths (of ``paths``) that answer it.
 
     An item this tool answers whose files the pack lacks (a cycle not yet acknowledged, an
-    archive written before the check report existed) says so: no item is left out.
+    archive written before the check report existed) says so: no item is left out. ``manifests``
+    (the chain's) add what their facts say: where the statement is published, how many holders
+    accepted their roles.
     """
     items = []
     for question in AUDIT_QUESTIONS:
-        files = sorted(p for p in paths if any(fnmatchcase(p, pattern) for pattern in question.answered_by))
+        files = _matches(paths, question.answered_by)
         beyond = f"{_prefix(question.beyond)}{question.beyond_note}" if question.beyond else ""
+        missing = [what for patterns, what in question.parts if not _matches(paths, patterns)]
         if files:
-            status = ItemStatus.PARTLY if question.beyond else ItemStatus.ANSWERED
-            note = f"{question.shows}; {beyond}" if beyond else question.shows
+            status = ItemStatus.PARTLY if question.beyond or missing else ItemStatus.ANSWERED
+            figures = _manifest_figures(question, manifests or [])
+            note = "; ".join(
+                part
+                for part in (
+                    question.shows,
+                    figures,
+                    f"not in this pack: {', '.join(missing)}" if missing else "",
+                    beyond,
+                )
+                if part
+            )
+        elif question.absent is not None:
+            status, note = question.absent, f"{_prefix(question.absent)}{question.absent_note}"
         elif question.answered_by:
             status = ItemStatus.NOT_IN_PACK
             note = f"this pack holds no file for it yet ({question.shows})" + (
@@ -297,6 +372,27 @@ def evidence_item(name: str, facts: ArchivedDocumentFacts | None = None) -> str:
         return (
             "5.3 (checklist rows 1, 3, 8, 10): the Clause 5 check of the signed version: every rule "
             "evaluated, its findings, the segregation-of-duties pairs and the ISMS lead's reporting line"
+        )
+    if parts[0] == ROLE_ACCEPTANCE_FOLDER:
+        if filename == ROLE_REPORT_HTML:
+            return (
+                "5.3 (checklist row 2, evidence item 6): the role acceptance report: who accepted which "
+                "role and when, who did not, the declines with their reasons"
+            )
+        return (
+            "5.3 (checklist row 2, evidence item 6): each role holder's and deputy's acceptance of "
+            "their role (who, when, IP, user agent, version hash, the appointment letter's hash)"
+        )
+    if parts[0] == PUBLIC_STATEMENT_FOLDER:
+        return (
+            "5.2 g) (evidence item 5): the public policy statement of the signed version, as published "
+            "at the web app's public URL"
+        )
+    if parts[0] == APPOINTMENT_LETTER and filename in ("document.pdf", "document.docx"):
+        form = "sealed PDF" if filename == "document.pdf" else "Word, signature block stamped in"
+        return (
+            "5.3 (checklist row 2, evidence item 6): the ISMS lead's appointment letter, signed by top "
+            f"management in the same signature ({form})"
         )
     if parts[0] == ACKNOWLEDGEMENTS:
         if filename.startswith("register"):
@@ -400,7 +496,9 @@ def build_pack(
             if pinned is not None:
                 _write_pin(archive, index, reader.read_checked(pinned.object), pinned.object.version_id)
             _write_timestamps(archive, index, reader, organisation, year, [mo for _, mo in manifests])
-            index.items = audit_items([entry.path for entry in index.entries])
+            index.items = audit_items(
+                [entry.path for entry in index.entries], manifests=[m for m, _ in manifests]
+            )
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
             archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
         publish_file(temporary, out)
@@ -573,7 +671,7 @@ _STATUS_TEXT = {
     ItemStatus.ANSWERED: "answered",
     ItemStatus.PARTLY: "partly answered",
     ItemStatus.OUTSIDE_SCOPE: "outside this tool's scope",
-    ItemStatus.NOT_YET_PRODUCED: "not yet produced by this tool",
+    ItemStatus.NOT_YET_PRODUCED: "not yet produced by this tool",  # no item of this version
     ItemStatus.NOT_IN_PACK: "not in this pack",
 }
 

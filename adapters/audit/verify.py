@@ -187,6 +187,105 @@ def _timestamp_findings(
     return trust, notes, faults, checks
 
 
+# an unstamped manifest of a year with trusted time, archived before the authority was configured
+BEFORE_TRUSTED_TIME = (
+    "made before trusted time was configured: no RFC 3161 timestamp, so its time rests on the "
+    "organisation's own clock (S3's write time)"
+)
+SEALED_BEFORE_TRUSTED_TIME = (
+    "sealed before trusted time was configured: the seal's time rests on the organisation's own clock"
+)
+_NO_TIMESTAMP = "no RFC 3161 timestamp beside it"
+# a PDF whose seal carries trusted time has a document timestamp (PAdES B-LTA)
+_DOCUMENT_TIMESTAMP = b"/ETSI.RFC3161"
+
+
+def _before_trusted_time(
+    reader: ArchiveReader,
+    listing: Listing,
+    chains: YearChains,
+    organisation: str,
+    year: int,
+    faults: dict[str, list[str]],
+) -> set[str]:
+    """The manifests without a timestamp that were archived before trusted time was switched on.
+
+    A year's timestamps start when an authority is configured; a manifest archived before has
+    none, and that is a WARN, not a FAIL. A missing timestamp stays a FAIL (the timestamp was cut
+    out) when the manifest comes after a timestamped one in its cycle's chain, when it was written
+    after the year's first ``tsa-certificates*.pem`` (archived with the first timestamp), or when a
+    PDF it lists carries a document timestamp (the authority was on when it was sealed). The
+    returned manifests' "no timestamp" faults are taken out of ``faults``.
+    """
+    from core.timestamp_check import MANIFEST_TIMESTAMP_SUFFIX, TSA_CERTIFICATES_FILE
+
+    prefix = f"{organisation}/{year}/"
+    stem = TSA_CERTIFICATES_FILE.removesuffix(".pem")
+    first_certificates = [
+        versions[0].last_modified.astimezone(UTC)
+        for key, versions in listing.versions.items()
+        if key.startswith(prefix + stem) and key.endswith(".pem") and versions
+    ]
+    if not first_certificates:
+        return set()  # no trusted time this year: every manifest rests on the own clock already
+    trusted_since = min(first_certificates)
+    before: set[str] = set()
+    for chain in chains.chains:
+        stamped_earlier = False
+        for member in chain.members:
+            key = member.object.key
+            stamped = key + MANIFEST_TIMESTAMP_SUFFIX in listing.versions
+            missing = [line for line in faults.get(key, []) if line.startswith(_NO_TIMESTAMP)]
+            if stamped or not missing or stamped_earlier:
+                stamped_earlier = stamped_earlier or stamped
+                continue
+            written = _written_at(listing, member.object)
+            # S3 write times have whole seconds: a manifest of the same second is given the doubt
+            if written is None or written > trusted_since or _lists_trusted_seal(reader, member.manifest):
+                continue
+            before.add(key)
+            faults[key] = [line for line in faults[key] if line not in missing]
+    return before
+
+
+def _lists_trusted_seal(reader: ArchiveReader, manifest: ArchiveManifest) -> bool:
+    for obj in manifest.objects:
+        if obj.key.endswith(".pdf") and not obj.key.rsplit("/", 1)[-1].startswith(SHOWN_DRAFT_STEM):
+            with contextlib.suppress(AuditError):  # an unreadable PDF FAILs on its own
+                if _DOCUMENT_TIMESTAMP in reader.read(obj.key, obj.version_id):
+                    return True
+    return False
+
+
+def _role_register_lines(manifest: ArchiveManifest) -> tuple[list[str], list[str]]:
+    """The role acceptance a manifest records: its figures, and the register files it must list.
+
+    A manifest whose facts count role holders (``roles_in_scope``) lists the register as CSV and
+    JSON and its report under ``role-acceptance/v<version>/``; one missing FAILs by name.
+    """
+    from models.role_acceptance import (
+        ROLE_ACCEPTANCE_FOLDER,
+        ROLE_REGISTER_CSV,
+        ROLE_REGISTER_JSON,
+        ROLE_REPORT_HTML,
+    )
+
+    facts = manifest.facts
+    if facts.roles_in_scope is None:
+        return [], []
+    folder = f"{ROLE_ACCEPTANCE_FOLDER}/v{facts.version}"
+    listed = {relative_name(obj, manifest.organisation, manifest.year) for obj in manifest.objects}
+    wanted = [f"{folder}/{name}" for name in (ROLE_REGISTER_CSV, ROLE_REGISTER_JSON, ROLE_REPORT_HTML)]
+    missing = [name for name in wanted if name not in listed]
+    accepted = facts.roles_accepted if facts.roles_accepted is not None else "?"
+    passed = [
+        f"role acceptance: {accepted} of {facts.roles_in_scope} named role holders and deputies "
+        f"accepted version {facts.version}" + ("" if missing else f" (register and report in {folder}/)")
+    ]
+    problems = [f"it counts role holders but does not list {name}" for name in missing]
+    return passed, problems
+
+
 # beside each document's PDF (and its Word file, unless it is a static PDF)
 _DOCUMENT_COMPANIONS = ("certificate.pdf", "evidence.json", SEAL_CERTIFICATE_FILE)
 
@@ -513,6 +612,9 @@ def verify_archive(
             held, broken = public_statement_lines(manifest)
             notes.setdefault(manifest_object.key, []).extend(held)
             faults[manifest_object.key] += broken
+            role_lines, role_problems = _role_register_lines(manifest)
+            notes.setdefault(manifest_object.key, []).extend(role_lines)
+            faults[manifest_object.key] += role_problems
             described = manifest.facts.document_facts
             for facts, document in zip(described, document_checks(manifest), strict=True):
                 _shown_checks(reader, manifest, facts, document, evidence)
@@ -541,6 +643,10 @@ def verify_archive(
     for key, lines in clock_faults.items():
         faults.setdefault(key, []).extend(lines)
     report.objects += timestamp_checks
+    before = _before_trusted_time(reader, listing, chains, organisation, year, faults)
+    warnings: dict[str, list[str]] = {key: [BEFORE_TRUSTED_TIME] for key in before}
+    # the objects those manifests list were sealed before trusted time too: a plain PAdES check
+    untimed = {o.key for m in chains.members() if m.object.key in before for o in m.manifest.objects}
     certificates: dict[str, bytes] = {}
     for key, obj in archived.items():
         if key.endswith("/" + SEAL_CERTIFICATE_FILE):
@@ -565,13 +671,21 @@ def verify_archive(
                 # the organisation's own public statement is published as they made it, not sealed
                 sealed = sealed and f"/{PUBLIC_STATEMENT_FOLDER}/" not in key
                 if sealed and not check.problems:  # the draft shown was not sealed: it is as shown
-                    _pdf_check(body, certificates.get(key.rsplit("/", 1)[0]), check, tsa_pem)
+                    before_tsa = key in untimed and _DOCUMENT_TIMESTAMP not in body
+                    _pdf_check(
+                        body, certificates.get(key.rsplit("/", 1)[0]), check, None if before_tsa else tsa_pem
+                    )
+                    if before_tsa and tsa_pem is not None:
+                        warnings.setdefault(key, []).append(SEALED_BEFORE_TRUSTED_TIME)
                 if key.endswith("/" + SEAL_CERTIFICATE_FILE) and not check.problems:
                     _pin_check(pinned, body, check)
         check.passed += notes.get(key, [])
         check.problems += faults.get(key, [])
         if check.problems:
             check.verdict = Verdict.FAIL
+        elif key in warnings:
+            check.verdict = Verdict.WARN
+            check.problems += warnings[key]
         report.objects.append(check)
     reported = {c.key for c in chains.findings} | {c.key for c in timestamp_checks}
     report.objects += [c for c in _extra_findings(listing, archived) if c.key not in reported]
