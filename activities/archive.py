@@ -45,6 +45,7 @@ from adapters.archive import (
     pin_seal_certificate,
 )
 from adapters.audit_access import apply_legal_hold, legal_hold_marked
+from adapters.previous_render import previous_render_facts
 from adapters.s3 import IntegrityError, get_file
 from core.clause5 import check_report
 from core.contract import Failure
@@ -216,14 +217,19 @@ class ArchiveActivities:
     ) -> list[ArchivedObject]:
         """The version's Clause 5 check, made again from its stored inputs, as JSON and as a page.
 
-        A pure function of the profile, the directory and the day of the check, so a retry
-        writes the same bytes (found by key and hash) and the report says what the workflow saw.
+        A pure function of the profile, the directory, the day of the check and the last signed
+        version archived before this year (under retention: it does not change), so a retry writes
+        the same bytes (found by key and hash) and the report says what the workflow saw, the
+        holders who left or moved since that version included (checklist row 8).
         """
         request = data.check_report
         assert request is not None
         folder.mkdir()
         profile, staff = load_stored_inputs(self._s3, request.profile, request.staff, folder)
-        report = check_report(profile, staff, today=request.as_of)
+        previous = previous_render_facts(
+            self._s3, self._settings.archive_bucket, profile.organisation.short_name, request.as_of.year
+        )
+        report = check_report(profile, staff, today=request.as_of, previous=previous)
         base = f"{CHECK_REPORT_FOLDER}/v{data.facts.version or report.version}"
         return [
             self._put(data, f"{base}/report.json", check_report_json(report), "application/json", until),

@@ -28,6 +28,11 @@ def _report(result: DemoResult) -> None:
     )
     for manager, people in sorted(result.digests.items()):
         _line(f"  escalated to {manager}: {', '.join(people) if people else 'nobody outstanding'}")
+    if result.roles_text:
+        _line(
+            f"  role acceptance: {result.roles_text} by the named holders and deputies; "
+            f"{result.roles_escalated} escalated to the CEO"
+        )
     _line(
         f"  archive verify: [bold]{result.verdict}[/bold] ({result.passed} passed, {result.failed} failed, "
         f"{result.warnings} warnings)"
@@ -42,6 +47,8 @@ def _report(result: DemoResult) -> None:
         "(sign in with the ISMS lead's address; the link arrives in the mailbox)"
     )
     _line(f"  auditor portal (30 days):        {result.portal}")
+    if result.statement_url:
+        _line(f"  public policy statement:         {result.statement_url}")
     _line(
         f"  archive:                         isms audit list --org {result.organisation}; "
         f"isms audit verify {result.organisation} {result.year}"
@@ -62,8 +69,11 @@ def demo(
 
     Brings the stack up (as `isms dev up`), starts a cycle for the demo organisation with its
     days cut to seconds, and then: the CEO asks for a change, the ISMS lead revises, the CEO
-    signs; staff acknowledge (three after a reminder, two never: their managers are told);
-    the campaign closes; an auditor verifies the Object Lock archive. About two minutes.
+    signs the policy, the roles document and the ISMS lead's appointment letter; the public
+    policy statement is published; the role holders accept their roles (one declines first,
+    one never answers: the CEO is told); staff answer the policy's question and acknowledge
+    (three after a reminder, two never: their managers are told); everything closes; an
+    auditor verifies the Object Lock archive. About two minutes.
     """
     progress = errors if as_json else console
 

@@ -4,9 +4,14 @@
 organisation (Larkspur Analytics, 14 people) with its durations cut from days to seconds, and
 plays each person the way their browser would, through the real web endpoints and the links
 in the real emails: the CEO opens the documents and asks for a change, the ISMS lead revises,
-the CEO signs; most staff acknowledge at once, three only after the first reminder, and two
-never, so their managers get the digest; the campaign closes, the register is archived under
-Object Lock, and an auditor's grant opens the portal and verifies the archive.
+the CEO signs (the policy, the roles document and the ISMS lead's appointment letter, with a
+one-time code); the public policy statement is published; the role holders accept their roles
+(the HR manager declines first and accepts later, the internal auditor never answers, so the CEO
+is told); staff
+answer the policy's question (one wrongly first) and acknowledge, most at once, three only after
+the first reminder, and two never, so their managers get the digest; the campaign and role
+acceptance close, both registers are archived under Object Lock, and an auditor's grant opens
+the portal and verifies the archive.
 
 Nothing here is a stand-in: the worker, Temporal, SeaweedFS, the SMTP sink, LibreOffice and
 pyHanko are the stack's own processes. Progress goes to ``on_event``; no printing.
@@ -58,6 +63,16 @@ AFTER_REMINDER = (
     "liam.hughes@larkspur.example",
 )
 CHANGE_REQUEST = "Please add the Leeds office to the ISMS scope before I sign."
+# the named role holders and deputies (the CEO signs, so is not asked): the lead accepts their role
+# and the appointment letter at once, the deputy too; the HR manager declines, then accepts later
+# (through the same link); the internal auditor never answers: reminded, then the CEO and the lead
+# are told
+ROLE_AT_ONCE = ("ravi.chandran@larkspur.example", "sofia.alvarez@larkspur.example")
+ROLE_DECLINES = "daniel.obrien@larkspur.example"
+ROLE_DECLINE_REASON = "Please name who approves HR's access to the payroll system before I accept."
+ROLE_NEVER = "grace.whitfield@larkspur.example"
+# answers the comprehension question wrongly once, then rightly
+WRONG_FIRST = "priya.sharma@larkspur.example"
 
 # the demo's clock: what takes days in a real cycle takes seconds here
 SCHEDULES = """
@@ -70,7 +85,28 @@ acknowledgement_schedule:
   manager_digest_after: PT40S
   summary_after: PT45S
   close_after: PT55S
+role_acceptance:
+  reminders: [PT15S]
+  escalate_after: PT30S
+  close_after: PT55S
 """
+# what the demo adds to the shipped profile: a published public statement and one question
+# staff answer about the policy before they acknowledge it (the right choice is the second)
+DEMO_EXTRAS = """
+public_statement:
+  enabled: true
+documents:
+  - id: information-security-policy
+    questions:
+      - question: When must you report a security incident or weakness?
+        choices:
+          - At the next team meeting
+          - At once, through the incident procedure
+          - Only if customer data was affected
+        correct: 1
+"""
+QUESTION_FIELD = "answer-information-security-policy.docx-1"
+RIGHT_CHOICE, WRONG_CHOICE = "1", "0"
 
 EventSink = Callable[[str], None]
 
@@ -98,6 +134,9 @@ class DemoResult:
     in_scope: int = 0
     rate_text: str = ""
     digests: dict[str, list[str]] = field(default_factory=dict)  # manager -> people named
+    roles_text: str = ""  # "3 of 4 accepted": the named role holders and deputies
+    roles_escalated: int = 0  # named to the CEO and the lead, not accepted by the close
+    statement_url: str = ""  # the public policy statement, published without a link
     emails: int = 0
     seconds: float = 0.0
 
@@ -110,6 +149,7 @@ def demo_profile(
     version: str = "3.0",
     leeds: bool = False,
     schedules: str = SCHEDULES,
+    extras: str = "",
 ) -> Path:
     """The demo organisation's profile, dated today, with the demo's short schedules."""
     text = (DEMO_DIR / "profile.yaml").read_text()
@@ -123,7 +163,7 @@ def demo_profile(
         text = text.replace("isms_scope: >-\n", "isms_scope: >-\n  The Leeds office is in scope.\n", 1)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"profile-{version}.yaml"
-    path.write_text(text.rstrip("\n") + "\n" + schedules)
+    path.write_text(text.rstrip("\n") + "\n" + schedules + extras)
     return path
 
 
@@ -150,6 +190,7 @@ class _Demo:
         self.client = client
         self.say = on_event
         self.cycle_id = ""
+        self.statement_url = ""
 
     # mail -----------------------------------------------------------------------------
 
@@ -261,19 +302,56 @@ class _Demo:
         return _csrf((await browser.get(link)).text)
 
     async def acknowledge(self, email: str, key: str) -> None:
+        """Open the emailed link, answer the page's question (wrongly first, for one person),
+        and accept."""
         link = _link(await self.mail(key), self.settings.public_base_url, "ack")
         async with httpx.AsyncClient(headers={"User-Agent": f"isms-demo ({email})"}, timeout=60) as browser:
-            page = await browser.get(link)
-            answer = await browser.post(link, data={"csrf": _csrf(page.text)})
+            page = (await browser.get(link)).text
+            asked = QUESTION_FIELD in page
+            if asked and email == WRONG_FIRST:
+                retry = await browser.post(link, data={"csrf": _csrf(page), QUESTION_FIELD: WRONG_CHOICE})
+                if retry.status_code != 422:
+                    raise DemoError(f"a wrong answer was not sent back to {email} ({retry.status_code})")
+                page = retry.text
+                self.say(f"{email} answered the policy's question wrongly: asked again, nothing recorded")
+            form = {"csrf": _csrf(page)} | ({QUESTION_FIELD: RIGHT_CHOICE} if asked else {})
+            answer = await browser.post(link, data=form)
         if answer.status_code != 200:
             raise DemoError(f"the acknowledgement of {email} was refused ({answer.status_code})")
+
+    async def answer_role(self, email: str, key: str, *, decline: str | None = None) -> None:
+        """A role holder opens their emailed link and accepts their roles (or declines, with a reason)."""
+        link = _link(await self.mail(key), self.settings.public_base_url, "role")
+        async with httpx.AsyncClient(headers={"User-Agent": f"isms-demo ({email})"}, timeout=60) as browser:
+            page = (await browser.get(link)).text
+            # the page's two forms repeat the role fields: each once
+            shown = re.findall(r'name="roles" value="([^"]+)"', page)
+            roles = list(dict.fromkeys(unescape(role) for role in shown))
+            form: dict[str, str | list[str]] = {
+                "csrf": _csrf(page),
+                "kind": "decline" if decline else "accept",
+                "roles": roles,
+            }
+            letter = re.search(r'name="letter_sha256" value="([0-9a-f]{64})"', page)
+            if letter is not None:  # the ISMS lead: the appointment letter is accepted with the role
+                letter_pdf = await browser.get(f"{link}/letter")
+                if letter_pdf.status_code != 200 or not letter_pdf.content.startswith(b"%PDF-"):
+                    raise DemoError(
+                        f"the appointment letter did not open for {email} ({letter_pdf.status_code})"
+                    )
+                form["letter_sha256"] = letter.group(1)
+            if decline:
+                form["comment"] = decline
+            answer = await browser.post(link, data=form)
+        if answer.status_code != 200:
+            raise DemoError(f"the role answer of {email} was refused ({answer.status_code})")
 
     # the story ------------------------------------------------------------------------
 
     async def run(self, folder: Path, short_name: str, year: int) -> None:
         s3 = make_s3_client(self.settings)
         today = datetime.now(UTC).date()
-        first = demo_profile(folder, short_name=short_name, today=today)
+        first = demo_profile(folder, short_name=short_name, today=today, extras=DEMO_EXTRAS)
         started = await start_cycle(
             self.client,
             self.settings,
@@ -292,7 +370,9 @@ class _Demo:
         self.say(f"CEO opened the emailed link, read version 3.0 and asked: {CHANGE_REQUEST!r}")
         await self.status_until(lambda s: s.stage is Stage.AWAITING_REVISION, "the request for changes")
 
-        revised = demo_profile(folder, short_name=short_name, today=today, version="3.1", leeds=True)
+        revised = demo_profile(
+            folder, short_name=short_name, today=today, version="3.1", leeds=True, extras=DEMO_EXTRAS
+        )
         outcome, _ = await submit_revision(
             self.client,
             self.settings,
@@ -310,13 +390,24 @@ class _Demo:
         status = await self.status_until(
             lambda s: len(s.archive) >= 1, "the seal and the archive", within=300
         )
+        signed = [document.title or document.name for document in status.documents]
         self.say(
-            f"CEO signed version {status.version}: PAdES-sealed, certificate of completion, "
-            f"{len(status.archive[0].objects)} objects archived under Object Lock"
+            f"CEO signed version {status.version} ({', '.join(signed)}): PAdES-sealed, certificate of "
+            f"completion, {len(status.archive[0].objects)} objects archived under Object Lock"
         )
+        await self.public_statement(status.archive[0].manifest.key)
 
         status = await self.status_until(
             lambda s: s.stage in (Stage.ACKNOWLEDGING, Stage.CLOSED), "the campaign"
+        )
+        for email in ROLE_AT_ONCE:
+            await self.answer_role(email, f"roles/{email}/invitation")
+        invitation = f"roles/{ROLE_DECLINES}/invitation"
+        await self.answer_role(ROLE_DECLINES, invitation, decline=ROLE_DECLINE_REASON)
+        self.say(
+            f"role holders: {len(ROLE_AT_ONCE)} accepted their roles from the invitation (the ISMS lead "
+            f"with the signed appointment letter); {ROLE_DECLINES} declined with a reason, so the CEO "
+            "and the lead were emailed"
         )
         people = await self.invited(s3)  # in scope and employed on the day of the signature
         prompt = [p for p in people if p not in NEVER and p not in AFTER_REMINDER]
@@ -326,13 +417,35 @@ class _Demo:
         for email in AFTER_REMINDER:
             await self.acknowledge(email, f"ack/{email}/reminder-1")
         self.say(f"{len(AFTER_REMINDER)} more acknowledged after the first reminder; {len(NEVER)} never will")
+        # someone who declined is not reminded (they are talking to the lead); their link still works
+        await self.answer_role(ROLE_DECLINES, f"roles/{ROLE_DECLINES}/invitation")
+        self.say(f"{ROLE_DECLINES} accepted after talking it over with the lead; {ROLE_NEVER} never answers")
+        await self.mail("roles/escalation", within=180)
+        self.say(f"the CEO and the ISMS lead were told that {ROLE_NEVER} has not accepted their roles")
 
         await self.first_mail(lambda key: "/digest/" in key, "the managers' digest", within=180)
         self.say("line managers got the digest naming the people still outstanding")
         await self.status_until(
             lambda s: s.stage is Stage.CLOSED and len(s.archive) >= 2, "the campaign to close", within=240
         )
-        self.say("the campaign closed: register and report written, mailed to the lead and CEO, and archived")
+        self.say(
+            "the campaign and role acceptance closed: both registers and the report written, mailed to "
+            "the lead and CEO, and archived"
+        )
+
+    async def public_statement(self, manifest: str) -> None:
+        """Anyone, without a link, reads the public policy statement the signature published."""
+        url = f"{self.settings.public_base_url}/statement"
+        async with httpx.AsyncClient(headers={"User-Agent": "isms-demo (a customer)"}, timeout=60) as anyone:
+            for _ in range(120):  # published once the signed version's archive is in (read every 60 s)
+                answer = await anyone.get(url)
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(1)
+        if answer.status_code != 200:
+            raise DemoError(f"the public policy statement was not published at {url} ({answer.status_code})")
+        self.statement_url = url
+        self.say(f"public policy statement published at {url}, no link needed (archived: {manifest})")
 
 
 async def _next_short_name(client: Client, reader: ArchiveReader, year: int) -> str:
@@ -391,6 +504,7 @@ async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> D
         if "/digest/" in key
     }
     tally = status.campaign.tally if status.campaign else None
+    roles = status.role_acceptance.tally if status.role_acceptance else None
     ui = settings.temporal_ui_url
     return DemoResult(
         cycle_id=demo.cycle_id,
@@ -412,6 +526,9 @@ async def run_demo(data_dir: Path, *, on_event: EventSink = lambda _: None) -> D
         in_scope=tally.total if tally else 0,
         rate_text=tally.rate_text if tally else "",
         digests=digests,
+        roles_text=roles.rate_text if roles else "",
+        roles_escalated=roles.escalated if roles else 0,
+        statement_url=demo.statement_url,
         emails=len(mails),
         seconds=time.monotonic() - began,
     )

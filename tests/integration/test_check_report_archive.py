@@ -70,7 +70,7 @@ def test_the_check_report_is_archived_verified_and_answers_its_rows(
         ),
         "evidence-3": (ItemStatus.ANSWERED, [f"{ROLES}/document.docx", f"{ROLES}/document.pdf"]),
         "evidence-4": (ItemStatus.ANSWERED, ["acknowledgements/v3.0/register.csv", "acknowledgements/v3.0/report.html"]),
-        "evidence-5": (ItemStatus.NOT_YET_PRODUCED, []),
+        "evidence-5": (ItemStatus.OUTSIDE_SCOPE, []),
         "evidence-6": (ItemStatus.PARTLY, [f"{ROLES}/document.pdf", f"{ROLES}/evidence.json"]),
         "checklist-1": (ItemStatus.ANSWERED, [f"{CHECK}/report.html", f"{CHECK}/report.json", f"{ROLES}/document.pdf"]),
         "checklist-2": (ItemStatus.PARTLY, [f"{ROLES}/document.pdf"]),
@@ -84,7 +84,11 @@ def test_the_check_report_is_archived_verified_and_answers_its_rows(
         "checklist-10": (ItemStatus.PARTLY, [f"{CHECK}/report.html", f"{CHECK}/report.json", f"{ROLES}/document.pdf"]),
     }  # fmt: skip
     assert {key: (item.status, item.files) for key, item in items.items()} == expected
-    assert items["evidence-5"].note.startswith("not yet produced by this tool: ")
+    # no public statement in this profile: the organisation publishes its policy elsewhere
+    assert (
+        items["evidence-5"].note
+        == "outside this tool's scope: the organisation publishes its policy elsewhere"
+    )
     assert items["checklist-4"].note.count("outside this tool's scope: ") == 1
     assert "IAM/PAM" in items["checklist-4"].note
     for item in index.items:  # every file an item names is in the pack
