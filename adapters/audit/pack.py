@@ -12,6 +12,7 @@ outside ``<org>/<year>/`` refuses the pack (AuditError naming it).
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,8 @@ class AuditQuestion:
     # when no file answers it: this status and note instead of NOT_IN_PACK (a choice of the profile)
     absent: ItemStatus | None = None
     absent_note: str = ""
+    # answered only when staff answered comprehension questions (the register records the answers)
+    needs_questions: bool = False
 
 
 _LETTER_PART = (_LETTER_FILES, "the ISMS lead's appointment letter (the profile had none)")
@@ -209,6 +212,10 @@ AUDIT_QUESTIONS: tuple[AuditQuestion, ...] = (
         "checklist-6",
         CHECKLIST_GUIDE,
         "6. Understanding and Competence",
+        (f"{ACKNOWLEDGEMENTS}/v*/register.csv", f"{ACKNOWLEDGEMENTS}/v*/register.json", _ACK_REPORT),
+        "each person's answers to the comprehension questions they answered before acknowledging, "
+        "with how many tries it took, and the first-attempt pass rate per question in the report",
+        needs_questions=True,
         beyond=ItemStatus.OUTSIDE_SCOPE,
         beyond_note="interviews with key personnel, incident response drill outcomes and the competency "
         "matrix (Clause 7.2)",
@@ -282,17 +289,22 @@ def _manifest_figures(question: AuditQuestion, manifests: list[ArchiveManifest])
     return ""
 
 
-def audit_items(paths: list[str], *, manifests: list[ArchiveManifest] | None = None) -> list[AuditItem]:
+def audit_items(
+    paths: list[str], *, manifests: list[ArchiveManifest] | None = None, questions_asked: bool = False
+) -> list[AuditItem]:
     """The sixteen items, each with the pack paths (of ``paths``) that answer it.
 
     An item this tool answers whose files the pack lacks (a cycle not yet acknowledged, an
     archive written before the check report existed) says so: no item is left out. ``manifests``
     (the chain's) add what their facts say: where the statement is published, how many holders
-    accepted their roles.
+    accepted their roles. ``questions_asked``: staff answered comprehension questions (the
+    acknowledgement register holds their answers), so the register answers checklist row 6 in part.
     """
     items = []
     for question in AUDIT_QUESTIONS:
-        files = _matches(paths, question.answered_by)
+        files = (
+            [] if question.needs_questions and not questions_asked else _matches(paths, question.answered_by)
+        )
         beyond = f"{_prefix(question.beyond)}{question.beyond_note}" if question.beyond else ""
         missing = [what for patterns, what in question.parts if not _matches(paths, patterns)]
         if files:
@@ -310,12 +322,12 @@ def audit_items(paths: list[str], *, manifests: list[ArchiveManifest] | None = N
             )
         elif question.absent is not None:
             status, note = question.absent, f"{_prefix(question.absent)}{question.absent_note}"
-        elif question.answered_by:
+        elif question.answered_by and not question.needs_questions:
             status = ItemStatus.NOT_IN_PACK
             note = f"this pack holds no file for it yet ({question.shows})" + (
                 f"; {beyond}" if beyond else ""
             )
-        else:
+        else:  # no file of this tool answers it (or no questions were asked)
             assert question.beyond is not None
             status, note = question.beyond, beyond
         items.append(
@@ -329,6 +341,17 @@ def audit_items(paths: list[str], *, manifests: list[ArchiveManifest] | None = N
             )
         )
     return items
+
+
+def _answers_recorded(path: str, body: bytes) -> bool:
+    """Whether ``body`` is an acknowledgement register (JSON) in which someone answered questions."""
+    if not fnmatchcase(path, f"{ACKNOWLEDGEMENTS}/v*/register.json"):
+        return False
+    try:
+        people = json.loads(body).get("people", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(person, dict) and person.get("attempts") for person in people)
 
 
 def _other_document(filename: str, document: str, facts: ArchivedDocumentFacts | None) -> str:
@@ -478,11 +501,13 @@ def build_pack(
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(out.name + ".part")
     try:
+        questions_asked = False
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for number, obj in enumerate(objects, start=1):
                 progress(f"[{number}/{len(objects)}] {obj.key}")
                 body = reader.read_checked(obj)
                 path = relative_name(obj, organisation, year)
+                questions_asked = questions_asked or _answers_recorded(path, body)
                 archive.writestr(path, body)
                 index.entries.append(
                     PackEntry(
@@ -497,7 +522,9 @@ def build_pack(
                 _write_pin(archive, index, reader.read_checked(pinned.object), pinned.object.version_id)
             _write_timestamps(archive, index, reader, organisation, year, [mo for _, mo in manifests])
             index.items = audit_items(
-                [entry.path for entry in index.entries], manifests=[m for m, _ in manifests]
+                [entry.path for entry in index.entries],
+                manifests=[m for m, _ in manifests],
+                questions_asked=questions_asked,
             )
             archive.writestr(PACK_INDEX_JSON, index.model_dump_json(indent=2))
             archive.writestr(PACK_INDEX_HTML, pack_index_html(index, cycles))
