@@ -42,6 +42,10 @@ acknowledgement_schedule:
   manager_digest_after: PT50S
   summary_after: PT55S
   close_after: PT65S
+role_acceptance:
+  reminders: [PT40S]
+  escalate_after: PT50S
+  close_after: PT65S
 """
 PEOPLE = 12  # in scope and employed on the day of the signature (of 14 rows)
 

@@ -150,6 +150,7 @@ def test_the_example_profile_loads_with_its_four_documents_and_no_clause5_error(
     assert list(documents) == [
         "information-security-policy",
         "isms-roles-responsibilities",
+        "isms-lead-appointment",  # built in while role acceptance is on
         "acceptable-use-policy",
         "secure-development-policy",
     ]

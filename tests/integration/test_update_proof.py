@@ -154,11 +154,12 @@ async def test_an_acknowledgement_straight_to_temporal_is_refused(stack: Stack) 
     await handle.execute_update(AnnualReviewWorkflow.decide, sign(status))
     result = await finish(handle)
     documents = {d.name: d.pdf.sha256 for d in result.signed.documents}
+    acknowledged = {draft.name for draft in status.documents if draft.acknowledges}  # not the letter
     ack = Acknowledgement(
         person=PERSON,
         version_hash=signed_version_hash(documents),
         link_id=uuid.uuid4().hex,
-        documents=documents,
+        documents={name: sha256 for name, sha256 in documents.items() if name in acknowledged},
         ip="198.51.100.9",
         user_agent="pytest",
     )

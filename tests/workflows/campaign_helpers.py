@@ -178,16 +178,22 @@ async def batch_of(client: Client, cycle_id: str, email: str, batches: int) -> i
 async def acknowledge_signed(
     client: Client, cycle_id: str, batch: int, email: str, signed: SignDocumentsResult
 ) -> None:
-    """``email`` acknowledges the cycle's sealed version, as the web app's Update does."""
-    documents = {d.name: d.pdf.sha256 for d in signed.documents}
+    """``email`` acknowledges the cycle's sealed version, as the web app's Update does: the
+    documents their page shows (not the ISMS lead's appointment letter, which staff do not
+    acknowledge), bound to the version's hash over every sealed document."""
+    all_documents = {d.name: d.pdf.sha256 for d in signed.documents}
+    handle = client.get_workflow_handle(batch_id_for(cycle_id, batch))
+    page = await handle.query(AcknowledgementBatchWorkflow.page, email)
+    assert page is not None, f"{email} has no page in batch {batch}"
     link_id = uuid.uuid4().hex
-    await client.get_workflow_handle(batch_id_for(cycle_id, batch)).execute_update(
+    await handle.execute_update(
         AcknowledgementBatchWorkflow.acknowledge,
         Acknowledgement(
             person=email,
-            version_hash=signed_version_hash(documents),
+            version_hash=signed_version_hash(all_documents),
             link_id=link_id,
-            documents=documents,
+            documents=page.documents,
+            link_sequence=page.newest_link,
             ip="198.51.100.9",
             user_agent="pytest",
         ),

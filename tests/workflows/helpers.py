@@ -85,6 +85,9 @@ documents:
     template: templates/sdp.docx
     audience:
       departments: [Engineering]
+# the organisation's own four documents only: the ISMS lead's appointment letter has its own tests
+role_acceptance:
+  appointment_letter: false
 """
 # the names of the four documents of OWN_DOCUMENTS through the cycle, in its order
 OWN_DOCUMENT_NAMES = [

@@ -68,6 +68,7 @@ async def test_sign_path_seals_and_confirms(review: tuple[Client, Settings], smt
         "signed",
         "sealed",
         "archived",
+        "role acceptance started",
         "campaign started",
     ]
     confirmation = await wait_for_mail(smtp_sink, handle.id, "round-1/signed")

@@ -41,7 +41,7 @@ from tests.workflows.helpers import (
 from tests.workflows.test_campaign import batch_index
 from workflows.annual_review import AnnualReviewWorkflow
 
-DOCUMENTS = ["information-security-policy", "isms-roles-responsibilities"]
+DOCUMENTS = ["information-security-policy", "isms-roles-responsibilities", "isms-lead-appointment"]
 
 
 async def test_signed_version_then_register_archived_under_retention_and_verified(
@@ -76,7 +76,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     for document in status.signed.documents:  # the archived bytes are the sealed ones
         folder = document.name.removesuffix(".docx")
         assert by_name[f"{folder}/v3.0/document.pdf"].sha256 == document.pdf.sha256
-        assert document.docx is not None  # the built-in pair: both .docx
+        assert document.docx is not None  # the built-in documents: all .docx
         assert by_name[f"{folder}/v3.0/document.docx"].sha256 == document.docx.sha256
         assert by_name[f"{folder}/v3.0/draft-shown.docx"].sha256 == document.draft_sha256
     assert signed.manifest.key == "larkspur/2026/manifests/signed-v3.0.json"
@@ -92,10 +92,14 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
         await asyncio.sleep(1)
     status = await wait_for(handle, lambda s: s.stage is Stage.CLOSED and len(s.archive) == 2, within=180)
     registered = status.archive[1]
+    # the acknowledgements, and the role acceptance register beside them (nobody accepted here)
     assert {o.key.split("/", 2)[2] for o in registered.objects} == {
         f"acknowledgements/v3.0/{name}"
         for name in ("register.csv", "register.json", "report.html", "report.md")
-    }
+    } | {f"role-acceptance/v3.0/{name}" for name in ("register.csv", "register.json", "report.html")}
+    assert status.role_acceptance is not None
+    assert status.role_acceptance.tally.accepted == 0
+    assert status.role_acceptance.tally.total == 4  # the holders and deputies of the demo but the CEO
     assert status.campaign is not None
     assert registered.objects[0].sha256 in {
         status.campaign.register_csv.sha256,
@@ -107,7 +111,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     reader = ArchiveReader(make_auditor_s3_client(settings), settings.archive_bucket)
     (cycle,) = reader.cycles("larkspur", 2026)
     assert cycle.cycle_id == handle.id
-    assert sorted(v.document for v in cycle.versions) == DOCUMENTS
+    assert sorted(v.document for v in cycle.versions) == sorted(DOCUMENTS)
     assert cycle.facts.signer.startswith("Eleanor Marsh, ")
     assert cycle.facts.acknowledged == 1
     assert cycle.facts.in_scope == status.campaign.tally.total
@@ -120,7 +124,7 @@ async def test_signed_version_then_register_archived_under_retention_and_verifie
     ), report.documents
     assert report.count(Verdict.PASS) == len(signed.objects) + len(registered.objects) + 2
     seals = [o for o in report.objects if o.key.endswith(".pdf")]
-    assert len(seals) == 4
+    assert len(seals) == 2 * len(DOCUMENTS)  # each document and its certificate
     assert all(any("PAdES seal valid" in p for p in o.passed) for o in seals)
     s3 = make_s3_client(settings)
     head = s3.head_object(

@@ -62,7 +62,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
         page = await browser.new_page()
         await page.goto(link)
         await page.get_by_role("heading", name="Review and sign version 3.0").wait_for()
-        # the page's script loads both PDFs into their viewers: that, not the GET, is "opened"
+        # the page's script loads every PDF into its viewer: that, not the GET, is "opened"
         await page.wait_for_function(
             "() => Array.from(document.querySelectorAll('iframe.viewer')).every(f => f.src.startsWith('blob:'))"
         )
@@ -86,8 +86,9 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     status = await handle.query("status")
     events = [event["event"] for event in status["events"]]
     assert events[:3] == ["created", "rendered", "sent"]
-    assert events.count("opened") == 2  # one per document, from the browser only
-    assert events[-4:] == ["signed", "sealed", "archived", "campaign started"]
+    # one per document (the policy, the roles, the appointment letter), from the browser only
+    assert events.count("opened") == 3
+    assert events[-5:] == ["signed", "sealed", "archived", "role acceptance started", "campaign started"]
 
     s3 = make_s3_client(settings)
     trust = [load_or_create_signing_identity(settings).certificate]
@@ -107,7 +108,7 @@ async def test_ceo_signs_in_chromium_and_the_seal_validates(
     code, out, err = await _isms(settings, "cycle", "status", handle.id)
     assert code == 0, err
     assert (
-        "Archived  15 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
+        "Archived  21 object(s) and larkspur/2026/manifests/signed-v3.0.json, COMPLIANCE retention until"
         in out
     )
     code, out, err = await _isms(settings, "audit", "verify", "larkspur", "2026")
