@@ -8,8 +8,9 @@ reads files beside a profile.
     else:                          # the profile, moved so that its relative paths find the files
         await start_cycle(..., profile=placed, ...)
 
-Each entry of the documents section that names a file (a template, a static document) takes
-the upload of the same file name; a file the profile names that was not uploaded, an upload the
+Each entry of the documents section that names a file (a template, a static document), and the
+organisation's own public statement PDF (``public_statement.file``), takes the upload of the same
+file name; a file the profile names that was not uploaded, an upload the
 profile does not name, the same name chosen twice, or two documents naming different files of
 one name are refused, and nothing is started.
 """
@@ -23,7 +24,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from fastapi import UploadFile
 
 from core.profile_io import UnreadableInputError, load_profile
-from models.profile import DocumentEntry
+from models.profile import DocumentEntry, OrganisationProfile
 
 MAX_DOCUMENT_FILES = 30
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # one template or static document
@@ -68,18 +69,27 @@ def _where(entry: DocumentEntry) -> str:
     return f"documents.{entry.id}{title}"
 
 
-def _layout(entries: list[DocumentEntry], files: dict[str, bytes]) -> tuple[dict[str, str], list[str]]:
+def _named_files(profile: OrganisationProfile) -> list[tuple[str, str]]:
+    """Every file the profile names, as (where the profile names it, the path it gives): each
+    document's template or static file, and the organisation's own public statement PDF."""
+    named = [(_where(entry), entry.source) for entry in profile.cycle_documents() if entry.source is not None]
+    statement = profile.public_statement
+    if statement.enabled and statement.file is not None:
+        named.append(("public_statement.file", statement.file))
+    return named
+
+
+def _layout(named: list[tuple[str, str]], files: dict[str, bytes]) -> tuple[dict[str, str], list[str]]:
     """Each path the profile names (normalised, relative) -> the upload name it takes; the problems."""
     problems: list[str] = []
     wanted: dict[str, str] = {}  # normalised path -> upload name
-    by_name: dict[str, tuple[DocumentEntry, str]] = {}
-    for entry in entries:
-        assert entry.source is not None
-        source = entry.source.replace("\\", "/")
+    by_name: dict[str, tuple[str, str]] = {}
+    for where, given in named:
+        source = given.replace("\\", "/")
         name = PurePosixPath(source).name
-        if PurePosixPath(source).is_absolute() or PureWindowsPath(entry.source).drive:
+        if PurePosixPath(source).is_absolute() or PureWindowsPath(given).drive:
             problems.append(
-                f"{_where(entry)}: {entry.source} is an absolute path; the dashboard places the files you "
+                f"{where}: {given} is an absolute path; the dashboard places the files you "
                 f"choose beside the profile, so name it relative to the profile file (for example {name})"
             )
             continue
@@ -87,24 +97,22 @@ def _layout(entries: list[DocumentEntry], files: dict[str, bytes]) -> tuple[dict
         earlier = by_name.get(name)
         if earlier is not None and earlier[1] != path:
             problems.append(
-                f"{name}: {_where(earlier[0])} and {_where(entry)} name different files of that name "
+                f"{name}: {earlier[0]} and {where} name different files of that name "
                 f"({earlier[1]}, {path}); give them different file names so each upload can be matched"
             )
             continue
-        by_name[name] = (entry, path)
+        by_name[name] = (where, path)
         if name not in files:
             problems.append(
-                f"{_where(entry)}: the profile names {entry.source}, which was not chosen; "
-                f"add {name} to the document files"
+                f"{where}: the profile names {given}, which was not chosen; add {name} to the document files"
             )
             continue
         wanted[path] = name
-    named = set(by_name)
     problems += [
         f"{name}: the profile's documents section names no file of that name; leave it out, or check "
         "the file names in the profile"
         for name in files
-        if name not in named
+        if name not in by_name
     ]
     return wanted, problems
 
@@ -137,10 +145,10 @@ async def place_document_uploads(
         loaded = await asyncio.to_thread(load_profile, profile)
     except UnreadableInputError:
         return profile  # its problems are reported by the start itself, line by line
-    entries = [entry for entry in loaded.cycle_documents() if entry.source is not None]
-    if not entries and not files:
+    named = _named_files(loaded)
+    if not named and not files:
         return profile
-    wanted, mismatched = _layout(entries, files)
+    wanted, mismatched = _layout(named, files)
     problems += mismatched
     if problems:
         return problems

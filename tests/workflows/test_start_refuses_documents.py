@@ -157,3 +157,45 @@ async def test_the_dashboard_refuses_a_profile_whose_template_is_not_there(
     )
     await _not_started(temporal, f"isms-review-{short_name}-{year}")
     assert _drafts(settings) == before
+
+
+async def test_the_dashboard_places_the_organisations_own_public_statement(
+    dashboard: httpx.AsyncClient, temporal: Client, settings: Settings, tmp_path: Path
+) -> None:
+    """``public_statement.file`` is chosen with the profile like a document's file: without it the
+    start is refused naming it; with it the cycle starts and carries the PDF."""
+    profile, short_name = _organisation(tmp_path, [])
+    profile.write_text(profile.read_text() + "public_statement:\n  enabled: true\n  file: statement.pdf\n")
+    pdf = make_pdf(tmp_path / "statement.pdf")
+    assert (await dashboard.post("/dashboard/login", data={"password": PASSWORD})).status_code == 303
+    page = await dashboard.get("/dashboard")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    year = datetime.now(UTC).year
+    files = {
+        "profile": ("profile.yaml", profile.read_bytes(), "application/yaml"),
+        "staff": ("staff.csv", (DEMO / "staff.csv").read_bytes(), "text/csv"),
+    }
+    before = _drafts(settings)
+    refused = await dashboard.post("/dashboard/cycles", data={"csrf": csrf, "year": str(year)}, files=files)
+    assert refused.status_code == 422
+    assert (
+        "public_statement.file: the profile names statement.pdf, which was not chosen; add statement.pdf "
+        "to the document files" in refused.text
+    )
+    await _not_started(temporal, f"isms-review-{short_name}-{year}")
+    assert _drafts(settings) == before
+
+    started = await dashboard.post(
+        "/dashboard/cycles",
+        data={"csrf": csrf, "year": str(year)},
+        files=[*files.items(), ("documents", ("statement.pdf", pdf.read_bytes(), "application/pdf"))],
+    )
+    assert started.status_code == 303, started.text
+    handle = temporal.get_workflow_handle(f"isms-review-{short_name}-{year}")
+    async for event in handle.fetch_history_events():  # the start event carries the stored PDF
+        attributes = event.workflow_execution_started_event_attributes
+        (payload,) = attributes.input.payloads
+        assert b'"public_statement.file"' in payload.data
+        assert sha256(pdf).encode() in payload.data
+        break
+    await handle.terminate("test over")
