@@ -17,6 +17,7 @@ LibreOffice reparented to init is found as surely as a forgotten server).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import secrets
 import signal
@@ -110,6 +111,14 @@ def no_process_left_behind() -> Iterator[None]:
         + "\n".join(f"  pid {pid}: {argv[:300]}" for pid, argv in sorted(left.items())),
         pytrace=False,
     )
+
+
+@pytest.fixture(autouse=bool(os.environ.get("ISMS_TEST_COLLECT_GARBAGE")))
+def collect_garbage_after_each_test() -> Iterator[None]:
+    """With ISMS_TEST_COLLECT_GARBAGE=1: collect after every test, so an object left unclosed (a
+    socket, a file) warns at the teardown of the test that left it, not of a later one."""
+    yield
+    gc.collect()
 
 
 DRAFTS_BUCKET = "test-drafts"
