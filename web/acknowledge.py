@@ -29,7 +29,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle, UpdateRefusedError
 from core.contract import Refusal
 from core.hashing import sha256_bytes
-from core.tokens import read_link
 from models.campaign import (
     Acknowledgement,
     AckPage,
@@ -86,7 +85,7 @@ _PROBLEMS: dict[LinkProblem, tuple[int, str, str, str]] = {
     ),
 }
 
-__all__ = ["UPDATES_IN_FLIGHT_PER_WORKFLOW", "UpdateGates", "router"]
+__all__ = ["UPDATES_IN_FLIGHT_PER_WORKFLOW", "UpdateGates", "router", "update_gates"]
 
 # each call of the update waits at most this long for the workflow's answer
 _UPDATE_RPC_TIMEOUT = timedelta(seconds=20)
@@ -133,32 +132,27 @@ class UpdateGates:
         return len(self._gates)
 
 
-def _gates(request: Request) -> UpdateGates:
-    """The app's update gates, made on first use (no await in between: no race)."""
-    gates: UpdateGates | None = getattr(request.app.state, "ack_update_gates", None)
+def update_gates(request: Request, name: str) -> UpdateGates:
+    """The app's update gates called ``name`` (one set per kind of page), made on first use (no
+    await in between: no race)."""
+    key = f"{name}_update_gates"
+    gates: UpdateGates | None = getattr(request.app.state, key, None)
     if gates is None:
         gates = UpdateGates(UPDATES_IN_FLIGHT_PER_WORKFLOW)
-        request.app.state.ack_update_gates = gates
+        setattr(request.app.state, key, gates)
     return gates
 
 
+def _gates(request: Request) -> UpdateGates:
+    return update_gates(request, "ack")
+
+
 def _busy(request: Request) -> HTMLResponse:
-    response = pages.notice(
-        request,
-        "Please try again",
-        "The acknowledgement service is busy or unreachable, and nothing was recorded. "
-        "Try again in a moment.",
-        status_code=503,
-    )
-    response.headers["Retry-After"] = "30"
-    return response
+    return pages.busy(request, "acknowledgement")
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = app_services(request).settings
-    return read_link(
-        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.STAFF, now=datetime.now(UTC)
-    )
+    return pages.link_claims(request, token, LinkRole.STAFF)
 
 
 def _closed(page: AckPage) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from models.links import LinkProblem
+from core.tokens import read_link
+from models.links import LinkClaims, LinkProblem, LinkRole
 from web.security import protect_page
 from web.services import app_services
 
@@ -43,3 +46,21 @@ def notice(
         {"heading": heading, "explanation": explanation, "advice": advice, "tone": "warn"},
         status_code=status_code,
     )
+
+
+def link_claims(request: Request, token: str, role: LinkRole) -> LinkClaims | LinkProblem:
+    """What the emailed link ``token`` grants, for a page of ``role`` links; or why it does not work."""
+    secret = app_services(request).settings.link_secret.get_secret_value()
+    return read_link(secret, token, expected_role=role, now=datetime.now(UTC))
+
+
+def busy(request: Request, service: str) -> HTMLResponse:
+    """503 for a workflow that is busy or unreachable: nothing was recorded, try again shortly."""
+    response = notice(
+        request,
+        "Please try again",
+        f"The {service} service is busy or unreachable, and nothing was recorded. Try again in a moment.",
+        status_code=503,
+    )
+    response.headers["Retry-After"] = "30"
+    return response

@@ -26,10 +26,9 @@ from fastapi.responses import HTMLResponse, Response
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
-from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, RoleHandle, UpdateRefusedError
+from adapters.workflow_client import RoleHandle, UpdateRefusedError
 from core.contract import Refusal
 from core.hashing import sha256_bytes
-from core.tokens import read_link
 from models.links import LinkClaims, LinkProblem, LinkRole
 from models.role_acceptance import (
     MAX_COMMENT,
@@ -43,7 +42,7 @@ from models.role_acceptance import (
     RoleReceipt,
 )
 from web import pages
-from web.acknowledge import UpdateGates
+from web.acknowledge import UpdateGates, update_gates
 from web.security import (
     client_ip,
     csrf_matches,
@@ -107,31 +106,15 @@ def role_key(assignment: RoleAssignment) -> str:
 
 
 def _gates(request: Request) -> UpdateGates:
-    """The app's role update gates, made on first use (no await in between: no race)."""
-    gates: UpdateGates | None = getattr(request.app.state, "role_update_gates", None)
-    if gates is None:
-        gates = UpdateGates(UPDATES_IN_FLIGHT_PER_WORKFLOW)
-        request.app.state.role_update_gates = gates
-    return gates
+    return update_gates(request, "role")
 
 
 def _busy(request: Request) -> HTMLResponse:
-    response = pages.notice(
-        request,
-        "Please try again",
-        "The role acceptance service is busy or unreachable, and nothing was recorded. "
-        "Try again in a moment.",
-        status_code=503,
-    )
-    response.headers["Retry-After"] = "30"
-    return response
+    return pages.busy(request, "role acceptance")
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = app_services(request).settings
-    return read_link(
-        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.ROLE, now=datetime.now(UTC)
-    )
+    return pages.link_claims(request, token, LinkRole.ROLE)
 
 
 def _closed(page: RolePage) -> bool:

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from core.tokens import read_link
 from models.cycle import SecondFactor, SecondFactorMethod
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import oidc, pages
@@ -37,10 +36,7 @@ SSO_COOKIE = "isms_sso_signer"
 
 
 def _signing_claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = app_services(request).settings
-    return read_link(
-        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
-    )
+    return pages.link_claims(request, token, LinkRole.SIGNER)
 
 
 def _refused(request: Request, explanation: str, *, status_code: int = 403) -> HTMLResponse:

@@ -31,7 +31,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from adapters.workflow_client import CycleHandle, UpdateRefusedError
 from core.contract import Refusal
 from core.hashing import sha256_bytes
-from core.tokens import read_link
 from models.cycle import (
     CONSENT_TEXT,
     SIGNED_STAGES,
@@ -113,10 +112,7 @@ CONFIRM_FIRST_TEXT = (
 
 
 def _claims(request: Request, token: str) -> LinkClaims | LinkProblem:
-    settings = app_services(request).settings
-    return read_link(
-        settings.link_secret.get_secret_value(), token, expected_role=LinkRole.SIGNER, now=datetime.now(UTC)
-    )
+    return pages.link_claims(request, token, LinkRole.SIGNER)
 
 
 async def _cycle(request: Request, cycle_id: str) -> tuple[CycleHandle, CycleStatus | None]:

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 from workflows.handlers import async_update
+from workflows.retries import activity_retry, mail_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import (
@@ -71,31 +71,14 @@ with workflow.unsafe.imports_passed_through():
     from models.profile import Question
 
 
-def _activity_retry(non_retryable: list[str]) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        maximum_interval=timedelta(minutes=5),
-        non_retryable_error_types=non_retryable,
-    )
-
-
-def _mail_retry(non_retryable: list[str]) -> RetryPolicy:
-    # SMTP or S3 down for a while: keep trying; each retry resumes after the emails already sent
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        maximum_interval=timedelta(minutes=10),
-        non_retryable_error_types=non_retryable,
-    )
-
-
-LOAD_BATCH_RETRY = _activity_retry(LOAD_BATCH_NON_RETRYABLE)
-STORE_RECORDS_RETRY = _activity_retry(STORE_BATCH_RECORDS_NON_RETRYABLE)
-FREEZE_RETRY = _activity_retry(FREEZE_DIRECTORY_NON_RETRYABLE)
-PLAN_CHANGE_RETRY = _activity_retry(PLAN_STAFF_CHANGE_NON_RETRYABLE)
-FIGURES_RETRY = _activity_retry(CAMPAIGN_FIGURES_NON_RETRYABLE)
-CLOSE_RETRY = _activity_retry(CLOSE_CAMPAIGN_NON_RETRYABLE)
-CAMPAIGN_MAIL_RETRY = _mail_retry(SEND_CAMPAIGN_MAIL_NON_RETRYABLE)
-MAIL_RETRY = _mail_retry(SEND_EMAIL_NON_RETRYABLE)
+LOAD_BATCH_RETRY = activity_retry(LOAD_BATCH_NON_RETRYABLE)
+STORE_RECORDS_RETRY = activity_retry(STORE_BATCH_RECORDS_NON_RETRYABLE)
+FREEZE_RETRY = activity_retry(FREEZE_DIRECTORY_NON_RETRYABLE)
+PLAN_CHANGE_RETRY = activity_retry(PLAN_STAFF_CHANGE_NON_RETRYABLE)
+FIGURES_RETRY = activity_retry(CAMPAIGN_FIGURES_NON_RETRYABLE)
+CLOSE_RETRY = activity_retry(CLOSE_CAMPAIGN_NON_RETRYABLE)
+CAMPAIGN_MAIL_RETRY = mail_retry(SEND_CAMPAIGN_MAIL_NON_RETRYABLE)
+MAIL_RETRY = mail_retry(SEND_EMAIL_NON_RETRYABLE)
 MAIL_TIMEOUT = timedelta(minutes=30)
 # a worker that dies mid-run is noticed this soon (each email heartbeats), and the run resumes elsewhere
 MAIL_HEARTBEAT = timedelta(seconds=20)

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+
+from workflows.retries import activity_retry, mail_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
@@ -52,22 +53,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-def _retry(non_retryable: list[str]) -> RetryPolicy:
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        maximum_interval=timedelta(minutes=5),
-        non_retryable_error_types=non_retryable,
-    )
-
-
-PLAN_RETRY = _retry(PLAN_ROLE_ACCEPTANCE_NON_RETRYABLE)
-CLOSE_RETRY = _retry(CLOSE_ROLE_ACCEPTANCE_NON_RETRYABLE)
-# SMTP or S3 down for a while: keep trying; the key makes a retry skip what the server accepted
-MAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=SEND_EMAIL_NON_RETRYABLE,
-)
+PLAN_RETRY = activity_retry(PLAN_ROLE_ACCEPTANCE_NON_RETRYABLE)
+CLOSE_RETRY = activity_retry(CLOSE_ROLE_ACCEPTANCE_NON_RETRYABLE)
+MAIL_RETRY = mail_retry(SEND_EMAIL_NON_RETRYABLE)
 MAIL_TIMEOUT = timedelta(minutes=2)
 ESCALATION = "escalation"
 
