@@ -42,7 +42,7 @@ async def _active(page: Page) -> tuple[str, str, str, str]:
     return tag, name, value, text
 
 
-async def _tab_to(page: Page, name: str, *, limit: int = 40) -> tuple[str, str, str, str]:
+async def _tab_to(page: Page, name: str, *, limit: int = 80) -> tuple[str, str, str, str]:
     """Press Tab until a radio of group ``name`` has the focus (the way a keyboard user gets there)."""
     for _ in range(limit):
         await page.keyboard.press("Tab")
@@ -96,6 +96,9 @@ async def test_questions_answered_with_the_keyboard_on_a_phone(
             await page.keyboard.press("Enter")
             await page.get_by_text("Nothing was recorded yet: 1 answer is not right").wait_for()
             await page.get_by_text("(look at this one again)").wait_for()
+            # the answer page is a new document: Tab from its start only once it has loaded (a Tab
+            # pressed while it still loads is lost and leaves the focus on the body)
+            await page.wait_for_load_state("load")
             await _fits(page)
             # the choices are kept: the wrong one still checked
             assert await page.locator(f'input[name="{FIRST}"][value="0"]').is_checked()
