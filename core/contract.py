@@ -41,6 +41,9 @@ class Query(StrEnum):
     PAGE = "page"  # AcknowledgementBatchWorkflow (email) -> AckPage | None
     ROLE_PAGE = "role_page"  # RoleAcceptanceWorkflow (email) -> RolePage | None
     ROLE_STATE = "role_state"  # RoleAcceptanceWorkflow -> RoleAcceptanceState
+    # AcknowledgementBatchWorkflow -> BatchView | None: what every page of the batch shows, in one
+    # answer the web app keeps for a moment (models/ack_group.py)
+    BATCH_VIEW = "batch_view"
 
 
 class Signal(StrEnum):
@@ -54,6 +57,9 @@ class Update(StrEnum):
     ACKNOWLEDGE = "acknowledge"  # AcknowledgementBatchWorkflow: Acknowledgement -> AckReceipt
     CHANGE_STAFF = "change_staff"  # AcknowledgementCampaignWorkflow: StaffChange -> StaffChangeReceipt
     ANSWER_ROLE = "answer_role"  # RoleAcceptanceWorkflow: RoleAnswer -> RoleReceipt
+    # AcknowledgementBatchWorkflow: AckGroup -> AckGroupReceipt (group commit: several people's
+    # acknowledgements in one update, each with its own receipt or refusal; models/ack_group.py)
+    ACKNOWLEDGE_GROUP = "acknowledge_group"
 
 
 class Refusal(StrEnum):

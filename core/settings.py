@@ -167,6 +167,17 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # the web app's own state (server-side sessions, one-time codes, sign-in throttling)
     web_state_dir: Path = Field(default_factory=lambda: resolve_data_dir() / "web")
+    # group commit of acknowledgements: the web app waits up to ack_group_window_ms for more
+    # acknowledgements to the same batch and sends them as one update of at most ack_group_max
+    ack_group_window_ms: int = Field(20, ge=0, le=1000)
+    ack_group_max: int = Field(64, ge=1, le=250)
+    # how long the web app reuses a batch's view for its pages (0: ask the batch every time);
+    # the update's validator, never this view, decides what is recorded
+    ack_page_cache_seconds: float = Field(2.0, ge=0, le=60)
+
+    # Worker: how many workflows it keeps in memory between tasks (the sticky cache); one
+    # evicted is replayed from its history on its next task
+    worker_max_cached_workflows: int = Field(200, ge=10, le=10000)
 
     # PAdES sealing: the organisation's key and certificate (PEM), or a self-signed pair made
     # on first run and kept in signing_dir
