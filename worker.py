@@ -125,6 +125,10 @@ def build_worker(
         # on shutdown, running activities (a run of emails, a seal) get this long to finish
         # before they are cancelled: a cancel lands inside the thread, wherever it is
         graceful_shutdown_timeout=graceful_shutdown,
+        # the sticky cache: workflows kept in memory between tasks (a batch holds its few hundred
+        # people's records); past the bound the least recently used is evicted and, on its next
+        # task, replayed from its history
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
