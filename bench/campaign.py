@@ -1,5 +1,6 @@
-"""An acknowledgement campaign for N people on the local stack, against raw Temporal signal and
-update rates measured in the same run on the same server.
+"""An acknowledgement campaign for N people on the local stack, against the raw SMTP rate of its
+mail server and the raw Temporal signal and update rates of its Temporal server, all measured
+in the same run.
 
     .venv/bin/python bench/campaign.py --n 1000 10000 --concurrency 32 --json campaign.json
 
@@ -7,7 +8,9 @@ The whole local stack (``isms dev up``: Temporal dev server on SQLite with the W
 SeaweedFS with Object Lock, the SMTP sink, the worker and the web app, each its own process)
 is started on free ports in ``--data-dir`` (default a new temporary directory, removed
 afterwards) and brought down at the end, also on Ctrl-C or failure. ISMS_ variables of the
-calling shell are ignored: every process reads the stack's own settings file.
+calling shell are ignored: every process reads the stack's own settings file. With
+``--workers K``, K - 1 more worker processes (``python -m worker`` on the stack's worker
+settings file) poll the same task queue; Temporal spreads the batches over them.
 
 For each N, in order:
 
@@ -20,19 +23,30 @@ For each N, in order:
 2. Acknowledgements: a ``--ack-fraction`` of the people (a seeded random sample, so requests
    spread over the batches as people's do) open their link and confirm through the real HTTP
    endpoint: ``GET /ack/{token}`` (the page, its CSRF cookie and hidden field), then
-   ``POST /ack/{token}``, from ``--concurrency`` clients. Links are minted up front exactly as
-   the mail activity mints them (role STAFF, the batch workflow id, the person, the version
-   hash). Acks/s = recorded acknowledgements / the wall time of all the requests. The
-   campaign's figures must then show exactly that many acknowledged, or the run fails.
-3. Raw Temporal baselines, on a task queue of their own served by a worker in this process:
+   ``POST /ack/{token}``, from ``--concurrency`` clients sharing one keep-alive HTTP client
+   (aiohttp, no cookie jar: each request carries its own CSRF cookie). Links are minted up front
+   exactly as the mail activity mints them (role STAFF, the batch workflow id, the person, the
+   version hash). Acks/s = recorded acknowledgements / the wall time of all the requests.
+3. Verified: every person whose POST was answered "recorded" is read back from their batch
+   (the ``page`` query, batch by batch): the record is that person's, acknowledged at the time
+   the receipt page showed, with the signed version's hash; and the campaign's figures count
+   exactly that many acknowledged, so nobody is recorded twice or without a receipt. Any
+   difference fails the run (after the baselines, so the numbers are still reported).
+4. Raw SMTP baseline: ``min(N, --smtp-messages)`` pre-built messages of about 6 kB sent by this
+   process to the stack's SMTP sink over ``--smtp-connections`` connection(s), to recipients
+   of ``smtp-baseline.invalid`` (after the dispatch, so they are not counted as invitations).
+   Invitations/s ÷ raw SMTP/s is the dispatch's figure.
+5. Raw Temporal baselines, on a task queue of their own served by a worker in this process:
    ``--signals`` signals from as many concurrent senders to a trivial workflow (timed until
    the workflow has received them all), and ``--updates`` updates to trivial workflows, 8 in
    flight per workflow (the web app's own limit; the server refuses a workflow's 11th) across
    ``concurrency / 8`` workflows. acks/s ÷ raw signals/s is THE figure; an acknowledgement is
    an update, so acks/s ÷ raw updates/s is the second.
-4. Memory and CPU: the resident set of the stack's worker (``python -m worker``) and of the
+6. Memory and CPU: the resident set of the stack's worker(s) (``python -m worker``) and of the
    other processes is sampled from /proc while 1 and 2 run (the peak is reported), and the CPU
-   seconds each process spent in each phase show where the time went.
+   seconds each process spent in each phase show where the time went (``bench`` is this
+   process: the HTTP clients, the senders of the baselines and their worker); the CPU per
+   acknowledgement and per invitation is each process's CPU in that phase over the count.
 
 The raw rates are not a ceiling the campaign should reach: one acknowledgement is two HTTP
 round trips, two page queries and an update, and every process of the stack competes for the
@@ -52,6 +66,7 @@ import secrets
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,20 +81,25 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import httpx
+import aiohttp
+from smtp_baseline import raw_smtp_rate
 from temporalio import workflow
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from adapters.campaign import campaign_progress, campaign_state
+from adapters.campaign import QUERY_RETRY, QUERY_TIMEOUT, campaign_progress, campaign_state
 from adapters.drafts import store_input
 from adapters.s3 import make_s3_client
 from adapters.temporal import connect_temporal
-from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, retry_rpc
+from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle, retry_rpc
 from core.settings import ENV_PREFIX, Settings, load_settings
 from core.tokens import issue_link
 from devstack.ports import GRPC_OFFSET, port_is_free
+from devstack.processes import ProcessRecord, is_running, spawn, stop
 from devstack.stack import COMPONENTS, DevPorts, DevStack, StackError
 from devstack.synthetic import staff_csv, staff_rows, tiny_pdf
 from models.campaign import CampaignInput, CampaignProgress, SignedVersion, batch_id_for, signed_version_hash
@@ -91,6 +111,10 @@ from workflows.acknowledgement import AcknowledgementCampaignWorkflow
 LEAD = Person(name="Ravi Chandran", email="ravi.chandran@larkspur.example", title="ISMS Manager")
 CEO = Person(name="Eleanor Marsh", email="eleanor.marsh@larkspur.example", title="Chief Executive")
 TEAM_SIZE = 8
+CSRF_COOKIE = "isms_csrf"  # web.security.CSRF_COOKIE
+# the receipt page's "Recorded at" (web.acknowledge._TIME_FORMAT), compared with the register's
+RECEIPT_TIME_FORMAT = "%d %B %Y, %H:%M:%S UTC"
+RECORDED_AT = re.compile(r"<th>Recorded at</th><td>([^<]+)</td>")
 DOCUMENTS = ("information-security-policy.docx", "isms-roles-and-responsibilities.docx")
 USER_AGENT = "isms-bench-campaign/1.0 (like a browser)"
 RECORDED = "Thank you: your acknowledgement is recorded"
@@ -106,6 +130,8 @@ DISPATCH_STALL_SECONDS = 600.0
 # a query a busy worker did not answer in time: ask again
 TRANSIENT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 MAILBOX_QUIET_SECONDS = 60.0  # no new email for this long: ask the batches why
+VERIFY_CONCURRENCY = 16  # page queries in flight while verifying (adapters.campaign's own bound)
+WORKER_START_TIMEOUT = 120.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -184,8 +210,15 @@ class RunResult:
     ack_seconds: float | None = None
     acks_per_second: float | None = None
     acknowledged_in_figures: int | None = None
+    verified: bool | None = None  # every recorded acknowledgement found in the register, once
+    verify_problems: list[str] = field(default_factory=list)  # the first few, and a count
+    verify_seconds: float | None = None
     get_latency: Latency = field(default_factory=Latency)
     post_latency: Latency = field(default_factory=Latency)
+    raw_smtp_messages: int = 0
+    raw_smtp_connections: int = 0
+    raw_smtp_per_second: float | None = None
+    ratio_invitations_raw_smtp: float | None = None
     raw_signals: int = 0
     raw_signal_workflows: int = 0
     raw_signals_accepted_per_second: float = 0.0  # every signal RPC answered
@@ -197,12 +230,25 @@ class RunResult:
     ratio_acks_raw_updates: float | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # sampled during dispatch and acks
     worker_hwm_mb: float | None = None  # the worker's lifetime high-water mark (VmHWM)
+    worker_hwm_mb_each: dict[str, float] = field(default_factory=dict)  # with --workers > 1
     cpu_seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> process -> s
     wall_seconds: dict[str, float] = field(default_factory=dict)  # phase -> s
+    cpu_ms_per_ack: dict[str, float] = field(default_factory=dict)  # process -> ms
+    cpu_ms_per_invitation: dict[str, float] = field(default_factory=dict)  # process -> ms
 
     @property
     def worker_peak_rss_mb(self) -> float | None:
-        return self.peak_rss_mb.get("worker")
+        """The largest peak of the worker processes (one unless --workers)."""
+        peaks = self.worker_peaks_mb()
+        return max(peaks.values()) if peaks else None
+
+    def worker_peaks_mb(self) -> dict[str, float]:
+        return {name: mb for name, mb in self.peak_rss_mb.items() if is_worker(name)}
+
+
+def is_worker(name: str) -> bool:
+    """``worker`` (the stack's) and ``worker-2``, ``worker-3``, ... (the bench's extra ones)."""
+    return name == "worker" or name.startswith("worker-")
 
 
 class BenchError(Exception):
@@ -325,6 +371,19 @@ def describe_cpu(result: RunResult, phase: str) -> str:
     )
 
 
+def cpu_ms_each(result: RunResult, phase: str, count: int) -> dict[str, float]:
+    """Each process's CPU in ``phase`` per unit of work (an acknowledgement, an invitation), in ms."""
+    if count <= 0:
+        return {}
+    used = result.cpu_seconds.get(phase, {})
+    return {name: seconds * 1000 / count for name, seconds in used.items() if name != "others"}
+
+
+def describe_ms(each: dict[str, float]) -> str:
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(each.items(), key=lambda i: -i[1]))
+    return f"{sum(each.values()):.1f} ms ({parts})" if each else "-"
+
+
 # ---------------------------------------------------------------------------------------
 # the stack
 
@@ -358,6 +417,80 @@ def stack_pids(stack: DevStack) -> dict[str, int]:
     pids: dict[str, int] = {name: state.processes[name].pid for name in COMPONENTS if name in state.processes}
     pids["bench"] = os.getpid()
     return pids
+
+
+@dataclass
+class ExtraWorker:
+    """A worker process the bench started beside the stack's own (``--workers``)."""
+
+    name: str
+    record: ProcessRecord
+    process: subprocess.Popen[bytes]
+
+
+def worker_env(stack: DevStack) -> dict[str, str]:
+    """The environment the stack gives its worker: no ISMS_ variable, its own settings file."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env[f"{ENV_PREFIX}SETTINGS_FILE"] = str(stack.process_settings_file("worker"))
+    env[f"{ENV_PREFIX}DATA_DIR"] = str(stack.data_dir)
+    return env
+
+
+async def workflow_pollers(client: Client, settings: Settings) -> set[str]:
+    """The identities polling the stack's task queue for workflow tasks (seen in the last minutes)."""
+    answer = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=settings.temporal_namespace,
+            task_queue=TaskQueue(name=settings.temporal_task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return {poller.identity for poller in answer.pollers}
+
+
+async def start_extra_workers(
+    stack: DevStack, client: Client, settings: Settings, count: int, started: list[ExtraWorker]
+) -> None:
+    """Start ``count`` more workers; return once each polls the task queue (``started`` is
+    filled as they start, so the caller stops them whatever happens here)."""
+    for number in range(2, count + 2):
+        name = f"worker-{number}"
+        record, process = spawn(
+            name,
+            [sys.executable, "-m", "worker"],
+            log_file=stack.logs_dir / f"{name}.log",
+            env=worker_env(stack),
+        )
+        started.append(ExtraWorker(name, record, process))
+    deadline = time.monotonic() + WORKER_START_TIMEOUT
+    waiting = {worker.name: worker for worker in started}
+    while waiting:
+        pollers = await workflow_pollers(client, settings)
+        for worker in list(waiting.values()):
+            # worker.worker_identity(): isms-worker@<host>:<pid>
+            if any(identity.endswith(f":{worker.record.pid}") for identity in pollers):
+                print(f"  {worker.name}: polling (pid {worker.record.pid})")
+                del waiting[worker.name]
+            elif worker.process.poll() is not None:
+                raise StackError(
+                    [
+                        f"{worker.name} exited with code {worker.process.returncode}",
+                        f"log: {worker.record.log_file}",
+                    ]
+                )
+        if waiting and time.monotonic() > deadline:
+            raise StackError([f"{', '.join(waiting)} did not poll within {WORKER_START_TIMEOUT:.0f} s"])
+        if waiting:
+            await asyncio.sleep(0.5)
+
+
+def stop_extra_workers(workers: list[ExtraWorker]) -> None:
+    for worker in reversed(workers):
+        if is_running(worker.record):
+            print(f"  {worker.name}: {stop(worker.record, grace_seconds=40.0, process=worker.process)}")
+        else:
+            worker.process.poll()
 
 
 def count_emails(mailbox: Path) -> int:
@@ -515,13 +648,13 @@ def read_index(settings: Settings, cycle_id: str) -> dict[str, int]:
 
 def mint_links(
     settings: Settings, data: CampaignInput, emails: list[str], where: dict[str, int]
-) -> list[str]:
+) -> dict[str, str]:
     """Each person's token, as ``activities.mail.link_context`` mints it for the invitation."""
     secret = settings.link_secret.get_secret_value()
     ttl = timedelta(days=settings.link_ttl_days)
     now = datetime.now(UTC)
-    return [
-        issue_link(
+    return {
+        email: issue_link(
             secret,
             cycle_id=batch_id_for(data.cycle_id, where[email.strip().casefold()]),
             person=email,
@@ -531,7 +664,7 @@ def mint_links(
             now=now,
         )
         for email in emails
-    ]
+    }
 
 
 @dataclass
@@ -540,48 +673,62 @@ class AckTally:
     failures: Counter[str] = field(default_factory=Counter)
     get_seconds: list[float] = field(default_factory=list)
     post_seconds: list[float] = field(default_factory=list)
+    # person -> the "Recorded at" their receipt page showed
+    receipts: dict[str, str] = field(default_factory=dict)
 
     @property
     def done(self) -> int:
         return self.recorded + sum(self.failures.values())
 
 
-async def acknowledge_one(http: httpx.AsyncClient, token: str, tally: AckTally) -> None:
-    """Open the page (CSRF cookie and field), then confirm, as a browser does."""
-    http.cookies.clear()  # one person at a time per client: only this page's cookie
+async def acknowledge_one(
+    http: aiohttp.ClientSession, base_url: str, person: str, token: str, tally: AckTally
+) -> None:
+    """Open the page (CSRF cookie and field), then confirm, as a browser does.
+
+    The session keeps no cookies (it is shared by every client): the page's CSRF cookie is
+    sent back by hand with the form, as the browser that opened the page would.
+    """
+    url = f"{base_url}/ack/{token}"
     started = time.perf_counter()
-    page = await http.get(f"/ack/{token}")
+    async with http.get(url) as page:
+        text = await page.text()
+        status, cookie = page.status, page.cookies.get(CSRF_COOKIE)
     tally.get_seconds.append(time.perf_counter() - started)
-    found = CSRF_FIELD.search(page.text) if page.status_code == 200 else None
-    if found is None:
-        tally.failures[f"GET {page.status_code}" + (" without form" if page.status_code == 200 else "")] += 1
+    found = CSRF_FIELD.search(text) if status == 200 else None
+    if found is None or cookie is None:
+        tally.failures[f"GET {status}" + (" without form" if status == 200 else "")] += 1
         return
     started = time.perf_counter()
-    posted = await http.post(f"/ack/{token}", data={"csrf": found.group(1)})
+    async with http.post(
+        url, data={"csrf": found.group(1)}, headers={"Cookie": f"{CSRF_COOKIE}={cookie.value}"}
+    ) as posted:
+        text = await posted.text()
+        status = posted.status
     tally.post_seconds.append(time.perf_counter() - started)
-    if posted.status_code == 200 and RECORDED in posted.text:
+    at = RECORDED_AT.search(text) if status == 200 and RECORDED in text else None
+    if at is not None:
         tally.recorded += 1
+        tally.receipts[person] = at.group(1)
     else:
-        tally.failures[f"POST {posted.status_code}"] += 1
+        tally.failures[f"POST {status}" + (" not recorded" if status == 200 else "")] += 1
 
 
 async def acknowledge_all(
-    base_url: str, tokens: list[str], *, concurrency: int, every: float, label: str
+    base_url: str, links: dict[str, str], *, concurrency: int, every: float, label: str
 ) -> tuple[AckTally, float]:
-    """Every token acknowledged by ``concurrency`` clients; the tally and the wall seconds."""
+    """Every person's link (person -> token) acknowledged by ``concurrency`` clients sharing one
+    keep-alive session; the tally and the wall seconds."""
     tally = AckTally()
-    queue = iter(tokens)  # shared: each token is taken by exactly one client
-    total = len(tokens)
+    queue = iter(links.items())  # shared: each link is taken by exactly one client
+    total = len(links)
 
-    async def browser() -> None:
-        async with httpx.AsyncClient(
-            base_url=base_url, headers={"User-Agent": USER_AGENT}, timeout=httpx.Timeout(120.0)
-        ) as http:
-            for token in queue:
-                try:
-                    await acknowledge_one(http, token, tally)
-                except httpx.HTTPError as exc:
-                    tally.failures[type(exc).__name__] += 1
+    async def browser(http: aiohttp.ClientSession) -> None:
+        for person, token in queue:
+            try:
+                await acknowledge_one(http, base_url, person, token, tally)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                tally.failures[type(exc).__name__] += 1
 
     async def progress_lines(started: float) -> None:
         previous, previous_at = 0, started
@@ -594,14 +741,81 @@ async def acknowledge_all(
             )
             previous, previous_at = done, now
 
-    started = time.perf_counter()
-    reporter = asyncio.create_task(progress_lines(started))
-    try:
-        await asyncio.gather(*(browser() for _ in range(min(concurrency, max(total, 1)))))
-    finally:
-        reporter.cancel()
-        await asyncio.gather(reporter, return_exceptions=True)
-    return tally, time.perf_counter() - started
+    clients = min(concurrency, max(total, 1))
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=clients, keepalive_timeout=60),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": USER_AGENT},
+        timeout=aiohttp.ClientTimeout(total=120.0),
+    ) as http:
+        started = time.perf_counter()
+        reporter = asyncio.create_task(progress_lines(started))
+        try:
+            await asyncio.gather(*(browser(http) for _ in range(clients)))
+        finally:
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
+        return tally, time.perf_counter() - started
+
+
+# ---------------------------------------------------------------------------------------
+# verified: every recorded acknowledgement read back from the register
+
+
+async def verify_register(
+    client: Client,
+    data: CampaignInput,
+    receipts: dict[str, str],
+    where: dict[str, int],
+    *,
+    acknowledged_in_figures: int,
+) -> list[str]:
+    """What is wrong with the register for the acknowledgements answered "recorded" (empty: all
+    right). Each person's record is read from their batch: theirs, acknowledged at the time the
+    receipt showed, with the signed version's hash. The campaign's count must equal the receipts:
+    together, each receipt's acknowledgement is recorded exactly once and nothing else is."""
+    problems: list[str] = []
+    if acknowledged_in_figures != len(receipts):
+        problems.append(
+            f"the campaign's figures show {acknowledged_in_figures} acknowledged, "
+            f"but {len(receipts)} POSTs were answered as recorded"
+        )
+    expected_hash = data.signed.version_hash
+
+    async def check(person: str, receipt_at: str) -> str | None:
+        handle = BatchHandle.of(client, data.cycle_id, where[person.strip().casefold()])
+        page = await retry_rpc(
+            lambda: handle.page(person, rpc_timeout=QUERY_TIMEOUT), policy=QUERY_RETRY, what="page query"
+        )
+        record = page.person if page is not None else None
+        if record is None:
+            return f"{person}: no record in {handle.id}"
+        if record.email.strip().casefold() != person.strip().casefold():
+            return f"{person}: {handle.id} answered with the record of {record.email}"
+        if record.acknowledged_at is None:
+            return f"{person}: the receipt said recorded, the register has no acknowledgement"
+        if record.version_hash != expected_hash:
+            return f"{person}: recorded with version hash {record.version_hash}, not {expected_hash}"
+        recorded_at = record.acknowledged_at.astimezone(UTC).strftime(RECEIPT_TIME_FORMAT)
+        if recorded_at != receipt_at:
+            return f"{person}: the receipt said recorded at {receipt_at}, the register says {recorded_at}"
+        return None
+
+    # batch by batch: each batch's workflow is loaded into the worker's cache once
+    queue = iter(sorted(receipts.items(), key=lambda item: where[item[0].strip().casefold()]))
+    wrong: list[str] = []
+
+    async def checker() -> None:
+        for person, receipt_at in queue:  # shared by the checkers
+            problem = await check(person, receipt_at)
+            if problem is not None:
+                wrong.append(problem)
+
+    await asyncio.gather(*(checker() for _ in range(VERIFY_CONCURRENCY)))
+    problems += wrong[:10]
+    if len(wrong) > 10:
+        problems.append(f"... and {len(wrong) - 10} more acknowledgements not as recorded")
+    return problems
 
 
 # ---------------------------------------------------------------------------------------
@@ -690,6 +904,9 @@ class Options:
     concurrency: int
     batch_size: int
     ack_fraction: float
+    workers: int
+    smtp_messages: int
+    smtp_connections: int
     signals: int
     signal_workflows: int
     updates: int
@@ -712,7 +929,7 @@ class Bench:
 
 
 async def campaign_run(bench: Bench, result: RunResult) -> None:
-    """Dispatch, then acknowledgements, then check the figures; the campaign is ended after."""
+    """Dispatch, then acknowledgements, then verify the register; the campaign is ended after."""
     client, settings, options, watch, n = bench.client, bench.settings, bench.options, bench.watch, result.n
     print(f"\nN={n}: storing the directory and the signed version")
     people = synthetic_people(n)
@@ -725,43 +942,52 @@ async def campaign_run(bench: Bench, result: RunResult) -> None:
     try:
         with Phase("dispatch", result, watch):
             await dispatch(client, settings, data, result, mailbox=bench.stack.mailbox_dir, options=options)
+        result.cpu_ms_per_invitation = cpu_ms_each(result, "dispatch", n)
         print(
             f"  dispatched N={n} in {result.batches} batches: {result.dispatch_seconds:.1f} s "
             f"({result.invitations_per_second:.1f} invitations/s; directory frozen after "
             f"{result.freeze_seconds or 0:.1f} s); {result.emails} emails in the mailbox"
         )
         print(f"  dispatch: {describe_cpu(result, 'dispatch')}")
+        print(f"  CPU per invitation: {describe_ms(result.cpu_ms_per_invitation)}")
 
         where = await asyncio.to_thread(read_index, settings, data.cycle_id)
         chooser = random.Random(options.seed)  # noqa: S311 (who acknowledges; not a secret)
         sample = chooser.sample(people.emails, k=round(n * options.ack_fraction))
         minting = time.perf_counter()
-        tokens = mint_links(settings, data, sample, where)
-        print(f"  minted {len(tokens)} links in {time.perf_counter() - minting:.1f} s; acknowledging")
+        links = mint_links(settings, data, sample, where)
+        print(f"  minted {len(links)} links in {time.perf_counter() - minting:.1f} s; acknowledging")
         with Phase("acks", result, watch):
             tally, seconds = await acknowledge_all(
                 settings.public_base_url,
-                tokens,
+                links,
                 concurrency=options.concurrency,
                 every=options.progress_every,
                 label=f"N={n}",
             )
         result.peak_rss_mb = await watch.stop()
         result.worker_hwm_mb = watch.high_water_mb("worker")
-        result.acks_requested = len(tokens)
+        result.worker_hwm_mb_each = {
+            name: mb
+            for name in watch.pids
+            if is_worker(name) and (mb := watch.high_water_mb(name)) is not None
+        }
+        result.acks_requested = len(links)
         result.acks_recorded = tally.recorded
         result.ack_failures = dict(tally.failures)
         result.ack_seconds = seconds
         result.acks_per_second = tally.recorded / seconds if seconds else 0.0
         result.get_latency = Latency.of(tally.get_seconds)
         result.post_latency = Latency.of(tally.post_seconds)
+        result.cpu_ms_per_ack = cpu_ms_each(result, "acks", tally.recorded)
         print(
-            f"  acknowledged {tally.recorded}/{len(tokens)} in {seconds:.1f} s "
+            f"  acknowledged {tally.recorded}/{len(links)} in {seconds:.1f} s "
             f"({result.acks_per_second:.1f}/s); failures: {dict(tally.failures) or 'none'}"
         )
         print(f"  GET  /ack/{{token}}: {result.get_latency}")
         print(f"  POST /ack/{{token}}: {result.post_latency}")
         print(f"  acks: {describe_cpu(result, 'acks')}")
+        print(f"  CPU per acknowledgement: {describe_ms(result.cpu_ms_per_ack)}")
 
         final = None
         for _ in range(20):
@@ -772,12 +998,23 @@ async def campaign_run(bench: Bench, result: RunResult) -> None:
         if final is None:
             raise BenchError("the campaign's figures could not be read after the acknowledgements")
         result.acknowledged_in_figures = final.tally.acknowledged
-        if final.tally.acknowledged != tally.recorded:
-            raise BenchError(
-                f"N={n}: the campaign shows {final.tally.acknowledged} acknowledged, but "
-                f"{tally.recorded} POSTs were answered as recorded"
+        verifying = time.perf_counter()
+        result.verify_problems = await verify_register(
+            client, data, tally.receipts, where, acknowledged_in_figures=final.tally.acknowledged
+        )
+        result.verify_seconds = time.perf_counter() - verifying
+        result.verified = not result.verify_problems
+        if result.verified:
+            print(
+                f"  verified in {result.verify_seconds:.1f} s: each of the {len(tally.receipts)} "
+                "acknowledgements answered as recorded is in the register once, with its person, "
+                "the receipt's time and the version hash"
             )
-        print(f"  verified: the campaign's figures show {final.tally.acknowledged} acknowledged")
+        else:
+            print(
+                f"  NOT verified ({result.verify_seconds:.1f} s):\n    "
+                + "\n    ".join(result.verify_problems)
+            )
     finally:
         await watch.stop()
         try:
@@ -787,8 +1024,27 @@ async def campaign_run(bench: Bench, result: RunResult) -> None:
 
 
 async def baseline_run(bench: Bench, result: RunResult) -> None:
-    """The raw signal and update rates, on the same server, right after the campaign."""
-    client, options = bench.client, bench.options
+    """The raw SMTP, signal and update rates, on the same servers, right after the campaign."""
+    client, options, settings = bench.client, bench.options, bench.settings
+    messages = min(result.n, options.smtp_messages)
+    with Phase("raw smtp", result, bench.watch):
+        smtp = await asyncio.to_thread(
+            raw_smtp_rate,
+            settings.smtp_host,
+            settings.smtp_port,
+            count=messages,
+            connections=options.smtp_connections,
+        )
+    result.raw_smtp_messages, result.raw_smtp_connections = smtp.messages, options.smtp_connections
+    result.raw_smtp_per_second = smtp.per_second
+    print(
+        f"  raw SMTP: {smtp.messages} pre-built messages over {options.smtp_connections} connection(s): "
+        f"{smtp.per_second:.1f}/s"
+    )
+    print(f"  raw SMTP: {describe_cpu(result, 'raw smtp')}")
+    if result.invitations_per_second is not None and smtp.per_second:
+        result.ratio_invitations_raw_smtp = result.invitations_per_second / smtp.per_second
+
     workflows = max(options.signal_workflows, math.ceil(options.signals / SIGNALS_PER_WORKFLOW_MAX))
     with Phase("raw signals", result, bench.watch):
         accepted, received = await raw_signals(
@@ -825,9 +1081,13 @@ async def baseline_run(bench: Bench, result: RunResult) -> None:
         result.ratio_acks_raw_updates = acks / rate
 
 
-async def run_all(stack: DevStack, options: Options, results: list[RunResult], scratch: Path) -> None:
+async def run_all(
+    stack: DevStack, options: Options, results: list[RunResult], scratch: Path, extra: list[ExtraWorker]
+) -> None:
+    """Every N on one stack; ``extra`` gets the workers started for ``--workers`` (the caller
+    stops them, also when this is interrupted)."""
     # Ctrl-C or SIGTERM cancels this task: each step's cleanup runs (the campaign is terminated,
-    # the baseline worker shuts down) before the stack is brought down
+    # the baseline worker shuts down, the extra workers stop) before the stack is brought down
     this = asyncio.current_task()
     assert this is not None
     loop = asyncio.get_running_loop()
@@ -835,11 +1095,15 @@ async def run_all(stack: DevStack, options: Options, results: list[RunResult], s
         loop.add_signal_handler(signum, this.cancel)
     settings = load_settings(settings_file=stack.settings_file)
     client = await connect_temporal(settings, identity=f"bench-campaign@{os.getpid()}")
+    if options.workers > 1:
+        print(f"starting {options.workers - 1} more worker process(es)")
+        await start_extra_workers(stack, client, settings, options.workers - 1, extra)
+    pids = stack_pids(stack) | {worker.name: worker.record.pid for worker in extra}
     bench = Bench(
         stack=stack,
         settings=settings,
         client=client,
-        watch=ProcessWatch(stack_pids(stack)),
+        watch=ProcessWatch(pids),
         baseline_queue=f"bench-baseline-{uuid.uuid4().hex[:8]}",
         options=options,
         scratch=scratch,
@@ -862,20 +1126,40 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _pair(latency: Latency, seen: bool) -> str:
+    return f"{latency.median_ms:.0f}/{latency.p95_ms:.0f}" if seen else "-"
+
+
+def _worker_rss(result: RunResult) -> str:
+    peaks = result.worker_peaks_mb()
+    return "/".join(f"{peaks[name]:.0f}" for name in sorted(peaks, key=_worker_order)) if peaks else "-"
+
+
+def _worker_order(name: str) -> int:
+    return 1 if name == "worker" else int(name.rsplit("-", 1)[1])
+
+
+def _verified(result: RunResult) -> str:
+    return "-" if result.verified is None else ("yes" if result.verified else "NO")
+
+
 def table(results: list[RunResult]) -> str:
+    """The issue's table: one row per N."""
     columns: list[tuple[str, Callable[[RunResult], str]]] = [
         ("N", lambda r: str(r.n)),
         ("batches", lambda r: str(r.batches or "-")),
-        ("dispatch s", lambda r: _number(r.dispatch_seconds)),
         ("invit/s", lambda r: _number(r.invitations_per_second)),
-        ("acks ok", lambda r: "-" if r.ack_seconds is None else f"{r.acks_recorded}/{r.acks_requested}"),
+        ("raw SMTP/s", lambda r: _number(r.raw_smtp_per_second)),
+        ("ratio", lambda r: _number(r.ratio_invitations_raw_smtp, 3)),
         ("acks/s", lambda r: _number(r.acks_per_second)),
         ("raw sig/s", lambda r: _number(r.raw_signals_per_second)),
+        ("ratio", lambda r: _number(r.ratio_acks_raw_signals, 3)),
         ("raw upd/s", lambda r: _number(r.raw_updates_per_second)),
-        ("acks/sig", lambda r: _number(r.ratio_acks_raw_signals, 3)),
-        ("acks/upd", lambda r: _number(r.ratio_acks_raw_updates, 3)),
-        ("worker RSS MB", lambda r: _number(r.worker_peak_rss_mb)),
-        ("emails", lambda r: "-" if r.dispatch_seconds is None else str(r.emails)),
+        ("ratio", lambda r: _number(r.ratio_acks_raw_updates, 3)),
+        ("GET p50/p95 ms", lambda r: _pair(r.get_latency, bool(r.ack_seconds))),
+        ("POST p50/p95 ms", lambda r: _pair(r.post_latency, bool(r.ack_seconds))),
+        ("worker peak RSS MB", _worker_rss),
+        ("verified", _verified),
     ]
     rows = [[name for name, _ in columns]] + [[cell(r) for _, cell in columns] for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
@@ -894,6 +1178,7 @@ def as_json(results: list[RunResult], options: Options, *, problems: list[str]) 
         "results": [
             {**asdict(result), "worker_peak_rss_mb": result.worker_peak_rss_mb} for result in results
         ],
+        "load_average_at_end": list(os.getloadavg()),
     }
 
 
@@ -902,15 +1187,21 @@ def report(results: list[RunResult], options: Options, problems: list[str], path
         print(
             f"\nacknowledgement campaign: concurrency {options.concurrency}, "
             f"batch size {options.batch_size}, ack fraction {options.ack_fraction}, "
-            f"{options.signals} raw signals, {options.updates} raw updates, {os.cpu_count()} CPUs"
+            f"{options.workers} worker process(es), {options.signals} raw signals, "
+            f"{options.updates} raw updates, {os.cpu_count()} CPUs"
         )
         print(table(results))
         for result in results:
             rss = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(result.peak_rss_mb.items()))
             print(
                 f"  N={result.n}: peak RSS MB: {rss or '-'}; worker lifetime high-water "
-                f"{_number(result.worker_hwm_mb)} MB"
+                f"{_number(result.worker_hwm_mb)} MB; emails {result.emails}; "
+                f"acks {result.acks_recorded}/{result.acks_requested}"
             )
+            print(f"    CPU per invitation: {describe_ms(result.cpu_ms_per_invitation)}")
+            print(f"    CPU per acknowledgement: {describe_ms(result.cpu_ms_per_ack)}")
+            for problem in result.verify_problems:
+                print(f"    not verified: {problem}")
     if path is not None:
         path.write_text(json.dumps(as_json(results, options, problems=problems), indent=2) + "\n")
         print(f"results written to {path}")
@@ -957,6 +1248,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of the people who acknowledge, a seeded random sample (default 1.0)",
     )  # fmt: skip
     parser.add_argument(
+        "--workers", type=positive_int, default=1,
+        help="worker processes polling the task queue: the stack's own and K - 1 more started by "
+        "the bench with the stack's worker settings (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-messages", type=positive_int, default=2000,
+        help="messages of the raw SMTP baseline, at most N of each run (default 2000)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-connections", type=positive_int, default=1,
+        help="SMTP connections the raw baseline sends over, from this one process (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--signals", type=positive_int, default=5000, help="signals of the raw baseline (default 5000)"
     )
     parser.add_argument(
@@ -998,6 +1302,9 @@ def main() -> None:
         concurrency=args.concurrency,
         batch_size=args.batch_size,
         ack_fraction=args.ack_fraction,
+        workers=args.workers,
+        smtp_messages=args.smtp_messages,
+        smtp_connections=args.smtp_connections,
         signals=args.signals,
         signal_workflows=args.signal_workflows,
         updates=args.updates,
@@ -1017,13 +1324,14 @@ def main() -> None:
         signal.signal(signum, _interrupt)
 
     results: list[RunResult] = []
+    extra: list[ExtraWorker] = []
     problems: list[str] = []
     exit_code = 1  # when there are problems
     try:
         print(f"starting the local stack in {stack.data_dir} ({os.cpu_count()} CPUs)")
         start_stack(stack)
         with tempfile.TemporaryDirectory(prefix="isms-bench-inputs-") as scratch:
-            asyncio.run(run_all(stack, options, results, Path(scratch)))
+            asyncio.run(run_all(stack, options, results, Path(scratch), extra))
     except (KeyboardInterrupt, asyncio.CancelledError):
         problems.append("interrupted")
         exit_code = 130
@@ -1034,6 +1342,7 @@ def main() -> None:
         problems.append(f"{type(exc).__name__}: {exc}")
     finally:
         print("\nstopping the local stack")
+        stop_extra_workers(extra)
         for component, outcome in stack.down().items():
             print(f"  {component}: {outcome}")
         if temporary and not args.keep_data:
@@ -1043,6 +1352,8 @@ def main() -> None:
     for result in results:
         if result.ack_failures:
             problems.append(f"N={result.n}: acknowledgements failed: {result.ack_failures}")
+        if result.verified is False:
+            problems.append(f"N={result.n}: not verified: {'; '.join(result.verify_problems)}")
     report(results, options, problems, args.json)
     if problems:
         print("\nFAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
