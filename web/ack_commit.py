@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW
-from models.ack_group import AckGroup, AckGroupReceipt, AckOutcome, group_update_id
+from models.ack_group import AckGroup, AckGroupReceipt, AckOutcome, group_update_id, person_key
 from models.campaign import Acknowledgement
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class AckCommitter:
             batch.window.cancel()
             batch.window = None
         while batch.pending and batch.in_flight < self._limit:
-            links = list(batch.pending)[: self._most]
+            links = _one_each(batch.pending, self._most)
             slots = [batch.pending.pop(link) for link in links]
             batch.sending.update(zip(links, slots, strict=True))
             batch.in_flight += 1
@@ -158,6 +158,22 @@ class AckCommitter:
                 if not slot.outcome.done():
                     slot.outcome.set_exception(CommitterClosedError())
         self._batches.clear()
+
+
+def _one_each(pending: dict[str, _Slot], most: int) -> list[str]:
+    """The links of the next group: at most ``most``, in arrival order, one per person (another
+    link of the same person waits for the next group, which refuses it as already acknowledged
+    and answers with the first one's record)."""
+    links: list[str] = []
+    people: set[str] = set()
+    for link, slot in pending.items():
+        person = person_key(slot.ack.person)
+        if person not in people:
+            links.append(link)
+            people.add(person)
+            if len(links) == most:
+                break
+    return links
 
 
 async def close_committer(app: object) -> None:
