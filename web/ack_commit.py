@@ -146,6 +146,11 @@ class AckCommitter:
         """How many batches have acknowledgements waiting or in flight here."""
         return len(self._batches)
 
+    def in_flight(self, batch_id: str) -> int:
+        """How many of the batch's groups are on their way to it now."""
+        batch = self._batches.get(batch_id)
+        return batch.in_flight if batch is not None else 0
+
     async def close(self) -> None:
         """Send everything pending now and wait for every group in flight; take no more."""
         self._closing = True
