@@ -37,6 +37,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.contract import Query, Refusal, Signal, Update, refusal_of
+from models.ack_group import AckGroup, AckGroupReceipt, BatchView
 from models.campaign import (
     Acknowledgement,
     AckPage,
@@ -218,6 +219,13 @@ class BatchHandle:
         )
         return page
 
+    async def view(self, *, rpc_timeout: timedelta | None = None) -> BatchView | None:
+        """What every page of the batch shows (``batch_view`` query), or None before it has started."""
+        view: BatchView | None = await self.handle.query(
+            Query.BATCH_VIEW.value, result_type=BatchView, rpc_timeout=rpc_timeout
+        )
+        return view
+
     async def progress(self, *, rpc_timeout: timedelta | None = None) -> BatchProgress:
         progress: BatchProgress = await self.handle.query(
             Query.PROGRESS.value, result_type=BatchProgress, rpc_timeout=rpc_timeout
@@ -238,6 +246,26 @@ class BatchHandle:
             Update.ACKNOWLEDGE,
             acknowledgement,
             AckReceipt,
+            update_id=update_id,
+            rpc_timeout=rpc_timeout,
+            hold=hold,
+        )
+
+    async def acknowledge_group(
+        self,
+        group: AckGroup,
+        *,
+        update_id: str,
+        rpc_timeout: timedelta | None = None,
+        hold: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> AckGroupReceipt:
+        """Record several people's acknowledgements in one update (``acknowledge_group``): one
+        outcome each, in order; the group is refused whole only when the batch takes none."""
+        return await _update(
+            self.handle,
+            Update.ACKNOWLEDGE_GROUP,
+            group,
+            AckGroupReceipt,
             update_id=update_id,
             rpc_timeout=rpc_timeout,
             hold=hold,

@@ -91,6 +91,9 @@ class Refusal(StrEnum):
     NOT_IN_CAMPAIGN = "NotInCampaign"
     LEFT = "Left"
     ALREADY_ACKNOWLEDGED = "AlreadyAcknowledged"
+    # a group of acknowledgements (``acknowledge_group``) that is empty, too large or names a
+    # person twice: the web app never sends one; nothing of it is recorded
+    ACK_GROUP_MALFORMED = "AckGroupMalformed"
     # the page confirmed other documents than the person's own set (details: the names expected)
     WRONG_DOCUMENTS = "WrongDocuments"
     # a comprehension question missing or answered wrongly (details: the document names to look at)
@@ -165,6 +168,9 @@ class Message:
     NOT_IN_CAMPAIGN: Final = "not in this campaign: this link's person is not in this batch"
     LEFT: Final = "left: this person has left the organisation's scope"
     ALREADY_ACKNOWLEDGED: Final = "already acknowledged"
+    ACK_GROUP_MALFORMED: Final = (
+        "not recorded: a group holds 1 to {most} acknowledgements, each of a different person"
+    )
     WRONG_DOCUMENTS: Final = (
         "not recorded: the documents confirmed are not the {count} this person is asked to acknowledge"
     )

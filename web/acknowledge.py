@@ -2,14 +2,25 @@
 
 A GET never changes anything (mail security scanners fetch every link within seconds of
 delivery), and neither does fetching the documents. The confirmation is a POST with a CSRF
-value, sent to the person's batch workflow as the ``acknowledge`` Update whose id is derived
-from the link, so a double click or a retried request is one update; a second link for the
-same person is refused by the workflow's validator (``Refusal.ALREADY_ACKNOWLEDGED``) and
-answered with the earlier record. What a refusal shows depends on its type, never its wording.
+value, sent to the person's batch workflow with the other acknowledgements this process has
+for that batch at the moment, as one ``acknowledge_group`` Update (``web.ack_commit``: group
+commit). The group's update id is derived from what it carries, so a retried call is one
+update; the same link twice in this process (a double click) shares one place in a group; a
+second link for the same person, or a double click that went in another group, is refused
+for that person (``Refusal.ALREADY_ACKNOWLEDGED``) and answered with the earlier record. The
+page says "recorded" only once the workflow has answered that it is. What a refusal shows
+depends on its type, never its wording.
+
+The pages are made from the batch's view (``web.ack_view``), kept for
+``ack_page_cache_seconds`` (2 s by default): a page may show the batch as it was up to that
+long ago, except that an acknowledgement this process recorded shows at once. So a reminder
+that makes a link old, a leaver or the close may take that long to show on a page; a POST
+from such a page is refused by the workflow (which always decides on its current state), and
+the refusal is explained from a fresh view.
 
 A staff link's ``cycle_id`` claim is the batch workflow id (``<cycle id>--ack-0007``). The
 server refuses a workflow's 11th concurrent in-flight update, so this process keeps at most
-:data:`UPDATES_IN_FLIGHT_PER_WORKFLOW` updates in flight per batch and retries refusals.
+:data:`UPDATES_IN_FLIGHT_PER_WORKFLOW` groups in flight per batch and retries refusals.
 """
 
 from __future__ import annotations
@@ -23,12 +34,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.workflow_client import UPDATES_IN_FLIGHT_PER_WORKFLOW, BatchHandle, UpdateRefusedError
 from core.contract import Refusal
 from core.hashing import sha256_bytes
+from models.ack_group import AckGroup, AckGroupReceipt, AckOutcome, BatchView, ack_page
 from models.campaign import (
     Acknowledgement,
     AckPage,
@@ -38,6 +50,8 @@ from models.campaign import (
 )
 from models.links import LinkClaims, LinkProblem, LinkRole
 from web import pages
+from web.ack_commit import AckCommitter
+from web.ack_view import BatchViews
 from web.security import (
     client_ip,
     csrf_matches,
@@ -147,6 +161,37 @@ def _gates(request: Request) -> UpdateGates:
     return update_gates(request, "ack")
 
 
+def _committer(request: Request) -> AckCommitter:
+    """The app's group committer, made on first use (no await in between: no race)."""
+    committer: AckCommitter | None = getattr(request.app.state, "ack_committer", None)
+    if committer is None:
+        services, gates = app_services(request), _gates(request)
+
+        async def send(batch_id: str, group: AckGroup, update_id: str) -> AckGroupReceipt:
+            # retried when the server refuses it for load; the same update id makes every retry
+            # the same update
+            handle = BatchHandle(await services.temporal(), batch_id)
+            return await handle.acknowledge_group(
+                group, update_id=update_id, rpc_timeout=_UPDATE_RPC_TIMEOUT, hold=lambda: gates.hold(batch_id)
+            )
+
+        settings = services.settings
+        committer = AckCommitter(
+            send=send, window=settings.ack_group_window_ms / 1000, most=settings.ack_group_max
+        )
+        request.app.state.ack_committer = committer
+    return committer
+
+
+def _views(request: Request) -> BatchViews:
+    """The app's kept batch views, made on first use."""
+    views: BatchViews | None = getattr(request.app.state, "ack_views", None)
+    if views is None:
+        views = BatchViews(app_services(request).settings.ack_page_cache_seconds)
+        request.app.state.ack_views = views
+    return views
+
+
 def _busy(request: Request) -> HTMLResponse:
     return pages.busy(request, "acknowledgement")
 
@@ -160,9 +205,23 @@ def _closed(page: AckPage) -> bool:
     return page.closed or datetime.now(UTC) >= page.deadline
 
 
-async def _query_page(handle: BatchHandle, email: str) -> AckPage | None:
-    """The batch's ``page`` query; raises RPCError (NOT_FOUND for no such batch) when it cannot."""
-    return await handle.page(email, rpc_timeout=_QUERY_RPC_TIMEOUT)
+async def _query_page(
+    request: Request, handle: BatchHandle, email: str, *, fresh: bool = False
+) -> AckPage | None:
+    """The person's page from the batch's view (kept, or ``fresh`` from the ``batch_view``
+    query); raises RPCError (NOT_FOUND for no such batch) when it cannot have it."""
+
+    async def query() -> BatchView | None:
+        return await handle.view(rpc_timeout=_QUERY_RPC_TIMEOUT)
+
+    views = _views(request)
+    view = await views.get(handle.id, query, fresh=fresh)
+    page = ack_page(view, email) if view is not None else None
+    if page is not None and not fresh and (page.person is None or page.person.left_at is not None):
+        # a joiner (or a returning leaver) may be newer than the view kept: ask before saying no
+        view = await views.get(handle.id, query, fresh=True)
+        page = ack_page(view, email) if view is not None else None
+    return page
 
 
 OpenLink = tuple[LinkClaims, BatchHandle, AckPage]
@@ -215,7 +274,7 @@ async def _open_link(request: Request, token: str) -> OpenLink | HTMLResponse:
         return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
     handle = BatchHandle(await app_services(request).temporal(), claims.cycle_id)
     try:
-        page = await _query_page(handle, claims.person)
+        page = await _query_page(request, handle, claims.person)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
@@ -504,31 +563,48 @@ async def record_acknowledgement(
         first_answers=first_answers,
     )
     try:
-        # bounded per batch, retried when the server refuses it for load; the same update id
-        # makes every retry (and every double click) the same update
-        receipt = await handle.acknowledge(
-            acknowledgement,
-            update_id=f"ack-{claims.token_id}",
-            rpc_timeout=_UPDATE_RPC_TIMEOUT,
-            hold=lambda: _gates(request).hold(handle.id),
-        )
-    except UpdateRefusedError as refused:
+        # with the others this process has for the batch now, as one update (web.ack_commit)
+        outcome = await _committer(request).commit(handle.id, acknowledgement)
+    except UpdateRefusedError as refused:  # the whole group: the batch took none of it
         return await _refused(request, handle, claims, refused, token=token)
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        return pages.notice(
-            request,
-            "Your acknowledgement could not be confirmed",
-            "The acknowledgement service did not answer in time, so we cannot tell yet whether it "
-            "was recorded.",
-            status_code=503,
-            advice="Open the link again in a few minutes: it will show your acknowledgement if it "
-            "was recorded, or the button if it was not.",
-        )
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return pages.problem_page(request, _PROBLEMS, LinkProblem.TAMPERED)
         return _busy(request)
-    return _recorded(request, receipt)
+    except Exception as exc:  # WorkflowUpdateRPCTimeoutOrCancelledError, or any other failure
+        # a timeout, or the group failed otherwise: it may or may not have been recorded
+        log.warning("acknowledgement group to %s not confirmed: %s", handle.id, type(exc).__name__)
+        return _unconfirmed(request)
+    return await _outcome_page(request, handle, claims, outcome, token=token)
+
+
+def _unconfirmed(request: Request) -> HTMLResponse:
+    return pages.notice(
+        request,
+        "Your acknowledgement could not be confirmed",
+        "The acknowledgement service did not answer in time, so we cannot tell yet whether it was recorded.",
+        status_code=503,
+        advice="Open the link again in a few minutes: it will show your acknowledgement if it "
+        "was recorded, or the button if it was not.",
+    )
+
+
+async def _outcome_page(
+    request: Request, handle: BatchHandle, claims: LinkClaims, outcome: AckOutcome, *, token: str
+) -> HTMLResponse:
+    """The page for one acknowledgement's outcome in its group: recorded, or why not."""
+    views = _views(request)
+    if outcome.receipt is not None:
+        views.recorded(handle.id, outcome.receipt)  # this person's next page shows it at once
+        return _recorded(request, outcome.receipt)
+    if outcome.earlier is not None:  # another link or another group got there first
+        views.recorded(handle.id, outcome.earlier)
+        return _recorded(request, outcome.earlier)
+    refused = outcome.refused
+    if refused is None:
+        return _unconfirmed(request)  # never sent by the workflow: neither recorded nor refused
+    error = UpdateRefusedError(refused.kind, refused.kind.value, refused.message, refused.details)
+    return await _refused(request, handle, claims, error, token=token)
 
 
 def _given_answers(form: object) -> dict[str, list[int]] | None:
@@ -601,7 +677,7 @@ async def _refused(
     """The page for an acknowledgement the workflow's validator refused: read the page to explain."""
     log.info("acknowledgement refused by %s: %s", handle.id, refused.error_type)
     try:
-        page = await _query_page(handle, claims.person)
+        page = await _query_page(request, handle, claims.person, fresh=True)
     except (RPCError, WorkflowQueryFailedError):
         page = None
     if refused.kind is Refusal.ALREADY_ACKNOWLEDGED:

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Scope
 from temporalio.client import Client
 
 from core.settings import Settings, SettingsError
+from web.ack_commit import close_committer
 from web.acknowledge import router as acknowledge_router
 from web.audit import router as audit_router
 from web.dashboard import router as dashboard_router
@@ -96,8 +97,10 @@ def create_app(
     services.templates.context_processors.append(lambda request: {"csp_nonce": csp_nonce(request)})
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        # acknowledgements waiting for their group are sent (or failed), never dropped
+        await close_committer(app)
 
     app = IsmsApp(
         services=services,

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows.handlers import async_update
 from workflows.retries import activity_retry, mail_retry
@@ -36,7 +37,17 @@ with workflow.unsafe.imports_passed_through():
         CampaignActivities,
     )
     from activities.mail import SEND_EMAIL_NON_RETRYABLE, MailActivities
-    from core.contract import Message, Query, Refusal, Signal, Update, WorkflowType, refusal
+    from core.contract import Message, Query, Refusal, Signal, Update, WorkflowType, refusal, refusal_of
+    from models.ack_group import (
+        ACK_GROUP_MAX,
+        AckGroup,
+        AckGroupReceipt,
+        AckOutcome,
+        AckRefusal,
+        BatchView,
+        ViewPerson,
+        ack_page,
+    )
     from models.campaign import (
         RATE_TARGET,
         AcknowledgedDocument,
@@ -139,6 +150,8 @@ class AcknowledgementBatchWorkflow:
         self._newest_links: dict[str, int] = {}
         self._loaded = False  # the people are in: before that, no page and no acknowledgement
         self._closed = False
+        # bumped with every change to what the pages show (BatchView.revision)
+        self._revision = 0
 
     @workflow.run
     async def run(self, data: BatchInput) -> BatchResult:
@@ -151,6 +164,7 @@ class AcknowledgementBatchWorkflow:
         for person in people:
             self._records[_key(person.email)] = PersonRecord(**person.model_dump())
         self._loaded = True
+        self._revision += 1
         await self._invite(list(self._records))
 
         while True:
@@ -167,6 +181,7 @@ class AcknowledgementBatchWorkflow:
             await self._run_due_steps()
 
         self._closed = True
+        self._revision += 1
         records = list(self._records.values())
         stored = await workflow.execute_activity_method(
             CampaignActivities.store_batch_records,
@@ -296,6 +311,7 @@ class AcknowledgementBatchWorkflow:
             return
         person = _key(recipient.link_for)
         self._newest_links[person] = max(self._newest_links.get(person, 0), recipient.link_sequence)
+        self._revision += 1
 
     async def _invite(self, emails: list[str]) -> None:
         data = self._input
@@ -356,6 +372,7 @@ class AcknowledgementBatchWorkflow:
 
     async def _apply(self, change: BatchChange) -> None:
         now = workflow.now()
+        self._revision += 1
         for email in change.leavers:
             record = self._records.get(_key(email))
             if record is not None and record.left_at is None:
@@ -435,30 +452,36 @@ class AcknowledgementBatchWorkflow:
 
     @workflow.query(name=Query.PAGE)
     def page(self, email: str) -> AckPage | None:
-        """What a person's acknowledgement page shows, or None before the batch has started."""
-        data = self._input
+        """What a person's acknowledgement page shows, or None before the batch has started.
+
+        Made from the batch's view by the same function as the web app's copy of it
+        (``models.ack_group.ack_page``); the person is their whole register line here.
+        """
         if not self._loaded:
             return None
-        signed = data.signed
-        person = self._records.get(_key(email))
-        names = self._names(person) if person is not None else list(signed.documents)
-        return AckPage(
+        record = self._records.get(_key(email))
+        page = ack_page(self._view([_key(email)]), email)
+        return page.model_copy(update={"person": record})
+
+    @workflow.query(name=Query.BATCH_VIEW)
+    def batch_view(self) -> BatchView | None:
+        """What every page of the batch shows, for everyone in it; None before it has started."""
+        return self._view(list(self._records)) if self._loaded else None
+
+    def _view(self, people: list[str]) -> BatchView:
+        data = self._input
+        return BatchView(
             organisation=data.organisation,
-            version=signed.version,
-            version_hash=signed.version_hash,
-            documents={name: signed.documents[name] for name in names},
-            pdfs={name: signed.pdfs[name] for name in names if name in signed.pdfs},
-            deadline=data.deadline,
             lead_name=data.lead.name,
+            signed=data.signed,
+            deadline=data.deadline,
             closed=self._closed,
-            person=person,
-            # only what the version names (none for one signed before the documents section)
-            titles={name: signed.titles[name] for name in names if name in signed.titles},
-            versions={name: signed.versions[name] for name in names if name in signed.versions},
-            withheld=[name for name in signed.documents if name not in names],
-            statement=signed.statement_for(names),
-            newest_link=self._newest_links.get(_key(email), 0),
-            questions=self._questions(person),
+            revision=self._revision,
+            people={
+                key: ViewPerson.of(self._records[key], self._newest_links.get(key, 0))
+                for key in people
+                if key in self._records
+            },
         )
 
     # ------------------------------------------------------------ updates and signals
@@ -466,12 +489,65 @@ class AcknowledgementBatchWorkflow:
     @workflow.update(name=Update.ACKNOWLEDGE)
     def acknowledge(self, ack: Acknowledgement) -> AckReceipt:
         """Record "I have read and accept" once; a repeat returns the first record."""
-        data = self._input
-        signed = data.signed
+        return self._record_acknowledgement(ack)
+
+    @acknowledge.validator
+    def _validate_acknowledgement(self, ack: Acknowledgement) -> None:
+        refused = self._acknowledgement_refusal(ack)
+        if refused is not None:
+            raise refused
+
+    @workflow.update(name=Update.ACKNOWLEDGE_GROUP)
+    def acknowledge_group(self, group: AckGroup) -> AckGroupReceipt:
+        """Several people's acknowledgements at once (group commit by the web app): each one
+        is recorded, or refused as the ``acknowledge`` update would refuse it (nothing recorded
+        for that one, and why), and answered in the group's order."""
+        outcomes: list[AckOutcome] = []
+        for ack in group.acks:
+            refused = self._acknowledgement_refusal(ack)
+            if refused is None:
+                outcomes.append(AckOutcome(receipt=self._record_acknowledgement(ack)))
+                continue
+            kind = refusal_of(refused.type)
+            assert kind is not None  # every refusal of an acknowledgement is typed
+            record = self._records.get(_key(ack.person))
+            earlier = (
+                self._receipt(record, already=True)
+                if kind is Refusal.ALREADY_ACKNOWLEDGED and record is not None
+                else None
+            )
+            details = [
+                str(line)
+                for detail in refused.details
+                for line in (detail if isinstance(detail, list) else [detail])
+            ]
+            outcomes.append(
+                AckOutcome(
+                    refused=AckRefusal(kind=kind, message=refused.message, details=details), earlier=earlier
+                )
+            )
+        return AckGroupReceipt(outcomes=outcomes)
+
+    @acknowledge_group.validator
+    def _validate_group(self, group: AckGroup) -> None:
+        # the whole group is refused only for what concerns the whole batch, or a malformed group;
+        # anything about one person is that person's outcome
+        if not self._loaded:
+            raise refusal(Refusal.NOT_STARTED)
+        if self._closed or workflow.now() >= self._input.deadline:
+            raise refusal(Refusal.CLOSED)
+        people = [_key(ack.person) for ack in group.acks]
+        if not people or len(people) > ACK_GROUP_MAX or len(set(people)) != len(people):
+            raise refusal(Refusal.ACK_GROUP_MALFORMED, Message.ACK_GROUP_MALFORMED.format(most=ACK_GROUP_MAX))
+
+    def _record_acknowledgement(self, ack: Acknowledgement) -> AckReceipt:
+        """Record ``ack`` (already checked) unless the person's acknowledgement is recorded."""
+        signed = self._input.signed
         record = self._records[_key(ack.person)]
         names = self._names(record)
         already = record.acknowledged_at is not None
         if not already:
+            self._revision += 1
             record.acknowledged_at = workflow.now()
             record.ip, record.user_agent = ack.ip, ack.user_agent
             record.version_hash = ack.version_hash
@@ -492,6 +568,11 @@ class AcknowledgementBatchWorkflow:
                 for name in names
                 if name in record.documents
             ]
+        return self._receipt(record, already=already)
+
+    def _receipt(self, record: PersonRecord, *, already: bool) -> AckReceipt:
+        data = self._input
+        signed = data.signed
         assert record.acknowledged_at is not None and record.version_hash is not None
         return AckReceipt(
             organisation=data.organisation,
@@ -510,31 +591,36 @@ class AcknowledgementBatchWorkflow:
             statement=signed.statement_for(list(record.documents)),
         )
 
-    @acknowledge.validator
-    def _validate_acknowledgement(self, ack: Acknowledgement) -> None:
+    def _acknowledgement_refusal(self, ack: Acknowledgement) -> ApplicationError | None:
+        """Why ``ack`` cannot be recorded (the refusal to raise, or to answer in a group), or
+        None when it can."""
         data = self._input
         if not self._loaded:
-            raise refusal(Refusal.NOT_STARTED)
+            return refusal(Refusal.NOT_STARTED)
         if self._closed or workflow.now() >= data.deadline:
-            raise refusal(Refusal.CLOSED)
+            return refusal(Refusal.CLOSED)
         signed = data.signed
         if ack.version_hash != signed.version_hash or any(
             name in signed.documents and digest != signed.documents[name]
             for name, digest in ack.documents.items()
         ):  # the page showed other bytes than this version's
-            raise refusal(Refusal.SUPERSEDED, Message.SUPERSEDED_ACKNOWLEDGEMENT)
+            return refusal(Refusal.SUPERSEDED, Message.SUPERSEDED_ACKNOWLEDGEMENT)
         record = self._records.get(_key(ack.person))
         if record is None:
-            raise refusal(Refusal.NOT_IN_CAMPAIGN)
+            return refusal(Refusal.NOT_IN_CAMPAIGN)
         if record.left_at is not None:
-            raise refusal(Refusal.LEFT)
-        self._refuse_an_old_link(ack)
+            return refusal(Refusal.LEFT)
+        # only the newest link sent to the person works: one from an earlier email (the invitation
+        # once a reminder has gone) is refused; a link whose email is still being sent has a
+        # sequence above the newest recorded, so it works at once
+        if ack.link_sequence < self._newest_links.get(_key(ack.person), 0):
+            return refusal(Refusal.OLD_LINK)
         if record.acknowledged_at is not None:
-            raise refusal(Refusal.ALREADY_ACKNOWLEDGED)
+            return refusal(Refusal.ALREADY_ACKNOWLEDGED)
         expected = self._names(record)
         if ack.documents and set(ack.documents) != set(expected):
             # exactly this person's documents, no fewer and no more (none shown: theirs are recorded)
-            raise refusal(
+            return refusal(
                 Refusal.WRONG_DOCUMENTS,
                 Message.WRONG_DOCUMENTS.format(count=len(expected)),
                 sorted(expected),
@@ -543,16 +629,10 @@ class AcknowledgementBatchWorkflow:
         if wrong:
             # nothing is recorded until every question of the person's documents is answered right
             # details: one list, each question as "<document name>#<number>"
-            raise refusal(
+            return refusal(
                 Refusal.WRONG_ANSWERS, f"not recorded: {len(wrong)} answer(s) missing or wrong", wrong
             )
-
-    def _refuse_an_old_link(self, ack: Acknowledgement) -> None:
-        """Only the newest link sent to the person works: one from an earlier email (the
-        invitation once a reminder has gone) is refused. A link whose email is still being sent
-        has a sequence above the newest recorded, so it works at once."""
-        if ack.link_sequence < self._newest_links.get(_key(ack.person), 0):
-            raise refusal(Refusal.OLD_LINK)
+        return None
 
     @workflow.signal(name=Signal.STAFF_CHANGED)
     def staff_changed(self, change: BatchChange) -> None:

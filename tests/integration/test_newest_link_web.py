@@ -41,7 +41,12 @@ async def stack(
 ) -> AsyncIterator[tuple[WorkflowEnvironment, Settings, httpx.AsyncClient]]:
     """The real worker on the time-skipping server, and the real web app talking to it."""
     async with build_worker(time_skipping_env.client, settings, converter=pdf_converter):
-        app = create_app(settings, client=time_skipping_env.client)
+        # every acknowledgement page asks the batch (no kept view): days pass here in a moment
+        # of real time, and a reminder recorded less than ack_page_cache_seconds after a page
+        # was opened would show on the next page only once the kept view is that old (its POST
+        # is refused all the same, as below)
+        uncached = settings.model_copy(update={"ack_page_cache_seconds": 0})
+        app = create_app(uncached, client=time_skipping_env.client)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://isms.test"
         ) as web:

@@ -30,6 +30,7 @@ from core.contract import Refusal, Update
 from core.proof import with_proof
 from core.settings import Settings
 from documents.pdf_convert import PdfConverter
+from models.ack_group import AckGroup
 from models.campaign import Acknowledgement, CampaignStage, batch_id_for, signed_version_hash
 from models.cycle import DocumentsViewed, SignatureDecision
 from tests.workflows.helpers import CEO, current_status, finish, invited, sign, start, wait_for
@@ -182,16 +183,44 @@ async def test_an_acknowledgement_straight_to_temporal_is_refused(stack: Stack) 
         )
         == Refusal.NO_PROOF.value
     )
+    # a group of acknowledgements is proven as one argument, the same way
+    group = AckGroup(acks=[ack])
+    assert (
+        await refused_as(
+            as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge_group, group, id="forged-3")
+        )
+        == Refusal.NO_PROOF.value
+    )
+    proven_group = with_proof(
+        stack.settings.proof_key(), workflow_id=batch_id, update=Update.ACKNOWLEDGE_GROUP, payload=group
+    )
+    changed = proven_group.model_copy(update={"acks": [copied.model_copy(update={"proof": ""})]})
+    assert (
+        await refused_as(
+            as_attacker.execute_update(AcknowledgementBatchWorkflow.acknowledge_group, changed, id="forged-4")
+        )
+        == Refusal.NO_PROOF.value
+    )
     page = await stack.web.get_workflow_handle(batch_id).query(AcknowledgementBatchWorkflow.page, PERSON)
     assert page is not None
     assert page.person is not None
     assert page.person.acknowledged_at is None
+    assert await accepted_updates(stack.web.get_workflow_handle(batch_id)) == 0
 
     receipt = await stack.web.get_workflow_handle(batch_id).execute_update(
         AcknowledgementBatchWorkflow.acknowledge, ack, id="web-1"
     )
     assert receipt.person == PERSON
     assert not receipt.already
+    # the web app's client proves a group too: taken, and this person's answer is the record
+    answered = await stack.web.get_workflow_handle(batch_id).execute_update(
+        AcknowledgementBatchWorkflow.acknowledge_group, group, id="web-2"
+    )
+    (outcome,) = answered.outcomes
+    assert outcome.refused is not None
+    assert outcome.refused.kind is Refusal.ALREADY_ACKNOWLEDGED
+    assert outcome.earlier is not None
+    assert outcome.earlier.acknowledged_at == receipt.acknowledged_at
 
 
 async def _batch_holding(client: Client, cycle_id: str, email: str, *, within: float = 120) -> int:

@@ -14,7 +14,8 @@ open of the superseded version while the revision renders, then signed and ackno
 campaign of documents each to its audience (label ``v5-campaign-documents-logic``: run with
 ``-k documents``); a cycle with role acceptance beside the campaign, an acceptance and a decline
 then an acceptance, the escalation and the close (label ``v7-role-acceptance-logic``: run with
-``-k role``).
+``-k role``); a batch acknowledged in groups, some of each group refused (label
+``v8-group-commit-logic``: run with ``-k group``; the batch's history only).
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from pathlib import Path
 
 from temporalio.client import WorkflowUpdateFailedError
 
-from models.campaign import Recipient, StaffChange, batch_id_for, campaign_id_for
+from models.ack_group import AckGroup
+from models.campaign import (
+    Acknowledgement,
+    BatchChange,
+    Recipient,
+    StaffChange,
+    batch_id_for,
+    campaign_id_for,
+)
 from models.cycle import DocumentsViewed, RevisionInput, Stage
 from models.profile import Audience, RoleAcceptanceSchedule
 from models.role_acceptance import (
@@ -52,7 +61,7 @@ from tests.logic.scenario import (
     signed_documents,
     staff,
 )
-from workflows.acknowledgement import AcknowledgementCampaignWorkflow
+from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 from workflows.annual_review import AnnualReviewWorkflow
 from workflows.role_acceptance import RoleAcceptanceWorkflow
 
@@ -211,3 +220,31 @@ async def test_record_a_cycle_with_role_acceptance(tier: Tier, tmp_path: Path) -
     await _write(tier, out, "role-acceptance-campaign", campaign_id_for(handle.id))
     await _write(tier, out, "role-acceptance-batch", batch_id_for(handle.id, 1))
     await _write(tier, out, "role-acceptance-roles", role_acceptance_id_for(handle.id))
+
+
+async def test_record_a_batch_acknowledged_in_groups(tier: Tier, tmp_path: Path) -> None:
+    """Acknowledgements in groups (the web app's group commit): a group of three, one refused for
+    another version; a leaver; a second group with a repeat (already acknowledged), the leaver
+    and a good one; the same group again under its id; a single acknowledgement; the close."""
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    handle, data = await tier.start_campaign(staff(6))
+    await invitations(tier, 6)
+    batch = tier.env.client.get_workflow_handle(batch_id_for(data.cycle_id, 1))
+
+    def ack(person: str, **changes: object) -> Acknowledgement:
+        return Acknowledgement(
+            person=person, version_hash=data.signed.version_hash, link_id=f"link-{person}", ip="198.51.100.9"
+        ).model_copy(update=changes)
+
+    await tier.sleep(DAY)
+    first = AckGroup(acks=[ack(email(0)), ack(email(1)), ack(email(2), version_hash="0" * 64)])
+    await batch.execute_update(AcknowledgementBatchWorkflow.acknowledge_group, first, id="group-1")
+    await batch.signal(AcknowledgementBatchWorkflow.staff_changed, BatchChange(leavers=[email(3)]))
+    await tier.sleep(DAY)
+    second = AckGroup(acks=[ack(email(1), link_id="another-link"), ack(email(3)), ack(email(4))])
+    await batch.execute_update(AcknowledgementBatchWorkflow.acknowledge_group, second, id="group-2")
+    await batch.execute_update(AcknowledgementBatchWorkflow.acknowledge_group, second, id="group-2")
+    await acknowledge(tier, data, email(5))
+    await tier.sleep(27 * DAY)
+    await handle.result()
+    await _write(tier, out, "group-commit-batch", batch_id_for(data.cycle_id, 1))

@@ -96,6 +96,7 @@ def test_every_person_s_action_must_be_proven_and_each_such_update_has_a_validat
     assert updates == {
         Update.DECIDE.value: True,
         Update.ACKNOWLEDGE.value: True,
+        Update.ACKNOWLEDGE_GROUP.value: True,
         Update.ANSWER_ROLE.value: True,
     }
     assert signals == {Signal.DOCUMENTS_VIEWED.value}
