@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,8 +59,14 @@ from core.settings import ENV_PREFIX, Settings, load_settings
 from devstack.mailsink import smtp_health
 from devstack.ports import find_free_ports
 from devstack.processes import ProcessRecord, spawn, stop, tail, wait_until_healthy
-from devstack.seaweed import STOP_GRACE_SECONDS, S3Identity, SeaweedPorts, s3_health, seaweed_argv
-from devstack.seaweed import write_s3_config
+from devstack.seaweed import (
+    STOP_GRACE_SECONDS,
+    S3Identity,
+    SeaweedPorts,
+    s3_health,
+    seaweed_argv,
+    write_s3_config,
+)
 from devstack.synthetic import staff_rows
 from models.campaign import CampaignMailInput, CampaignMailRecipient
 
@@ -186,7 +193,9 @@ def start_stack(data_dir: Path) -> Stack:
             log_file=data_dir / "logs" / "seaweedfs.log",
         )
         stack.records["seaweedfs"] = record
-        wait_until_healthy("seaweedfs", lambda: s3_health(endpoint, admin), timeout=START_TIMEOUT, process=process)
+        wait_until_healthy(
+            "seaweedfs", lambda: s3_health(endpoint, admin), timeout=START_TIMEOUT, process=process
+        )
         s3 = make_s3_client(stack.settings())
         ensure_archive_bucket(s3, ARCHIVE_BUCKET)
         ensure_bucket(s3, DRAFTS_BUCKET)
@@ -292,6 +301,7 @@ def worker_process(
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             sent = sum(pool.map(one, runs))
+
     done.put(sent)
 
 
@@ -360,6 +370,16 @@ def run_one(stack: Stack, *, n: int, workers: int, options: argparse.Namespace) 
     pids = dict(fixed)
     for number in range(workers):
         pids[f"worker{number + 1}" if workers > 1 else "worker"] = ready.get(timeout=120)
+    spies = [
+        subprocess.Popen(
+            [options.py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "--gil",
+             "--output", f"{options.py_spy_output}.{name}.txt"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items() if name.startswith("worker") and options.py_spy
+    ]  # fmt: skip
+    if spies:
+        time.sleep(1.0)  # py-spy attaches
     kept_before = {path.name for path in stack.mailbox.glob("*.eml")}
     before = cpu_of(pids)
     started = time.perf_counter()
@@ -369,14 +389,15 @@ def run_one(stack: Stack, *, n: int, workers: int, options: argparse.Namespace) 
     result.cpu_invitations = cpu_between(before, cpu_of(pids))
     for process in processes:
         process.join(timeout=30)
+    for spy in spies:
+        spy.wait(timeout=60)
     result.invitations_per_second = n / result.invitations_seconds
     result.ratio = result.invitations_per_second / result.raw_per_second
     keys = mailbox_keys(stack.mailbox, kept_before)
     expected = {recipient.key for data in inputs for recipient in data.recipients}
     if sent != n or len(keys) != n or set(keys) != expected:
         raise SystemExit(
-            f"not exactly once: {sent} reported sent, {len(keys)} kept, {len(set(keys))} distinct keys "
-            f"of {n}"
+            f"not exactly once: {sent} reported sent, {len(keys)} kept, {len(set(keys))} distinct keys of {n}"
         )
     new_files = [path for path in stack.mailbox.glob("*.eml") if path.name not in kept_before]
     result.mean_message_bytes = sum(path.stat().st_size for path in new_files) / len(new_files)
@@ -403,6 +424,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--profile", default=None, help="cProfile one worker thread into this file")
+    parser.add_argument("--py-spy", default=None, help="the py-spy binary: sample every worker process")
+    parser.add_argument("--py-spy-output", default="py-spy", help="collapsed stacks into OUTPUT.<worker>.txt")
     options = parser.parse_args()
     if options.profile is not None:
         options.workers, options.threads = [1], 1
@@ -424,7 +447,10 @@ def main() -> None:
     print("\n| N | workers | invitations/s | raw SMTP/s | ratio |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:
-        print(f"| {r.n} | {r.workers} | {r.invitations_per_second:.1f} | {r.raw_per_second:.1f} | {r.ratio:.2f} |")
+        print(
+            f"| {r.n} | {r.workers} | {r.invitations_per_second:.1f} | {r.raw_per_second:.1f} "
+            f"| {r.ratio:.2f} |"
+        )
     if options.json is not None:
         options.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
 
