@@ -372,8 +372,8 @@ def run_one(stack: Stack, *, n: int, workers: int, options: argparse.Namespace) 
         pids[f"worker{number + 1}" if workers > 1 else "worker"] = ready.get(timeout=120)
     spies = [
         subprocess.Popen(
-            [options.py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "--gil",
-             "--output", f"{options.py_spy_output}.{name}.txt"],
+            [options.py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw",
+             "--nonblocking", "--gil", "--output", f"{options.py_spy_output}.{name}.txt"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         for name, pid in pids.items() if name.startswith("worker") and options.py_spy
@@ -424,7 +424,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--profile", default=None, help="cProfile one worker thread into this file")
-    parser.add_argument("--py-spy", default=None, help="the py-spy binary: sample every worker process")
+    parser.add_argument(
+        "--py-spy", default=None, help="the py-spy binary: sample each worker's thread holding the GIL"
+    )
     parser.add_argument("--py-spy-output", default="py-spy", help="collapsed stacks into OUTPUT.<worker>.txt")
     options = parser.parse_args()
     if options.profile is not None:
