@@ -6,17 +6,16 @@
 
 from __future__ import annotations
 
-import io
 import re
 import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import parseaddr
 
+from core.mail_message import message_bytes
 from core.settings import Settings, SmtpSecurity
 
 
@@ -84,9 +83,7 @@ def send_committed(
     record stored before the transaction names the message), so the content and the final dot
     go in one write.
     """
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(message, linesep="\r\n")
-    body = _dot_stuffed(buffer.getvalue())
+    body = _dot_stuffed(message_bytes(message))
     sender = parseaddr(str(message["From"]))[1]
     smtp.ehlo_or_helo_if_needed()
     code, reply = smtp.mail(sender)
