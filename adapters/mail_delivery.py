@@ -185,6 +185,7 @@ class SentJournal:
         self._ready = threading.Condition()
         self._waiting: list[_Record] = []
         self._writing = False
+        self._gathering = False
         self._writes = 0
         self._active = 0  # runs in flight
         self._runs_in: dict[str, set[str]] = {}  # object key -> runs not yet settled
@@ -195,7 +196,8 @@ class SentJournal:
         mine = _Record(run, entry)
         with self._ready:
             self._waiting.append(mine)
-            self._ready.notify_all()  # a writer gathering records may be waiting for this one
+            if self._gathering:  # the writer waits for records like this one
+                self._ready.notify_all()
             while not mine.done:
                 if self._writing:
                     self._ready.wait()
@@ -229,11 +231,15 @@ class SentJournal:
     def _gather(self) -> None:
         """Wait a moment (holding the lock's condition) for the other runs in flight to have a record."""
         deadline = time.monotonic() + GATHER_SECONDS
-        while len(self._waiting) < self._active:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._ready.wait(remaining)
+        self._gathering = True
+        try:
+            while len(self._waiting) < self._active:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._ready.wait(remaining)
+        finally:
+            self._gathering = False
 
     @contextmanager
     def run(self) -> Iterator[str]:
@@ -245,7 +251,8 @@ class SentJournal:
         finally:
             with self._ready:
                 self._active -= 1
-                self._ready.notify_all()
+                if self._gathering:  # one run fewer to wait for
+                    self._ready.notify_all()
 
     def settle(self, run: str) -> None:
         """``run`` has stored its end-of-run record: delete the writes no unsettled run needs."""
