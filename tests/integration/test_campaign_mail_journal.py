@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
@@ -22,7 +23,7 @@ from adapters.s3 import make_s3_client
 from core.settings import Settings
 from devstack.mailsink import read_mailbox
 from models.campaign import CampaignMailInput, CampaignMailResult
-from tests.conftest import SmtpSink
+from tests.conftest import S3Server, SmtpSink
 from tests.faults.mail_window import repeat_on_record
 from tests.integration.test_campaign_mail import run
 
@@ -154,3 +155,24 @@ def test_a_run_stopped_by_a_broken_address_resumes_from_another_process(
     keys = arrivals(smtp_sink, cycle)
     assert sorted(keys) == sorted(set(keys))
     assert len(keys) == 5
+
+
+def test_the_workers_own_identity_deletes_the_settled_journal_writes(
+    settings: Settings, smtp_sink: SmtpSink, s3_server: S3Server
+) -> None:
+    worker = settings.model_copy(
+        update={
+            "s3_access_key_id": s3_server.worker.access_key_id,
+            "s3_secret_access_key": SecretStr(s3_server.worker.secret_access_key),
+        }
+    )
+    s3 = make_s3_client(worker)
+    activities = new_worker(worker, s3)
+    cycle = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(
+            pool.map(lambda data: send(activities, data), batch_inputs(cycle, batches=2, people=5))
+        )
+    assert [result.newly_sent for result in results] == [5, 5]
+    # DeleteObjects is allowed to the worker's identity (drafts Write): nothing is left behind
+    assert journal_objects(settings, journal_for(s3, worker).prefix) == []
