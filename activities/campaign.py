@@ -10,13 +10,16 @@ object stored here carries its SHA-256 (adapters.s3.put_bytes).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.client import Client
@@ -25,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from activities.mail import INVALID_ADDRESS, RECIPIENT_REFUSED, TEMPLATE_ERROR, mail_errors
 from adapters.campaign import campaign_progress
 from adapters.mail_delivery import Outgoing, RunMarkers
-from adapters.s3 import get_file, put_bytes
+from adapters.s3 import get_file, is_missing, put_bytes
 from core.batches import batch_index, in_scope, pack_batches, plan_change, with_documents
 from core.campaign_mail import StepRenderer, campaign_message
 from core.contract import Failure
@@ -34,6 +37,7 @@ from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
 from core.settings import Settings
 from models.campaign import (
+    BatchWaveInput,
     CampaignMailInput,
     CampaignMailResult,
     CampaignProgress,
@@ -62,9 +66,17 @@ SEND_CAMPAIGN_MAIL_NON_RETRYABLE: list[str] = [TEMPLATE_ERROR, INVALID_ADDRESS, 
 STORE_BATCH_RECORDS_NON_RETRYABLE: list[str] = []
 CLOSE_CAMPAIGN_NON_RETRYABLE: list[str] = []
 CAMPAIGN_FIGURES_NON_RETRYABLE: list[str] = [Failure.NO_CAMPAIGN]
+LIST_BATCHES_NON_RETRYABLE: list[str] = []
+# the close found batches that have not stored their records yet: a retry looks again
+RECORDS_PENDING = "BatchRecordsPending"
+# how long one attempt of the close waits for the batches' records (its timeout is 30 minutes),
+# and how often it looks for the missing ones
+RECORDS_WAIT_SECONDS = 20 * 60
+RECORDS_POLL_SECONDS = 2.0
 
 _RECIPIENTS = TypeAdapter(list[Recipient])
 _RECORDS = TypeAdapter(list[PersonRecord])
+_BATCH_LIST = TypeAdapter(list[StoredObject])
 
 
 class CampaignActivities:
@@ -118,6 +130,10 @@ class CampaignActivities:
             activity.heartbeat(number)
         index = json.dumps(batch_index(batches), sort_keys=True).encode()
         index_ref = self._store(data.cycle_id, "index.json", index, "application/json")
+        batch_list = None
+        if data.by_reference:  # the campaign reads the list a wave at a time (list_batches)
+            listed = _BATCH_LIST.dump_json(stored)
+            batch_list = self._store(data.cycle_id, "batches.json", listed, "application/json")
         excluded = len(people) - len(in_scope_now)
         activity.logger.info(
             "campaign %s: %d people in %d batch(es), %d excluded, %d in scope with no document",
@@ -128,12 +144,20 @@ class CampaignActivities:
             len(nothing),
         )
         return FrozenDirectory(
-            batches=stored,
+            batches=[] if data.by_reference else stored,
             index=index_ref,
             people=len(included),
             excluded=excluded,
             no_documents=len(nothing),
+            batch_list=batch_list,
+            batch_count=len(stored),
         )
+
+    @activity.defn
+    def list_batches(self, data: BatchWaveInput) -> list[StoredObject]:
+        """The people of batches ``first`` to ``first + count - 1``, as ``freeze_directory`` stored them."""
+        listed = _BATCH_LIST.validate_json(self._read_bytes(data.batch_list))
+        return listed[data.first - 1 : data.first - 1 + data.count]
 
     @activity.defn
     def load_batch(self, people: StoredObject) -> list[Recipient]:
@@ -206,10 +230,68 @@ class CampaignActivities:
             if number % 20 == 0:
                 activity.heartbeat(number)
 
+    def _records_key(self, cycle_id: str, batch: int) -> str:
+        return f"{self._settings.drafts_prefix}{cycle_id}/campaign/records/{batch:04d}.json"
+
+    def _stored_records(self, cycle_id: str, batch: int) -> bytes | None:
+        """Batch ``batch``'s records as it stored them at its close, or None if it has not yet.
+
+        The bytes are checked against the SHA-256 ``put_bytes`` stored with them.
+        """
+        key = self._records_key(cycle_id, batch)
+        try:
+            found = self._s3.get_object(Bucket=self._settings.drafts_bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        body = found["Body"].read()
+        expected = found.get("Metadata", {}).get("sha256")
+        if expected != hashlib.sha256(body).hexdigest():
+            raise ApplicationError(f"s3://{self._settings.drafts_bucket}/{key} does not match its SHA-256")
+        return body
+
+    def _records_by_number(self, cycle_id: str, count: int) -> Iterator[PersonRecord]:
+        """Every record of batches 1 to ``count``, waiting (heartbeating) until each has stored them.
+
+        A batch stores its records once, at its own close; the campaign closes at the same
+        deadline, so most are there and the rest follow within seconds. One attempt waits up to
+        RECORDS_WAIT_SECONDS, then fails as RECORDS_PENDING, and the retry looks again.
+        """
+        missing = list(range(1, count + 1))
+        found: dict[int, bytes] = {}
+        give_up = time.monotonic() + RECORDS_WAIT_SECONDS
+        while True:
+            for batch in missing:
+                body = self._stored_records(cycle_id, batch)
+                if body is not None:
+                    found[batch] = body
+                activity.heartbeat(len(found))
+            missing = [batch for batch in missing if batch not in found]
+            activity.heartbeat(len(found))
+            if not missing:
+                break
+            if time.monotonic() > give_up:
+                raise ApplicationError(
+                    f"{len(missing)} of {count} batch(es) have not stored their records yet",
+                    [f"batch {batch}" for batch in missing[:20]],
+                    type=RECORDS_PENDING,
+                )
+            time.sleep(RECORDS_POLL_SECONDS)
+        for batch in range(1, count + 1):
+            yield from _RECORDS.validate_json(found.pop(batch))
+
     @activity.defn
     def close_campaign(self, data: CloseInput) -> CampaignResult:
-        """The register (CSV, JSON) and the cycle report (Markdown, HTML) from every batch's records."""
-        records = list(self._records(data.batches))
+        """The register (CSV, JSON) and the cycle report (Markdown, HTML) from every batch's records.
+
+        The records are the ones ``data.batches`` names, or (``data.batch_count``) the ones each
+        batch stored under its number: this waits until every batch has.
+        """
+        if data.batch_count:
+            records = list(self._records_by_number(data.cycle_id, data.batch_count))
+        else:
+            records = list(self._records(data.batches))
         signed = data.signed
         documents = signed.campaign_documents()
         report = build_report(
