@@ -23,6 +23,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.campaign import RECORDS_PENDING
 from core.batches import documents_for, in_scope, with_documents
 from core.contract import Failure
 from core.register import tally_documents
@@ -602,15 +603,18 @@ class StandIns:
             self._changed.notify_all()
         return ref
 
-    def _records_ref(self, cycle_id: str, batch: int) -> StoredObject:
-        return stored(f"campaign/{cycle_id}/records/{batch:04d}.json")
-
-    async def _records_by_number(self, data: CloseInput) -> list[StoredObject]:
-        """The records batches 1 to ``data.batch_count`` stored at their close, once all have
-        (as the real close waits for them)."""
-        refs = [self._records_ref(data.cycle_id, n) for n in range(1, data.batch_count + 1)]
-        async with self._changed:
-            await self._changed.wait_for(lambda: all(ref.key in self._memory for ref in refs))
+    def _records_by_number(self, data: CloseInput) -> list[StoredObject]:
+        """The records batches 1 to ``data.batch_count`` stored at their close; while one has
+        not, a retryable failure, as the real close's after its wait (the retry comes after a
+        backoff, in which the server's clock may move on: an activity in progress holds it)."""
+        refs = [
+            stored(f"campaign/{data.cycle_id}/records/{n:04d}.json") for n in range(1, data.batch_count + 1)
+        ]
+        missing = [ref.key for ref in refs if ref.key not in self._memory]
+        if missing:
+            raise ApplicationError(
+                f"{len(missing)} batch(es) have not stored their records yet", type=RECORDS_PENDING
+            )
         return refs
 
     @activity.defn(name="close_campaign")
@@ -621,11 +625,7 @@ class StandIns:
         ``batches``, so a test reads them the same way whichever the campaign asked for.
         """
         if data.batch_count:
-            heartbeat = asyncio.create_task(self._heartbeat_while_waiting())
-            try:
-                data = data.model_copy(update={"batches": await self._records_by_number(data)})
-            finally:
-                heartbeat.cancel()
+            data = data.model_copy(update={"batches": self._records_by_number(data)})
         await self._enter("close_campaign", data)
         records = [record for ref in data.batches for record in self.records(ref)]
         tally = Tally()
@@ -647,12 +647,6 @@ class StandIns:
             left=sum(1 for record in records if record.left_at is not None),
             by_document=tally_documents(records, data.signed.campaign_documents(), closed=True),
         )
-
-    @staticmethod
-    async def _heartbeat_while_waiting() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(1)
 
     @activity.defn(name="campaign_figures")
     async def campaign_figures(self, cycle_id: str) -> CampaignProgress:
