@@ -69,9 +69,9 @@ CAMPAIGN_FIGURES_NON_RETRYABLE: list[str] = [Failure.NO_CAMPAIGN]
 LIST_BATCHES_NON_RETRYABLE: list[str] = []
 # the close found batches that have not stored their records yet: a retry looks again
 RECORDS_PENDING = "BatchRecordsPending"
-# how long one attempt of the close waits for the batches' records (its timeout is 30 minutes),
-# and how often it looks for the missing ones
-RECORDS_WAIT_SECONDS = 20 * 60
+# how long one attempt of the close waits for the batches' records, and how often it looks for
+# the missing ones (the retry policy's backoff then spaces the attempts)
+RECORDS_WAIT_SECONDS = 60
 RECORDS_POLL_SECONDS = 2.0
 
 _RECIPIENTS = TypeAdapter(list[Recipient])
@@ -251,35 +251,47 @@ class CampaignActivities:
             raise ApplicationError(f"s3://{self._settings.drafts_bucket}/{key} does not match its SHA-256")
         return body
 
-    def _records_by_number(self, cycle_id: str, count: int) -> Iterator[PersonRecord]:
-        """Every record of batches 1 to ``count``, waiting (heartbeating) until each has stored them.
+    def _records_stored(self, cycle_id: str) -> set[int]:
+        """The numbers of the batches whose records are stored (one listing per 1,000 batches)."""
+        prefix = self._records_key(cycle_id, 0).removesuffix("0000.json")
+        numbers: set[int] = set()
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._settings.drafts_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].removeprefix(prefix).removesuffix(".json")
+                if name.isdigit():
+                    numbers.add(int(name))
+        return numbers
 
-        A batch stores its records once, at its own close; the campaign closes at the same
-        deadline, so most are there and the rest follow within seconds. One attempt waits up to
-        RECORDS_WAIT_SECONDS, then fails as RECORDS_PENDING, and the retry looks again.
+    def _pending(self, missing: list[int], count: int) -> ApplicationError:
+        return ApplicationError(
+            f"{len(missing)} of {count} batch(es) have not stored their records yet",
+            [f"batch {batch}" for batch in missing[:20]],
+            type=RECORDS_PENDING,
+        )
+
+    def _records_by_number(self, cycle_id: str, count: int) -> Iterator[PersonRecord]:
+        """Every record of batches 1 to ``count``, once each has stored them at its own close.
+
+        The batches close at the campaign's deadline, each on its own timer, so most are there
+        and the rest follow within seconds: one attempt waits up to RECORDS_WAIT_SECONDS for the
+        missing ones (heartbeating), then fails as RECORDS_PENDING, and the retry looks again.
         """
-        missing = list(range(1, count + 1))
-        found: dict[int, bytes] = {}
+        expected = set(range(1, count + 1))
         give_up = time.monotonic() + RECORDS_WAIT_SECONDS
-        while True:
-            for batch in missing:
-                body = self._stored_records(cycle_id, batch)
-                if body is not None:
-                    found[batch] = body
-                activity.heartbeat(len(found))
-            missing = [batch for batch in missing if batch not in found]
-            activity.heartbeat(len(found))
-            if not missing:
-                break
+        while missing := sorted(expected - self._records_stored(cycle_id)):
+            activity.heartbeat(count - len(missing))
             if time.monotonic() > give_up:
-                raise ApplicationError(
-                    f"{len(missing)} of {count} batch(es) have not stored their records yet",
-                    [f"batch {batch}" for batch in missing[:20]],
-                    type=RECORDS_PENDING,
-                )
+                raise self._pending(missing, count)
             time.sleep(RECORDS_POLL_SECONDS)
         for batch in range(1, count + 1):
-            yield from _RECORDS.validate_json(found.pop(batch))
+            body = self._stored_records(cycle_id, batch)
+            if body is None:  # listed a moment ago: S3 answered otherwise since
+                raise self._pending([batch], count)
+            yield from _RECORDS.validate_json(body)
+            activity.heartbeat(batch)
 
     @activity.defn
     def close_campaign(self, data: CloseInput) -> CampaignResult:

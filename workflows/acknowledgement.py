@@ -97,6 +97,7 @@ RETURNING_LEAVER_OWN_MEMBERSHIP = "returning-leaver-own-membership"
 LINK_SEQUENCE = "link-sequence"
 # the campaign starts its batches in waves and continues as new (runs bounded whatever its size)
 CAMPAIGN_RUNS = "campaign-runs"
+CLOSE_GRACE = timedelta(seconds=10)  # from the deadline to the close of a campaign in runs
 
 
 def _key(email: str) -> str:
@@ -665,7 +666,10 @@ class AcknowledgementCampaignWorkflow:
         await workflow.wait_condition(lambda: not self._changing)
         results: list[BatchResult] = list(await asyncio.gather(*children))
         return await self._close(
-            started, batches=[r.records for r in sorted(results, key=lambda r: r.batch)], batch_count=0
+            started,
+            workflow.now(),
+            batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
+            batch_count=0,
         )
 
     def _batch_input(
@@ -738,8 +742,12 @@ class AcknowledgementCampaignWorkflow:
             if self._run_is_long() and workflow.now() < deadline:
                 await self._continue_as_new(carry)
         self._state.stage = CampaignStage.CLOSING  # no staff change is taken from here on
+        closed_at = workflow.now()
         await workflow.wait_condition(lambda: not self._changing)
-        return await self._close(started, batches=[], batch_count=total)
+        # the batches close at the same deadline, each on its own timer: give them time to
+        # store their records before the close looks for them (it waits for any still missing)
+        await workflow.sleep(CLOSE_GRACE)
+        return await self._close(started, closed_at, batches=[], batch_count=total)
 
     async def _start_wave(self, carry: CampaignCarry) -> None:
         """Start the next ``batch_wave`` batches as children the campaign's later runs leave running."""
@@ -786,7 +794,7 @@ class AcknowledgementCampaignWorkflow:
         workflow.continue_as_new(self._input.model_copy(update={"carried": following}))
 
     async def _close(
-        self, started: datetime, *, batches: list[StoredObject], batch_count: int
+        self, started: datetime, closed_at: datetime, *, batches: list[StoredObject], batch_count: int
     ) -> CampaignResult:
         """The register and the report, the closing email to the lead and the CEO."""
         data = self._input
@@ -799,7 +807,7 @@ class AcknowledgementCampaignWorkflow:
                 cycle_started_at=data.cycle_started_at,
                 signed_at=data.signed_at,
                 campaign_started_at=started,
-                closed_at=workflow.now(),
+                closed_at=closed_at,
                 batches=batches,
                 no_documents=self._state.no_documents,
                 batch_count=batch_count,

@@ -195,3 +195,37 @@ async def test_every_batch_at_once_is_refused_at_the_limit(
         assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
     finally:
         await handle.terminate("the test is over")
+
+
+@pytest.fixture
+async def default_limits(settings: Settings) -> AsyncIterator[tuple[Client, Settings]]:
+    """The real worker on the session's dev server, whose limit is the default 2,000 children."""
+    client = await connect_temporal(settings)
+    converter = PdfConverter()
+    try:
+        async with build_worker(client, settings, converter=converter):
+            yield client, settings
+    finally:
+        converter.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+async def test_2500_batches_pass_the_default_limit_of_2000_children_with_every_run_bounded(
+    default_limits: tuple[Client, Settings], tmp_path: Path
+) -> None:
+    """5,000 people in 2,500 batches of 2 (the default waves of 500: five runs start them)."""
+    client, settings = default_limits
+    people = 5000
+    rows = staff_rows(people, team_size=2)
+    schedule = QUICK.model_copy(update={"close_after": timedelta(minutes=5)})
+    handle, _ = await start_campaign(client, settings, tmp_path, rows, schedule=schedule, batch_size=2)
+    result = await asyncio.wait_for(handle.result(), 40 * 60)
+    emails = register_emails(settings, result)
+    assert len(emails) == people
+    assert sorted(emails) == sorted(row["email"] for row in rows)  # everyone, once
+    assert result.tally.total == people
+    assert result.invited == people
+    lengths = await check_runs(client, handle, 2500)
+    assert len(lengths) == 5, lengths
+    print(f"2,500 batches: {len(lengths)} runs of {lengths} events")  # noqa: T201 (-s shows the figures)
