@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -235,11 +236,22 @@ def _put_checked(s3: S3Client, stored: StoredObject, body: bytes | BinaryIO) -> 
     )
 
 
+# downloads in the calling thread: boto3's default starts a pool of threads per transfer, and an
+# activity's cancel (the SDK raises it asynchronously in the thread that runs the activity) can
+# land in a thread being started, which then dies before it says it started: the activity's
+# thread waits for it for ever and the worker's shutdown never ends (seen at a test worker's
+# teardown with an archive in flight)
+_IN_THIS_THREAD = TransferConfig(use_threads=False)
+
+
 def get_file(s3: S3Client, stored: StoredObject, target: Path) -> Path:
-    """Download ``stored`` to ``target``, checking its SHA-256 (:class:`IntegrityError` if it differs)."""
+    """Download ``stored`` to ``target``, checking its SHA-256 (:class:`IntegrityError` if it differs).
+
+    Starts no thread (see ``_IN_THIS_THREAD``).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.part")
-    s3.download_file(stored.bucket, stored.key, str(partial))
+    s3.download_file(stored.bucket, stored.key, str(partial), Config=_IN_THIS_THREAD)
     actual = sha256_file(partial)
     if actual != stored.sha256:
         partial.unlink(missing_ok=True)
