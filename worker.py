@@ -109,6 +109,7 @@ def build_worker(
             signing.sign_documents,
             archive.archive_objects,
             campaign.freeze_directory,
+            campaign.list_batches,
             campaign.load_batch,
             campaign.plan_staff_change,
             campaign.send_campaign_mail,

@@ -10,13 +10,16 @@ object stored here carries its SHA-256 (adapters.s3.put_bytes).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 from temporalio import activity
 from temporalio.client import Client
@@ -25,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from activities.mail import INVALID_ADDRESS, RECIPIENT_REFUSED, TEMPLATE_ERROR, mail_errors
 from adapters.campaign import campaign_progress
 from adapters.mail_delivery import Outgoing, RunMarkers
-from adapters.s3 import get_file, put_bytes
+from adapters.s3 import get_file, is_missing, put_bytes
 from core.batches import batch_index, in_scope, pack_batches, plan_change, with_documents
 from core.campaign_mail import StepRenderer, campaign_message
 from core.contract import Failure
@@ -34,6 +37,7 @@ from core.profile_io import UnreadableInputError, load_staff
 from core.register import build_report, register_csv, register_json, report_html, report_markdown, shortfall
 from core.settings import Settings
 from models.campaign import (
+    BatchWaveInput,
     CampaignMailInput,
     CampaignMailResult,
     CampaignProgress,
@@ -62,9 +66,17 @@ SEND_CAMPAIGN_MAIL_NON_RETRYABLE: list[str] = [TEMPLATE_ERROR, INVALID_ADDRESS, 
 STORE_BATCH_RECORDS_NON_RETRYABLE: list[str] = []
 CLOSE_CAMPAIGN_NON_RETRYABLE: list[str] = []
 CAMPAIGN_FIGURES_NON_RETRYABLE: list[str] = [Failure.NO_CAMPAIGN]
+LIST_BATCHES_NON_RETRYABLE: list[str] = []
+# the close found batches that have not stored their records yet: a retry looks again
+RECORDS_PENDING = "BatchRecordsPending"
+# how long one attempt of the close waits for the batches' records, and how often it looks for
+# the missing ones (the retry policy's backoff then spaces the attempts)
+RECORDS_WAIT_SECONDS = 60
+RECORDS_POLL_SECONDS = 2.0
 
 _RECIPIENTS = TypeAdapter(list[Recipient])
 _RECORDS = TypeAdapter(list[PersonRecord])
+_BATCH_LIST = TypeAdapter(list[StoredObject])
 
 
 class CampaignActivities:
@@ -118,6 +130,10 @@ class CampaignActivities:
             activity.heartbeat(number)
         index = json.dumps(batch_index(batches), sort_keys=True).encode()
         index_ref = self._store(data.cycle_id, "index.json", index, "application/json")
+        batch_list = None
+        if data.by_reference:  # the campaign reads the list a wave at a time (list_batches)
+            listed = _BATCH_LIST.dump_json(stored)
+            batch_list = self._store(data.cycle_id, "batches.json", listed, "application/json")
         excluded = len(people) - len(in_scope_now)
         activity.logger.info(
             "campaign %s: %d people in %d batch(es), %d excluded, %d in scope with no document",
@@ -128,12 +144,20 @@ class CampaignActivities:
             len(nothing),
         )
         return FrozenDirectory(
-            batches=stored,
+            batches=[] if data.by_reference else stored,
             index=index_ref,
             people=len(included),
             excluded=excluded,
             no_documents=len(nothing),
+            batch_list=batch_list,
+            batch_count=len(stored),
         )
+
+    @activity.defn
+    def list_batches(self, data: BatchWaveInput) -> list[StoredObject]:
+        """The people of batches ``first`` to ``first + count - 1``, as ``freeze_directory`` stored them."""
+        listed = _BATCH_LIST.validate_json(self._read_bytes(data.batch_list))
+        return listed[data.first - 1 : data.first - 1 + data.count]
 
     @activity.defn
     def load_batch(self, people: StoredObject) -> list[Recipient]:
@@ -206,10 +230,80 @@ class CampaignActivities:
             if number % 20 == 0:
                 activity.heartbeat(number)
 
+    def _records_key(self, cycle_id: str, batch: int) -> str:
+        return f"{self._settings.drafts_prefix}{cycle_id}/campaign/records/{batch:04d}.json"
+
+    def _stored_records(self, cycle_id: str, batch: int) -> bytes | None:
+        """Batch ``batch``'s records as it stored them at its close, or None if it has not yet.
+
+        The bytes are checked against the SHA-256 ``put_bytes`` stored with them.
+        """
+        key = self._records_key(cycle_id, batch)
+        try:
+            found = self._s3.get_object(Bucket=self._settings.drafts_bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        body = found["Body"].read()
+        expected = found.get("Metadata", {}).get("sha256")
+        if expected != hashlib.sha256(body).hexdigest():
+            raise ApplicationError(f"s3://{self._settings.drafts_bucket}/{key} does not match its SHA-256")
+        return body
+
+    def _records_stored(self, cycle_id: str) -> set[int]:
+        """The numbers of the batches whose records are stored (one listing per 1,000 batches)."""
+        prefix = self._records_key(cycle_id, 0).removesuffix("0000.json")
+        numbers: set[int] = set()
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._settings.drafts_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].removeprefix(prefix).removesuffix(".json")
+                if name.isdigit():
+                    numbers.add(int(name))
+        return numbers
+
+    def _pending(self, missing: list[int], count: int) -> ApplicationError:
+        return ApplicationError(
+            f"{len(missing)} of {count} batch(es) have not stored their records yet",
+            [f"batch {batch}" for batch in missing[:20]],
+            type=RECORDS_PENDING,
+        )
+
+    def _records_by_number(self, cycle_id: str, count: int) -> Iterator[PersonRecord]:
+        """Every record of batches 1 to ``count``, once each has stored them at its own close.
+
+        The batches close at the campaign's deadline, each on its own timer, so most are there
+        and the rest follow within seconds: one attempt waits up to RECORDS_WAIT_SECONDS for the
+        missing ones (heartbeating), then fails as RECORDS_PENDING, and the retry looks again.
+        """
+        expected = set(range(1, count + 1))
+        give_up = time.monotonic() + RECORDS_WAIT_SECONDS
+        while missing := sorted(expected - self._records_stored(cycle_id)):
+            activity.heartbeat(count - len(missing))
+            if time.monotonic() > give_up:
+                raise self._pending(missing, count)
+            time.sleep(RECORDS_POLL_SECONDS)
+        for batch in range(1, count + 1):
+            body = self._stored_records(cycle_id, batch)
+            if body is None:  # listed a moment ago: S3 answered otherwise since
+                raise self._pending([batch], count)
+            yield from _RECORDS.validate_json(body)
+            activity.heartbeat(batch)
+
     @activity.defn
     def close_campaign(self, data: CloseInput) -> CampaignResult:
-        """The register (CSV, JSON) and the cycle report (Markdown, HTML) from every batch's records."""
-        records = list(self._records(data.batches))
+        """The register (CSV, JSON) and the cycle report (Markdown, HTML) from every batch's records.
+
+        The records are the ones ``data.batches`` names, or (``data.batch_count``) the ones each
+        batch stored under its number: this waits until every batch has.
+        """
+        if data.batch_count:
+            records = list(self._records_by_number(data.cycle_id, data.batch_count))
+        else:
+            records = list(self._records(data.batches))
         signed = data.signed
         documents = signed.campaign_documents()
         report = build_report(

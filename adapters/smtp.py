@@ -6,17 +6,16 @@
 
 from __future__ import annotations
 
-import io
 import re
 import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import parseaddr
 
+from core.mail_message import message_bytes
 from core.settings import Settings, SmtpSecurity
 
 
@@ -67,7 +66,7 @@ def send_committed(
     message: Message,
     *,
     to_addrs: list[str],
-    commit: Callable[[dict[str, tuple[int, bytes]]], None],
+    commit: Callable[[dict[str, tuple[int, bytes]]], None] | None,
     rollback: Callable[[], None],
 ) -> dict[str, tuple[int, bytes]]:
     """Send ``message``, running ``commit(refused)`` inside the SMTP transaction, before its final dot.
@@ -80,11 +79,11 @@ def send_committed(
     that dies in between leaves a pending record, and whether the server delivered is unknown.
     A refusal at the final dot calls ``rollback()``. Returns the refused recipients, as
     ``smtplib.SMTP.sendmail`` does; raises ``SMTPRecipientsRefused`` when every recipient is
-    refused (``commit`` is not called).
+    refused (``commit`` is not called). ``commit=None``: nothing to record before the dot (a
+    record stored before the transaction names the message), so the content and the final dot
+    go in one write.
     """
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(message, linesep="\r\n")
-    body = _dot_stuffed(buffer.getvalue())
+    body = _dot_stuffed(message_bytes(message))
     sender = parseaddr(str(message["From"]))[1]
     smtp.ehlo_or_helo_if_needed()
     code, reply = smtp.mail(sender)
@@ -104,13 +103,16 @@ def send_committed(
     if code != 354:
         smtp.rset()
         raise smtplib.SMTPDataError(code, reply)
-    try:
-        smtp.send(body)
-        commit(refused)
-    except BaseException:
-        smtp.close()  # no final dot: the server discards the transaction
-        raise
-    smtp.send(b".\r\n")
+    if commit is None:
+        smtp.send(body + b".\r\n")
+    else:
+        try:
+            smtp.send(body)
+            commit(refused)
+        except BaseException:
+            smtp.close()  # no final dot: the server discards the transaction
+            raise
+        smtp.send(b".\r\n")
     code, reply = smtp.getreply()
     if code != 250:
         rollback()

@@ -1,13 +1,14 @@
-"""The raw rate of an SMTP server: pre-built messages sent from one process, nothing else.
+"""The raw rate of an SMTP server: pre-built messages sent from this process, nothing else.
 
-A minimal copy for bench/campaign.py (its API is the one the campaign benchmark uses); the
-fuller version of this module replaces it.
+    >>> rate = raw_smtp_rate("127.0.0.1", 8025, count=2000)
+    >>> f"{rate.per_second:.0f} messages/s"
 
-    rate = raw_smtp_rate("127.0.0.1", 8025, count=2000)
-    print(f"{rate.per_second:.1f} messages/s")
-
-Messages go to ``baseline-<n>@smtp-baseline.invalid``, so a reader of the mailbox can tell them
-from a campaign's.
+The baseline the invitation figures are compared with (bench/invitations.py, bench/campaign.py):
+the same server, the same size of message (an invitation is about 6 kB), and no work on the
+sender's side but the SMTP transaction itself. Every message is built before the clock starts;
+each connection is opened (and greeted with EHLO) before it too, so the time is the server's
+and the protocol's: from the first MAIL FROM to the last 250 for a final dot. ``sendmail``
+writes the content and the final dot in one write, so Nagle's algorithm adds no delay.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import smtplib
 import threading
 import time
 from dataclasses import dataclass
-from email import policy
 from email.message import EmailMessage
+from email.policy import SMTP
 
-SENDER = "smtp-baseline@smtp-baseline.invalid"
-RECIPIENT_DOMAIN = "smtp-baseline.invalid"
+SENDER = "isms-bench <bench@isms-cycle.example>"
+SENDER_ADDRESS = "bench@isms-cycle.example"
 
 
 @dataclass(frozen=True)
@@ -33,44 +34,72 @@ class SmtpRate:
         return self.messages / self.seconds if self.seconds > 0 else 0.0
 
 
-def _message(number: int, size: int) -> bytes:
-    message = EmailMessage()
+def _message(number: int, *, size: int) -> tuple[str, bytes]:
+    """One plain message of about ``size`` bytes (headers included): its recipient and its bytes."""
+    recipient = f"raw{number:07d}@larkspur.example"
+    message = EmailMessage(policy=SMTP)
     message["From"] = SENDER
-    message["To"] = f"baseline-{number}@{RECIPIENT_DOMAIN}"
-    message["Subject"] = f"SMTP baseline {number}"
-    line = "The quick brown fox jumps over the lazy dog, again and again.\n"
-    body = (line * (size // len(line) + 1))[:size]
-    message.set_content(body)
-    return message.as_bytes(policy=policy.SMTP)  # CRLF line ends: bytes go to the server as they are
+    message["To"] = recipient
+    message["Subject"] = f"Raw SMTP baseline message {number}"
+    message["Message-ID"] = f"<raw-{number:07d}@isms-bench>"
+    line = "The quick brown fox jumps over the lazy dog, again and again and again.\n"
+    head = len(bytes(message))
+    message.set_content(line * max(1, (size - head - 200) // len(line)))
+    return recipient, bytes(message)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
 
 
 def raw_smtp_rate(host: str, port: int, *, count: int, size: int = 6000, connections: int = 1) -> SmtpRate:
-    """Send ``count`` pre-built messages of about ``size`` bytes over ``connections`` connections.
-
-    The messages are built before the clock starts; each connection sends its share one after
-    another (one SMTP transaction each) and stays open until its share is sent.
-    """
+    """Pre-built messages of about `size` bytes (like an invitation) sent to the server from this
+    process over `connections` connections (threads), timed from the first MAIL to the last 250."""
     if count < 1 or connections < 1:
         raise ValueError("count and connections must be at least 1")
-    messages = [(f"baseline-{n}@{RECIPIENT_DOMAIN}", _message(n, size)) for n in range(count)]
-    shares = [messages[index::connections] for index in range(min(connections, count))]
-    errors: list[BaseException] = []
+    connections = min(connections, count)
+    messages = [_message(number, size=size) for number in range(count)]
+    shares: list[list[tuple[str, bytes]]] = []
+    start = 0
+    for share in _split(count, connections):
+        shares.append(messages[start : start + share])
+        start += share
+    sessions = []
+    try:
+        for _ in shares:
+            smtp = smtplib.SMTP(host, port, timeout=60)
+            sessions.append(smtp)
+            smtp.ehlo()
+        ready = threading.Barrier(len(shares) + 1)
+        first_mail: list[float] = []
+        last_reply: list[float] = []
+        errors: list[BaseException] = []
 
-    def send(share: list[tuple[str, bytes]]) -> None:
-        try:
-            with smtplib.SMTP(host, port, timeout=60) as smtp:
-                for recipient, payload in share:
-                    smtp.sendmail(SENDER, [recipient], payload)
-        except (smtplib.SMTPException, OSError) as exc:
-            errors.append(exc)
+        def send(smtp: smtplib.SMTP, share: list[tuple[str, bytes]]) -> None:
+            ready.wait()
+            try:
+                first_mail.append(time.perf_counter())
+                for recipient, body in share:
+                    smtp.sendmail(SENDER_ADDRESS, [recipient], body)
+                last_reply.append(time.perf_counter())
+            except BaseException as exc:  # reported by the caller's thread
+                errors.append(exc)
 
-    threads = [threading.Thread(target=send, args=(share,)) for share in shares]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"the SMTP baseline failed: {errors[0]}") from errors[0]
-    return SmtpRate(messages=count, seconds=seconds)
+        threads = [
+            threading.Thread(target=send, args=(smtp, share), daemon=True)
+            for smtp, share in zip(sessions, shares, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return SmtpRate(messages=count, seconds=max(last_reply) - min(first_mail))
+    finally:
+        for smtp in sessions:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()

@@ -37,6 +37,11 @@ DOCUMENT_ACKNOWLEDGEMENT_TEXT = (
 )
 RATE_TARGET = 0.95  # the acknowledgement rate the cycle report measures against
 DEFAULT_BATCH_SIZE = 250  # people per batch workflow: keeps each history and payload small
+# batches one campaign run starts (about two events each) before it continues as new: far below
+# Temporal's 2,000 pending children of a run and its 10,240-event warning
+BATCH_WAVE = 500
+# a campaign run continues as new once its history is this long (or the server suggests it)
+RUN_EVENTS = 4000
 
 
 def campaign_id_for(cycle_id: str) -> str:
@@ -145,6 +150,8 @@ class SignedVersion(BaseModel):
 
 
 class CampaignInput(BaseModel):
+    """What a campaign starts with; a run that continues as new passes it on with ``carried`` set."""
+
     cycle_id: str
     organisation: str
     signed: SignedVersion
@@ -155,18 +162,58 @@ class CampaignInput(BaseModel):
     cycle_started_at: datetime
     signed_at: datetime
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=1000)
+    batch_wave: int = Field(BATCH_WAVE, ge=1, le=1000)  # batches started per run
+    run_events: int = Field(RUN_EVENTS, ge=100, le=9000)  # history length at which a run continues as new
+    carried: CampaignCarry | None = None  # None: the campaign's first run
 
 
 class FrozenDirectory(BaseModel):
-    """The batches a directory was packed into; the people themselves stay in S3."""
+    """The batches a directory was packed into; the people themselves stay in S3.
 
-    batches: list[StoredObject]  # one JSON list of Recipient per batch
+    A campaign that runs in waves (``FreezeInput.by_reference``) gets only the count of batches
+    and a reference to their list, so nothing in its history grows with the organisation.
+    """
+
+    batches: list[StoredObject] = Field(default_factory=list)  # one JSON list of Recipient per batch
     index: (
         StoredObject  # JSON: {"people": {email: batch}, "managers": {manager email: batch}, "sizes": [...]}
     )
     people: int
     excluded: int  # out of scope, or not employed on the day
     no_documents: int = 0  # in scope, but no document's audience takes them in: not invited
+    batch_list: StoredObject | None = None  # JSON list of StoredObject: ``batches``, kept in S3
+    batch_count: int = 0  # with ``batch_list``: how many batches it names
+
+    @property
+    def count(self) -> int:
+        """How many batches there are (listed here or in ``batch_list``)."""
+        return self.batch_count if self.batch_list is not None else len(self.batches)
+
+
+class CampaignCarry(BaseModel):
+    """What one campaign run hands the next when it continues as new.
+
+    Nothing here grows with the number of people: the batches are a count and a reference;
+    only the staff changes of the campaign (who joined, who left) are carried person by person.
+    """
+
+    started_at: datetime
+    deadline: datetime
+    frozen: FrozenDirectory
+    next_batch: int = 1  # the first batch not started yet (``frozen.count + 1``: all started)
+    joined: dict[str, int] = Field(default_factory=dict)  # joiners (casefold) -> their batch
+    left: list[str] = Field(default_factory=list)  # leavers (casefold)
+    no_document_joiners: list[str] = Field(default_factory=list)  # joiners in scope no document is for
+    summary_sent: bool = False
+    runs: int = 1  # this run's number: 1 for the first
+
+
+class BatchWaveInput(BaseModel):
+    """Batches ``first`` to ``first + count - 1`` of a frozen directory's list."""
+
+    batch_list: StoredObject
+    first: int = Field(ge=1)
+    count: int = Field(ge=1)
 
 
 class BatchInput(BaseModel):
@@ -325,6 +372,7 @@ class CampaignState(BaseModel):
     result: CampaignResult | None = None  # set when closed
     documents: list[CampaignDocument] = Field(default_factory=list)  # what staff acknowledge
     no_documents: int = 0  # in scope, no document for them (frozen directory and joiners)
+    runs: int = 1  # the campaign's runs so far (it continues as new as it goes)
 
 
 class StaffChange(BaseModel):
@@ -459,6 +507,7 @@ class FreezeInput(BaseModel):
     batch_size: int
     # the signed version's audiences (SignedVersion.audiences): None, everyone gets every document
     audiences: dict[str, Audience] | None = None
+    by_reference: bool = False  # the list of batches in S3, its count and reference returned
 
 
 class PlanChangeInput(BaseModel):
@@ -485,8 +534,11 @@ class CloseInput(BaseModel):
     signed_at: datetime
     campaign_started_at: datetime
     closed_at: datetime
-    batches: list[StoredObject]  # each batch's records
+    batches: list[StoredObject] = Field(default_factory=list)  # each batch's records
     no_documents: int = 0  # in scope, no document for them: not invited (for the report)
+    # instead of ``batches``: batches 1 to ``batch_count`` each store their records under their
+    # number at their own close (``store_batch_records``), and the close waits for every one
+    batch_count: int = 0
 
 
 class AckPage(BaseModel):

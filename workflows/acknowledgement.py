@@ -82,6 +82,12 @@ with workflow.unsafe.imports_passed_through():
     from models.mail import SendEmailInput
     from models.profile import Question
 
+# the campaign in runs (AcknowledgementCampaignWorkflow)
+with workflow.unsafe.imports_passed_through():
+    from activities.campaign import LIST_BATCHES_NON_RETRYABLE
+    from models.campaign import BatchWaveInput, CampaignCarry
+    from models.storage import StoredObject
+
 
 LOAD_BATCH_RETRY = activity_retry(LOAD_BATCH_NON_RETRYABLE)
 STORE_RECORDS_RETRY = activity_retry(STORE_BATCH_RECORDS_NON_RETRYABLE)
@@ -89,6 +95,7 @@ FREEZE_RETRY = activity_retry(FREEZE_DIRECTORY_NON_RETRYABLE)
 PLAN_CHANGE_RETRY = activity_retry(PLAN_STAFF_CHANGE_NON_RETRYABLE)
 FIGURES_RETRY = activity_retry(CAMPAIGN_FIGURES_NON_RETRYABLE)
 CLOSE_RETRY = activity_retry(CLOSE_CAMPAIGN_NON_RETRYABLE)
+LIST_BATCHES_RETRY = activity_retry(LIST_BATCHES_NON_RETRYABLE)
 CAMPAIGN_MAIL_RETRY = mail_retry(SEND_CAMPAIGN_MAIL_NON_RETRYABLE)
 MAIL_RETRY = mail_retry(SEND_EMAIL_NON_RETRYABLE)
 MAIL_TIMEOUT = timedelta(minutes=30)
@@ -100,6 +107,9 @@ RETURNING_LEAVER_OWN_MEMBERSHIP = "returning-leaver-own-membership"
 # each staff link carries its email's number and only the newest sent works; a batch that sent
 # links before this keeps accepting all of them (its tokens carry no number)
 LINK_SEQUENCE = "link-sequence"
+# the campaign starts its batches in waves and continues as new (runs bounded whatever its size)
+CAMPAIGN_RUNS = "campaign-runs"
+CLOSE_GRACE = timedelta(seconds=10)  # from the deadline to the close of a campaign in runs
 
 
 def _key(email: str) -> str:
@@ -767,7 +777,16 @@ class AcknowledgementBatchWorkflow:
 
 @workflow.defn(name=WorkflowType.CAMPAIGN)
 class AcknowledgementCampaignWorkflow:
-    """The whole campaign: batches, the summary to the lead and the CEO, joiners and leavers, close."""
+    """The whole campaign: batches, the summary to the lead and the CEO, joiners and leavers, close.
+
+    It runs as a chain of runs, each continuing as new before its history grows long: the
+    first freezes the directory (the list of batches stays in S3), each run starts at most
+    ``batch_wave`` batches (abandoned children, so they outlive the run that started them),
+    and a run that has been waiting long enough (staff changes add to its history) hands on
+    to the next. Each run carries only ``CampaignCarry``; at the deadline the close reads the
+    records every batch stored under its number. A campaign started before this
+    (``CAMPAIGN_RUNS``) starts every batch at once and closes from their results.
+    """
 
     @workflow.init
     def __init__(self, data: CampaignInput) -> None:
@@ -778,12 +797,24 @@ class AcknowledgementCampaignWorkflow:
         self._left: list[str] = []
         self._no_document_joiners: set[str] = set()  # joiners in scope no document is for
         self._changing = False
+        self._carry = data.carried
+        if data.carried is not None:  # a run continued from another: the state query answers at once
+            carry = data.carried
+            self._frozen = carry.frozen
+            self._joined = dict(carry.joined)
+            self._left = list(carry.left)
+            self._no_document_joiners = set(carry.no_document_joiners)
+            self._state = self._new_state(carry.started_at, carry.deadline)
+            self._state.stage = (
+                CampaignStage.DISPATCHING if carry.next_batch <= carry.frozen.count else CampaignStage.RUNNING
+            )
+            self._state.batches = carry.frozen.count
+            self._state.no_documents = carry.frozen.no_documents + len(self._no_document_joiners)
+            self._state.runs = carry.runs
 
-    @workflow.run
-    async def run(self, data: CampaignInput) -> CampaignResult:
-        started = workflow.now()
-        deadline = started + data.schedule.close_after
-        self._state = CampaignState(
+    def _new_state(self, started: datetime, deadline: datetime) -> CampaignState:
+        data = self._input
+        return CampaignState(
             cycle_id=data.cycle_id,
             stage=CampaignStage.DISPATCHING,
             started_at=started,
@@ -792,6 +823,18 @@ class AcknowledgementCampaignWorkflow:
             version_hash=data.signed.version_hash,
             documents=data.signed.campaign_documents(),
         )
+
+    @workflow.run
+    async def run(self, data: CampaignInput) -> CampaignResult:
+        if workflow.patched(CAMPAIGN_RUNS):
+            return await self._run_in_waves(data)
+        return await self._run_all_at_once(data)
+
+    async def _run_all_at_once(self, data: CampaignInput) -> CampaignResult:
+        """A campaign started before CAMPAIGN_RUNS: one run, every batch a child awaited at the close."""
+        started = workflow.now()
+        deadline = started + data.schedule.close_after
+        self._state = self._new_state(started, deadline)
         frozen = await workflow.execute_activity_method(
             CampaignActivities.freeze_directory,
             FreezeInput(
@@ -812,18 +855,7 @@ class AcknowledgementCampaignWorkflow:
             *(
                 workflow.start_child_workflow(
                     AcknowledgementBatchWorkflow.run,
-                    BatchInput(
-                        cycle_id=data.cycle_id,
-                        batch=number,
-                        organisation=data.organisation,
-                        signed=data.signed,
-                        signer_name=data.signer.name,
-                        people=people,
-                        lead=data.lead,
-                        schedule=data.schedule,
-                        started_at=started,
-                        deadline=deadline,
-                    ),
+                    self._batch_input(number, people, started, deadline),
                     id=batch_id_for(data.cycle_id, number),
                 )
                 for number, people in enumerate(frozen.batches, start=1)
@@ -838,6 +870,139 @@ class AcknowledgementCampaignWorkflow:
         self._state.stage = CampaignStage.CLOSING  # no staff change is taken from here on
         await workflow.wait_condition(lambda: not self._changing)
         results: list[BatchResult] = list(await asyncio.gather(*children))
+        return await self._close(
+            started,
+            workflow.now(),
+            batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
+            batch_count=0,
+        )
+
+    def _batch_input(
+        self, number: int, people: StoredObject, started: datetime, deadline: datetime
+    ) -> BatchInput:
+        data = self._input
+        return BatchInput(
+            cycle_id=data.cycle_id,
+            batch=number,
+            organisation=data.organisation,
+            signed=data.signed,
+            signer_name=data.signer.name,
+            people=people,
+            lead=data.lead,
+            schedule=data.schedule,
+            started_at=started,
+            deadline=deadline,
+        )
+
+    async def _run_in_waves(self, data: CampaignInput) -> CampaignResult:
+        """One run of the campaign: the freeze (first run), a wave of batches, the wait, the close.
+
+        Continues as new after each wave while batches remain to start, and while waiting once
+        the run's history reaches ``data.run_events`` (or the server suggests it); from the
+        deadline on it does not, and closes.
+        """
+        carry = self._carry
+        if carry is None:  # the first run
+            started = workflow.now()
+            deadline = started + data.schedule.close_after
+            self._state = self._new_state(started, deadline)
+            frozen = await workflow.execute_activity_method(
+                CampaignActivities.freeze_directory,
+                FreezeInput(
+                    cycle_id=data.cycle_id,
+                    staff=data.staff,
+                    as_of=started.date(),
+                    batch_size=data.batch_size,
+                    audiences=data.signed.audiences,
+                    by_reference=True,
+                ),
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(minutes=2),
+                retry_policy=FREEZE_RETRY,
+            )
+            carry = self._carry = CampaignCarry(started_at=started, deadline=deadline, frozen=frozen)
+            self._frozen = frozen
+            self._state.batches = frozen.count
+            self._state.no_documents = frozen.no_documents
+        started, deadline, total = carry.started_at, carry.deadline, carry.frozen.count
+        if carry.next_batch <= total:
+            await self._start_wave(carry)
+            if carry.next_batch <= total or self._run_is_long():
+                await self._continue_as_new(carry)
+        self._state.stage = CampaignStage.RUNNING
+
+        summary_at = (
+            started + data.schedule.summary_after
+            if data.schedule.summary_after < data.schedule.close_after
+            else None
+        )
+        while workflow.now() < deadline:
+            if summary_at is not None and not carry.summary_sent and workflow.now() >= summary_at:
+                await self._summary(deadline)
+                carry.summary_sent = True
+                continue
+            wake = deadline if summary_at is None or carry.summary_sent else min(summary_at, deadline)
+            with contextlib.suppress(TimeoutError):  # the summary or the close is due
+                await workflow.wait_condition(self._run_is_long, timeout=wake - workflow.now())
+            if self._run_is_long() and workflow.now() < deadline:
+                await self._continue_as_new(carry)
+        self._state.stage = CampaignStage.CLOSING  # no staff change is taken from here on
+        closed_at = workflow.now()
+        await workflow.wait_condition(lambda: not self._changing)
+        # the batches close at the same deadline, each on its own timer: give them time to
+        # store their records before the close looks for them (it waits for any still missing)
+        await workflow.sleep(CLOSE_GRACE)
+        return await self._close(started, closed_at, batches=[], batch_count=total)
+
+    async def _start_wave(self, carry: CampaignCarry) -> None:
+        """Start the next ``batch_wave`` batches as children the campaign's later runs leave running."""
+        data, frozen = self._input, carry.frozen
+        assert frozen.batch_list is not None
+        first = carry.next_batch
+        count = min(data.batch_wave, frozen.count - first + 1)
+        people = await workflow.execute_activity_method(
+            CampaignActivities.list_batches,
+            BatchWaveInput(batch_list=frozen.batch_list, first=first, count=count),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=LIST_BATCHES_RETRY,
+        )
+        await asyncio.gather(
+            *(
+                workflow.start_child_workflow(
+                    AcknowledgementBatchWorkflow.run,
+                    self._batch_input(number, batch, carry.started_at, carry.deadline),
+                    id=batch_id_for(data.cycle_id, number),
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+                for number, batch in enumerate(people, start=first)
+            )
+        )
+        carry.next_batch = first + count
+
+    def _run_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._input.run_events
+        )
+
+    async def _continue_as_new(self, carry: CampaignCarry) -> None:
+        """Hand the campaign to a new run once no staff change is in progress here."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        following = carry.model_copy(
+            update={
+                "joined": dict(self._joined),
+                "left": list(self._left),
+                "no_document_joiners": sorted(self._no_document_joiners),
+                "runs": carry.runs + 1,
+            }
+        )
+        workflow.continue_as_new(self._input.model_copy(update={"carried": following}))
+
+    async def _close(
+        self, started: datetime, closed_at: datetime, *, batches: list[StoredObject], batch_count: int
+    ) -> CampaignResult:
+        """The register and the report, the closing email to the lead and the CEO."""
+        data = self._input
         result = await workflow.execute_activity_method(
             CampaignActivities.close_campaign,
             CloseInput(
@@ -847,9 +1012,10 @@ class AcknowledgementCampaignWorkflow:
                 cycle_started_at=data.cycle_started_at,
                 signed_at=data.signed_at,
                 campaign_started_at=started,
-                closed_at=workflow.now(),
-                batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
+                closed_at=closed_at,
+                batches=batches,
                 no_documents=self._state.no_documents,
+                batch_count=batch_count,
             ),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=5),

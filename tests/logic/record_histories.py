@@ -15,7 +15,10 @@ campaign of documents each to its audience (label ``v5-campaign-documents-logic`
 ``-k documents``); a cycle with role acceptance beside the campaign, an acceptance and a decline
 then an acceptance, the escalation and the close (label ``v7-role-acceptance-logic``: run with
 ``-k role``); a batch acknowledged in groups, some of each group refused (label
-``v8-group-commit-logic``: run with ``-k group``; the batch's history only).
+``v8-group-commit-logic``: run with ``-k group``; the batch's history only); a campaign in runs,
+its batches started in two waves, a staff change, the run continuing as new once its history is
+long, another change and the close, one file a run (label ``v8-campaign-runs-logic``: run with
+``-k runs``).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from models.role_acceptance import (
     RolePage,
     role_acceptance_id_for,
 )
+from tests.campaign_runs import run_histories
 from tests.logic.scenario import (
     CEO,
     DAY,
@@ -248,3 +252,41 @@ async def test_record_a_batch_acknowledged_in_groups(tier: Tier, tmp_path: Path)
     await tier.sleep(27 * DAY)
     await handle.result()
     await _write(tier, out, "group-commit-batch", batch_id_for(data.cycle_id, 1))
+
+
+async def test_record_a_campaign_in_runs(tier: Tier, tmp_path: Path) -> None:
+    """Three batches in waves of two (two runs start them), a leaver, the run handing on once
+    its history holds 100 events, a joiner in the next run, an acknowledgement, the close."""
+    out = Path(os.environ.get("HISTORIES_OUT", tmp_path))
+    handle, data = await tier.start_campaign(
+        staff(6, team_size=2), batch_size=2, batch_wave=2, run_events=100
+    )
+    await invitations(tier, 6)
+    await tier.sleep(DAY)
+    for n in range(10):  # a change adds a dozen events or so
+        current = await handle.query(AcknowledgementCampaignWorkflow.state)
+        if current.runs > 2:
+            break
+        await handle.execute_update(
+            AcknowledgementCampaignWorkflow.change_staff,
+            StaffChange(
+                remove=[email(5) if n == 0 else f"nobody{n}@larkspur.example"], requested_by=LEAD.email
+            ),
+        )
+        await asyncio.sleep(0.5)  # the run hands on in the task after the update
+    joiner = Recipient(email="joiner000@larkspur.example", name="Joiner 000", department="Sales")
+    await handle.execute_update(
+        AcknowledgementCampaignWorkflow.change_staff,
+        StaffChange(add=tier.standins.directory([joiner]), requested_by=LEAD.email),
+    )
+    await acknowledge(tier, data, email(2), batch=2)
+    await handle.result()
+    assert handle.first_execution_run_id is not None
+    histories = await run_histories(tier.env.client, handle.id, handle.first_execution_run_id)
+    assert len(histories) >= 3, "the campaign did not continue as new while running"
+    label = os.environ.get("HISTORIES_LABEL", "current")
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    for number, history in enumerate(histories, start=1):
+        path = out / f"{label}-run-{number}-campaign.json"
+        await asyncio.to_thread(path.write_text, history.to_json())
+    await _write(tier, out, "runs-batch", batch_id_for(data.cycle_id, 3))

@@ -25,6 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.contract import Refusal, refusal_of
 from models.campaign import (
+    BATCH_WAVE,
+    RUN_EVENTS,
     Acknowledgement,
     AckPage,
     AckReceipt,
@@ -287,9 +289,12 @@ class Tier:
         schedule: AckLadder | None = None,
         batch_size: int = 250,
         signed: SignedVersion | None = None,
+        batch_wave: int = BATCH_WAVE,
+        run_events: int = RUN_EVENTS,
     ) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, object], CampaignInput]:
         """A campaign over ``people`` (Recipients as they are, or the HR export's rows as
-        ``Person``), for the two-document version of old unless ``signed`` is given."""
+        ``Person``), for the two-document version of old unless ``signed`` is given
+        (``batch_wave`` and ``run_events``: when its runs continue as new)."""
         cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
         documents = {
             "information-security-policy.docx": "a" * 64,
@@ -313,6 +318,8 @@ class Tier:
             cycle_started_at=now - 3 * DAY,
             signed_at=now,
             batch_size=batch_size,
+            batch_wave=batch_wave,
+            run_events=run_events,
         )
         handle = await self.env.client.start_workflow(
             AcknowledgementCampaignWorkflow.run,

@@ -23,6 +23,7 @@ from core.tokens import issue_link
 from devstack.synthetic import staff_csv, tiny_pdf
 from devstack.synthetic import staff_rows as staff_rows  # the campaign tests import it from here
 from models.campaign import (
+    BATCH_WAVE,
     Acknowledgement,
     CampaignInput,
     CampaignProgress,
@@ -103,6 +104,7 @@ async def start_campaign(
     schedule: AckLadder | None = None,
     batch_size: int = 250,
     signed: SignedVersion | None = None,
+    batch_wave: int = BATCH_WAVE,
 ) -> tuple[WorkflowHandle[AcknowledgementCampaignWorkflow, CampaignResult], CampaignInput]:
     cycle_id = f"isms-review-larkspur-2026-{uuid.uuid4().hex[:8]}"
     now = datetime.now(UTC)
@@ -117,6 +119,7 @@ async def start_campaign(
         cycle_started_at=now - timedelta(days=3),
         signed_at=now,
         batch_size=batch_size,
+        batch_wave=batch_wave,
     )
     handle = await client.start_workflow(
         AcknowledgementCampaignWorkflow.run,
