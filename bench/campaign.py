@@ -28,10 +28,11 @@ For each N, in order:
    exactly as the mail activity mints them (role STAFF, the batch workflow id, the person, the
    version hash). Acks/s = recorded acknowledgements / the wall time of all the requests.
 3. Verified: every person whose POST was answered "recorded" is read back from their batch
-   (the ``page`` query, batch by batch): the record is that person's, acknowledged at the time
-   the receipt page showed, with the signed version's hash; and the campaign's figures count
-   exactly that many acknowledged, so nobody is recorded twice or without a receipt. Any
-   difference fails the run (after the baselines, so the numbers are still reported).
+   (one ``batch_view`` query per batch: it holds every person of the batch): the record is that
+   person's, acknowledged at the time the receipt page showed, with the signed version's hash;
+   and the campaign's figures count exactly that many acknowledged, so nobody is recorded twice
+   or without a receipt. Any difference fails the run (after the baselines, so the numbers are
+   still reported).
 4. Raw SMTP baseline: ``min(N, --smtp-messages)`` pre-built messages of about 6 kB sent by this
    process to the stack's SMTP sink over ``--smtp-connections`` connection(s), to recipients
    of ``smtp-baseline.invalid`` (after the dispatch, so they are not counted as invitations).
@@ -102,6 +103,7 @@ from devstack.ports import GRPC_OFFSET, port_is_free
 from devstack.processes import ProcessRecord, is_running, spawn, stop
 from devstack.stack import COMPONENTS, DevPorts, DevStack, StackError
 from devstack.synthetic import staff_csv, staff_rows, tiny_pdf
+from models.ack_group import BatchView
 from models.campaign import CampaignInput, CampaignProgress, SignedVersion, batch_id_for, signed_version_hash
 from models.links import LinkRole
 from models.routing import AckLadder, Person
@@ -130,7 +132,7 @@ DISPATCH_STALL_SECONDS = 600.0
 # a query a busy worker did not answer in time: ask again
 TRANSIENT = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 MAILBOX_QUIET_SECONDS = 60.0  # no new email for this long: ask the batches why
-VERIFY_CONCURRENCY = 16  # page queries in flight while verifying (adapters.campaign's own bound)
+VERIFY_CONCURRENCY = 16  # batch_view queries in flight while verifying (adapters.campaign's own bound)
 WORKER_START_TIMEOUT = 120.0
 
 
@@ -771,9 +773,10 @@ async def verify_register(
     acknowledged_in_figures: int,
 ) -> list[str]:
     """What is wrong with the register for the acknowledgements answered "recorded" (empty: all
-    right). Each person's record is read from their batch: theirs, acknowledged at the time the
-    receipt showed, with the signed version's hash. The campaign's count must equal the receipts:
-    together, each receipt's acknowledgement is recorded exactly once and nothing else is."""
+    right). Each person's record is read from their batch's view (one query per batch): theirs,
+    acknowledged at the time the receipt showed, with the signed version's hash. The campaign's
+    count must equal the receipts: together, each receipt's acknowledgement is recorded exactly
+    once and nothing else is."""
     problems: list[str] = []
     if acknowledged_in_figures != len(receipts):
         problems.append(
@@ -782,34 +785,43 @@ async def verify_register(
         )
     expected_hash = data.signed.version_hash
 
-    async def check(person: str, receipt_at: str) -> str | None:
-        handle = BatchHandle.of(client, data.cycle_id, where[person.strip().casefold()])
-        page = await retry_rpc(
-            lambda: handle.page(person, rpc_timeout=QUERY_TIMEOUT), policy=QUERY_RETRY, what="page query"
-        )
-        record = page.person if page is not None else None
-        if record is None:
-            return f"{person}: no record in {handle.id}"
-        if record.email.strip().casefold() != person.strip().casefold():
-            return f"{person}: {handle.id} answered with the record of {record.email}"
-        if record.acknowledged_at is None:
+    def check(person: str, receipt_at: str, view: BatchView, batch: str) -> str | None:
+        found = view.people.get(person.strip().casefold())
+        if found is None:
+            return f"{person}: no record in {batch}"
+        if found.email.strip().casefold() != person.strip().casefold():
+            return f"{person}: {batch} answered with the record of {found.email}"
+        if found.acknowledged_at is None:
             return f"{person}: the receipt said recorded, the register has no acknowledgement"
-        if record.version_hash != expected_hash:
-            return f"{person}: recorded with version hash {record.version_hash}, not {expected_hash}"
-        recorded_at = record.acknowledged_at.astimezone(UTC).strftime(RECEIPT_TIME_FORMAT)
+        if found.version_hash != expected_hash:
+            return f"{person}: recorded with version hash {found.version_hash}, not {expected_hash}"
+        recorded_at = found.acknowledged_at.astimezone(UTC).strftime(RECEIPT_TIME_FORMAT)
         if recorded_at != receipt_at:
             return f"{person}: the receipt said recorded at {receipt_at}, the register says {recorded_at}"
         return None
 
-    # batch by batch: each batch's workflow is loaded into the worker's cache once
-    queue = iter(sorted(receipts.items(), key=lambda item: where[item[0].strip().casefold()]))
+    by_batch: dict[int, list[tuple[str, str]]] = {}
+    for person, receipt_at in receipts.items():
+        by_batch.setdefault(where[person.strip().casefold()], []).append((person, receipt_at))
+    queue = iter(sorted(by_batch.items()))
     wrong: list[str] = []
 
+    async def read(handle: BatchHandle) -> BatchView | None:
+        return await retry_rpc(
+            lambda: handle.view(rpc_timeout=QUERY_TIMEOUT), policy=QUERY_RETRY, what="batch_view query"
+        )
+
     async def checker() -> None:
-        for person, receipt_at in queue:  # shared by the checkers
-            problem = await check(person, receipt_at)
-            if problem is not None:
-                wrong.append(problem)
+        for number, people in queue:  # shared by the checkers: one batch_view query per batch
+            handle = BatchHandle.of(client, data.cycle_id, number)
+            view = await read(handle)
+            if view is None:
+                wrong.extend(f"{person}: {handle.id} has not started" for person, _ in people)
+                continue
+            for person, receipt_at in people:
+                problem = check(person, receipt_at, view, handle.id)
+                if problem is not None:
+                    wrong.append(problem)
 
     await asyncio.gather(*(checker() for _ in range(VERIFY_CONCURRENCY)))
     problems += wrong[:10]

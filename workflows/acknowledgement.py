@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         PersonRecord,
         PlanChangeInput,
         PlannedChange,
+        Recipient,
         SignedVersion,
         StaffChange,
         StaffChangeReceipt,
@@ -138,6 +139,42 @@ class _Cohort:
     done: set[str] = field(default_factory=set)  # ladder steps already run
 
 
+@dataclass(slots=True)
+class _Person:
+    """One person of a batch as the workflow keeps them, a few hundred bytes each.
+
+    The register line (``PersonRecord``) without what the signed version holds: the hashes,
+    titles and versions of the documents acknowledged are the version's own (the validator lets
+    through no others), so they are filled in only where a line leaves the workflow
+    (:meth:`AcknowledgementBatchWorkflow._line`). Strings many people share (a department, a
+    manager, a browser) are one object for all of them.
+    """
+
+    key: str  # the casefolded email (the same object as ``email`` when they are equal)
+    email: str
+    name: str
+    department: str
+    manager_email: str | None
+    manager_name: str | None
+    acknowledges: tuple[str, ...] | None  # Recipient.acknowledges, one tuple per distinct set
+    joined: bool = False
+    invited_at: datetime | None = None
+    reminded_at: tuple[datetime, ...] = ()
+    escalated_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    left_at: datetime | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    version_hash: str | None = None
+    # the hashes as the page showed them, only when they are not the version's hashes of the
+    # person's documents in the version's order (None: those, or nothing acknowledged yet)
+    shown: dict[str, str] | None = None
+    # the questions' answers (PersonRecord.answers, first_answers, attempts): None without questions
+    answers: dict[str, list[int]] | None = None
+    first_answers: dict[str, list[int]] | None = None  # None: the same as ``answers``
+    attempts: int = 0
+
+
 @workflow.defn(name=WorkflowType.BATCH)
 class AcknowledgementBatchWorkflow:
     """A few hundred people: invitations, reminders, manager digests, acknowledgements.
@@ -150,7 +187,12 @@ class AcknowledgementBatchWorkflow:
     @workflow.init
     def __init__(self, data: BatchInput) -> None:
         self._input = data
-        self._records: dict[str, PersonRecord] = {}
+        self._records: dict[str, _Person] = {}
+        # one object for each string many people share (departments, managers, browsers)
+        self._shared: dict[str, str] = {}
+        self._sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # the documents each set of ``acknowledges`` stands for (SignedVersion.names_for)
+        self._names_of: dict[tuple[str, ...] | None, list[str]] = {}
         self._cohorts: list[_Cohort] = []
         self._changes: list[BatchChange] = []
         # a returning leaver's membership number (2 for the first return): keys of its own
@@ -165,14 +207,7 @@ class AcknowledgementBatchWorkflow:
 
     @workflow.run
     async def run(self, data: BatchInput) -> BatchResult:
-        people = await workflow.execute_activity_method(
-            CampaignActivities.load_batch,
-            data.people,
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=LOAD_BATCH_RETRY,
-        )
-        for person in people:
-            self._records[_key(person.email)] = PersonRecord(**person.model_dump())
+        await self._load(data)
         self._loaded = True
         self._revision += 1
         await self._invite(list(self._records))
@@ -192,7 +227,7 @@ class AcknowledgementBatchWorkflow:
 
         self._closed = True
         self._revision += 1
-        records = list(self._records.values())
+        records = [self._line(person) for person in self._records.values()]
         stored = await workflow.execute_activity_method(
             CampaignActivities.store_batch_records,
             StoreRecordsInput(cycle_id=data.cycle_id, batch=data.batch, records=records),
@@ -201,6 +236,84 @@ class AcknowledgementBatchWorkflow:
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return BatchResult(batch=data.batch, records=stored, tally=self._tally()[0])
+
+    async def _load(self, data: BatchInput) -> None:
+        """The batch's people, kept as ``_Person``s (the list loaded is let go on return)."""
+        people = await workflow.execute_activity_method(
+            CampaignActivities.load_batch,
+            data.people,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=LOAD_BATCH_RETRY,
+        )
+        for person in people:
+            kept = self._person(person, manager_name=person.manager_name)
+            self._records[kept.key] = kept
+
+    def _share(self, text: str | None) -> str | None:
+        """``text`` as one object for every equal string of the batch (a dict of the workflow's
+        own: ``sys.intern`` would do too, the sandbox lets it through, but it is process-wide)."""
+        return None if text is None else self._shared.setdefault(text, text)
+
+    def _person(self, person: Recipient, *, manager_name: str | None, joined: bool = False) -> _Person:
+        key = _key(person.email)
+        documents = None if person.acknowledges is None else tuple(person.acknowledges)
+        return _Person(
+            key=key,
+            email=key if person.email == key else person.email,
+            name=person.name,
+            department=self._shared.setdefault(person.department, person.department),
+            manager_email=self._share(person.manager_email),
+            manager_name=self._share(manager_name),
+            acknowledges=None if documents is None else self._sets.setdefault(documents, documents),
+            joined=joined,
+        )
+
+    def _documents(self, person: _Person) -> dict[str, str]:
+        """The hashes recorded with the person's acknowledgement ({} until they acknowledge)."""
+        if person.acknowledged_at is None:
+            return {}
+        if person.shown is not None:
+            return dict(person.shown)
+        signed = self._input.signed
+        return {name: signed.documents[name] for name in self._names(person)}
+
+    def _line(self, person: _Person) -> PersonRecord:
+        """The person's register line, as it leaves the workflow (records, pages)."""
+        signed = self._input.signed
+        documents = self._documents(person)
+        questions = person.answers is not None
+        return PersonRecord(
+            email=person.email,
+            name=person.name,
+            department=person.department,
+            manager_email=person.manager_email,
+            manager_name=person.manager_name,
+            joined=person.joined,
+            invited_at=person.invited_at,
+            reminded_at=list(person.reminded_at),
+            escalated_at=person.escalated_at,
+            acknowledged_at=person.acknowledged_at,
+            ip=person.ip,
+            user_agent=person.user_agent,
+            version_hash=person.version_hash,
+            documents=documents,
+            left_at=person.left_at,
+            acknowledges=None if person.acknowledges is None else list(person.acknowledges),
+            acknowledged_documents=[
+                AcknowledgedDocument(
+                    id=PurePosixPath(name).stem,
+                    name=name,
+                    title=signed.title_of(name),
+                    version=signed.version_of(name),
+                    sha256=documents[name],
+                )
+                for name in self._names(person)
+                if name in documents
+            ],
+            answers=dict(person.answers) if person.answers is not None else {},
+            first_answers=dict(person.first_answers or person.answers or {}) if questions else {},
+            attempts=person.attempts,
+        )
 
     # ---------------------------------------------------------------------- the ladder
 
@@ -231,16 +344,20 @@ class AcknowledgementBatchWorkflow:
                 else:
                     await self._remind(cohort, int(step.removeprefix("reminder-")))
 
-    def _names(self, record: PersonRecord) -> list[str]:
-        """The documents ``record``'s person acknowledges, in the version's order."""
-        return self._input.signed.names_for(record.acknowledges)
+    def _names(self, person: _Person) -> list[str]:
+        """The documents the person acknowledges, in the version's order (do not change it)."""
+        names = self._names_of.get(person.acknowledges)
+        if names is None:
+            acknowledges = None if person.acknowledges is None else list(person.acknowledges)
+            names = self._names_of[person.acknowledges] = self._input.signed.names_for(acknowledges)
+        return names
 
-    def _questions(self, record: PersonRecord | None) -> dict[str, list[Question]]:
-        """The questions of ``record``'s documents, by document name (none: {})."""
-        if record is None:
+    def _questions(self, person: _Person | None) -> dict[str, list[Question]]:
+        """The questions of the person's documents, by document name (none: {})."""
+        if person is None:
             return {}
         asked = self._input.signed.questions
-        return {name: asked[name] for name in self._names(record) if asked.get(name)}
+        return {name: asked[name] for name in self._names(person) if asked.get(name)}
 
     def _own_documents(self) -> bool:
         # a version signed before the documents section: one shared list of every document,
@@ -250,7 +367,7 @@ class AcknowledgementBatchWorkflow:
     def _shared_documents(self) -> dict[str, list[str]]:
         return {} if self._own_documents() else {"documents": sorted(self._input.signed.documents)}
 
-    def _outstanding(self, emails: list[str]) -> list[PersonRecord]:
+    def _outstanding(self, emails: list[str]) -> list[_Person]:
         records = (self._records[email] for email in emails)
         return [r for r in records if r.acknowledged_at is None and r.left_at is None]
 
@@ -290,9 +407,9 @@ class AcknowledgementBatchWorkflow:
         )
         return result.sent_at
 
-    def _person_mail(self, record: PersonRecord, step: str) -> CampaignMailRecipient:
+    def _person_mail(self, record: _Person, step: str) -> CampaignMailRecipient:
         data = self._input
-        person = _key(record.email)
+        person = record.key
         membership = self._memberships.get(person, 1)
         # a returning leaver's emails are new emails: the first membership's keys are used up
         who = person if membership == 1 else f"{person}/membership-{membership}"
@@ -315,11 +432,11 @@ class AcknowledgementBatchWorkflow:
         newest = self._newest_links.get(person)
         return 0 if newest is None else newest + 1
 
-    def _record_link(self, recipient: CampaignMailRecipient) -> None:
-        """The person's email is sent: from now on only its link (or a later one) works."""
+    def _record_link(self, person: str, recipient: CampaignMailRecipient) -> None:
+        """The email to ``person`` (casefolded, the key of their ``_Person``) is sent: from now on
+        only its link (or a later one) works."""
         if recipient.link_for is None:
             return
-        person = _key(recipient.link_for)
         self._newest_links[person] = max(self._newest_links.get(person, 0), recipient.link_sequence)
         self._revision += 1
 
@@ -332,10 +449,11 @@ class AcknowledgementBatchWorkflow:
         sent = await self._send(
             "staff_invitation", recipients, signer_name=data.signer_name, **self._shared_documents()
         )
+        now = workflow.now()
         for key in sent:
             email, recipient = mails[key]
-            self._records[email].invited_at = workflow.now()
-            self._record_link(recipient)
+            self._records[email].invited_at = now
+            self._record_link(email, recipient)
 
     async def _remind(self, cohort: _Cohort, number: int) -> None:
         outstanding = self._outstanding(cohort.people)
@@ -345,14 +463,15 @@ class AcknowledgementBatchWorkflow:
         sent = await self._send(
             "staff_reminder", recipients, reminder_number=number, **self._shared_documents()
         )
+        now = workflow.now()
         for key in sent:
             record, recipient = mails[key]
-            record.reminded_at.append(workflow.now())
-            self._record_link(recipient)
+            record.reminded_at = (*record.reminded_at, now)
+            self._record_link(record.key, recipient)
 
     async def _digest(self, cohort: _Cohort) -> None:
         data = self._input
-        teams: dict[str, list[PersonRecord]] = {}
+        teams: dict[str, list[_Person]] = {}
         for record in self._outstanding(cohort.people):
             if record.manager_email:
                 teams.setdefault(_key(record.manager_email), []).append(record)
@@ -376,9 +495,10 @@ class AcknowledgementBatchWorkflow:
             for key, team in sorted(by_key.items())
         ]
         sent = await self._send("manager_digest", recipients)
+        now = workflow.now()
         for key in sent:
             for record in by_key[key]:
-                record.escalated_at = workflow.now()
+                record.escalated_at = now
 
     async def _apply(self, change: BatchChange) -> None:
         now = workflow.now()
@@ -401,10 +521,8 @@ class AcknowledgementBatchWorkflow:
                     if key in cohort.people:
                         cohort.people.remove(key)
             manager = self._records.get(_key(person.manager_email)) if person.manager_email else None
-            self._records[key] = PersonRecord(
-                **person.model_dump(exclude={"manager_name"}),
-                manager_name=person.manager_name or (manager.name if manager else None),
-                joined=True,
+            self._records[key] = self._person(
+                person, manager_name=person.manager_name or (manager.name if manager else None), joined=True
             )
             joiners.append(key)
         if joiners:
@@ -471,7 +589,7 @@ class AcknowledgementBatchWorkflow:
             return None
         record = self._records.get(_key(email))
         page = ack_page(self._view([_key(email)]), email)
-        return page.model_copy(update={"person": record})
+        return page.model_copy(update={"person": self._line(record) if record is not None else None})
 
     @workflow.query(name=Query.BATCH_VIEW)
     def batch_view(self) -> BatchView | None:
@@ -488,10 +606,25 @@ class AcknowledgementBatchWorkflow:
             closed=self._closed,
             revision=self._revision,
             people={
-                key: ViewPerson.of(self._records[key], self._newest_links.get(key, 0))
+                key: self._view_person(self._records[key], self._newest_links.get(key, 0))
                 for key in people
                 if key in self._records
             },
+        )
+
+    def _view_person(self, person: _Person, newest_link: int) -> ViewPerson:
+        """What ``ViewPerson.of`` makes of the person's register line, without making the line."""
+        return ViewPerson(
+            email=person.email,
+            name=person.name,
+            acknowledges=None if person.acknowledges is None else list(person.acknowledges),
+            acknowledged_at=person.acknowledged_at,
+            left_at=person.left_at,
+            ip=person.ip,
+            user_agent=person.user_agent,
+            version_hash=person.version_hash,
+            documents=self._documents(person),
+            newest_link=newest_link,
         )
 
     # ------------------------------------------------------------ updates and signals
@@ -554,36 +687,28 @@ class AcknowledgementBatchWorkflow:
         """Record ``ack`` (already checked) unless the person's acknowledgement is recorded."""
         signed = self._input.signed
         record = self._records[_key(ack.person)]
-        names = self._names(record)
         already = record.acknowledged_at is not None
         if not already:
             self._revision += 1
             record.acknowledged_at = workflow.now()
-            record.ip, record.user_agent = ack.ip, ack.user_agent
-            record.version_hash = ack.version_hash
+            record.ip, record.user_agent = self._share(ack.ip), self._share(ack.user_agent)
+            record.version_hash = self._share(ack.version_hash)
             if self._questions(record):  # the validator let through only right answers
                 record.answers = dict(ack.answers)
-                record.first_answers = dict(ack.first_answers) or dict(ack.answers)
+                record.first_answers = dict(ack.first_answers) or None
                 record.attempts = max(ack.attempts, 1)
-            # the validator let through only this person's documents, as shown (or none shown)
-            record.documents = dict(ack.documents) or {name: signed.documents[name] for name in names}
-            record.acknowledged_documents = [
-                AcknowledgedDocument(
-                    id=PurePosixPath(name).stem,
-                    name=name,
-                    title=signed.title_of(name),
-                    version=signed.version_of(name),
-                    sha256=record.documents[name],
-                )
-                for name in names
-                if name in record.documents
-            ]
+            # the validator let through only this person's documents, as shown (or none shown):
+            # kept only when they are not the version's, in its order (they are, once validated)
+            own = [(name, signed.documents[name]) for name in self._names(record)]
+            if ack.documents and list(ack.documents.items()) != own:
+                record.shown = dict(ack.documents)
         return self._receipt(record, already=already)
 
-    def _receipt(self, record: PersonRecord, *, already: bool) -> AckReceipt:
+    def _receipt(self, record: _Person, *, already: bool) -> AckReceipt:
         data = self._input
         signed = data.signed
         assert record.acknowledged_at is not None and record.version_hash is not None
+        documents = self._documents(record)
         return AckReceipt(
             organisation=data.organisation,
             lead_name=data.lead.name,
@@ -592,13 +717,13 @@ class AcknowledgementBatchWorkflow:
             acknowledged_at=record.acknowledged_at,
             version=data.signed.version,
             version_hash=record.version_hash,
-            documents=record.documents,
+            documents=documents,
             ip=record.ip,
             user_agent=record.user_agent,
             already=already,
-            titles={name: signed.titles[name] for name in record.documents if name in signed.titles},
-            versions={name: signed.versions[name] for name in record.documents if name in signed.versions},
-            statement=signed.statement_for(list(record.documents)),
+            titles={name: signed.titles[name] for name in documents if name in signed.titles},
+            versions={name: signed.versions[name] for name in documents if name in signed.versions},
+            statement=signed.statement_for(list(documents)),
         )
 
     def _acknowledgement_refusal(self, ack: Acknowledgement) -> ApplicationError | None:
