@@ -71,7 +71,7 @@ LIST_BATCHES_NON_RETRYABLE: list[str] = []
 RECORDS_PENDING = "BatchRecordsPending"
 # how long one attempt of the close waits for the batches' records, and how often it looks for
 # the missing ones (the retry policy's backoff then spaces the attempts)
-RECORDS_WAIT_SECONDS = 60
+RECORDS_WAIT_SECONDS = 15
 RECORDS_POLL_SECONDS = 2.0
 
 _RECIPIENTS = TypeAdapter(list[Recipient])

@@ -109,7 +109,7 @@ RETURNING_LEAVER_OWN_MEMBERSHIP = "returning-leaver-own-membership"
 LINK_SEQUENCE = "link-sequence"
 # the campaign starts its batches in waves and continues as new (runs bounded whatever its size)
 CAMPAIGN_RUNS = "campaign-runs"
-CLOSE_GRACE = timedelta(seconds=10)  # from the deadline to the close of a campaign in runs
+CLOSE_GRACE = timedelta(seconds=2)  # from the deadline to the close of a campaign in runs
 
 
 def _key(email: str) -> str:

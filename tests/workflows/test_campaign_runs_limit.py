@@ -1,8 +1,8 @@
 """The campaign in runs against Temporal's real limit on a run's pending children.
 
-A dev server of this module's own runs with ``limit.numPendingChildExecutions.error`` at 20
-(2,000 by default). Started as it always was, every batch at once, a campaign of 60 batches
-is refused by the server; started in waves of 10, continuing as new after each, it runs and
+A dev server of this module's own runs with ``limit.numPendingChildExecutions.error`` at 8
+(2,000 by default). Started as it always was, every batch at once, a campaign of 24 batches
+is refused by the server; started in waves of 4, continuing as new after each, it runs and
 closes with every person in the register once. The worker, S3 and the SMTP sink are the real
 ones. The slow test does the same with 2,500 batches on the server's default limit.
 """
@@ -37,19 +37,19 @@ from tests.workflows.campaign_helpers import staff_rows, start_campaign, state, 
 from worker import build_worker
 from workflows.acknowledgement import AcknowledgementBatchWorkflow, AcknowledgementCampaignWorkflow
 
-PENDING_CHILDREN_LIMIT = 20
+PENDING_CHILDREN_LIMIT = 8
 # no reminder, digest or summary before the close: only the invitations go out
 QUICK = AckLadder(
     reminders=[timedelta(hours=1)],
     manager_digest_after=timedelta(hours=2),
     summary_after=timedelta(hours=3),
-    close_after=timedelta(seconds=60),
+    close_after=timedelta(seconds=30),
 )
 
 
 @pytest.fixture(scope="module")
 def limited_temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A dev server that refuses a run's 21st pending child; its address."""
+    """A dev server that refuses a run's 9th pending child; its address."""
     root = tmp_path_factory.mktemp("temporal-limited")
     grpc, http, metrics = find_free_ports(3)
     ports = TemporalPorts(grpc=grpc, ui=0, http=http, metrics=metrics)
@@ -145,15 +145,15 @@ async def test_in_waves_a_campaign_of_more_batches_than_the_limit_closes_with_an
     limited: tuple[Client, Settings], tmp_path: Path
 ) -> None:
     client, settings = limited
-    people = 120  # 60 batches of 2, in waves of 10: six runs start them
+    people = 48  # 24 batches of 2, in waves of 4: six runs start them
     rows = staff_rows(people, team_size=2)
     handle, data = await start_campaign(
-        client, settings, tmp_path, rows, schedule=QUICK, batch_size=2, batch_wave=10
+        client, settings, tmp_path, rows, schedule=QUICK, batch_size=2, batch_wave=4
     )
     progress = await wait_until(client, data.cycle_id, lambda p: p.invited == people, within=60)
-    assert progress.batches == 60  # the figures are read from batches the current run never started
+    assert progress.batches == 24  # the figures are read from batches the current run never started
     where = batch_index(settings, data.cycle_id)
-    chosen = [rows[n]["email"] for n in (0, 59, 119)]
+    chosen = [rows[n]["email"] for n in (0, 23, 47)]
     for email in chosen:
         await acknowledge(client, data, where[email.casefold()], email)
     current = await state(client, data.cycle_id)
@@ -165,17 +165,17 @@ async def test_in_waves_a_campaign_of_more_batches_than_the_limit_closes_with_an
     assert sorted(emails) == sorted(row["email"] for row in rows)  # everyone, once
     assert result.tally.total == people
     assert result.tally.acknowledged == len(chosen)
-    assert len(await check_runs(client, handle, 60)) == 6
+    assert len(await check_runs(client, handle, 24)) == 6
 
 
 async def test_every_batch_at_once_is_refused_at_the_limit(
     limited: tuple[Client, Settings], tmp_path: Path
 ) -> None:
-    """As a campaign started before the waves did (one wave of all 60): the server refuses the
+    """As a campaign started before the waves did (one wave of all 24): the server refuses the
     workflow task that starts them, again and again, and no batch starts."""
     client, settings = limited
     handle, _ = await start_campaign(
-        client, settings, tmp_path, staff_rows(120, team_size=2), schedule=QUICK, batch_size=2, batch_wave=60
+        client, settings, tmp_path, staff_rows(48, team_size=2), schedule=QUICK, batch_size=2, batch_wave=24
     )
     limit = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_PENDING_CHILD_WORKFLOWS_LIMIT_EXCEEDED
     try:
