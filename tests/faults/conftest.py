@@ -123,12 +123,37 @@ async def s3_link(settings: Settings) -> AsyncIterator[FaultyLink]:
 
 
 @dataclass
-class WorkerProcesses:
-    """Workers started as real processes (``python -m worker``), each killable with SIGKILL."""
+class ProcessGroup:
+    """Processes a fault test starts (each in a session of its own) and their logs, ``<log_prefix>-*.log``."""
 
     settings: Settings
     logs: Path
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_prefix = "process"
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the process and every process it started (a worker's LibreOffice too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                self.kill(process)
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
+            for path in sorted(self.logs.glob(f"{self.log_prefix}-*.log"))
+        )
+
+
+@dataclass
+class WorkerProcesses(ProcessGroup):
+    """Workers started as real processes (``python -m worker``), each killable with SIGKILL."""
+
+    log_prefix = "worker"
 
     def start(self) -> subprocess.Popen[bytes]:
         number = len(self.started) + 1
@@ -145,23 +170,6 @@ class WorkerProcesses:
         log.close()
         self.started.append(process)
         return process
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the worker and every process it started (its LibreOffice too)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                self.kill(process)
-
-    def log_tail(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
-            for path in sorted(self.logs.glob("worker-*.log"))
-        )
 
 
 @pytest.fixture

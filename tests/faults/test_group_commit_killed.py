@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -35,7 +33,7 @@ from devstack.ports import find_free_ports
 from documents.pdf_convert import PdfConverter
 from models.campaign import AckPage, CampaignInput, PersonRecord, batch_id_for
 from models.routing import AckLadder
-from tests.faults.conftest import REPO, WorkerProcesses
+from tests.faults.conftest import REPO, ProcessGroup, WorkerProcesses
 from tests.workflows.campaign_helpers import staff_link, staff_rows, start_campaign, wait_until
 from tests.workflows.test_cycle_cli import _environment
 from web.ack_commit import AckCommitter
@@ -56,12 +54,10 @@ QUIET = AckLadder(
 
 
 @dataclass
-class WebProcess:
+class WebProcess(ProcessGroup):
     """``python -m web`` on a port of its own, killable with SIGKILL."""
 
-    settings: Settings
-    logs: Path
-    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    log_prefix = "web"
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         log = (self.logs / f"web-{len(self.started) + 1}.log").open("ab")
@@ -90,22 +86,6 @@ class WebProcess:
                 assert process.poll() is None, self.log_tail()
                 assert time.monotonic() < deadline, self.log_tail()
                 await asyncio.sleep(0.1)
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                self.kill(process)
-
-    def log_tail(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
-            for path in sorted(self.logs.glob("web-*.log"))
-        )
 
 
 @pytest.fixture
