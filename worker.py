@@ -29,6 +29,7 @@ from activities.health import HealthActivities
 from activities.mail import MailActivities
 from activities.role_acceptance import RoleAcceptanceActivities
 from activities.signing import SigningActivities
+from adapters.process_memory import return_freed_memory_every
 from adapters.s3 import (
     ObjectLockNotEnabledError,
     make_archive_s3_client,
@@ -156,11 +157,14 @@ async def run_worker(settings: Settings) -> None:
         settings.temporal_address,
         settings.temporal_namespace,
     )
+    # batches evicted and runs of emails done leave freed memory in glibc's arenas: hand it back
+    trimming = asyncio.create_task(return_freed_memory_every(settings.worker_memory_trim_seconds, stop))
     try:
         async with worker:
             await stop.wait()
             logger.info("shutting down: finishing running activities")
     finally:
+        await trimming
         executor.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(converter.close)
 

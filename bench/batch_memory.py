@@ -17,13 +17,15 @@ Each batch stays in the worker's sticky cache (the cache holds them all), as a b
 waiting for its people's acknowledgements does in production, so the figures are what each
 cached batch costs. Memory outside Python's allocator (the SDK's Rust core) is not counted;
 with ``--rss`` the process's resident set is measured instead (no tracemalloc), which counts
-it, and the allocator's slack, too (the test server is a process of its own, not counted).
+it, and the allocator's slack, too (the test server is a process of its own, not counted); freed
+memory is handed back first (``malloc_trim``, as the worker does every 30 s) unless ``--no-trim``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import shutil
 import sys
@@ -37,6 +39,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from adapters.process_memory import return_freed_memory
 from adapters.temporal import DATA_CONVERTER
 from models.ack_group import AckGroup
 from models.campaign import (
@@ -138,8 +141,10 @@ def traced_kb() -> float:
     return tracemalloc.get_traced_memory()[0] / 1024
 
 
-def resident_kb() -> float:
+def resident_kb(*, trim: bool = True) -> float:
     gc.collect()
+    if trim:  # as the worker does every worker_memory_trim_seconds
+        return_freed_memory()
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return float(line.split()[1])
@@ -211,7 +216,7 @@ async def acknowledge(client: Client, cycle_id: str, numbers: list[int], size: i
             )
 
 
-async def measure(batches: int, size: int, top: int, *, rss: bool) -> dict[str, float]:
+async def measure(batches: int, size: int, top: int, *, rss: bool, trim: bool = True) -> dict[str, float]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_test_server(), data_converter=DATA_CONVERTER
     )
@@ -229,7 +234,7 @@ async def measure(batches: int, size: int, top: int, *, rss: bool) -> dict[str, 
         ):
             if not rss:
                 tracemalloc.start(25 if top else 1)
-            memory = resident_kb if rss else traced_kb
+            memory = functools.partial(resident_kb, trim=trim) if rss else traced_kb
             warm = [0]
             await start_batches(env.client, task_queue, standins, cycle_id, warm, size=size, start=start)
             await wait_for(env.client, cycle_id, warm, "invited", size)
@@ -269,8 +274,15 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=250, help="people per batch")
     parser.add_argument("--top", type=int, default=0, help="also show the N biggest allocation sites")
     parser.add_argument("--rss", action="store_true", help="the resident set's growth, not tracemalloc's")
+    parser.add_argument(
+        "--no-trim",
+        action="store_true",
+        help="with --rss: measure without handing freed memory back first (the worker does, every 30 s)",
+    )
     options = parser.parse_args()
-    found = asyncio.run(measure(options.batches, options.people, options.top, rss=options.rss))
+    found = asyncio.run(
+        measure(options.batches, options.people, options.top, rss=options.rss, trim=not options.no_trim)
+    )
     how = "resident set" if options.rss else "tracemalloc"
     print(
         f"{options.batches} batches of {options.people} ({how}): "

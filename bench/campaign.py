@@ -925,6 +925,7 @@ class Options:
     poll: float
     progress_every: float
     seed: int
+    worker_cache: int | None = None
 
 
 @dataclass
@@ -1290,6 +1291,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--progress-every", type=float, default=5.0, help="seconds between progress lines (default 5)"
     )
+    parser.add_argument(
+        "--worker-cache",
+        type=positive_int,
+        default=None,
+        metavar="WORKFLOWS",
+        help="the workers' sticky cache (ISMS_WORKER_MAX_CACHED_WORKFLOWS; default: the setting's default)",
+    )
     parser.add_argument("--seed", type=int, default=27001, help="seed of the acknowledging sample")
     parser.add_argument(
         "--data-dir", type=Path, default=None,
@@ -1323,13 +1331,17 @@ def main() -> None:
         poll=args.poll,
         progress_every=args.progress_every,
         seed=args.seed,
+        worker_cache=args.worker_cache,
     )
     # every process of the stack must read the stack's settings file, not the caller's shell
     for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
         del os.environ[name]
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="isms-bench-")) if temporary else args.data_dir
-    stack = DevStack(data_dir)
+    worker_settings = (
+        {"ISMS_WORKER_MAX_CACHED_WORKFLOWS": str(options.worker_cache)} if options.worker_cache else {}
+    )
+    stack = DevStack(data_dir, worker_settings=worker_settings)
     if any(status.running for status in stack.status()):
         sys.exit(f"a stack is already running in {stack.data_dir}: stop it, or choose another --data-dir")
     for signum in (signal.SIGINT, signal.SIGTERM):  # while the stack starts; then run_all's

@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     # Worker: how many workflows it keeps in memory between tasks (the sticky cache); one
     # evicted is replayed from its history on its next task
     worker_max_cached_workflows: int = Field(200, ge=10, le=10000)
+    # how often the worker hands the memory it freed back to the system (glibc's malloc_trim;
+    # 0: never), so its resident set follows what it holds, not its peak
+    worker_memory_trim_seconds: float = Field(30.0, ge=0, le=3600)
 
     # PAdES sealing: the organisation's key and certificate (PEM), or a self-signed pair made
     # on first run and kept in signing_dir

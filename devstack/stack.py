@@ -214,8 +214,11 @@ def _quote_env(value: str) -> str:
 class DevStack:
     """The local stack rooted at ``data_dir``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, worker_settings: dict[str, str] | None = None) -> None:
+        """``worker_settings``: more ISMS_ settings for the worker's file (the benchmark's
+        ``--worker-cache``); the stack's own win over them."""
         self.data_dir = data_dir.resolve()
+        self._worker_settings = dict(worker_settings or {})
         self.state_file = self.data_dir / "devstack.json"
         self.settings_file = self.data_dir / "isms.env"  # the command line's
         self.logs_dir = self.data_dir / "logs"
@@ -304,6 +307,7 @@ class DevStack:
                 "ISMS_WEB_STATE_DIR": str(self.data_dir / "web"),
             }
         return {
+            **self._worker_settings,
             **self._shared_env(state),
             **self._identity_env(state.s3_worker),
             **self._identity_env(state.s3_archive_writer, "ISMS_S3_ARCHIVE_"),

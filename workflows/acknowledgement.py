@@ -175,7 +175,12 @@ class _Person:
     attempts: int = 0
 
 
-@workflow.defn(name=WorkflowType.BATCH)
+# Outside the sandbox in the worker: a campaign keeps hundreds of batches in the sticky cache,
+# and each sandboxed one carries its own copy of this module (about 200 kB) and pays the
+# sandbox's checks on every task (about a tenth of a single acknowledgement's worker CPU). The
+# logic tier runs it inside the sandbox (tests/logic/conftest.py), so a call the sandbox
+# forbids (the clock, randomness, I/O) still fails a test there.
+@workflow.defn(name=WorkflowType.BATCH, sandboxed=False)
 class AcknowledgementBatchWorkflow:
     """A few hundred people: invitations, reminders, manager digests, acknowledgements.
 
@@ -835,19 +840,7 @@ class AcknowledgementCampaignWorkflow:
         started = workflow.now()
         deadline = started + data.schedule.close_after
         self._state = self._new_state(started, deadline)
-        frozen = await workflow.execute_activity_method(
-            CampaignActivities.freeze_directory,
-            FreezeInput(
-                cycle_id=data.cycle_id,
-                staff=data.staff,
-                as_of=started.date(),
-                batch_size=data.batch_size,
-                audiences=data.signed.audiences,
-            ),
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(minutes=2),
-            retry_policy=FREEZE_RETRY,
-        )
+        frozen = await self._freeze(started, by_reference=False)
         self._frozen = frozen
         self._state.batches = len(frozen.batches)
         self._state.no_documents = frozen.no_documents
@@ -875,6 +868,25 @@ class AcknowledgementCampaignWorkflow:
             workflow.now(),
             batches=[r.records for r in sorted(results, key=lambda r: r.batch)],
             batch_count=0,
+        )
+
+    async def _freeze(self, started: datetime, *, by_reference: bool) -> FrozenDirectory:
+        """The directory as of the campaign's start, packed in batches (in the result, or, with
+        ``by_reference``, as a list stored in S3 that the waves read)."""
+        data = self._input
+        return await workflow.execute_activity_method(
+            CampaignActivities.freeze_directory,
+            FreezeInput(
+                cycle_id=data.cycle_id,
+                staff=data.staff,
+                as_of=started.date(),
+                batch_size=data.batch_size,
+                audiences=data.signed.audiences,
+                by_reference=by_reference,
+            ),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=FREEZE_RETRY,
         )
 
     def _batch_input(
@@ -906,20 +918,7 @@ class AcknowledgementCampaignWorkflow:
             started = workflow.now()
             deadline = started + data.schedule.close_after
             self._state = self._new_state(started, deadline)
-            frozen = await workflow.execute_activity_method(
-                CampaignActivities.freeze_directory,
-                FreezeInput(
-                    cycle_id=data.cycle_id,
-                    staff=data.staff,
-                    as_of=started.date(),
-                    batch_size=data.batch_size,
-                    audiences=data.signed.audiences,
-                    by_reference=True,
-                ),
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=FREEZE_RETRY,
-            )
+            frozen = await self._freeze(started, by_reference=True)
             carry = self._carry = CampaignCarry(started_at=started, deadline=deadline, frozen=frozen)
             self._frozen = frozen
             self._state.batches = frozen.count

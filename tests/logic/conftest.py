@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from adapters.temporal import DATA_CONVERTER
 from adapters.update_proof import UpdateProofCheck, UpdateProofSigner
@@ -30,6 +31,9 @@ from workflows.acknowledgement import AcknowledgementBatchWorkflow, Acknowledgem
 from workflows.annual_review import AnnualReviewWorkflow
 from workflows.role_acceptance import RoleAcceptanceWorkflow
 from workflows.scheduled import ScheduledReviewWorkflow
+
+# the runner the worker gives sandboxed workflows (the default restrictions), for all of them here
+SANDBOX_FOR_ALL = SandboxedWorkflowRunner()
 
 WORKFLOWS = [
     AnnualReviewWorkflow,
@@ -70,5 +74,8 @@ async def tier(env: WorkflowEnvironment) -> AsyncIterator[Tier]:
         workflows=WORKFLOWS,
         activities=standins.activities(),
         interceptors=[UpdateProofCheck(TEST_PROOF_KEY)],
+        # the workflows the worker runs outside the sandbox (the batch) run inside it here, so
+        # a call the sandbox forbids fails a logic test (tests/logic/test_sandbox_guard.py)
+        unsandboxed_workflow_runner=SANDBOX_FOR_ALL,
     ):
         yield Tier(env=env, standins=standins, task_queue=task_queue)
