@@ -12,7 +12,15 @@ changes (a reminder making a link old, a leaver, the close) shows once the copy 
 the bound; the workflow's validator still refuses a POST from such a page, and the refusal is
 explained from a fresh view (``fresh=True``).
 
+A batch nobody else has asked for within the bound is not worth a whole view: in a campaign
+of 400 batches the people reading at one moment are spread so thin that a view would rarely
+serve a second page before it is old, and each costs the workflow everyone's lines. So
+:meth:`BatchViews.page` asks for that one person's page (the ``page`` query) when the batch
+was not asked for within the bound, and for the whole view, kept for the next ones, from the
+second request within it on.
+
 >>> views = BatchViews(seconds=2.0)
+>>> page = await views.page(batch_id, email, one=lambda: handle.page(email), every=handle.view)
 >>> view = await views.get(batch_id, handle.view)
 >>> views.recorded(batch_id, receipt)
 """
@@ -25,8 +33,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from models.ack_group import BatchView, person_key
-from models.campaign import AckReceipt
+from models.ack_group import BatchView, ack_page, person_key
+from models.campaign import AckPage, AckReceipt
 
 # batches whose view is kept at once (a batch's view is a few hundred people: ~100 kB)
 VIEWS_KEPT = 300
@@ -48,7 +56,36 @@ class BatchViews:
         self._most = kept
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
         self._fetching: dict[str, asyncio.Future[BatchView | None]] = {}
-        self.queries = 0  # how many queries this cache sent (for tests and the benchmark)
+        # when each batch was last asked for (most recent last; bounded like the views)
+        self._asked: OrderedDict[str, float] = OrderedDict()
+        self.queries = 0  # how many view queries this cache sent (for tests and the benchmark)
+        self.page_queries = 0  # how many one-person page queries it chose instead
+
+    async def page(
+        self,
+        batch_id: str,
+        email: str,
+        *,
+        one: Callable[[], Awaitable[AckPage | None]],
+        every: Callable[[], Awaitable[BatchView | None]],
+        fresh: bool = False,
+    ) -> AckPage | None:
+        """``email``'s page: from the kept view when it is young enough (and not ``fresh``);
+        else from ``one()`` (that person's page) when nobody asked for this batch within the
+        bound and no view is on its way; else from a new view (``every()``), kept for the others."""
+        now = time.monotonic()
+        last = self._asked.pop(batch_id, None)
+        self._asked[batch_id] = now
+        while len(self._asked) > self._most * 4:
+            self._asked.popitem(last=False)
+        kept = self._kept.get(batch_id)
+        young = kept is not None and self._seconds > 0 and now - kept.fetched < self._seconds
+        alone = last is None or now - last >= self._seconds
+        if not (young and not fresh) and alone and batch_id not in self._fetching:
+            self.page_queries += 1
+            return await one()  # the workflow's own page for the person: as fresh as it gets
+        view = await self.get(batch_id, every, fresh=fresh)
+        return ack_page(view, email) if view is not None else None
 
     async def get(
         self, batch_id: str, fetch: Callable[[], Awaitable[BatchView | None]], *, fresh: bool = False

@@ -13,7 +13,9 @@ depends on its type, never its wording.
 
 The pages are made from the batch's view (``web.ack_view``), kept for
 ``ack_page_cache_seconds`` (2 s by default): a page may show the batch as it was up to that
-long ago, except that an acknowledgement this process recorded shows at once. So a reminder
+long ago, except that an acknowledgement this process recorded shows at once. The first page
+of a batch nobody else asked for within that time is the person's own (the ``page`` query),
+not the whole view. So a reminder
 that makes a link old, a leaver or the close may take that long to show on a page; a POST
 from such a page is refused by the workflow (which always decides on its current state), and
 the refusal is explained from a fresh view.
@@ -214,9 +216,11 @@ async def _query_page(
     async def query() -> BatchView | None:
         return await handle.view(rpc_timeout=_QUERY_RPC_TIMEOUT)
 
+    async def one() -> AckPage | None:
+        return await handle.page(email, rpc_timeout=_QUERY_RPC_TIMEOUT)
+
     views = _views(request)
-    view = await views.get(handle.id, query, fresh=fresh)
-    page = ack_page(view, email) if view is not None else None
+    page = await views.page(handle.id, email, one=one, every=query, fresh=fresh)
     if page is not None and not fresh and (page.person is None or page.person.left_at is not None):
         # a joiner (or a returning leaver) may be newer than the view kept: ask before saying no
         view = await views.get(handle.id, query, fresh=True)
