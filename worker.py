@@ -164,6 +164,7 @@ async def run_worker(settings: Settings) -> None:
             await stop.wait()
             logger.info("shutting down: finishing running activities")
     finally:
+        stop.set()  # also when the worker failed: the trimming ends with it
         await trimming
         executor.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(converter.close)

@@ -39,7 +39,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from adapters.process_memory import return_freed_memory
+from adapters.process_memory import resident_bytes, return_freed_memory
 from adapters.temporal import DATA_CONVERTER
 from models.ack_group import AckGroup
 from models.campaign import (
@@ -145,10 +145,10 @@ def resident_kb(*, trim: bool = True) -> float:
     gc.collect()
     if trim:  # as the worker does every worker_memory_trim_seconds
         return_freed_memory()
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1])
-    raise SystemExit("no VmRSS in /proc/self/status")
+    resident = resident_bytes()
+    if resident is None:
+        raise SystemExit("no VmRSS in /proc/self/status")
+    return resident / 1024
 
 
 async def start_batches(

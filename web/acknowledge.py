@@ -15,10 +15,9 @@ The pages are made from the batch's view (``web.ack_view``), kept for
 ``ack_page_cache_seconds`` (2 s by default): a page may show the batch as it was up to that
 long ago, except that an acknowledgement this process recorded shows at once. The first page
 of a batch nobody else asked for within that time is the person's own (the ``page`` query),
-not the whole view. So a reminder
-that makes a link old, a leaver or the close may take that long to show on a page; a POST
-from such a page is refused by the workflow (which always decides on its current state), and
-the refusal is explained from a fresh view.
+not the whole view. So a reminder that makes a link old, a leaver or the close may take that
+long to show on a page; a POST from such a page is refused by the workflow (which always
+decides on its current state), and the refusal is explained from a fresh view.
 
 A staff link's ``cycle_id`` claim is the batch workflow id (``<cycle id>--ack-0007``). The
 server refuses a workflow's 11th concurrent in-flight update, so this process keeps at most
